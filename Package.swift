@@ -1,0 +1,37 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "semailctl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "semailctl", targets: ["semailctl"]),
+        .library(name: "Provisioning", targets: ["Provisioning"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries, wrapped once at the edge.
+        .systemLibrary(name: "CLDAP", path: "Sources/CLDAP", pkgConfig: "ldap",
+                       providers: [.apt(["libldap2-dev"])]),
+        .systemLibrary(name: "CLVM2", path: "Sources/CLVM2",
+                       providers: [.apt(["liblvm2-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        .target(name: "LDAPClient", dependencies: ["CLDAP"]),
+        .target(name: "Zone"),
+        .target(name: "Provisioning", dependencies: ["LDAPClient", "Zone", "CLVM2", "CCurl"]),
+        .executableTarget(name: "semailctl", dependencies: [
+            "Provisioning",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .target(name: "TestSupport", dependencies: ["Provisioning", "LDAPClient"], path: "Tests/TestSupport"),
+        .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient"]),
+        .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Provisioning", "LDAPClient", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

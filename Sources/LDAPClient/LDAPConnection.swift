@@ -1,0 +1,318 @@
+import CLDAP
+import Foundation
+
+/// How to reach and trust a directory server.
+public struct LDAPConnectionOptions: Sendable {
+    public var uri: String
+    public var startTLS: Bool = false
+    /// CA bundle for ldaps:// and StartTLS; empty means the system default.
+    public var caFile: String = ""
+    /// Seconds to wait for a connection and for each operation.
+    public var timeout: Int = 30
+    public init(uri: String, startTLS: Bool = false, caFile: String = "", timeout: Int = 30) {
+        self.uri = uri; self.startTLS = startTLS; self.caFile = caFile; self.timeout = timeout
+    }
+}
+
+/// Outcome of one asynchronous operation, keyed by its message id.
+public struct LDAPCompletion: Sendable {
+    public let messageID: Int32
+    public let error: LDAPError?
+}
+
+/// One connection to a directory server, owning the libldap handle. Every
+/// libldap return code becomes an `LDAPError` in one place (`check`). Calls
+/// are serialised on an internal lock, so the object may be shared.
+public final class LDAPConnection: @unchecked Sendable {
+    private let ld: OpaquePointer
+    private let lock = NSRecursiveLock()
+    public let options: LDAPConnectionOptions
+    private var closed = false
+
+    public init(_ options: LDAPConnectionOptions) throws {
+        self.options = options
+        var handle: OpaquePointer?
+        let rc = ldap_initialize(&handle, options.uri)
+        guard rc == LDAP_SUCCESS, let handle else {
+            throw LDAPError(code: .init(rawValue: rc), operation: "initialize", diagnostic: "URI \(options.uri)")
+        }
+        ld = handle
+        var version: Int32 = LDAP_VERSION3
+        _ = ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version)
+        var off: Int32 = 0
+        _ = ldap_set_option(ld, LDAP_OPT_REFERRALS, &off)
+        var tv = timeval(tv_sec: options.timeout, tv_usec: 0)
+        _ = ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv)
+        _ = ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv)
+        var on: Int32 = 1
+        _ = ldap_set_option(ld, LDAP_OPT_RESTART, &on)
+        if options.uri.lowercased().hasPrefix("ldaps://") || options.startTLS {
+            try configureTLS()
+        }
+        if options.startTLS {
+            try check(ldap_start_tls_s(ld, nil, nil), "StartTLS")
+        }
+    }
+
+    deinit { close() }
+
+    public func close() {
+        lock.lock(); defer { lock.unlock() }
+        if !closed { closed = true; ldap_unbind_ext(ld, nil, nil) }
+    }
+
+    private func configureTLS() throws {
+        var demand: Int32 = LDAP_OPT_X_TLS_DEMAND
+        try check(ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand), "TLS setup (require certificate)")
+        if !options.caFile.isEmpty {
+            try check(options.caFile.withCString { ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, $0) },
+                      "TLS setup (CA file \(options.caFile))")
+        }
+        var zero: Int32 = 0
+        try check(ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero), "TLS setup (new context)")
+    }
+
+    /// The last diagnostic message libldap kept for this handle.
+    private func diagnostic() -> String? {
+        var msg: UnsafeMutablePointer<CChar>?
+        guard ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &msg) == LDAP_SUCCESS, let msg else { return nil }
+        defer { ldap_memfree(msg) }
+        return String(cString: msg)
+    }
+
+    private func check(_ rc: Int32, _ operation: String, dn: String? = nil) throws {
+        guard rc != LDAP_SUCCESS else { return }
+        throw LDAPError(code: .init(rawValue: rc), operation: operation, dn: dn, diagnostic: diagnostic())
+    }
+
+    // MARK: Binding
+
+    /// Simple bind (RFC 4513 §5.1.3). The password is not kept.
+    public func bind(dn: String, password: [UInt8]) throws {
+        lock.lock(); defer { lock.unlock() }
+        let arena = CArena()
+        try check(ldap_sasl_bind_s(ld, dn, nil, arena.berval(password), nil, nil, nil), "bind", dn: dn)
+    }
+
+    /// SASL EXTERNAL: over ldapi:// the server maps the peer's uid/gid.
+    public func bindExternal() throws {
+        lock.lock(); defer { lock.unlock() }
+        let arena = CArena()
+        try check(ldap_sasl_bind_s(ld, nil, "EXTERNAL", arena.berval([]), nil, nil, nil), "SASL EXTERNAL bind")
+    }
+
+    /// The authorization identity of this connection (RFC 4532 "Who am I?").
+    public func whoAmI() throws -> String {
+        lock.lock(); defer { lock.unlock() }
+        var authzid: UnsafeMutablePointer<berval>?
+        try check(ldap_whoami_s(ld, &authzid, nil, nil), "Who am I")
+        defer { if let authzid { ber_bvfree(authzid) } }
+        guard let bv = authzid?.pointee, bv.bv_len > 0 else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: bv.bv_val, count: Int(bv.bv_len)), as: UTF8.self)
+    }
+
+    // MARK: Search
+
+    /// Subtree/one-level/base search with the simple paged results control
+    /// (RFC 2696); `each` sees entries as they arrive, so memory stays flat.
+    public func search(base: String, scope: LDAPScope = .subtree, filter: LDAPFilter? = nil,
+                       attributes: [String]? = nil, pageSize: Int32 = 500,
+                       each: (LDAPEntry) throws -> Void) throws {
+        lock.lock(); defer { lock.unlock() }
+        let filterString = filter?.description ?? "(objectClass=*)"
+        var cookie: [UInt8] = []
+        repeat {
+            let arena = CArena()
+            var control: UnsafeMutablePointer<LDAPControl>?
+            let cookiePtr: UnsafeMutablePointer<berval>? = cookie.isEmpty ? nil : arena.berval(cookie)
+            try check(ldap_create_page_control(ld, pageSize, cookiePtr, 0, &control), "paged results control")
+            defer { ldap_control_free(control) }
+            let sctrls = arena.array([control!])
+            let attrs: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = attributes.map { arena.strings($0) }
+            var msgid: Int32 = 0
+            try check(ldap_search_ext(ld, base, scope.rawValue, filterString, attrs, 0, sctrls, nil, nil, 0, &msgid),
+                      "search", dn: base)
+            cookie = try collectSearch(msgid: msgid, base: base, each: each)
+        } while !cookie.isEmpty
+    }
+
+    /// Reads one search's messages; returns the paging cookie (empty at the end).
+    private func collectSearch(msgid: Int32, base: String, each: (LDAPEntry) throws -> Void) throws -> [UInt8] {
+        while true {
+            var msg: OpaquePointer?
+            var tv = timeval(tv_sec: options.timeout, tv_usec: 0)
+            let type = ldap_result(ld, msgid, LDAP_MSG_ONE, &tv, &msg)
+            if type == 0 {
+                _ = ldap_abandon_ext(ld, msgid, nil, nil)
+                throw LDAPError(code: .timeout, operation: "search", dn: base)
+            }
+            guard type > 0, let msg else { try check(lastError(), "search", dn: base); continue }
+            defer { ldap_msgfree(msg) }
+            switch ber_tag_t(type) {
+            case LDAP_RES_SEARCH_ENTRY:
+                try each(entry(from: msg))
+            case LDAP_RES_SEARCH_REFERENCE:
+                continue
+            case LDAP_RES_SEARCH_RESULT:
+                var rc: Int32 = 0
+                var errmsg: UnsafeMutablePointer<CChar>?
+                var ctrls: UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>?
+                try check(ldap_parse_result(ld, msg, &rc, nil, &errmsg, nil, &ctrls, 0), "search", dn: base)
+                defer { if let errmsg { ldap_memfree(errmsg) }; if let ctrls { ldap_controls_free(ctrls) } }
+                guard rc == LDAP_SUCCESS else {
+                    throw LDAPError(code: .init(rawValue: rc), operation: "search", dn: base,
+                                    diagnostic: errmsg.map { String(cString: $0) })
+                }
+                guard let found = ldap_control_find("1.2.840.113556.1.4.319", ctrls, nil) else { return [] }
+                var count: ber_int_t = 0
+                var bv = berval(bv_len: 0, bv_val: nil)
+                try check(ldap_parse_pageresponse_control(ld, found, &count, &bv), "paged results response")
+                defer { if bv.bv_val != nil { ber_memfree(bv.bv_val) } }
+                guard bv.bv_len > 0, let p = bv.bv_val else { return [] }
+                return Array(UnsafeRawBufferPointer(start: p, count: Int(bv.bv_len)))
+            default:
+                continue
+            }
+        }
+    }
+
+    private func lastError() -> Int32 {
+        var rc: Int32 = 0
+        _ = ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &rc)
+        return rc == LDAP_SUCCESS ? LDAP_OTHER : rc
+    }
+
+    private func entry(from msg: OpaquePointer) throws -> LDAPEntry {
+        guard let dnp = ldap_get_dn(ld, msg) else { throw LDAPError(code: .init(rawValue: lastError()), operation: "read entry DN") }
+        let dn = String(cString: dnp)
+        ldap_memfree(dnp)
+        var attrs: [LDAPAttribute] = []
+        var ber: OpaquePointer?
+        var name = ldap_first_attribute(ld, msg, &ber)
+        while let n = name {
+            let values = ldap_get_values_len(ld, msg, n)
+            attrs.append(LDAPAttribute(String(cString: n), [[UInt8]](bervals: values)))
+            if let values { ldap_value_free_len(values) }
+            ldap_memfree(n)
+            name = ldap_next_attribute(ld, msg, ber)
+        }
+        if let ber { ber_free(ber, 0) }
+        return LDAPEntry(dn: dn, attributes: attrs)
+    }
+
+    /// The entry at `dn`, or nil when there is none.
+    public func read(_ dn: String, attributes: [String]? = nil) throws -> LDAPEntry? {
+        var found: LDAPEntry?
+        do {
+            try search(base: dn, scope: .base, attributes: attributes) { found = $0 }
+        } catch let e as LDAPError where e.code == .noSuchObject {
+            return nil
+        }
+        return found
+    }
+
+    // MARK: Updates (synchronous forms over the asynchronous API)
+
+    public func add(_ entry: LDAPEntry) throws { try perform(.add(entry)) }
+    public func modify(_ dn: String, _ mods: [LDAPModification]) throws { try perform(.modify(dn: dn, mods)) }
+    public func delete(_ dn: String) throws { try perform(.delete(dn: dn)) }
+    public func rename(_ dn: String, newRDN: String, deleteOldRDN: Bool = true, newSuperior: String? = nil) throws {
+        try perform(.rename(dn: dn, newRDN: newRDN, deleteOldRDN: deleteOldRDN, newSuperior: newSuperior))
+    }
+    /// Password Modify extended operation (RFC 3062): the server hashes and
+    /// stores the password.
+    public func setPassword(_ dn: String, _ password: [UInt8]) throws {
+        try perform(.passwordModify(dn: dn, newPassword: password))
+    }
+
+    private func perform(_ request: LDAPRequest) throws {
+        lock.lock(); defer { lock.unlock() }
+        let id = try send(request)
+        while true {
+            let done = try next()
+            if done.messageID == id {
+                if let e = done.error { throw e }
+                return
+            }
+        }
+    }
+
+    // MARK: Asynchronous message-id API
+
+    /// Sends one request without waiting; returns its message id.
+    public func send(_ request: LDAPRequest) throws -> Int32 {
+        lock.lock(); defer { lock.unlock() }
+        let arena = CArena()
+        var msgid: Int32 = 0
+        switch request {
+        case let .add(entry):
+            let mods = entry.attributes.map { LDAPModification(.add, $0) }
+            try check(ldap_add_ext(ld, entry.dn, arena.mods(mods), nil, nil, &msgid), "add", dn: entry.dn)
+        case let .modify(dn, mods):
+            try check(ldap_modify_ext(ld, dn, arena.mods(mods), nil, nil, &msgid), "modify", dn: dn)
+        case let .delete(dn):
+            try check(ldap_delete_ext(ld, dn, nil, nil, &msgid), "delete", dn: dn)
+        case let .rename(dn, newRDN, deleteOld, newSuperior):
+            try check(ldap_rename(ld, dn, newRDN, newSuperior, deleteOld ? 1 : 0, nil, nil, &msgid), "rename", dn: dn)
+        case let .passwordModify(dn, newPassword):
+            try check(ldap_passwd(ld, arena.berval(Array(dn.utf8)), nil, arena.berval(newPassword), nil, nil, &msgid),
+                      "password modify", dn: dn)
+        }
+        pending[msgid] = (request.operationName, request.dn)
+        return msgid
+    }
+
+    private var pending: [Int32: (String, String)] = [:]
+
+    /// Waits for the next completed request sent with `send`.
+    public func next() throws -> LDAPCompletion {
+        lock.lock(); defer { lock.unlock() }
+        var msg: OpaquePointer?
+        var tv = timeval(tv_sec: options.timeout, tv_usec: 0)
+        let type = ldap_result(ld, semail_ldap_msgid_any(), LDAP_MSG_ALL, &tv, &msg)
+        if type == 0 { throw LDAPError(code: .timeout, operation: "waiting for results (\(pending.count) pending)") }
+        guard type > 0, let msg else {
+            try check(lastError(), "waiting for results")
+            throw LDAPError(code: .other, operation: "waiting for results")
+        }
+        defer { ldap_msgfree(msg) }
+        let id = ldap_msgid(msg)
+        let (op, dn) = pending.removeValue(forKey: id) ?? ("operation", "")
+        var rc: Int32 = 0
+        var errmsg: UnsafeMutablePointer<CChar>?
+        let prc = ldap_parse_result(ld, msg, &rc, nil, &errmsg, nil, nil, 0)
+        defer { if let errmsg { ldap_memfree(errmsg) } }
+        if prc != LDAP_SUCCESS { rc = prc }
+        if rc == LDAP_SUCCESS { return LDAPCompletion(messageID: id, error: nil) }
+        return LDAPCompletion(messageID: id, error: LDAPError(code: .init(rawValue: rc), operation: op, dn: dn,
+                                                              diagnostic: errmsg.map { String(cString: $0) }))
+    }
+
+    public var pendingCount: Int { lock.lock(); defer { lock.unlock() }; return pending.count }
+}
+
+/// A request for the asynchronous API.
+public enum LDAPRequest: Sendable, Hashable {
+    case add(LDAPEntry)
+    case modify(dn: String, [LDAPModification])
+    case delete(dn: String)
+    case rename(dn: String, newRDN: String, deleteOldRDN: Bool, newSuperior: String?)
+    case passwordModify(dn: String, newPassword: [UInt8])
+
+    public var dn: String {
+        switch self {
+        case let .add(e): e.dn
+        case let .modify(dn, _), let .delete(dn), let .rename(dn, _, _, _), let .passwordModify(dn, _): dn
+        }
+    }
+
+    var operationName: String {
+        switch self {
+        case .add: "add"
+        case .modify: "modify"
+        case .delete: "delete"
+        case .rename: "rename"
+        case .passwordModify: "password modify"
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+
+/// The configuration file (`/etc/semail/semail.toml`). Each section is a
+/// plain value; `Config.schema` lists every key, its type and its default,
+/// and is the single place a new key is declared.
+public struct Config: Sendable {
+    public struct LDAP: Sendable {
+        public var uri = "ldap://127.0.0.1:389"
+        public var base = "dc=semail,dc=email"
+        public var people = "ou=Personnes"
+        public var bindDN = "cn=admin,dc=semail,dc=email"
+        public var bindPasswordFile = "/etc/semail/ldap.secret"
+        public var startTLS = false
+        public var caFile = ""
+        /// First uidNumber handed out by `user add --posix`.
+        public var uidNumberMin = 10000
+        public var timeout = 30
+    }
+    public struct State: Sendable { public var dir = "/var/lib/semail" }
+    public struct Storage: Sendable {
+        public var backend = "image"
+        public var volumeGroup = "mvg"
+        public var imageDir = "/var/lib/semail/images"
+        public var mailRoot = "/home/Personnes"
+        public var defaultSize = "5G"
+        public var mountOptions = "nodev,nosuid,noexec"
+        public var owner = "posix"
+        public var fstab = "/etc/fstab"
+    }
+    public struct Containers: Sendable {
+        public var socket = "/var/run/docker.sock"
+        public var templateDir = "/usr/share/semail/templates"
+        public var dockerfileDir = "/home/Containers"
+        public var baseImage = "semail/base:latest"
+        public var network = "semail"
+        public var memory = "512M"
+        public var pids = 256
+        public var sshHost = ""
+    }
+    public struct DNS: Sendable {
+        public var zone = "semail.email"
+        public var zoneFile = "/etc/bind/db.semail.email"
+        public var mxHost = "ns1.semail.email."
+        public var mxPriority = 10
+        public var ttl = 3600
+        public var rndc = "/usr/sbin/rndc"
+        public var rndcServer = "127.0.0.1"
+        public var rndcPort = 953
+        public var rndcKey = "/etc/bind/rndc.key"
+        public var checkzone = "/usr/bin/named-checkzone"
+    }
+    public struct SMTP: Sendable { public var addressMap = "/var/lib/semail/mailbox.txt" }
+
+    public var ldap = LDAP()
+    public var state = State()
+    public var storage = Storage()
+    public var containers = Containers()
+    public var dns = DNS()
+    public var smtp = SMTP()
+    /// The file this was read from (nil: built-in defaults).
+    public var path: String?
+
+    public init() {}
+
+    /// Where the configuration is read from: `--config`, then
+    /// `SEMAIL_CONFIG`, then `/etc/semail/semail.toml`.
+    public static func resolvePath(_ explicit: String?) -> String {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let env = ProcessInfo.processInfo.environment["SEMAIL_CONFIG"], !env.isEmpty { return env }
+        return "/etc/semail/semail.toml"
+    }
+
+    /// A problem found while loading: unknown key or wrong type, with its line.
+    public struct Problem: Sendable, CustomStringConvertible, Codable {
+        public var line: Int
+        public var key: String
+        public var message: String
+        public var fatal: Bool
+        public var description: String { "line \(line): \(key): \(message)" }
+    }
+
+    enum Kind { case string, integer, boolean }
+    struct Key {
+        let kind: Kind
+        let apply: @Sendable (inout Config, TOMLValue) -> Void
+    }
+
+    static func s(_ kp: WritableKeyPath<Config, String> & Sendable) -> Key {
+        Key(kind: .string) { c, v in if case let .string(x) = v { c[keyPath: kp] = x } }
+    }
+    static func i(_ kp: WritableKeyPath<Config, Int> & Sendable) -> Key {
+        Key(kind: .integer) { c, v in if case let .integer(x) = v { c[keyPath: kp] = x } }
+    }
+    static func b(_ kp: WritableKeyPath<Config, Bool> & Sendable) -> Key {
+        Key(kind: .boolean) { c, v in if case let .boolean(x) = v { c[keyPath: kp] = x } }
+    }
+
+    static let schema: [String: Key] = [
+        "ldap.uri": s(\.ldap.uri), "ldap.base": s(\.ldap.base), "ldap.people": s(\.ldap.people),
+        "ldap.bind_dn": s(\.ldap.bindDN), "ldap.bind_password_file": s(\.ldap.bindPasswordFile),
+        "ldap.starttls": b(\.ldap.startTLS), "ldap.ca_file": s(\.ldap.caFile),
+        "ldap.uid_number_min": i(\.ldap.uidNumberMin), "ldap.timeout": i(\.ldap.timeout),
+        "state.dir": s(\.state.dir),
+        "storage.backend": s(\.storage.backend), "storage.volume_group": s(\.storage.volumeGroup),
+        "storage.image_dir": s(\.storage.imageDir), "storage.mail_root": s(\.storage.mailRoot),
+        "storage.default_size": s(\.storage.defaultSize), "storage.mount_options": s(\.storage.mountOptions),
+        "storage.owner": s(\.storage.owner), "storage.fstab": s(\.storage.fstab),
+        "containers.socket": s(\.containers.socket), "containers.template_dir": s(\.containers.templateDir),
+        "containers.dockerfile_dir": s(\.containers.dockerfileDir), "containers.base_image": s(\.containers.baseImage),
+        "containers.network": s(\.containers.network), "containers.memory": s(\.containers.memory),
+        "containers.pids": i(\.containers.pids), "containers.ssh_host": s(\.containers.sshHost),
+        "dns.zone": s(\.dns.zone), "dns.zone_file": s(\.dns.zoneFile), "dns.mx_host": s(\.dns.mxHost),
+        "dns.mx_priority": i(\.dns.mxPriority), "dns.ttl": i(\.dns.ttl), "dns.rndc": s(\.dns.rndc),
+        "dns.rndc_server": s(\.dns.rndcServer), "dns.rndc_port": i(\.dns.rndcPort), "dns.rndc_key": s(\.dns.rndcKey),
+        "dns.checkzone": s(\.dns.checkzone),
+        "smtp.address_map": s(\.smtp.addressMap),
+    ]
+
+    /// Parses configuration text. Unknown keys are reported (not fatal);
+    /// wrong types and invalid values are fatal problems.
+    public static func parse(_ text: String, path: String? = nil) throws -> (Config, [Problem]) {
+        var config = Config()
+        config.path = path
+        var problems: [Problem] = []
+        let entries: [TOMLEntry]
+        do { entries = try TOML.parse(text) } catch let e as TOMLError {
+            throw SemailError("cannot read configuration \(path ?? "")", why: e.description,
+                              hint: "fix the TOML syntax on that line", status: .config)
+        }
+        for e in entries {
+            guard let key = schema[e.path] else {
+                let known = schema.keys.filter { $0.hasPrefix(e.table + ".") }.sorted().map { $0.split(separator: ".").last! }
+                let hint = known.isEmpty ? "unknown section [\(e.table)]" : "known keys in [\(e.table)]: \(known.joined(separator: ", "))"
+                problems.append(Problem(line: e.line, key: e.path, message: "unknown key (\(hint))", fatal: false))
+                continue
+            }
+            let ok: Bool = switch (key.kind, e.value) {
+            case (.string, .string), (.integer, .integer), (.boolean, .boolean): true
+            default: false
+            }
+            guard ok else {
+                problems.append(Problem(line: e.line, key: e.path,
+                                        message: "expected a \(key.kind), found a \(e.value.typeName)", fatal: true))
+                continue
+            }
+            key.apply(&config, e.value)
+        }
+        problems += config.validate(lines: Dictionary(entries.map { ($0.path, $0.line) }, uniquingKeysWith: { a, _ in a }))
+        return (config, problems)
+    }
+
+    func validate(lines: [String: Int]) -> [Problem] {
+        var p: [Problem] = []
+        func bad(_ key: String, _ m: String) { p.append(Problem(line: lines[key] ?? 0, key: key, message: m, fatal: true)) }
+        let scheme = ldap.uri.lowercased()
+        if !(scheme.hasPrefix("ldap://") || scheme.hasPrefix("ldaps://") || scheme.hasPrefix("ldapi://")) {
+            bad("ldap.uri", "must start with ldap://, ldaps:// or ldapi://")
+        }
+        if ldap.startTLS && !scheme.hasPrefix("ldap://") { bad("ldap.starttls", "StartTLS only applies to ldap:// URIs") }
+        if (try? LDAPClientShim.checkDN(ldap.base)) == nil { bad("ldap.base", "not a valid DN") }
+        if (try? LDAPClientShim.checkDN(ldap.people)) == nil { bad("ldap.people", "not a valid DN") }
+        if !state.dir.hasPrefix("/") { bad("state.dir", "must be an absolute path") }
+        if !["image", "lvm"].contains(storage.backend) { bad("storage.backend", "must be \"image\" or \"lvm\"") }
+        if ldap.timeout <= 0 { bad("ldap.timeout", "must be a positive number of seconds") }
+        return p
+    }
+
+    /// Loads the file at `resolvePath(explicit)`; fatal problems throw.
+    public static func load(_ explicit: String?, warn: (String) -> Void = { _ in }) throws -> Config {
+        let path = resolvePath(explicit)
+        let (config, problems) = try loadWithProblems(path)
+        for p in problems where !p.fatal { warn("\(path): \(p)") }
+        let fatal = problems.filter(\.fatal)
+        if !fatal.isEmpty {
+            throw SemailError("invalid configuration \(path)", why: fatal.map(\.description).joined(separator: "; "),
+                              hint: "run `semailctl config check` for details", status: .config)
+        }
+        return config
+    }
+
+    public static func loadWithProblems(_ path: String) throws -> (Config, [Problem]) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SemailError("cannot read configuration \(path)",
+                              why: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file",
+                              hint: "create it (see README: Configuration), or pass --config PATH / set SEMAIL_CONFIG",
+                              status: .config)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw SemailError("cannot read configuration \(path)", why: "not UTF-8 text", status: .config)
+        }
+        return try parse(text, path: path)
+    }
+
+    /// DN of the people OU.
+    public var peopleDN: String { "\(ldap.people),\(ldap.base)" }
+}

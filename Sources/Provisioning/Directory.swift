@@ -1,0 +1,154 @@
+import Foundation
+import LDAPClient
+
+/// A user as the tool shows it.
+public struct UserRecord: Sendable, Codable, Equatable {
+    public var uid: String
+    public var dn: String
+    public var cn: String
+    public var sn: String
+    public var givenName: String?
+    public var mail: [String]
+    public var uidNumber: Int?
+    public var gidNumber: Int?
+    public var homeDirectory: String?
+    public var hasPassword: Bool
+    public var sshPublicKeys: [String]
+
+    init(_ e: LDAPEntry) {
+        uid = e.first("uid") ?? ""
+        dn = e.dn
+        cn = e.first("cn") ?? ""
+        sn = e.first("sn") ?? ""
+        givenName = e.first("givenName")
+        mail = e.strings("mail")
+        uidNumber = e.first("uidNumber").flatMap { Int($0) }
+        gidNumber = e.first("gidNumber").flatMap { Int($0) }
+        homeDirectory = e.first("homeDirectory")
+        hasPassword = !e.values("userPassword").isEmpty
+        sshPublicKeys = e.strings("sshPublicKey")
+    }
+}
+
+public struct NewUser: Sendable {
+    public var uid: String
+    public var cn: String
+    public var sn: String
+    public var givenName: String?
+    public var mail: String?
+    public var posix: Bool
+    public init(uid: String, cn: String, sn: String, givenName: String? = nil, mail: String? = nil, posix: Bool = false) {
+        self.uid = uid; self.cn = cn; self.sn = sn; self.givenName = givenName; self.mail = mail; self.posix = posix
+    }
+}
+
+/// Users under the people OU. Every uid is validated and every DN and
+/// filter is built by escaping, so input never becomes LDAP syntax.
+public struct Directory: Sendable {
+    public let connection: LDAPConnection
+    public let config: Config
+
+    static let userAttributes = ["uid", "cn", "sn", "givenName", "mail", "uidNumber", "gidNumber",
+                                 "homeDirectory", "userPassword", "sshPublicKey", "objectClass"]
+
+    public var peopleDN: DN { (try? DN(config.peopleDN)) ?? DN(rdns: []) }
+
+    public func userDN(_ uid: String) -> DN { DN("uid", uid, under: peopleDN) }
+
+    public func find(_ uid: String) throws -> LDAPEntry? {
+        let uid = try Validate.uid(uid)
+        var found: [LDAPEntry] = []
+        try wrap { try connection.search(base: config.peopleDN, filter: .and([.equal("objectClass", "inetOrgPerson"), .equal("uid", uid)]),
+                                         attributes: Self.userAttributes) { found.append($0) } }
+        guard found.count <= 1 else {
+            throw SemailError("ambiguous uid \"\(uid)\"", why: "\(found.count) entries under \(config.peopleDN) have it: \(found.map(\.dn).joined(separator: "; "))",
+                              hint: "remove the duplicates", status: .dataError)
+        }
+        return found.first
+    }
+
+    public func user(_ uid: String) throws -> UserRecord {
+        guard let e = try find(uid) else {
+            throw SemailError("no user \"\(uid)\"", why: "no inetOrgPerson with that uid under \(config.peopleDN)",
+                              hint: "see `semailctl user list`", status: .failure)
+        }
+        return UserRecord(e)
+    }
+
+    public func list(each: (UserRecord) throws -> Void) throws {
+        try wrap { try connection.search(base: config.peopleDN, filter: .equal("objectClass", "inetOrgPerson"),
+                                         attributes: Self.userAttributes) { try each(UserRecord($0)) } }
+    }
+
+    /// The next free uidNumber: one more than the largest in use, at least
+    /// `uid_number_min`.
+    public func nextUIDNumber() throws -> Int {
+        var highest = config.ldap.uidNumberMin - 1
+        try wrap { try connection.search(base: config.ldap.base, filter: .present("uidNumber"), attributes: ["uidNumber"]) { e in
+            if let n = e.first("uidNumber").flatMap({ Int($0) }) { highest = max(highest, n) }
+        } }
+        return highest + 1
+    }
+
+    /// Adds the user; sets the password with Password Modify so the server
+    /// hashes it. If setting the password fails the entry is removed again.
+    public func add(_ u: NewUser, password: Secret?) throws -> UserRecord {
+        let uid = try Validate.uid(u.uid)
+        let cn = try Validate.text(u.cn, field: "cn")
+        let sn = try Validate.text(u.sn, field: "sn")
+        let given = try u.givenName.map { try Validate.text($0, field: "given name") }
+        let mail: String? = try u.mail.map { m in let a = try Validate.address(m); return "\(a.local)@\(a.domain)" }
+        if let existing = try find(uid) {
+            throw SemailError("user \"\(uid)\" already exists", why: "entry \(existing.dn)", hint: "see `semailctl user show \(uid)`", status: .failure)
+        }
+        let dn = userDN(uid).description
+        var classes = ["top", "inetOrgPerson"]
+        var attrs: [LDAPAttribute] = [.init("uid", strings: [uid]), .init("cn", strings: [cn]), .init("sn", strings: [sn])]
+        if let given { attrs.append(.init("givenName", strings: [given])) }
+        if let mail { attrs.append(.init("mail", strings: [mail])) }
+        if u.posix {
+            let n = try nextUIDNumber()
+            classes.append("posixAccount")
+            attrs += [.init("uidNumber", strings: ["\(n)"]), .init("gidNumber", strings: ["\(n)"]),
+                      .init("homeDirectory", strings: ["\(config.storage.mailRoot)/\(uid)"])]
+        }
+        attrs.insert(.init("objectClass", strings: classes), at: 0)
+        let undo = UndoStack()
+        try wrap { try connection.add(LDAPEntry(dn: dn, attributes: attrs)) }
+        undo.push("remove entry \(dn)") { try connection.delete(dn) }
+        if let password {
+            do { try wrap { try connection.setPassword(dn, password.bytes) } } catch {
+                undo.unwind()
+                throw error
+            }
+        }
+        undo.commit()
+        return try user(uid)
+    }
+
+    public func setPassword(_ uid: String, _ password: Secret) throws {
+        let u = try user(uid)
+        try wrap { try connection.setPassword(u.dn, password.bytes) }
+    }
+
+    public func delete(_ uid: String) throws -> UserRecord {
+        let u = try user(uid)
+        try wrap { try connection.delete(u.dn) }
+        return u
+    }
+
+    /// Checks a user's own password by binding as that user on a separate
+    /// connection.
+    public func checkPassword(_ uid: String, _ password: Secret) throws {
+        let u = try user(uid)
+        let c = try Host.connect(config.ldap)
+        defer { c.close() }
+        do { try c.bind(dn: u.dn, password: password.bytes) } catch let e as LDAPError where e.code == .invalidCredentials {
+            throw SemailError("wrong password for \"\(uid)\"", why: "the directory refused the bind as \(u.dn)", status: .noPermission)
+        }
+    }
+
+    func wrap<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as LDAPError { throw Host.explain(e, uri: config.ldap.uri) }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import LDAPClient
+
+/// Where progress and messages go. Logs and progress go to stderr; stdout
+/// stays data. The CLI decides whether progress is drawn (terminal only).
+public struct Reporter: Sendable {
+    public var info: @Sendable (String) -> Void
+    public var warn: @Sendable (String) -> Void
+    public var progress: @Sendable (_ done: Int, _ total: Int) -> Void
+    public init(info: @escaping @Sendable (String) -> Void, warn: @escaping @Sendable (String) -> Void,
+                progress: @escaping @Sendable (Int, Int) -> Void) {
+        self.info = info; self.warn = warn; self.progress = progress
+    }
+    public static let silent = Reporter(info: { _ in }, warn: { _ in }, progress: { _, _ in })
+}
+
+/// One context carrying every external system the tool talks to: the
+/// configuration, the reporter, and lazily opened clients. Passed down to
+/// every operation, never global.
+public final class Host: @unchecked Sendable {
+    public let config: Config
+    public let reporter: Reporter
+    private let lock = NSLock()
+    private var admin: LDAPConnection?
+
+    public init(config: Config, reporter: Reporter = .silent) {
+        self.config = config
+        self.reporter = reporter
+    }
+
+    /// The admin connection from `[ldap]`, connected and bound once.
+    public func ldap() throws -> LDAPConnection {
+        lock.lock(); defer { lock.unlock() }
+        if let admin { return admin }
+        let c = try Host.connect(config.ldap)
+        try Host.bindAdmin(c, config.ldap)
+        admin = c
+        return c
+    }
+
+    public func directory() throws -> Directory { Directory(connection: try ldap(), config: config) }
+
+    /// Opens a connection (no bind). Failures become a SemailError that says
+    /// how to fix them.
+    public static func connect(_ l: Config.LDAP) throws -> LDAPConnection {
+        do {
+            let c = try LDAPConnection(LDAPConnectionOptions(uri: l.uri, startTLS: l.startTLS, caFile: l.caFile, timeout: l.timeout))
+            return c
+        } catch let e as LDAPError {
+            throw explain(e, uri: l.uri)
+        }
+    }
+
+    /// Binds with `bind_dn` and the password file, or SASL EXTERNAL over
+    /// ldapi:// when `bind_dn` is empty.
+    public static func bindAdmin(_ c: LDAPConnection, _ l: Config.LDAP) throws {
+        do {
+            if l.bindDN.isEmpty {
+                guard l.uri.lowercased().hasPrefix("ldapi://") else {
+                    throw SemailError("no LDAP bind configured", why: "[ldap] bind_dn is empty and the URI is not ldapi://",
+                                      hint: "set bind_dn and bind_password_file, or use an ldapi:// URI for SASL EXTERNAL", status: .config)
+                }
+                try c.bindExternal()
+            } else {
+                let pw = try Secrets.readFile(l.bindPasswordFile)
+                try c.bind(dn: l.bindDN, password: pw.bytes)
+            }
+        } catch let e as LDAPError {
+            throw explain(e, uri: l.uri)
+        }
+    }
+
+    /// Turns an LDAP failure into what failed, why, and what to do.
+    public static func explain(_ e: LDAPError, uri: String) -> SemailError {
+        switch e.code {
+        case .serverDown, .connectError, .timeout:
+            return SemailError("cannot reach the LDAP server at \(uri)", why: e.description,
+                               hint: "check that slapd is running and [ldap] uri is right (`semailctl config check`)", status: .unavailable)
+        case .invalidCredentials, .inappropriateAuthentication:
+            return SemailError("LDAP bind refused", why: e.description,
+                               hint: "check [ldap] bind_dn and the password in bind_password_file", status: .noPermission)
+        case .insufficientAccessRights:
+            return SemailError("LDAP access denied", why: e.description,
+                               hint: "the bind DN needs write access to the people OU", status: .noPermission)
+        case .connectError where e.operation.hasPrefix("StartTLS"), .localError:
+            return SemailError("LDAP TLS setup failed", why: e.description,
+                               hint: "check [ldap] ca_file and that the server certificate matches the host name", status: .unavailable)
+        default:
+            return SemailError("LDAP \(e.operation) failed", why: e.description, status: .failure)
+        }
+    }
+}
+
+/// Runs undo actions last-in-first-out: what a command made is removed if
+/// a later part of it fails.
+public final class UndoStack: @unchecked Sendable {
+    private var actions: [(String, () throws -> Void)] = []
+    public init() {}
+    public func push(_ label: String, _ action: @escaping () throws -> Void) { actions.append((label, action)) }
+    public func commit() { actions.removeAll() }
+    /// Undoes everything; returns what was undone and what failed to undo.
+    @discardableResult
+    public func unwind() -> (undone: [String], failed: [String]) {
+        var undone: [String] = [], failed: [String] = []
+        while let (label, action) = actions.popLast() {
+            do { try action(); undone.append(label) } catch { failed.append("\(label): \(error)") }
+        }
+        return (undone, failed)
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A password in memory: never printed, never logged, never put in argv.
+public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    public let bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public var description: String { "<secret>" }
+    public var debugDescription: String { "<secret>" }
+    public var isEmpty: Bool { bytes.isEmpty }
+}
+
+public enum Secrets {
+    /// Reads a secret file. Refuses a file that group or others can read or
+    /// write; strips one trailing newline.
+    public static func readFile(_ path: String) throws -> Secret {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            let err = errno
+            throw SemailError("cannot read secret file \(path)", why: String(cString: strerror(err)),
+                              hint: "create it with mode 0600 (e.g. install -m 600 /dev/null \(path), then write the password)",
+                              status: err == EACCES ? .noPermission : .config)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw SemailError("cannot use secret file \(path)", why: "it is not a regular file", status: .config)
+        }
+        guard st.st_mode & 0o077 == 0 else {
+            throw SemailError("refusing secret file \(path)",
+                              why: "its mode is \(String(st.st_mode & 0o777, radix: 8)): group or others can access it",
+                              hint: "chmod 600 \(path)", status: .noPermission)
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SemailError("cannot read secret file \(path)", why: "permission denied", status: .noPermission)
+        }
+        return Secret(stripNewline(Array(data)))
+    }
+
+    /// Reads a secret from standard input (all of it, one trailing newline removed).
+    public static func readStdin() throws -> Secret {
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        let s = Secret(stripNewline(Array(data)))
+        guard !s.isEmpty else {
+            throw SemailError("no password on standard input", why: "standard input was empty", status: .usage)
+        }
+        return s
+    }
+
+    /// Prompts on the terminal without echo, twice when `confirm`.
+    public static func prompt(_ label: String, confirm: Bool) throws -> Secret {
+        let fd = open("/dev/tty", O_RDWR | O_NOCTTY)
+        guard fd >= 0 else {
+            throw SemailError("cannot prompt for a password", why: "no terminal",
+                              hint: "use --password-stdin or --password-file FILE (mode 0600)", status: .usage)
+        }
+        defer { close(fd) }
+        func ask(_ text: String) throws -> [UInt8] {
+            _ = text.withCString { write(fd, $0, strlen($0)) }
+            var old = termios()
+            tcgetattr(fd, &old)
+            var noEcho = old
+            noEcho.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(fd, TCSAFLUSH, &noEcho)
+            defer { tcsetattr(fd, TCSAFLUSH, &old); _ = write(fd, "\n", 1) }
+            var out: [UInt8] = []
+            var c: UInt8 = 0
+            while true {
+                let n = read(fd, &c, 1)
+                if n < 0, errno == EINTR { continue }
+                if n <= 0 || c == 0x0A { break }
+                out.append(c)
+            }
+            return out
+        }
+        let first = try ask("\(label): ")
+        guard !first.isEmpty else { throw SemailError("no password entered", why: "the password was empty", status: .usage) }
+        if confirm {
+            let second = try ask("Retype \(label.lowercased()): ")
+            guard first == second else { throw SemailError("passwords do not match", why: "the two entries differ", status: .usage) }
+        }
+        return Secret(first)
+    }
+
+    static func stripNewline(_ b: [UInt8]) -> [UInt8] {
+        var b = b
+        if b.last == 0x0A { b.removeLast() }
+        if b.last == 0x0D { b.removeLast() }
+        return b
+    }
+}

@@ -1,0 +1,7 @@
+import ArgumentParser
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "Manage users in the directory.",
+        subcommands: [UserAdd.self, UserList.self, UserShow.self, UserPasswd.self, UserDelete.self])
+}

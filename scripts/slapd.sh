@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# A private slapd for tests, the demo and benchmarks: its own config, database,
+# port on 127.0.0.1, ldapi socket and test CA. Nothing system-wide is touched.
+#   scripts/slapd.sh start DIR [PORT]   -> writes DIR/env (shell variables)
+#   scripts/slapd.sh stop DIR           -> stops it and removes DIR
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cmd=${1:?usage: slapd.sh start|stop DIR [PORT]}
+dir=${2:?usage: slapd.sh start|stop DIR [PORT]}
+base="dc=semail,dc=email"
+admin="cn=admin,$base"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+case "$cmd" in
+start)
+  mkdir -p "$dir/db"
+  dir=$(cd "$dir" && pwd)
+  port=${3:-$(free_port)}
+  sock="$dir/ldapi"
+  enc_sock=$(python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$sock")
+  pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=' )
+  install -m 600 /dev/null "$dir/admin.secret"
+  printf "%s" "$pw" > "$dir/admin.secret"
+  hash=$(slappasswd -s "$pw")
+  # Test CA and a server certificate for 127.0.0.1/localhost (StartTLS, ldaps).
+  (
+    cd "$dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj "/CN=semail test CA" >/dev/null 2>&1
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" >/dev/null 2>&1
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile san.ext >/dev/null 2>&1
+    chmod 600 server.key ca.key
+  )
+  cat > "$dir/slapd.conf" <<CONF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include /etc/ldap/schema/nis.schema
+include $here/schema/openssh-lpk.schema
+include $here/schema/semail.schema
+pidfile $dir/slapd.pid
+argsfile $dir/slapd.args
+modulepath /usr/lib/ldap
+moduleload back_mdb
+# A small plain size limit, unlimited for paged searches: clients must page.
+sizelimit size.soft=500 size.hard=500 size.prtotal=unlimited
+TLSCACertificateFile $dir/ca.crt
+TLSCertificateFile $dir/server.crt
+TLSCertificateKeyFile $dir/server.key
+authz-regexp "gidNumber=0\\\\+uidNumber=0,cn=peercred,cn=external,cn=auth" "$admin"
+database mdb
+maxsize 2147483648
+suffix "$base"
+rootdn "$admin"
+rootpw $hash
+directory $dir/db
+index objectClass eq
+index uid,mail eq
+access to attrs=userPassword by self write by anonymous auth by * none
+access to * by self read by users read by * none
+CONF
+  cat > "$dir/base.ldif" <<LDIF
+dn: $base
+objectClass: top
+objectClass: dcObject
+objectClass: organization
+o: SEMail
+dc: semail
+
+dn: ou=Personnes,$base
+objectClass: organizationalUnit
+ou: Personnes
+LDIF
+  slapadd -q -f "$dir/slapd.conf" -l "$dir/base.ldif" >/dev/null
+  slapd -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$port/ ldapi://$enc_sock/" -n semail-slapd
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+    sleep 0.05
+  done
+  cat > "$dir/env" <<ENV
+SLAPD_DIR=$dir
+LDAP_PORT=$port
+LDAP_URI=ldap://127.0.0.1:$port
+LDAPI_URI=ldapi://$enc_sock
+LDAP_BASE=$base
+LDAP_ADMIN_DN=$admin
+LDAP_SECRET=$dir/admin.secret
+LDAP_CA=$dir/ca.crt
+ENV
+  echo "slapd running on 127.0.0.1:$port (pid $(cat "$dir/slapd.pid")), env in $dir/env"
+  ;;
+stop)
+  [ -d "$dir" ] || exit 0
+  if [ -f "$dir/slapd.pid" ]; then
+    pid=$(cat "$dir/slapd.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$dir"
+  ;;
+*) echo "usage: slapd.sh start|stop DIR [PORT]" >&2; exit 64 ;;
+esac
