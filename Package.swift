@@ -20,9 +20,10 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
 
+        .target(name: "CShims", linkerSettings: [.linkedLibrary("resolv")]),
         .target(name: "LDAPClient", dependencies: ["CLDAP"]),
-        .target(name: "Zone"),
-        .target(name: "Provisioning", dependencies: ["LDAPClient", "Zone", "CLVM2", "CCurl"]),
+        .target(name: "Zone", dependencies: ["CShims"]),
+        .target(name: "Provisioning", dependencies: ["LDAPClient", "Zone", "CShims", "CLVM2", "CCurl"]),
         .executableTarget(name: "semailctl", dependencies: [
             "Provisioning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

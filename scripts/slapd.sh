@@ -51,6 +51,8 @@ TLSCertificateKeyFile $dir/server.key
 authz-regexp "gidNumber=0\\\\+uidNumber=0,cn=peercred,cn=external,cn=auth" "$admin"
 database mdb
 maxsize 2147483648
+# A throwaway instance: no fsync per write (both tools in the benchmarks get the same server).
+dbnosync
 suffix "$base"
 rootdn "$admin"
 rootpw $hash

@@ -48,6 +48,10 @@ public struct Config: Sendable {
         public var rndcPort = 953
         public var rndcKey = "/etc/bind/rndc.key"
         public var checkzone = "/usr/bin/named-checkzone"
+        /// Freeze/thaw around edits (also assumed when a .jnl lies beside the file).
+        public var dynamic = false
+        /// DNS server for `zone check-mx`: "" for the system resolver, or "IPv4:port".
+        public var resolver = ""
     }
     public struct SMTP: Sendable { public var addressMap = "/var/lib/semail/mailbox.txt" }
 
@@ -112,7 +116,7 @@ public struct Config: Sendable {
         "dns.zone": s(\.dns.zone), "dns.zone_file": s(\.dns.zoneFile), "dns.mx_host": s(\.dns.mxHost),
         "dns.mx_priority": i(\.dns.mxPriority), "dns.ttl": i(\.dns.ttl), "dns.rndc": s(\.dns.rndc),
         "dns.rndc_server": s(\.dns.rndcServer), "dns.rndc_port": i(\.dns.rndcPort), "dns.rndc_key": s(\.dns.rndcKey),
-        "dns.checkzone": s(\.dns.checkzone),
+        "dns.checkzone": s(\.dns.checkzone), "dns.dynamic": b(\.dns.dynamic), "dns.resolver": s(\.dns.resolver),
         "smtp.address_map": s(\.smtp.addressMap),
     ]
 

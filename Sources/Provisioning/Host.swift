@@ -40,6 +40,12 @@ public final class Host: @unchecked Sendable {
 
     public func directory() throws -> Directory { Directory(connection: try ldap(), config: config) }
 
+    /// The bind9 zone the tool manages.
+    public var dns: DNSManager { DNSManager(config: config.dns, runner: runner) }
+
+    /// The one process runner.
+    public let runner = ProcessRunner()
+
     /// Opens a connection (no bind). Failures become a SemailError that says
     /// how to fix them.
     public static func connect(_ l: Config.LDAP) throws -> LDAPConnection {

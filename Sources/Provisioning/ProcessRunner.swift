@@ -1,4 +1,8 @@
+import CShims
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A program run that failed: the exit status, the argv (shell-escaped for
 /// reading, never for running) and the tail of its stderr.
@@ -20,8 +24,10 @@ public struct ProcessOutput: Sendable {
 }
 
 /// The one way the tool runs programs: an argument array (never a shell
-/// command line), stdout and stderr captured into files so neither can
-/// block the other, optional data on stdin.
+/// command line), spawned with posix_spawn so the child inherits none of our
+/// descriptors; stdout and stderr go to unlinked temporary files so neither
+/// can block the other; optional data on stdin through a pipe fed by its
+/// own thread (secrets never touch the disk).
 public struct ProcessRunner: Sendable {
     public var environment: [String: String]?
     public init(environment: [String: String]? = nil) { self.environment = environment }
@@ -29,35 +35,68 @@ public struct ProcessRunner: Sendable {
     @discardableResult
     public func run(_ argv: [String], stdin: Data? = nil, check: Bool = true) throws -> ProcessOutput {
         precondition(!argv.isEmpty)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try ProcessRunner.resolve(argv[0]))
-        p.arguments = Array(argv.dropFirst())
-        if let environment { p.environment = environment }
-        let dir = FileManager.default.temporaryDirectory
-        let outURL = dir.appendingPathComponent("semail-\(UUID().uuidString).out")
-        let errURL = dir.appendingPathComponent("semail-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: outURL); try? FileManager.default.removeItem(at: errURL) }
-        let outH = try FileHandle(forWritingTo: outURL), errH = try FileHandle(forWritingTo: errURL)
-        p.standardOutput = outH
-        p.standardError = errH
-        let inPipe = stdin.map { _ in Pipe() }
-        p.standardInput = inPipe ?? FileHandle.nullDevice
-        do { try p.run() } catch {
-            throw ProcessError(argv: argv, status: 127, stderr: "cannot start: \(error)")
+        let path = try ProcessRunner.resolve(argv[0])
+        let outFD = try ProcessRunner.tempFD(), errFD = try ProcessRunner.tempFD()
+        defer { close(outFD); close(errFD) }
+        var inFD: Int32 = -1
+        var feeder: (Int32, Data)?
+        if let stdin {
+            var fds: [Int32] = [0, 0]
+            guard semail_pipe_cloexec(&fds) == 0 else { throw ProcessError(argv: argv, status: 127, stderr: "pipe: \(String(cString: strerror(errno)))") }
+            inFD = fds[0]; feeder = (fds[1], stdin)
+        } else {
+            inFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
         }
-        if let inPipe, let stdin {
-            inPipe.fileHandleForWriting.write(stdin)
-            try? inPipe.fileHandleForWriting.close()
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let rc = withCStrings(argv) { cargv in
+            withCStrings(env) { cenv in semail_spawn(&pid, path, cargv, cenv, inFD, outFD, errFD) }
         }
-        p.waitUntilExit()
-        try? outH.close(); try? errH.close()
-        let out = (try? Data(contentsOf: outURL)) ?? Data()
-        let err = String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self)
-        let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
+        close(inFD)
+        guard rc == 0 else {
+            if let (w, _) = feeder { close(w) }
+            throw ProcessError(argv: argv, status: 127, stderr: "cannot start \(path): \(String(cString: strerror(rc)))")
+        }
+        if let (w, data) = feeder {
+            let t = Thread {
+                data.withUnsafeBytes { raw in
+                    var off = 0
+                    while off < raw.count {
+                        let n = write(w, raw.baseAddress! + off, raw.count - off)
+                        if n < 0 { if errno == EINTR { continue }; break }
+                        off += n
+                    }
+                }
+                close(w)
+            }
+            t.start()
+        }
+        let raw = semail_wait(pid)
+        let status: Int32 = raw < 0 ? 127 : (semail_wifexited(raw) != 0 ? semail_wexitstatus(raw) : 128 + semail_wtermsig(raw))
+        let out = ProcessRunner.readAll(outFD)
+        let err = String(decoding: ProcessRunner.readAll(errFD), as: UTF8.self)
         if check && status != 0 { throw ProcessError(argv: argv, status: status, stderr: err) }
         return ProcessOutput(status: status, stdout: out, stderr: err)
+    }
+
+    /// An anonymous temporary file (O_TMPFILE: never visible by name).
+    static func tempFD() throws -> Int32 {
+        let fd = semail_tmpfile(NSTemporaryDirectory())
+        guard fd >= 0 else { throw ProcessError(argv: [], status: 127, stderr: "temporary file: \(String(cString: strerror(errno)))") }
+        return fd
+    }
+
+    static func readAll(_ fd: Int32) -> Data {
+        var data = Data()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        var off: off_t = 0
+        while true {
+            let n = pread(fd, &buf, buf.count, off)
+            if n < 0 { if errno == EINTR { continue }; break }
+            if n == 0 { break }
+            data.append(contentsOf: buf[0..<n]); off += off_t(n)
+        }
+        return data
     }
 
     /// Finds a program in PATH (and the sbin directories) unless given a path.
@@ -77,4 +116,12 @@ public struct ProcessRunner: Sendable {
                 ? a : "'" + a.replacingOccurrences(of: "'", with: "'\\''") + "'"
         }.joined(separator: " ")
     }
+}
+
+/// Calls `body` with a NULL-terminated C array of the strings.
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var ptrs: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    ptrs.append(nil)
+    defer { for p in ptrs { free(p) } }
+    return ptrs.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

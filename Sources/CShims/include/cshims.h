@@ -1,0 +1,28 @@
+#ifndef SEMAIL_CSHIMS_H
+#define SEMAIL_CSHIMS_H
+#include <sys/types.h>
+
+/* posix_spawn with stdin/stdout/stderr set to the given descriptors and
+   every other descriptor closed in the child (so a daemon started by a
+   script inherits nothing of ours). Returns 0 or an errno value. */
+int semail_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                 int in_fd, int out_fd, int err_fd);
+
+/* waitpid retried on EINTR; returns the raw status or -errno. */
+int semail_wait(pid_t pid);
+int semail_wifexited(int status);
+int semail_wexitstatus(int status);
+int semail_wtermsig(int status);
+
+/* pipe2(O_CLOEXEC) and an unnamed O_TMPFILE in dir: GNU names Swift's Glibc
+   module does not show. */
+int semail_pipe_cloexec(int fds[2]);
+int semail_tmpfile(const char *dir);
+
+/* MX records of `name` through libresolv: the system resolver when `server`
+   is empty, else that IPv4 address and port. Writes "PREF HOST\n" lines
+   into `out`; returns the number of records, or -1 with *herr set to
+   h_errno (1 HOST_NOT_FOUND, 2 TRY_AGAIN, 3 NO_RECOVERY, 4 NO_DATA). */
+int semail_query_mx(const char *name, const char *server, int port, char *out, unsigned long outlen, int *herr);
+
+#endif

@@ -1,0 +1,101 @@
+#define _GNU_SOURCE
+#include "cshims.h"
+#include <errno.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+int semail_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                 int in_fd, int out_fd, int err_fd) {
+    posix_spawn_file_actions_t fa;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc) return rc;
+    if ((rc = posix_spawn_file_actions_adddup2(&fa, in_fd, 0)) ||
+        (rc = posix_spawn_file_actions_adddup2(&fa, out_fd, 1)) ||
+        (rc = posix_spawn_file_actions_adddup2(&fa, err_fd, 2)) ||
+        (rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3))) {
+        posix_spawn_file_actions_destroy(&fa);
+        return rc;
+    }
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t def;
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    sigaddset(&def, SIGINT);
+    sigaddset(&def, SIGTERM);
+    posix_spawnattr_setsigdefault(&attr, &def);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
+}
+
+int semail_wait(pid_t pid) {
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, 0);
+        if (r == pid) return status;
+        if (r < 0 && errno == EINTR) continue;
+        return -errno;
+    }
+}
+int semail_wifexited(int s) { return WIFEXITED(s); }
+int semail_wexitstatus(int s) { return WEXITSTATUS(s); }
+int semail_wtermsig(int s) { return WIFSIGNALED(s) ? WTERMSIG(s) : 0; }
+
+int semail_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+int semail_tmpfile(const char *dir) { return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600); }
+
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
+#include <stdio.h>
+#include <string.h>
+
+int semail_query_mx(const char *name, const char *server, int port, char *out, unsigned long outlen, int *herr) {
+    struct __res_state st;
+    memset(&st, 0, sizeof st);
+    if (res_ninit(&st) != 0) { *herr = NO_RECOVERY; return -1; }
+    st.retrans = 2;
+    st.retry = 2;
+    if (server && *server) {
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((unsigned short)port);
+        if (inet_pton(AF_INET, server, &sa.sin_addr) != 1) { res_nclose(&st); *herr = NO_RECOVERY; return -1; }
+        st.nsaddr_list[0] = sa;
+        st.nscount = 1;
+    }
+    unsigned char ans[8192];
+    int n = res_nquery(&st, name, ns_c_in, ns_t_mx, ans, sizeof ans);
+    if (n < 0) { *herr = st.res_h_errno; res_nclose(&st); return -1; }
+    res_nclose(&st);
+    ns_msg msg;
+    if (ns_initparse(ans, n, &msg) < 0) { *herr = NO_RECOVERY; return -1; }
+    int count = ns_msg_count(msg, ns_s_an), found = 0;
+    size_t used = 0;
+    if (outlen) out[0] = 0;
+    for (int i = 0; i < count; i++) {
+        ns_rr rr;
+        if (ns_parserr(&msg, ns_s_an, i, &rr) < 0) continue;
+        if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3) continue;
+        unsigned pref = ns_get16(ns_rr_rdata(rr));
+        char host[NS_MAXDNAME];
+        if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), ns_rr_rdata(rr) + 2, host, sizeof host) < 0) continue;
+        int w = snprintf(out + used, outlen - used, "%u %s\n", pref, host);
+        if (w < 0 || (size_t)w >= outlen - used) break;
+        used += (size_t)w;
+        found++;
+    }
+    *herr = found ? 0 : NO_DATA;
+    return found;
+}

@@ -1,0 +1,220 @@
+import Foundation
+
+/// What can go wrong with a zone edit. Every case says what and why.
+public enum ZoneError: Error, Sendable, CustomStringConvertible, Equatable {
+    case invalidInput(String)
+    case parse(ZoneParseError)
+    case conflict(String)
+    case handWritten(String)
+    case checkFailed(record: String?, output: String)
+    case rndc(command: String, output: String)
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case let .invalidInput(m): "invalid input: \(m)"
+        case let .parse(e): "cannot read the zone file: \(e)"
+        case let .conflict(m): m
+        case let .handWritten(m): m
+        case let .checkFailed(record, output):
+            "named-checkzone rejected the edited zone" + (record.map { " at the record `\($0)`" } ?? "") + ": \(output)"
+        case let .rndc(command, output): "`\(command)` failed: \(output)"
+        case let .io(m): m
+        }
+    }
+}
+
+/// A record the tool writes: always absolute owner, explicit TTL and class,
+/// so it means the same wherever it stands.
+public struct ZoneNewRecord: Sendable, Equatable, Codable {
+    public var owner: String
+    public var ttl: UInt32
+    public var type: String
+    public var rdata: [String]
+    public init(owner: String, ttl: UInt32, type: String, rdata: [String]) {
+        self.owner = owner; self.ttl = ttl; self.type = type; self.rdata = rdata
+    }
+    public var line: String { "\(owner)\t\(ttl)\tIN\t\(type)\t\(rdata.joined(separator: " "))\n" }
+}
+
+/// A replacement of a byte range.
+public struct ZoneSplice: Sendable, Equatable {
+    public var range: Range<Int>
+    public var bytes: [UInt8]
+    public init(_ range: Range<Int>, _ text: String) { self.range = range; self.bytes = Array(text.utf8) }
+}
+
+/// Pure edits: each returns the splices to apply to the file's bytes (empty
+/// when there is nothing to do), touching no byte it does not need to.
+public enum ZoneEdit {
+    static let beginLine = "\(ZoneFile.managedBeginMarker) records managed by semailctl (change them with `semailctl zone`)\n"
+    static let endLine = "\(ZoneFile.managedEndMarker)\n"
+
+    /// A name a user gives, made absolute inside the zone, checked.
+    public static func nameInZone(_ name: String, zone: ZoneFile) throws -> String {
+        for bad in ["\n", "\r", ";", "(", ")", "$", "\"", " ", "\t", "\\"] where name.contains(bad) {
+            throw ZoneError.invalidInput("the name \(ZoneName.shown(name)) contains \(ZoneName.shown(bad)), which a zone name may not")
+        }
+        let origin = zone.origin
+        let candidate = name.hasSuffix(".") ? name.lowercased() : name.lowercased() + "." + origin
+        let abs: String
+        // An absolute name without its trailing dot ("ssow.semail.email") is also accepted.
+        if !name.hasSuffix("."), name.lowercased().hasSuffix("." + String(origin.dropLast())) || name.lowercased() + "." == origin {
+            abs = try ZoneName.checkHost(name.lowercased() + ".")
+        } else {
+            abs = try ZoneName.checkHost(candidate)
+        }
+        guard let rel = ZoneName.relative(abs, to: origin) else {
+            throw ZoneError.invalidInput("\(ZoneName.shown(name)) is not inside the zone \(origin)")
+        }
+        guard rel != "@" else { throw ZoneError.invalidInput("the zone apex \(origin) belongs to the administrator; give a subdomain") }
+        return abs
+    }
+
+    /// Splices that add `wanted` to the managed block (created at the end of
+    /// the file if missing). Records already present anywhere are skipped.
+    public static func add(_ wanted: [ZoneNewRecord], to zone: ZoneFile) throws -> [ZoneSplice] {
+        var lines = ""
+        for r in wanted {
+            let owner = r.owner.lowercased()
+            let existing = zone.records(named: owner)
+            if let cname = existing.first(where: { $0.type == "CNAME" }) {
+                throw ZoneError.conflict("\(owner) is a CNAME (\(cname.file):\(cname.line)); it cannot also have \(r.type) records")
+            }
+            if let cut = zone.records.first(where: { $0.type == "NS" && $0.key != zone.origin && (owner == $0.key || owner.hasSuffix("." + $0.key)) }) {
+                throw ZoneError.conflict("\(owner) is at or below the delegation \(cut.owner) (\(cut.file):\(cut.line)); records there are not served from this zone")
+            }
+            if existing.contains(where: { same($0, r) }) { continue }
+            lines += r.line
+        }
+        guard !lines.isEmpty else { return [] }
+        if let end = zone.entries.firstIndex(where: { $0.kind == .managedEnd }) {
+            let at = zone.entries[end].range.lowerBound
+            return [ZoneSplice(at..<at, lines)]
+        }
+        let at = zone.bytes.count
+        let sep = zone.bytes.last.map { $0 == 0x0A ? "" : "\n" } ?? ""
+        return [ZoneSplice(at..<at, sep + beginLine + lines + endLine)]
+    }
+
+    /// Whether a record read from the file is the record `r`.
+    public static func same(_ have: ZoneRecord, _ r: ZoneNewRecord) -> Bool {
+        guard have.type == r.type, have.key == r.owner.lowercased(), have.rdata.count == r.rdata.count else { return false }
+        switch r.type {
+        case "MX":
+            return UInt16(have.rdata[0]) == UInt16(r.rdata[0]) &&
+                ZoneName.resolve(have.rdata[1], origin: have.origin).lowercased() == r.rdata[1].lowercased()
+        case "A", "AAAA":
+            return canonicalIP(have.rdata[0]) == canonicalIP(r.rdata[0])
+        default:
+            return have.rdata == r.rdata
+        }
+    }
+
+    static func canonicalIP(_ s: String) -> String {
+        var v4 = in_addr(), v6 = in6_addr()
+        var buf = [CChar](repeating: 0, count: 64)
+        if inet_pton(AF_INET, s, &v4) == 1 { inet_ntop(AF_INET, &v4, &buf, 64); return String(cString: buf) }
+        if inet_pton(AF_INET6, s, &v6) == 1 { inet_ntop(AF_INET6, &v6, &buf, 64); return String(cString: buf) }
+        return s.lowercased()
+    }
+
+    /// Splices that remove the records of `types` at `name`. Records the tool
+    /// wrote go; hand-written ones only with `force` (else an error naming
+    /// them); records from `$INCLUDE` files never.
+    /// `alsoManaged` names types removed only where the tool wrote them
+    /// (the A/AAAA that came with an MX).
+    public static func remove(name: String, types: Set<String>, alsoManaged: Set<String> = [], from zone: ZoneFile, force: Bool) throws -> [ZoneSplice] {
+        let key = name.lowercased()
+        let matches = zone.records.indices.filter { zone.records[$0].key == key && types.contains(zone.records[$0].type) }
+        let managed = matches.filter { zone.records[$0].managed }
+        let byHand = matches.filter { !zone.records[$0].managed && !zone.records[$0].included }
+        if let inc = matches.first(where: { zone.records[$0].included }), force || managed.isEmpty {
+            let r = zone.records[inc]
+            throw ZoneError.handWritten("the \(r.type) record of \(r.owner) comes from the included file \(r.file):\(r.line); semailctl never rewrites included files")
+        }
+        var doomed = managed + zone.records.indices.filter {
+            zone.records[$0].key == key && alsoManaged.contains(zone.records[$0].type) && zone.records[$0].managed
+        }
+        if !byHand.isEmpty {
+            if force { doomed += byHand } else if managed.isEmpty {
+                let where_ = byHand.map { "\(zone.records[$0].file):\(zone.records[$0].line)" }.joined(separator: ", ")
+                throw ZoneError.handWritten("the \(types.sorted().joined(separator: "/")) records of \(name) were written by hand (\(where_)); semailctl removes them only with --force")
+            }
+        }
+        guard !managed.isEmpty || (force && !byHand.isEmpty) else { return [] }
+        let doomedEntries = Set(doomed.compactMap { zone.recordEntry[$0] })
+        var splices: [ZoneSplice] = []
+
+        // A managed block left without records goes as a whole.
+        var blockGone: Range<Int>?
+        if let b = zone.entries.firstIndex(where: { $0.kind == .managedBegin }),
+           let e = zone.entries.firstIndex(where: { $0.kind == .managedEnd }) {
+            let inside = (b + 1)..<e
+            let remaining = inside.filter { i in
+                if case .record = zone.entries[i].kind { return !doomedEntries.contains(i) }
+                return false
+            }
+            if remaining.isEmpty, inside.contains(where: { doomedEntries.contains($0) }) {
+                blockGone = zone.entries[b].range.lowerBound..<zone.entries[e].range.upperBound
+                splices.append(ZoneSplice(blockGone!, ""))
+            }
+        }
+        for i in doomedEntries.sorted() {
+            let entry = zone.entries[i]
+            if let g = blockGone, g.contains(entry.range.lowerBound) { continue }
+            guard case let .record(ri) = entry.kind else { continue }
+            splices.append(ZoneSplice(entry.range, ""))
+            // The next record that inherits this line's owner keeps it.
+            if !entry.inheritsOwner, let next = zone.entries[(i + 1)...].firstIndex(where: { if case .record = $0.kind { return true }; if case .directive = $0.kind { return true }; return false }),
+               case .record = zone.entries[next].kind, zone.entries[next].inheritsOwner, !doomedEntries.contains(next) {
+                let at = zone.entries[next].range.lowerBound
+                splices.append(ZoneSplice(at..<at, zone.records[ri].owner))
+            }
+        }
+        return splices
+    }
+
+    /// The next SOA serial (RFC 1982): date-based `YYYYMMDDnn` when the
+    /// current one follows that scheme, else one more, wrapping at 2^32.
+    public static func nextSerial(_ s: UInt32, now: Date = Date()) -> UInt32 {
+        if isDateSerial(s) {
+            var cal = Calendar(identifier: .gregorian)
+            cal.timeZone = TimeZone(identifier: "UTC")!
+            let c = cal.dateComponents([.year, .month, .day], from: now)
+            let today = UInt32(c.year! * 1_000_000 + c.month! * 10_000 + c.day! * 100)
+            if serialGreater(today, s) { return today }
+        }
+        return s &+ 1
+    }
+
+    static func isDateSerial(_ s: UInt32) -> Bool {
+        guard s >= 1_970_010_100 else { return false }
+        let day = (s / 100) % 100, month = (s / 10_000) % 100, year = s / 1_000_000
+        return (1970...2999).contains(year) && (1...12).contains(month) && (1...31).contains(day)
+    }
+
+    /// RFC 1982 comparison: a is greater than b.
+    public static func serialGreater(_ a: UInt32, _ b: UInt32) -> Bool {
+        a != b && ((a > b && a - b < 0x8000_0000) || (a < b && b - a > 0x8000_0000))
+    }
+
+    /// The splice that sets the SOA serial to the next value.
+    public static func bumpSerial(_ zone: ZoneFile, now: Date = Date()) throws -> (ZoneSplice, old: UInt32, new: UInt32) {
+        guard let soa = zone.soa else { throw ZoneError.conflict("the zone \(zone.origin) has no SOA record at its apex") }
+        guard !soa.included, soa.rdataRanges.count == 7, let old = UInt32(soa.rdata[2]) else {
+            throw ZoneError.conflict("the SOA record (\(soa.file):\(soa.line)) is not in the zone file itself; semailctl cannot bump its serial")
+        }
+        let new = nextSerial(old, now: now)
+        return (ZoneSplice(soa.rdataRanges[2], String(new)), old, new)
+    }
+
+    /// Applies splices (non-overlapping) to `bytes`.
+    public static func apply(_ splices: [ZoneSplice], to bytes: [UInt8]) -> [UInt8] {
+        var out = bytes
+        for s in splices.sorted(by: { ($0.range.lowerBound, $0.range.upperBound) > ($1.range.lowerBound, $1.range.upperBound) }) {
+            out.replaceSubrange(s.range, with: s.bytes)
+        }
+        return out
+    }
+}

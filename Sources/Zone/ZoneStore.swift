@@ -1,0 +1,234 @@
+import CShims
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a program (the project's one process runner is passed in, so this
+/// module stays free of it): returns the exit status and stdout+stderr.
+public protocol ZoneCommandRunner: Sendable {
+    func runCommand(_ argv: [String]) -> (status: Int32, output: String)
+}
+
+/// Where the zone lives and the tools that check and load it.
+public struct ZoneSettings: Sendable {
+    public var zone: String
+    public var file: String
+    public var checkzone: String = "/usr/bin/named-checkzone"
+    /// rndc and its connection arguments, e.g. ["/usr/sbin/rndc", "-s", "127.0.0.1", "-p", "953", "-k", key].
+    public var rndc: [String]
+    /// Dynamic zone: freeze before editing, thaw after. Also assumed when a
+    /// `.jnl` journal lies beside the file.
+    public var dynamic: Bool = false
+    public init(zone: String, file: String, checkzone: String = "/usr/bin/named-checkzone", rndc: [String], dynamic: Bool = false) {
+        self.zone = zone; self.file = file; self.checkzone = checkzone; self.rndc = rndc; self.dynamic = dynamic
+    }
+}
+
+/// The outcome of an edit.
+public struct ZoneEditResult: Sendable, Codable {
+    public var changed: Bool
+    public var oldSerial: UInt32?
+    public var newSerial: UInt32?
+    public var added: [String] = []
+    public var removed: [String] = []
+}
+
+/// Owns the zone file: reads it, and writes it only through `edit`, which
+/// serialises on a lock, freezes a dynamic zone, checks the result with
+/// named-checkzone, writes it atomically (temp file, fsync, rename, the old
+/// one kept as `<file>.prev`) and reloads it with rndc; on any failure the
+/// old file stays (or is put back) in place.
+public struct ZoneStore: Sendable {
+    public let settings: ZoneSettings
+    public let runner: ZoneCommandRunner
+    public init(settings: ZoneSettings, runner: ZoneCommandRunner) { self.settings = settings; self.runner = runner }
+
+    var dir: String { (settings.file as NSString).deletingLastPathComponent }
+
+    public func read() throws -> ZoneFile {
+        do { return try ZoneFile.read(path: settings.file, origin: settings.zone) } catch let e as ZoneParseError { throw ZoneError.parse(e) }
+    }
+
+    public var isDynamic: Bool { settings.dynamic || FileManager.default.fileExists(atPath: settings.file + ".jnl") }
+
+    /// Applies `change` (a pure function of the current file) under the lock.
+    /// Nothing to change: nothing written, serial kept, no reload.
+    public func edit(now: Date = Date(), _ change: (ZoneFile) throws -> [ZoneSplice]) throws -> ZoneEditResult {
+        let lock = try FileLock(path: settings.file + ".semail-lock")
+        defer { lock.release() }
+        let dynamic = isDynamic
+        if dynamic { try rndc("freeze") }
+        var thawed = false
+        defer { if dynamic && !thawed { _ = try? rndc("thaw") } }
+
+        let zone = try read()
+        let splices = try change(zone)
+        guard !splices.isEmpty else { return ZoneEditResult(changed: false, oldSerial: zone.soa.flatMap { UInt32($0.rdata[2]) }) }
+        let (serial, old, new) = try ZoneEdit.bumpSerial(zone, now: now)
+        let bytes = ZoneEdit.apply(splices + [serial], to: zone.bytes)
+        // The result must parse (our own check) before named-checkzone sees it.
+        do { _ = try ZoneFile(bytes: bytes, origin: settings.zone, path: settings.file, baseDir: dir) } catch let e as ZoneParseError {
+            throw ZoneError.parse(e)
+        }
+        try install(bytes)
+        do {
+            if dynamic { try rndc("thaw"); thawed = true } else { try rndc("reload") }
+        } catch {
+            try restorePrevious()
+            if dynamic { _ = try? rndc("thaw"); thawed = true } else { _ = try? rndc("reload") }
+            throw error
+        }
+        return ZoneEditResult(changed: true, oldSerial: old, newSerial: new)
+    }
+
+    @discardableResult
+    func rndc(_ verb: String) throws -> String {
+        let argv = settings.rndc + [verb, settings.zone.hasSuffix(".") ? String(settings.zone.dropLast()) : settings.zone]
+        let r = runner.runCommand(argv)
+        guard r.status == 0 else {
+            throw ZoneError.rndc(command: argv.joined(separator: " "), output: r.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return r.output
+    }
+
+    /// Temp file beside the zone file, same owner and mode, fsynced, checked
+    /// with named-checkzone, then: old file linked to `.prev`, temp renamed
+    /// over the file, directory fsynced.
+    func install(_ bytes: [UInt8]) throws {
+        let base = (settings.file as NSString).lastPathComponent
+        let tmp = "\(dir)/.\(base).semail-\(getpid())"
+        try AtomicFile.writeTemp(tmp, bytes, like: settings.file)
+        var keepTmp = false
+        defer { if !keepTmp { unlink(tmp) } }
+        // As strict as named loading a primary zone (-k fail), and an MX that
+        // points at a CNAME is refused (RFC 2181 §10.3).
+        let check = runner.runCommand([settings.checkzone, "-k", "fail", "-M", "fail", "-w", dir, settings.zone, tmp])
+        guard check.status == 0 else {
+            throw ZoneError.checkFailed(record: Self.offendingLine(check.output, file: tmp, bytes: bytes),
+                                        output: check.output.replacingOccurrences(of: tmp, with: settings.file).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let prevTmp = "\(dir)/.\(base).prev.semail-\(getpid())"
+        unlink(prevTmp)
+        if link(settings.file, prevTmp) == 0 {
+            guard rename(prevTmp, settings.file + ".prev") == 0 else { throw ZoneError.io("cannot keep \(settings.file).prev: \(String(cString: strerror(errno)))") }
+        }
+        guard rename(tmp, settings.file) == 0 else { throw ZoneError.io("cannot replace \(settings.file): \(String(cString: strerror(errno)))") }
+        keepTmp = true
+        AtomicFile.syncDirectory(dir)
+    }
+
+    /// Puts `<file>.prev` back in place (after a failed reload).
+    func restorePrevious() throws {
+        let base = (settings.file as NSString).lastPathComponent
+        let tmp = "\(dir)/.\(base).restore.semail-\(getpid())"
+        unlink(tmp)
+        guard link(settings.file + ".prev", tmp) == 0, rename(tmp, settings.file) == 0 else {
+            throw ZoneError.io("could not put \(settings.file).prev back in place: \(String(cString: strerror(errno))); restore it by hand")
+        }
+        AtomicFile.syncDirectory(dir)
+    }
+
+    /// The line named by named-checkzone's "file:LINE:" message, as text.
+    static func offendingLine(_ output: String, file: String, bytes: [UInt8]) -> String? {
+        guard let r = output.range(of: file + ":") else { return nil }
+        let digits = output[r.upperBound...].prefix { $0.isNumber }
+        guard let n = Int(digits), n >= 1 else { return nil }
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        guard n <= lines.count else { return nil }
+        return lines[n - 1].trimmingCharacters(in: .whitespaces)
+    }
+}
+
+/// An exclusive advisory lock held on a file for the life of the value.
+public final class FileLock: @unchecked Sendable {
+    let fd: Int32
+    public init(path: String) throws {
+        fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ZoneError.io("cannot open the lock \(path): \(String(cString: strerror(errno)))") }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno == EINTR { continue }
+            let e = errno
+            close(fd)
+            throw ZoneError.io("cannot lock \(path): \(String(cString: strerror(e)))")
+        }
+    }
+    public func release() { close(fd) }
+}
+
+/// Writes that matter: a temp file in the same directory, fsynced, renamed.
+public enum AtomicFile {
+    /// Writes `bytes` to `tmp` (created exclusively) with the owner and
+    /// mode of `like` when it exists, and fsyncs it.
+    public static func writeTemp(_ tmp: String, _ bytes: [UInt8], like: String?, mode: mode_t = 0o644) throws {
+        unlink(tmp)
+        let fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw ZoneError.io("cannot create \(tmp): \(String(cString: strerror(errno)))") }
+        var ok = false
+        defer { close(fd); if !ok { unlink(tmp) } }
+        var st = stat()
+        if let like, stat(like, &st) == 0 {
+            _ = fchown(fd, st.st_uid, st.st_gid)
+            _ = fchmod(fd, st.st_mode & 0o7777)
+        }
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
+            if n < 0 { if errno == EINTR { continue }; throw ZoneError.io("cannot write \(tmp): \(String(cString: strerror(errno)))") }
+            off += n
+        }
+        guard fsync(fd) == 0 else { throw ZoneError.io("cannot fsync \(tmp): \(String(cString: strerror(errno)))") }
+        ok = true
+    }
+
+    /// Writes `bytes` to `path` atomically.
+    public static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        let tmp = "\(dir)/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
+        try writeTemp(tmp, bytes, like: FileManager.default.fileExists(atPath: path) ? path : nil, mode: mode)
+        guard rename(tmp, path) == 0 else {
+            let e = errno; unlink(tmp)
+            throw ZoneError.io("cannot replace \(path): \(String(cString: strerror(e)))")
+        }
+        syncDirectory(dir)
+    }
+
+    public static func syncDirectory(_ dir: String) {
+        let fd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { _ = fsync(fd); close(fd) }
+    }
+}
+
+/// MX look-ups through libresolv (the system resolver, or one server).
+public enum MXResolver {
+    public struct Answer: Sendable, Codable, Equatable {
+        public var preference: Int
+        public var host: String
+    }
+    public enum Failure: Error, Sendable, Equatable { case noSuchDomain, noMX, tryAgain, failed }
+
+    /// `server` is "" (system resolver) or "IPv4:port".
+    public static func lookup(_ name: String, server: String = "") throws -> [Answer] {
+        var host = "", port: Int32 = 53
+        if !server.isEmpty {
+            let parts = server.split(separator: ":")
+            host = String(parts[0]); if parts.count > 1 { port = Int32(parts[1]) ?? 53 }
+        }
+        var buf = [CChar](repeating: 0, count: 16384)
+        var herr: Int32 = 0
+        let n = semail_query_mx(name, host, port, &buf, UInt(buf.count), &herr)
+        if n < 0 || n == 0 {
+            switch herr {
+            case 1: throw Failure.noSuchDomain
+            case 2: throw Failure.tryAgain
+            case 4: throw Failure.noMX
+            default: throw n == 0 ? Failure.noMX : Failure.failed
+            }
+        }
+        return String(cString: buf).split(separator: "\n").compactMap { l in
+            let f = l.split(separator: " ")
+            guard f.count == 2, let p = Int(f[0]) else { return nil }
+            return Answer(preference: p, host: ZoneName.absolute(String(f[1]).lowercased()))
+        }
+    }
+}

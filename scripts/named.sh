@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# A private named for tests, the demo and benchmarks: its own config, rndc key
+# and ports on 127.0.0.1, and two master zones: semail.email (static) and
+# dyn.semail.test (dynamic: allow-update with the rndc key, has a journal).
+#   scripts/named.sh start DIR   -> writes DIR/env (shell variables)
+#   scripts/named.sh stop DIR    -> stops it and removes DIR
+set -euo pipefail
+cmd=${1:?usage: named.sh start|stop DIR}
+dir=${2:?usage: named.sh start|stop DIR}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+zone_text() {
+  cat <<ZONE
+; test zone for semailctl ($1)
+\$TTL 3600
+@	IN	SOA	ns1.$1. hostmaster.$1. (
+		2026010100 ; serial
+		3600       ; refresh
+		900        ; retry
+		604800     ; expire
+		300 )      ; minimum
+	IN	NS	ns1.$1.
+ns1	IN	A	127.0.0.1
+mx	IN	A	127.0.0.1
+www	IN	A	192.0.2.80
+manual	IN	MX	20 mx.$1.
+ZONE
+}
+case "$cmd" in
+start)
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  port=${DNS_PORT:-$(free_port)}
+  rport=$(free_port)
+  rndc-confgen -a -A hmac-sha256 -k semail-test -c "$dir/rndc.key" >/dev/null 2>&1
+  chmod 600 "$dir/rndc.key"
+  zone_text semail.email > "$dir/db.semail.email"
+  zone_text dyn.semail.test > "$dir/db.dyn.semail.test"
+  cat > "$dir/named.conf" <<CONF
+include "$dir/rndc.key";
+options {
+  directory "$dir";
+  pid-file "$dir/named.pid";
+  session-keyfile "$dir/session.key";
+  managed-keys-directory "$dir";
+  listen-on port $port { 127.0.0.1; };
+  listen-on-v6 { none; };
+  recursion no;
+  dnssec-validation no;
+  notify no;
+};
+controls { inet 127.0.0.1 port $rport allow { 127.0.0.1; } keys { "semail-test"; }; };
+logging { channel log { file "$dir/named.log"; severity info; print-time yes; }; category default { log; }; };
+zone "semail.email" { type primary; file "$dir/db.semail.email"; };
+zone "dyn.semail.test" { type primary; file "$dir/db.dyn.semail.test"; allow-update { key "semail-test"; }; };
+CONF
+  named -4 -c "$dir/named.conf"
+  for _ in $(seq 1 100); do
+    if rndc -s 127.0.0.1 -p "$rport" -k "$dir/rndc.key" status >/dev/null 2>&1; then break; fi
+    sleep 0.1
+  done
+  rndc -s 127.0.0.1 -p "$rport" -k "$dir/rndc.key" status >/dev/null
+  cat > "$dir/env" <<ENV
+NAMED_DIR=$dir
+DNS_PORT=$port
+RNDC_PORT=$rport
+RNDC_KEY=$dir/rndc.key
+ZONE_FILE=$dir/db.semail.email
+DYN_ZONE=dyn.semail.test
+DYN_ZONE_FILE=$dir/db.dyn.semail.test
+ENV
+  echo "named running on 127.0.0.1:$port (rndc on $rport, pid $(cat "$dir/named.pid")), env in $dir/env"
+  ;;
+stop)
+  [ -d "$dir" ] || exit 0
+  if [ -f "$dir/named.pid" ]; then
+    pid=$(cat "$dir/named.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$dir"
+  ;;
+*) echo "usage: named.sh start|stop DIR" >&2; exit 64 ;;
+esac
