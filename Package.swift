@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Provisioning", "LDAPClient"], path: "Tests/TestSupport"),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient"]),
         .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning"]),
+        .testTarget(name: "ZoneTests", dependencies: ["Zone"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Provisioning", "LDAPClient", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -120,7 +120,7 @@ public struct DNSManager: Sendable {
 
     /// Rejects names with zone syntax before any file is opened.
     func precheck(_ name: String) throws {
-        do { _ = try ZoneName.checkHost(name) } catch let e as ZoneError { throw explain(e) }
+        do { _ = try ZoneEdit.nameInZone(name, origin: config.zone) } catch let e as ZoneError { throw explain(e) }
     }
 
     func validateSettings() throws {

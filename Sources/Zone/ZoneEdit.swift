@@ -52,10 +52,14 @@ public enum ZoneEdit {
 
     /// A name a user gives, made absolute inside the zone, checked.
     public static func nameInZone(_ name: String, zone: ZoneFile) throws -> String {
+        try nameInZone(name, origin: zone.origin)
+    }
+
+    public static func nameInZone(_ name: String, origin zoneOrigin: String) throws -> String {
         for bad in ["\n", "\r", ";", "(", ")", "$", "\"", " ", "\t", "\\"] where name.contains(bad) {
             throw ZoneError.invalidInput("the name \(ZoneName.shown(name)) contains \(ZoneName.shown(bad)), which a zone name may not")
         }
-        let origin = zone.origin
+        let origin = ZoneName.absolute(zoneOrigin.lowercased())
         let candidate = name.hasSuffix(".") ? name.lowercased() : name.lowercased() + "." + origin
         let abs: String
         // An absolute name without its trailing dot ("ssow.semail.email") is also accepted.

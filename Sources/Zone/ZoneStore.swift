@@ -71,7 +71,7 @@ public struct ZoneStore: Sendable {
         do { _ = try ZoneFile(bytes: bytes, origin: settings.zone, path: settings.file, baseDir: dir) } catch let e as ZoneParseError {
             throw ZoneError.parse(e)
         }
-        try install(bytes)
+        try install(bytes, old: zone.bytes)
         do {
             if dynamic { try rndc("thaw"); thawed = true } else { try rndc("reload") }
         } catch {
@@ -95,7 +95,7 @@ public struct ZoneStore: Sendable {
     /// Temp file beside the zone file, same owner and mode, fsynced, checked
     /// with named-checkzone, then: old file linked to `.prev`, temp renamed
     /// over the file, directory fsynced.
-    func install(_ bytes: [UInt8]) throws {
+    func install(_ bytes: [UInt8], old: [UInt8]) throws {
         let base = (settings.file as NSString).lastPathComponent
         let tmp = "\(dir)/.\(base).semail-\(getpid())"
         try AtomicFile.writeTemp(tmp, bytes, like: settings.file)
@@ -105,7 +105,7 @@ public struct ZoneStore: Sendable {
         // points at a CNAME is refused (RFC 2181 §10.3).
         let check = runner.runCommand([settings.checkzone, "-k", "fail", "-M", "fail", "-w", dir, settings.zone, tmp])
         guard check.status == 0 else {
-            throw ZoneError.checkFailed(record: Self.offendingLine(check.output, file: tmp, bytes: bytes),
+            throw ZoneError.checkFailed(record: Self.offendingLine(check.output, file: tmp, bytes: bytes, old: old),
                                         output: check.output.replacingOccurrences(of: tmp, with: settings.file).trimmingCharacters(in: .whitespacesAndNewlines))
         }
         let prevTmp = "\(dir)/.\(base).prev.semail-\(getpid())"
@@ -129,14 +129,21 @@ public struct ZoneStore: Sendable {
         AtomicFile.syncDirectory(dir)
     }
 
-    /// The line named by named-checkzone's "file:LINE:" message, as text.
-    static func offendingLine(_ output: String, file: String, bytes: [UInt8]) -> String? {
-        guard let r = output.range(of: file + ":") else { return nil }
-        let digits = output[r.upperBound...].prefix { $0.isNumber }
-        guard let n = Int(digits), n >= 1 else { return nil }
+    /// The record named-checkzone complains about: the line of its
+    /// "file:LINE:" message, else a new line whose owner its "name/TYPE"
+    /// message names.
+    static func offendingLine(_ output: String, file: String, bytes: [UInt8], old: [UInt8]) -> String? {
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        guard n <= lines.count else { return nil }
-        return lines[n - 1].trimmingCharacters(in: .whitespaces)
+        if let r = output.range(of: file + ":"), let n = Int(output[r.upperBound...].prefix { $0.isNumber }), n >= 1, n <= lines.count {
+            return lines[n - 1].trimmingCharacters(in: .whitespaces)
+        }
+        let oldLines = Set(String(decoding: old, as: UTF8.self).split(separator: "\n"))
+        for l in lines where !oldLines.contains(l) {
+            guard let owner = l.split(whereSeparator: { $0 == " " || $0 == "\t" }).first else { continue }
+            let bare = owner.hasSuffix(".") ? owner.dropLast() : owner[...]
+            if output.lowercased().contains("\(bare.lowercased())/") { return l.replacingOccurrences(of: "\t", with: " ") }
+        }
+        return nil
     }
 }
 
