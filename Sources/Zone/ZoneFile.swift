@@ -36,7 +36,7 @@ public struct ZoneRecord: Sendable, Equatable, Codable {
     public var rdataRanges: [Range<Int>]
 
     /// The owner, lowercased, for comparisons.
-    public var key: String { owner.lowercased() }
+    public var key: String
     /// rdata names made absolute against `origin` where the type holds names.
     public var rdataText: String { rdata.joined(separator: " ") }
 }
@@ -212,7 +212,7 @@ struct ParseState {
         if let rrclass { lastClass = rrclass }
         return ZoneRecord(owner: owner, ttl: effectiveTTL, rrclass: rrclass ?? lastClass, type: type, rdata: rdata,
                           file: path, line: raw.line, managed: false, included: false,
-                          origin: origin, rdataRanges: rdataRanges)
+                          origin: origin, rdataRanges: rdataRanges, key: owner.lowercased())
     }
 }
 

@@ -60,7 +60,8 @@ public enum ZoneTTL {
     public static func parse(_ s: String) -> UInt32? {
         guard let first = s.utf8.first, first >= 0x30, first <= 0x39 else { return nil }
         var total: UInt64 = 0, n: UInt64 = 0, digits = 0, sawUnit = false
-        for c in s.lowercased().utf8 {
+        for b in s.utf8 {
+            let c = (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b
             if c >= 0x30 && c <= 0x39 {
                 n = n * 10 + UInt64(c - 0x30); digits += 1
                 if n > UInt64(UInt32.max) { return nil }

@@ -67,8 +67,10 @@ public struct ZoneStore: Sendable {
         guard !splices.isEmpty else { return ZoneEditResult(changed: false, oldSerial: zone.soa.flatMap { UInt32($0.rdata[2]) }) }
         let (serial, old, new) = try ZoneEdit.bumpSerial(zone, now: now)
         let bytes = ZoneEdit.apply(splices + [serial], to: zone.bytes)
-        // The result must parse (our own check) before named-checkzone sees it.
-        do { _ = try ZoneFile(bytes: bytes, origin: settings.zone, path: settings.file, baseDir: dir) } catch let e as ZoneParseError {
+        // What we insert must read back as records (named-checkzone then
+        // checks the whole file).
+        let inserted = splices.filter { $0.bytes.last == 0x0A }.flatMap(\.bytes)
+        do { _ = try ZoneFile(bytes: inserted, origin: settings.zone, path: settings.file) } catch let e as ZoneParseError {
             throw ZoneError.parse(e)
         }
         try install(bytes, old: zone.bytes)
