@@ -99,3 +99,53 @@ int semail_query_mx(const char *name, const char *server, int port, char *out, u
     *herr = found ? 0 : NO_DATA;
     return found;
 }
+
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+int semail_loop_attach(const char *file, char *dev, unsigned long devlen) {
+    int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    if (ctl < 0) return -errno;
+    int ffd = open(file, O_RDWR | O_CLOEXEC);
+    if (ffd < 0) { int e = errno; close(ctl); return -e; }
+    for (int attempt = 0; attempt < 64; attempt++) {
+        int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+        if (n < 0) { int e = errno; close(ffd); close(ctl); return -e; }
+        snprintf(dev, devlen, "/dev/loop%d", n);
+        struct stat st;
+        if (stat(dev, &st) != 0 && errno == ENOENT) {
+            if (mknod(dev, S_IFBLK | 0660, makedev(7, n)) != 0 && errno != EEXIST) { int e = errno; close(ffd); close(ctl); return -e; }
+        }
+        int lfd = open(dev, O_RDWR | O_CLOEXEC);
+        if (lfd < 0) { int e = errno; close(ffd); close(ctl); return -e; }
+        struct loop_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.fd = (unsigned)ffd;
+        cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+        strncpy((char *)cfg.info.lo_file_name, file, LO_NAME_SIZE - 1);
+        if (ioctl(lfd, LOOP_CONFIGURE, &cfg) == 0) { close(ffd); close(ctl); return lfd; }
+        int e = errno;
+        close(lfd);
+        if (e != EBUSY) { close(ffd); close(ctl); return -e; }  /* EBUSY: another process took it first */
+    }
+    close(ffd); close(ctl);
+    return -EBUSY;
+}
+
+int semail_loop_set_capacity(const char *dev) {
+    int fd = open(dev, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int rc = ioctl(fd, LOOP_SET_CAPACITY, 0) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+int semail_loop_detach(const char *dev) {
+    int fd = open(dev, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int rc = ioctl(fd, LOOP_CLR_FD, 0) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}

@@ -43,6 +43,21 @@ public final class Host: @unchecked Sendable {
     /// The bind9 zone the tool manages.
     public var dns: DNSManager { DNSManager(config: config.dns, runner: runner) }
 
+    /// Mailbox volumes (`[storage]`).
+    public func volumes() throws -> VolumeManager { try VolumeManager(config: config.storage, stateDir: config.state.dir, runner: runner) }
+
+    /// Who owns UID's Maildir: `[storage] owner`, or the user's
+    /// uidNumber/gidNumber from LDAP when it is "posix".
+    public func mailOwner(_ uid: String) throws -> MailOwner {
+        if let fixed = try MailOwner.fixed(config.storage.owner) { return fixed }
+        let u = try directory().user(uid)
+        guard let n = u.uidNumber, let g = u.gidNumber ?? u.uidNumber else {
+            throw SemailError("\(uid) has no uidNumber", why: "[storage] owner is \"posix\" but the entry is not a posixAccount",
+                              hint: "add it with `user add --posix`, or set [storage] owner = \"vmail:5000:5000\"", status: .failure)
+        }
+        return MailOwner(uid: uid_t(n), gid: gid_t(g))
+    }
+
     /// The one process runner.
     public let runner = ProcessRunner()
 

@@ -25,4 +25,14 @@ int semail_tmpfile(const char *dir);
    h_errno (1 HOST_NOT_FOUND, 2 TRY_AGAIN, 3 NO_RECOVERY, 4 NO_DATA). */
 int semail_query_mx(const char *name, const char *server, int port, char *out, unsigned long outlen, int *herr);
 
+/* Loop devices (loop-control + LOOP_CONFIGURE). semail_loop_attach attaches
+   `file` with LO_FLAGS_AUTOCLEAR, creating the /dev/loopN node if missing,
+   writes the device path into `dev` and returns the open device descriptor
+   (the device is detached once it is closed and unmounted), or -errno. */
+int semail_loop_attach(const char *file, char *dev, unsigned long devlen);
+/* Re-reads the backing file's size (after it grew). 0 or -errno. */
+int semail_loop_set_capacity(const char *dev);
+/* Detaches a loop device now (LOOP_CLR_FD). 0 or -errno. */
+int semail_loop_detach(const char *dev);
+
 #endif

@@ -1,0 +1,160 @@
+import CShims
+import Foundation
+import Zone
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One line of /proc/self/mountinfo.
+public struct MountEntry: Sendable, Equatable {
+    public var mountPoint: String
+    public var source: String
+    public var fsType: String
+    public var device: String   // major:minor
+}
+
+/// The kernel's view of mounts, loop devices and filesystems, read in one
+/// pass each (no command per volume).
+public enum SystemState {
+    public static func mounts() -> [MountEntry] {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            guard let dash = f.firstIndex(of: "-"), dash + 2 < f.count, f.count > 4 else { return nil }
+            return MountEntry(mountPoint: unescape(f[4]), source: unescape(f[dash + 2]), fsType: f[dash + 1], device: f[2])
+        }
+    }
+
+    /// `\040`-style octal escapes of mountinfo and fstab.
+    static func unescape(_ s: String) -> String {
+        guard s.contains("\\") else { return s }
+        var out = [UInt8](), b = Array(s.utf8), i = 0
+        while i < b.count {
+            if b[i] == 0x5C, i + 4 <= b.count, let v = UInt8(String(decoding: b[(i + 1)..<(i + 4)], as: UTF8.self), radix: 8) {
+                out.append(v); i += 4
+            } else { out.append(b[i]); i += 1 }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s.unicodeScalars {
+            switch c {
+            case " ", "\t", "\n", "\\": out += "\\" + String(format: "%03o", c.value)
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
+    /// Loop devices and their backing files, from /sys/block.
+    public static func loopBackings() -> [String: String] {
+        var map: [String: String] = [:]  // backing file -> /dev/loopN
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/block")) ?? []
+        for n in names where n.hasPrefix("loop") {
+            if let f = try? String(contentsOfFile: "/sys/block/\(n)/loop/backing_file", encoding: .utf8) {
+                map[f.trimmingCharacters(in: .newlines)] = "/dev/\(n)"
+            }
+        }
+        return map
+    }
+
+    /// Filesystem usage of a mounted path (statvfs: a system call).
+    public static func usage(_ path: String) -> (size: UInt64, used: UInt64, free: UInt64)? {
+        var s = statvfs()
+        guard statvfs(path, &s) == 0 else { return nil }
+        let size = UInt64(s.f_blocks) * UInt64(s.f_frsize)
+        let free = UInt64(s.f_bavail) * UInt64(s.f_frsize)
+        return (size, size - UInt64(s.f_bfree) * UInt64(s.f_frsize), free)
+    }
+
+    public static func errnoText(_ e: Int32 = errno) -> String { String(cString: strerror(e)) }
+}
+
+/// Mount options as in fstab: flags become mount(2) flags, the rest data.
+public struct MountOptions: Sendable {
+    public var flags: UInt
+    public var data: String
+    public var text: String
+
+    public init(_ text: String) throws {
+        self.text = text
+        var flags: UInt = 0
+        var data: [String] = []
+        for o in text.split(separator: ",").map(String.init) where !o.isEmpty {
+            switch o {
+            case "nodev": flags |= UInt(MS_NODEV)
+            case "nosuid": flags |= UInt(MS_NOSUID)
+            case "noexec": flags |= UInt(MS_NOEXEC)
+            case "noatime": flags |= UInt(MS_NOATIME)
+            case "nodiratime": flags |= UInt(MS_NODIRATIME)
+            case "relatime": flags |= UInt(MS_RELATIME)
+            case "sync": flags |= UInt(MS_SYNCHRONOUS)
+            case "defaults", "rw": break
+            default:
+                guard o.allSatisfy({ $0.isLetter || $0.isNumber || "_=.-".contains($0) }) else {
+                    throw SemailError("invalid mount option \(Validate.quoted(o))", why: "[storage] mount_options is a comma-separated list such as nodev,nosuid,noexec",
+                                      status: .config)
+                }
+                data.append(o)
+            }
+        }
+        self.flags = flags
+        self.data = data.joined(separator: ",")
+    }
+}
+
+/// The block of /etc/fstab this tool manages, rewritten atomically.
+public struct FstabBlock: Sendable {
+    public static let begin = "# semailctl:begin mail volumes (managed by semailctl; do not edit by hand)"
+    public static let end = "# semailctl:end"
+    public let path: String
+
+    public struct Line: Sendable, Equatable {
+        public var source: String, mountPoint: String, fsType: String, options: String
+        var text: String { "\(SystemState.escape(source)) \(SystemState.escape(mountPoint)) \(fsType) \(options) 0 2" }
+    }
+
+    /// The managed lines.
+    public func read() throws -> [Line] {
+        let (_, block, _) = try split()
+        return block.compactMap { l in
+            let f = l.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard f.count >= 4, !l.hasPrefix("#") else { return nil }
+            return Line(source: SystemState.unescape(f[0]), mountPoint: SystemState.unescape(f[1]), fsType: f[2], options: f[3])
+        }
+    }
+
+    /// (lines before, managed lines, lines after).
+    func split() throws -> ([String], [String], [String]) {
+        let text = FileManager.default.fileExists(atPath: path) ? try String(contentsOfFile: path, encoding: .utf8) : ""
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        guard let b = lines.firstIndex(of: Self.begin) else { return (lines, [], []) }
+        guard let e = lines[b...].firstIndex(of: Self.end) else {
+            throw SemailError("\(path) has a damaged semailctl block", why: "`\(Self.begin)` without `\(Self.end)`",
+                              hint: "add the end line by hand after the semailctl entries", status: .dataError)
+        }
+        return (Array(lines[..<b]), Array(lines[(b + 1)..<e]), Array(lines[(e + 1)...]))
+    }
+
+    /// Sets (or with nil removes) the entry for `mountPoint`. No change, no write.
+    public func set(mountPoint: String, to line: Line?) throws {
+        let (before, block, after) = try split()
+        var kept = block.filter { l in
+            let f = l.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return f.count < 2 || SystemState.unescape(String(f[1])) != mountPoint
+        }
+        if let line { kept.append(line.text) }
+        kept.sort { a, b in a.split(separator: " ").dropFirst().first ?? "" < b.split(separator: " ").dropFirst().first ?? "" }
+        guard kept != block else { return }
+        var out = before
+        if !kept.isEmpty { out += [Self.begin] + kept + [Self.end] }
+        out += after
+        let text = out.isEmpty ? "" : out.joined(separator: "\n") + "\n"
+        do { try AtomicFile.write(path, Array(text.utf8)) } catch let e as ZoneError {
+            throw SemailError("cannot update \(path)", why: e.description, status: .ioError)
+        }
+    }
+}

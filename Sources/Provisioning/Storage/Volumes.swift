@@ -1,0 +1,272 @@
+import Foundation
+import Zone
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A mailbox volume as `volume list` shows it.
+public struct VolumeState: Sendable, Codable, Equatable {
+    public var uid: String
+    public var backend: String
+    public var source: String
+    public var size: UInt64
+    public var device: String?
+    public var mountPoint: String
+    public var mounted: Bool
+    public var fsSize: UInt64?
+    public var fsUsed: UInt64?
+    public var fsFree: UInt64?
+    public var persistent: Bool
+}
+
+/// Owner of the Maildir: numeric ids.
+public struct MailOwner: Sendable, Equatable {
+    public var uid: uid_t
+    public var gid: gid_t
+    public init(uid: uid_t, gid: gid_t) { self.uid = uid; self.gid = gid }
+
+    /// `[storage] owner = "name:uid:gid"`; nil for "posix" (ids from LDAP).
+    public static func fixed(_ spec: String) throws -> MailOwner? {
+        if spec == "posix" { return nil }
+        let f = spec.split(separator: ":")
+        guard f.count == 3, let u = UInt32(f[1]), let g = UInt32(f[2]) else {
+            throw SemailError("invalid [storage] owner \(Validate.quoted(spec))", why: "expected \"posix\" or \"name:uid:gid\" such as \"vmail:5000:5000\"", status: .config)
+        }
+        return MailOwner(uid: u, gid: g)
+    }
+}
+
+/// Mailbox volumes: backend volume + ext4 + mount at `<mail_root>/<uid>` +
+/// Maildir + a boot-time fstab entry. Every operation is idempotent and
+/// undoes what it made when it fails half-way.
+public struct VolumeManager: Sendable {
+    public let config: Config.Storage
+    public let stateDir: String
+    public let backend: VolumeBackend
+    public let runner: ProcessRunner
+
+    public init(config: Config.Storage, stateDir: String, runner: ProcessRunner = ProcessRunner()) throws {
+        self.config = config; self.stateDir = stateDir; self.runner = runner
+        switch config.backend {
+        case "lvm": backend = LVMBackend(vg: config.volumeGroup, runner: runner)
+        default: backend = ImageBackend(dir: config.imageDir)
+        }
+    }
+
+    public func mountPoint(_ uid: String) -> String { "\(config.mailRoot)/\(uid)" }
+    var fstab: FstabBlock { FstabBlock(path: config.fstab) }
+
+    /// Serialises volume changes (and fstab rewrites) between processes.
+    func lock() throws -> FileLock {
+        try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        do { return try FileLock(path: "\(stateDir)/volumes.lock") } catch let e as ZoneError {
+            throw SemailError("cannot lock the state directory", why: e.description, status: .ioError)
+        }
+    }
+
+    /// The ext4 label: "sm-" and the uid, cut to ext4's 16 bytes.
+    static func label(_ uid: String) -> String { String("sm-\(uid)".prefix(16)) }
+
+    public struct CreateResult: Sendable, Codable {
+        public var volume: VolumeState
+        public var created: Bool
+        public var formatted: Bool
+        public var mounted: Bool
+    }
+
+    /// Creates what is missing of UID's volume; a volume that survived a
+    /// crash is reused (never formatted twice).
+    public func create(uid: String, size: UInt64, owner: MailOwner, force: Bool = false) throws -> CreateResult {
+        let uid = try Validate.uid(uid)
+        guard size >= 16 << 20 else {
+            throw SemailError("volume size \(ByteSize.format(size)) is too small", why: "a mailbox volume needs at least 16M", status: .usage)
+        }
+        let options = try MountOptions(config.mountOptions)
+        let lock = try lock()
+        defer { lock.release() }
+        let mp = mountPoint(uid)
+        let mounts = SystemState.mounts()
+        let existing = try backend.observeAll().first { $0.uid == uid }
+        if let m = mounts.last(where: { $0.mountPoint == mp }) {
+            let ours = existing?.device.map { dev in m.source == dev } ?? false
+            guard ours else {
+                throw SemailError("mount point \(mp) is already used", why: "\(m.source) (\(m.fsType)) is mounted there",
+                                  hint: "unmount it, or choose another [storage] mail_root", status: .cantCreate)
+            }
+        } else if let entries = try? FileManager.default.contentsOfDirectory(atPath: mp), !entries.isEmpty {
+            throw SemailError("mount point \(mp) is not empty", why: "mounting a volume there would hide \(entries.count) file(s)",
+                              hint: "move them away first", status: .cantCreate)
+        }
+
+        let undo = UndoStack()
+        var done = false
+        defer { if !done { undo.unwind() } }
+        let vol = try backend.ensure(uid: uid, size: size, undo: undo)
+        defer { vol.release() }
+        try Fault.check("storage.volume")
+
+        // Format only a device that carries no signature at all.
+        var formatted = false
+        let probe = try runner.run(["blkid", "-p", "-o", "export", vol.device], check: false)
+        let fields = Dictionary(probe.text.split(separator: "\n").compactMap { l -> (String, String)? in
+            let kv = l.split(separator: "=", maxSplits: 1); return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
+        }, uniquingKeysWith: { a, _ in a })
+        if probe.status == 2 || (force && fields["TYPE"] != "ext4") {
+            try Fault.check("storage.mkfs")
+            do {
+                try runner.run(["mkfs.ext4", "-q", "-F", "-L", Self.label(uid), "-m", "0",
+                                "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard", vol.device])
+            } catch let e as ProcessError {
+                throw SemailError("formatting \(vol.device) failed", why: e.description, status: .ioError)
+            }
+            formatted = true
+        } else if probe.status == 0, fields["TYPE"] != "ext4" {
+            let what = fields["TYPE"] ?? fields["PTTYPE"] ?? "an unknown signature"
+            throw SemailError("refusing to format \(vol.device)", why: "it already holds \(what)",
+                              hint: "if that data is not needed, pass --force", status: .cantCreate)
+        } else if probe.status != 0 {
+            throw SemailError("cannot probe \(vol.device)", why: "blkid exited with \(probe.status): \(probe.stderr)", status: .ioError)
+        }
+
+        var mountedNow = false
+        if !SystemState.mounts().contains(where: { $0.mountPoint == mp }) {
+            if !FileManager.default.fileExists(atPath: mp) {
+                try FileManager.default.createDirectory(atPath: config.mailRoot, withIntermediateDirectories: true)
+                guard mkdir(mp, 0o755) == 0 else { throw SemailError("cannot create \(mp)", why: SystemState.errnoText(), status: .cantCreate) }
+                undo.push("remove \(mp)") { rmdir(mp) }
+            }
+            try Fault.check("storage.mount")
+            guard mount(vol.device, mp, "ext4", options.flags, options.data.isEmpty ? nil : options.data) == 0 else {
+                let e = errno
+                throw SemailError("cannot mount \(vol.device) on \(mp)", why: SystemState.errnoText(e), status: .ioError)
+            }
+            undo.push("unmount \(mp)") { umount2(mp, 0) }
+            mountedNow = true
+        }
+
+        try Fault.check("storage.maildir")
+        try makeMaildir(mp, owner: owner)
+        try Fault.check("storage.fstab")
+        let src = backend.fstab(uid: uid)
+        let opts = ([src.options, options.text, "nofail"].filter { !$0.isEmpty }).joined(separator: ",")
+        let hadLine = try fstab.read().contains { $0.mountPoint == mp }
+        try fstab.set(mountPoint: mp, to: .init(source: src.source, mountPoint: mp, fsType: "ext4", options: opts))
+        if !hadLine { undo.push("remove the fstab entry for \(mp)") { [fstab] in try fstab.set(mountPoint: mp, to: nil) } }
+        done = true
+        let state = try list().first { $0.uid == uid }!
+        return CreateResult(volume: state, created: vol.created, formatted: formatted, mounted: mountedNow)
+    }
+
+    /// The volume root and Maildir/{tmp,new,cur}: owned by `owner`, mode 0700.
+    /// Existing content is never touched; only these directories are.
+    func makeMaildir(_ root: String, owner: MailOwner) throws {
+        for dir in [root, "\(root)/Maildir", "\(root)/Maildir/tmp", "\(root)/Maildir/new", "\(root)/Maildir/cur"] {
+            if mkdir(dir, 0o700) != 0 && errno != EEXIST {
+                throw SemailError("cannot create \(dir)", why: SystemState.errnoText(), status: .ioError)
+            }
+            guard chown(dir, owner.uid, owner.gid) == 0, chmod(dir, 0o700) == 0 else {
+                throw SemailError("cannot set the owner of \(dir)", why: SystemState.errnoText(), status: .ioError)
+            }
+        }
+    }
+
+    /// Every semail volume, observed at once: one backend listing, one read of
+    /// the mount table and of the fstab block, statvfs on mounted ones.
+    public func list() throws -> [VolumeState] {
+        let mounts = SystemState.mounts()
+        let persistent = Set(try fstab.read().map(\.mountPoint))
+        return try backend.observeAll().map { v in
+            let mp = mountPoint(v.uid)
+            let mounted = v.device.map { dev in mounts.contains { $0.mountPoint == mp && $0.source == dev } } ?? false
+            let u = mounted ? SystemState.usage(mp) : nil
+            return VolumeState(uid: v.uid, backend: backend.kind, source: v.source, size: v.size, device: v.device, mountPoint: mp,
+                               mounted: mounted, fsSize: u?.size, fsUsed: u?.used, fsFree: u?.free, persistent: persistent.contains(mp))
+        }
+    }
+
+    public struct DeleteResult: Sendable, Codable { public var uid: String; public var removed: [String] }
+
+    /// Unmounts, detaches and removes UID's volume and its fstab entry.
+    public func delete(uid: String) throws -> DeleteResult {
+        let uid = try Validate.uid(uid)
+        let lock = try lock()
+        defer { lock.release() }
+        let mp = mountPoint(uid)
+        var removed: [String] = []
+        let vol = try backend.observeAll().first { $0.uid == uid }
+        if let m = SystemState.mounts().last(where: { $0.mountPoint == mp }) {
+            guard vol?.device == m.source else {
+                throw SemailError("refusing to unmount \(mp)", why: "\(m.source) is mounted there, not UID's volume", status: .failure)
+            }
+            guard umount2(mp, 0) == 0 else {
+                let e = errno
+                throw SemailError("cannot unmount \(mp)", why: SystemState.errnoText(e),
+                                  hint: e == EBUSY ? "something still uses it (its container?): stop that first" : nil, status: .failure)
+            }
+            removed.append("mount \(mp)")
+        }
+        if try fstab.read().contains(where: { $0.mountPoint == mp }) {
+            try fstab.set(mountPoint: mp, to: nil)
+            removed.append("fstab entry")
+        }
+        if rmdir(mp) == 0 { removed.append("directory \(mp)") }
+        if let vol {
+            try backend.remove(uid: uid)
+            removed.append("\(backend.kind) volume \(vol.source)")
+        }
+        return DeleteResult(uid: uid, removed: removed)
+    }
+
+    /// Grows UID's volume (backend, then resize2fs): online, or with
+    /// `offline` unmounted (where the host does not allow online resizing).
+    /// Shrinking is refused.
+    public func resize(uid: String, to size: UInt64, owner: MailOwner, offline: Bool = false) throws -> VolumeState {
+        let uid = try Validate.uid(uid)
+        let lock = try lock()
+        guard let v = try list().first(where: { $0.uid == uid }) else {
+            lock.release()
+            throw SemailError("no volume for \(uid)", why: "\(backend.kind) backend has none", hint: "see `semailctl volume list`", status: .failure)
+        }
+        guard size >= v.size else {
+            lock.release()
+            throw SemailError("refusing to shrink \(uid)'s volume", why: "it is \(ByteSize.format(v.size)); shrinking could lose mail", status: .usage)
+        }
+        guard v.mounted, let dev = v.device else {
+            lock.release()
+            throw SemailError("\(uid)'s volume is not mounted", why: "resizing works on a mounted volume",
+                              hint: "mount it with `semailctl volume create \(uid)`", status: .failure)
+        }
+        if size > v.size { try backend.grow(uid: uid, to: size) }
+        if offline {
+            let mp = mountPoint(uid)
+            guard umount2(mp, 0) == 0 else {
+                let e = errno; lock.release()
+                throw SemailError("cannot unmount \(mp) for an offline resize", why: SystemState.errnoText(e),
+                                  hint: "stop what uses it (its container) first", status: .failure)
+            }
+            let undo = UndoStack()
+            let vol = try backend.ensure(uid: uid, size: size, undo: undo)
+            defer { vol.release() }
+            do {
+                _ = try runner.run(["e2fsck", "-f", "-p", vol.device], check: false)
+                try runner.run(["resize2fs", vol.device])
+            } catch let e as ProcessError {
+                lock.release()
+                _ = try? create(uid: uid, size: size, owner: owner)  // mount it back
+                throw SemailError("resize2fs failed", why: e.description, status: .ioError)
+            }
+            vol.release()
+            lock.release()
+            _ = try create(uid: uid, size: size, owner: owner)
+            return try list().first { $0.uid == uid }!
+        }
+        defer { lock.release() }
+        do { try runner.run(["resize2fs", dev]) } catch let e as ProcessError {
+            let denied = e.stderr.contains("Permission denied")
+            throw SemailError("online resize2fs failed", why: e.description,
+                              hint: denied ? "this host does not allow online resizing (CAP_SYS_RESOURCE); the device has grown: run again with --offline" : nil,
+                              status: .ioError)
+        }
+        return try list().first { $0.uid == uid }!
+    }
+}
