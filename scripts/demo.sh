@@ -7,7 +7,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 bin="$here/.build/debug/semailctl"
 work=$(mktemp -d /tmp/semail-demo.XXXXXX)
 cleanup() {
-  echo "== cleaning up (private services and files under $work)"
+  echo "== cleaning up (private services, mounts, loop devices and files under $work)"
+  for m in $(findmnt -rn -o TARGET | grep "^$work" | sort -r); do umount "$m" || true; done
+  for l in $(losetup -nl -O NAME,BACK-FILE | awk -v w="$work" 'index($2,w)==1{print $1}'); do losetup -d "$l" || true; done
   [ -f "$work/named/env" ] && bash "$here/scripts/named.sh" stop "$work/named" || true
   bash "$here/scripts/slapd.sh" stop "$work/slapd" || true
   rm -rf "$work"
@@ -30,6 +32,14 @@ bind_password_file = "$LDAP_SECRET"
 
 [state]
 dir = "$work/state"
+
+[storage]
+backend = "image"                 # the embedded default: sparse image files on loop devices
+image_dir = "$work/images"
+mail_root = "$work/Personnes"
+fstab = "$work/fstab"             # the demo leaves /etc/fstab alone
+default_size = "64M"
+owner = "posix"
 TOML
 if [ -x "$here/scripts/named.sh" ]; then
   step "starting a private named on loopback with its own rndc key"
@@ -75,6 +85,14 @@ run user list
 
 step "a hostile uid is refused before anything reaches the directory"
 run user add '*)(uid=*' --cn x --sn y || echo "(exit status $?, as documented in --help)"
+
+step "a mailbox volume for ssow: image file, loop device, ext4, mount, Maildir, fstab entry"
+run volume create ssow
+run volume create ssow
+run volume list
+ls -ln "$work/Personnes/ssow/Maildir"
+cat "$work/fstab"
+run volume delete ssow --yes
 
 if [ -f "$work/named/env" ]; then
   step "MX records in the bind9 zone, checked with named-checkzone, then rndc reload"
