@@ -7,7 +7,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${SEMAILCTL:-$here/.build/debug/semailctl}
-kver=$(ls /lib/modules | sort -V | tail -1)
+kver=""
+for k in $(ls /boot/vmlinuz-* 2>/dev/null | sort -V); do v=${k#/boot/vmlinuz-}; [ -d "/lib/modules/$v" ] && kver=$v; done
 kernel=/boot/vmlinuz-$kver
 [ -f "$kernel" ] || { echo "vmtest: no kernel at $kernel (apt-get install linux-image-amd64)" >&2; exit 1; }
 work=$(mktemp -d /tmp/semail-vmtest.XXXXXX)
