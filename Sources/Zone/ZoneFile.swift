@@ -194,8 +194,8 @@ struct ParseState {
         while let t = tokens.first {
             tokens.removeFirst()
             if ttl == nil, !t.quoted, let v = ZoneTTL.parse(t.text) { ttl = v; continue }
-            if rrclass == nil, !t.quoted, ZoneRecordType.classes.contains(t.text.uppercased()) { rrclass = t.text.uppercased(); continue }
-            type = t.text.uppercased()
+            if rrclass == nil, !t.quoted, let c = ZoneRecordType.rrclass(t.text) { rrclass = c; continue }
+            type = ZoneRecordType.upper(t.text)
             guard !t.quoted, ZoneRecordType.isMnemonic(type!) else { throw fail("expected a record type, found \(ZoneName.shown(t.text))") }
             break
         }
@@ -212,7 +212,7 @@ struct ParseState {
         if let rrclass { lastClass = rrclass }
         return ZoneRecord(owner: owner, ttl: effectiveTTL, rrclass: rrclass ?? lastClass, type: type, rdata: rdata,
                           file: path, line: raw.line, managed: false, included: false,
-                          origin: origin, rdataRanges: rdataRanges, key: owner.lowercased())
+                          origin: origin, rdataRanges: rdataRanges, key: ZoneRecordType.lower(owner))
     }
 }
 

@@ -88,6 +88,24 @@ public enum ZoneTTL {
 /// name its line instead of leaving it to named.
 public enum ZoneRecordType {
     public static let classes: Set<String> = ["IN", "CH", "HS", "CS"]
+
+    /// The class a token names, upper case, or nil (no allocation for the
+    /// common case).
+    static func rrclass(_ s: String) -> String? {
+        let u = s.utf8
+        guard u.count == 2, let a = u.first, let b = u.last else { return nil }
+        switch (a & 0xDF, b & 0xDF) {
+        case (0x49, 0x4E): return "IN"
+        case (0x43, 0x48): return "CH"
+        case (0x48, 0x53): return "HS"
+        case (0x43, 0x53): return "CS"
+        default: return nil
+        }
+    }
+
+    /// `s` in upper/lower case, without copying when it already is.
+    static func upper(_ s: String) -> String { s.utf8.contains(where: { $0 >= 0x61 && $0 <= 0x7A }) ? s.uppercased() : s }
+    static func lower(_ s: String) -> String { s.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? s.lowercased() : s }
     public static let known: Set<String> = ["SOA", "NS", "A", "AAAA", "MX", "CNAME", "TXT", "SRV", "CAA", "PTR", "SPF", "DNAME"]
 
     /// A type mnemonic (known or not, e.g. SVCB, NSAP, TYPE65534): a letter,
