@@ -7,7 +7,7 @@
 set -euo pipefail
 cmd=${1:?usage: named.sh start|stop DIR}
 dir=${2:?usage: named.sh start|stop DIR}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib.sh"
 zone_text() {
   cat <<ZONE
 ; test zone for semailctl ($1)
@@ -71,14 +71,7 @@ ENV
   echo "named running on 127.0.0.1:$port (rndc on $rport, pid $(cat "$dir/named.pid")), env in $dir/env"
   ;;
 stop)
-  [ -d "$dir" ] || exit 0
-  if [ -f "$dir/named.pid" ]; then
-    pid=$(cat "$dir/named.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$dir"
+  stop_service "$dir" "$dir/named.pid"
   ;;
 *) echo "usage: named.sh start|stop DIR" >&2; exit 64 ;;
 esac

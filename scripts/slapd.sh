@@ -10,7 +10,7 @@ dir=${2:?usage: slapd.sh start|stop DIR [PORT]}
 base="dc=semail,dc=email"
 admin="cn=admin,$base"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib.sh"
 
 case "$cmd" in
 start)
@@ -93,14 +93,7 @@ ENV
   echo "slapd running on 127.0.0.1:$port (pid $(cat "$dir/slapd.pid")), env in $dir/env"
   ;;
 stop)
-  [ -d "$dir" ] || exit 0
-  if [ -f "$dir/slapd.pid" ]; then
-    pid=$(cat "$dir/slapd.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$dir"
+  stop_service "$dir" "$dir/slapd.pid"
   ;;
 *) echo "usage: slapd.sh start|stop DIR [PORT]" >&2; exit 64 ;;
 esac
