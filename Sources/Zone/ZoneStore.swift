@@ -112,8 +112,13 @@ public struct ZoneStore: Sendable {
         }
         let prevTmp = "\(dir)/.\(base).prev.semail-\(getpid())"
         unlink(prevTmp)
-        if link(settings.file, prevTmp) == 0 {
-            guard rename(prevTmp, settings.file + ".prev") == 0 else { throw ZoneError.io("cannot keep \(settings.file).prev: \(String(cString: strerror(errno)))") }
+        // No .prev, no install: a failed reload must be able to put the old file back.
+        guard link(settings.file, prevTmp) == 0 else {
+            throw ZoneError.io("cannot keep the previous version as \(settings.file).prev: \(String(cString: strerror(errno)))")
+        }
+        guard rename(prevTmp, settings.file + ".prev") == 0 else {
+            let e = errno; unlink(prevTmp)
+            throw ZoneError.io("cannot keep \(settings.file).prev: \(String(cString: strerror(e)))")
         }
         guard rename(tmp, settings.file) == 0 else { throw ZoneError.io("cannot replace \(settings.file): \(String(cString: strerror(errno)))") }
         keepTmp = true
