@@ -1,0 +1,190 @@
+import Foundation
+
+/// What the tool needs of the engine: images, networks, containers.
+extension DockerClient {
+    public struct ImageSummary: Codable, Sendable { public var Id: String; public var RepoTags: [String]?; public var Labels: [String: String]? }
+    public struct ImageInspect: Codable, Sendable { public var Id: String; public var RepoTags: [String]? }
+
+    /// The image, or nil when the engine has none by that name.
+    public func image(_ name: String) throws -> ImageInspect? {
+        do { return try decode(call("GET", "/images/\(DockerClient.escape(name))/json")) } catch let e as DockerError where e.status == 404 { return nil }
+    }
+
+    public func images(label: String? = nil) throws -> [ImageSummary] {
+        let q = label.map { [("filters", Self.filters(["label": [$0]]))] } ?? []
+        return try decode(call("GET", "/images/json", query: q))
+    }
+
+    public func removeImage(_ name: String, force: Bool = false) throws {
+        do { try call("DELETE", "/images/\(DockerClient.escape(name))", query: [("force", force ? "1" : "0")]) } catch let e as DockerError where e.status == 404 {}
+    }
+
+    /// Imports a root filesystem tarball as `repo:tag` (nothing is pulled).
+    public func importImage(rootfs: Data, repo: String, tag: String, changes: [String] = []) throws {
+        let q = [("fromSrc", "-"), ("repo", repo), ("tag", tag)] + changes.map { ("changes", $0) }
+        let r = try call("POST", "/images/create", query: q, body: rootfs, contentType: "application/x-tar", timeout: 600)
+        if let err = Self.streamError(r.body) { throw DockerError(status: 500, message: err, request: "POST /images/create") }
+    }
+
+    public struct BuildResult: Sendable { public var imageID: String; public var log: String }
+
+    /// Builds `tag` from a tar context, reading the JSON progress stream;
+    /// a failed build throws with the engine's error text and the log tail.
+    public func build(context: Data, tag: String, labels: [String: String] = [:], noCache: Bool = false,
+                      progress: ((String) -> Void)? = nil) throws -> BuildResult {
+        var log = "", imageID = "", failure: String?
+        struct Msg: Decodable { var stream: String?; var error: String?; var aux: Aux?; struct Aux: Decodable { var ID: String? } }
+        let lbl = String(decoding: try JSONEncoder().encode(labels), as: UTF8.self)
+        try call("POST", "/build", query: [("t", tag), ("labels", lbl), ("rm", "1"), ("forcerm", "1"), ("nocache", noCache ? "1" : "0")],
+                 body: context, contentType: "application/x-tar", timeout: 1800) { line in
+            guard let m = try? JSONDecoder().decode(Msg.self, from: line) else { return }
+            if let s = m.stream { log += s; progress?(s) }
+            if let e = m.error { failure = e }
+            if let id = m.aux?.ID { imageID = id }
+        }
+        if let failure {
+            let tail = log.split(separator: "\n").suffix(8).joined(separator: "\n")
+            throw DockerError(status: 500, message: "build failed: \(failure.trimmingCharacters(in: .whitespacesAndNewlines))\n\(tail)", request: "POST /build")
+        }
+        if imageID.isEmpty, let i = try image(tag) { imageID = i.Id }
+        return BuildResult(imageID: imageID, log: log)
+    }
+
+    static func streamError(_ body: Data) -> String? {
+        for line in body.split(separator: 0x0A) {
+            if let o = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let e = o["error"] as? String { return e }
+        }
+        return nil
+    }
+
+    static func filters(_ f: [String: [String]]) -> String { String(decoding: (try? JSONEncoder().encode(f)) ?? Data("{}".utf8), as: UTF8.self) }
+
+    // MARK: Networks
+
+    public struct Network: Codable, Sendable { public var Id: String; public var Name: String; public var Driver: String; public var Labels: [String: String]? }
+
+    public func network(_ name: String) throws -> Network? {
+        do { return try decode(call("GET", "/networks/\(DockerClient.escape(name))")) } catch let e as DockerError where e.status == 404 { return nil }
+    }
+
+    /// Creates a user-defined bridge network if missing.
+    @discardableResult
+    public func ensureNetwork(_ name: String, labels: [String: String] = [:]) throws -> Network {
+        if let n = try network(name) { return n }
+        struct Req: Encodable { var Name: String; var Driver = "bridge"; var CheckDuplicate = true; var Labels: [String: String] }
+        do { try call("POST", "/networks/create", body: JSONEncoder().encode(Req(Name: name, Labels: labels))) } catch let e as DockerError where e.status == 409 {}
+        guard let n = try network(name) else { throw DockerError(status: 404, message: "network \(name) vanished", request: "GET /networks") }
+        return n
+    }
+
+    public func removeNetwork(_ name: String) throws {
+        do { try call("DELETE", "/networks/\(DockerClient.escape(name))") } catch let e as DockerError where e.status == 404 {}
+    }
+
+    // MARK: Containers
+
+    public struct ContainerSummary: Codable, Sendable, Equatable {
+        public var Id: String
+        public var Names: [String]
+        public var Image: String
+        public var State: String
+        public var Status: String
+        public var Labels: [String: String]?
+    }
+
+    /// Every container carrying `label` (all states), in one call.
+    public func containers(label: String) throws -> [ContainerSummary] {
+        try decode(call("GET", "/containers/json", query: [("all", "1"), ("filters", Self.filters(["label": [label]]))]))
+    }
+
+    public struct ContainerInspect: Codable, Sendable {
+        public struct State: Codable, Sendable { public var Status: String; public var Running: Bool; public var ExitCode: Int }
+        public struct Config: Codable, Sendable { public var Image: String; public var Labels: [String: String]? }
+        public struct HostConfig: Codable, Sendable {
+            public var Memory: Int?; public var PidsLimit: Int?; public var Privileged: Bool?
+            public var CapDrop: [String]?; public var CapAdd: [String]?; public var Binds: [String]?
+            public var RestartPolicy: RestartPolicy?
+        }
+        public struct RestartPolicy: Codable, Sendable { public var Name: String }
+        public struct NetworkSettings: Codable, Sendable { public var Networks: [String: Endpoint]? }
+        public struct Endpoint: Codable, Sendable { public var IPAddress: String? }
+        public var Id: String
+        public var Name: String
+        public var Image: String
+        public var State: State
+        public var Config: Config
+        public var HostConfig: HostConfig
+        public var NetworkSettings: NetworkSettings?
+    }
+
+    public func inspect(container: String) throws -> ContainerInspect? {
+        do { return try decode(call("GET", "/containers/\(DockerClient.escape(container))/json")) } catch let e as DockerError where e.status == 404 { return nil }
+    }
+
+    /// The create request: the fields the tool sets.
+    public struct ContainerSpec: Encodable, Sendable {
+        public var Image: String
+        public var Cmd: [String]?
+        public var Hostname: String?
+        public var Labels: [String: String]
+        public var HostConfig: Host
+        public var NetworkingConfig: Networking?
+        public init(Image: String, Cmd: [String]?, Hostname: String?, Labels: [String: String], HostConfig: Host, NetworkingConfig: Networking? = nil) {
+            self.Image = Image; self.Cmd = Cmd; self.Hostname = Hostname; self.Labels = Labels; self.HostConfig = HostConfig
+            self.NetworkingConfig = NetworkingConfig
+        }
+        public struct Host: Encodable, Sendable {
+            public var Binds: [String]
+            public var RestartPolicy = ["Name": "unless-stopped"]
+            public var Privileged = false
+            public var CapDrop = ["ALL"]
+            public var CapAdd: [String]
+            public var Memory: Int
+            public var PidsLimit: Int
+            public var NetworkMode: String
+            public init(Binds: [String], CapAdd: [String], Memory: Int, PidsLimit: Int, NetworkMode: String) {
+                self.Binds = Binds; self.CapAdd = CapAdd; self.Memory = Memory; self.PidsLimit = PidsLimit; self.NetworkMode = NetworkMode
+            }
+        }
+        public struct Networking: Encodable, Sendable { public var EndpointsConfig: [String: [String: [String]]] }
+    }
+
+    public func createContainer(name: String, spec: ContainerSpec) throws -> String {
+        struct Created: Decodable { var Id: String }
+        let r = try call("POST", "/containers/create", query: [("name", name)], body: JSONEncoder().encode(spec))
+        return try (decode(r) as Created).Id
+    }
+
+    public func start(container: String) throws { try call("POST", "/containers/\(DockerClient.escape(container))/start", expect: [204, 304]) }
+    public func stop(container: String, timeout: Int = 10) throws {
+        try call("POST", "/containers/\(DockerClient.escape(container))/stop", query: [("t", "\(timeout)")], expect: [204, 304])
+    }
+    public func restart(container: String) throws { try call("POST", "/containers/\(DockerClient.escape(container))/restart", expect: [204]) }
+    public func remove(container: String, force: Bool = true) throws {
+        do { try call("DELETE", "/containers/\(DockerClient.escape(container))", query: [("force", force ? "1" : "0"), ("v", "0")]) }
+        catch let e as DockerError where e.status == 404 {}
+    }
+    public func rename(container: String, to name: String) throws {
+        try call("POST", "/containers/\(DockerClient.escape(container))/rename", query: [("name", name)], expect: [204])
+    }
+
+    /// stdout and stderr of a container (the multiplexed stream decoded).
+    public func logs(container: String, tail: Int = 100) throws -> String {
+        let r = try call("GET", "/containers/\(DockerClient.escape(container))/logs", query: [("stdout", "1"), ("stderr", "1"), ("tail", "\(tail)")])
+        var out = Data(), b = r.body[...]
+        while b.count >= 8 {
+            let h = Array(b.prefix(8))
+            guard h[0] <= 2, h[1] == 0, h[2] == 0, h[3] == 0 else { return String(decoding: r.body, as: UTF8.self) }  // a TTY stream: raw
+            let n = Int(h[4]) << 24 | Int(h[5]) << 16 | Int(h[6]) << 8 | Int(h[7])
+            b = b.dropFirst(8)
+            out.append(b.prefix(n)); b = b.dropFirst(n)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Waits for a container to stop; returns its exit code.
+    public func wait(container: String) throws -> Int {
+        struct W: Decodable { var StatusCode: Int }
+        return try (decode(call("POST", "/containers/\(DockerClient.escape(container))/wait", timeout: 300)) as W).StatusCode
+    }
+}

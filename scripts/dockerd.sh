@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# A private dockerd for tests, the demo and benchmarks: its own data root,
+# exec root and Unix socket under DIR (no TCP), no default bridge (the tool
+# makes its own network). Nothing can be pulled here: images are imported.
+#   scripts/dockerd.sh start DIR   -> writes DIR/env (DOCKER_SOCK, DOCKER_HOST)
+#   scripts/dockerd.sh stop DIR    -> stops it, unmounts what it left, removes DIR
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cmd=${1:?usage: dockerd.sh start|stop DIR}
+dir=${2:?usage: dockerd.sh start|stop DIR}
+case "$cmd" in
+start)
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  # Short paths: a Unix socket path is limited to 107 bytes.
+  sock="$dir/d.sock"
+  dockerd --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
+    -H "unix://$sock" --bridge=none --log-level=warn > "$dir/dockerd.log" 2>&1 &
+  for _ in $(seq 1 200); do
+    if [ -S "$sock" ] && curl -sf --unix-socket "$sock" http://localhost/_ping >/dev/null 2>&1; then break; fi
+    sleep 0.1
+  done
+  curl -sf --unix-socket "$sock" http://localhost/_ping >/dev/null || { echo "dockerd did not start:" >&2; tail -20 "$dir/dockerd.log" >&2; exit 1; }
+  printf 'DOCKER_DIR=%s\nDOCKER_SOCK=%s\nDOCKER_HOST=unix://%s\n' "$dir" "$sock" "$sock" > "$dir/env"
+  echo "dockerd running on $sock (pid $(cat "$dir/dockerd.pid")), env in $dir/env"
+  ;;
+stop)
+  [ -d "$dir" ] || exit 0
+  if [ -S "$dir/d.sock" ]; then
+    # Remove what the tests left so no container outlives its daemon.
+    ids=$(curl -s --unix-socket "$dir/d.sock" 'http://localhost/containers/json?all=1' | python3 -c 'import json,sys; print(" ".join(c["Id"] for c in json.load(sys.stdin)))' 2>/dev/null || true)
+    for id in $ids; do curl -s -X DELETE --unix-socket "$dir/d.sock" "http://localhost/containers/$id?force=1" >/dev/null || true; done
+  fi
+  if [ -f "$dir/dockerd.pid" ]; then
+    pid=$(cat "$dir/dockerd.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  for m in $(awk -v d="$dir" 'index($2,d)==1{print $2}' /proc/self/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
+  rm -rf "$dir"
+  ;;
+*) echo "usage: dockerd.sh start|stop DIR" >&2; exit 64 ;;
+esac
