@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // C libraries, wrapped once at the edge.
@@ -23,7 +24,8 @@ let package = Package(
         .target(name: "CShims", linkerSettings: [.linkedLibrary("resolv")]),
         .target(name: "LDAPClient", dependencies: ["CLDAP"]),
         .target(name: "Zone", dependencies: ["CShims"]),
-        .target(name: "Provisioning", dependencies: ["LDAPClient", "Zone", "CShims", "CLVM2", "CCurl"]),
+        .target(name: "Provisioning", dependencies: ["LDAPClient", "Zone", "CShims", "CLVM2", "CCurl",
+                                                    .product(name: "Mustache", package: "swift-mustache")]),
         .executableTarget(name: "semailctl", dependencies: [
             "Provisioning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

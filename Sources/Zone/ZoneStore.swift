@@ -62,7 +62,7 @@ public struct ZoneStore: Sendable {
         var thawed = false
         defer { if dynamic && !thawed { _ = try? rndc("thaw") } }
 
-        let zone = try read()
+        let zone = dynamic ? try readFrozen() : try read()
         let splices = try change(zone)
         guard !splices.isEmpty else { return ZoneEditResult(changed: false, oldSerial: zone.soa.flatMap { UInt32($0.rdata[2]) }) }
         let (serial, old, new) = try ZoneEdit.bumpSerial(zone, now: now)
@@ -82,6 +82,24 @@ public struct ZoneStore: Sendable {
             throw error
         }
         return ZoneEditResult(changed: true, oldSerial: old, newSerial: new)
+    }
+
+    /// After `rndc freeze`, named writes the journal into the file; that
+    /// write may still be under way when rndc returns. Waits until the file's
+    /// serial is the one named serves, so no dynamic update is lost.
+    func readFrozen(timeout: Double = 15) throws -> ZoneFile {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let status = try rndc("zonestatus")
+            let served = status.split(separator: "\n").first { $0.hasPrefix("serial:") }
+                .flatMap { UInt32($0.dropFirst("serial:".count).trimmingCharacters(in: .whitespaces)) }
+            let zone = try read()
+            if let served, let soa = zone.soa, UInt32(soa.rdata[2]) == served { return zone }
+            guard Date() < deadline else {
+                throw ZoneError.io("named did not write the frozen zone \(settings.zone) to \(settings.file) in \(Int(timeout)) s (it serves serial \(served.map(String.init) ?? "?"), the file has \(zone.soa?.rdata[2] ?? "none"))")
+            }
+            usleep(50_000)
+        }
     }
 
     @discardableResult

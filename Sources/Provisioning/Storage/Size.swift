@@ -1,23 +1,22 @@
 /// Sizes as admins write them: `5G`, `512M`, `10737418240` (binary units).
 public enum ByteSize {
     public static func parse(_ s: String) throws -> UInt64 {
-        let t = s.trimmingCharacters(in: .whitespaces)
-        var digits = Substring(t)
+        var t = Substring(s.trimmingCharacters(in: .whitespaces))
+        // "5G", "5GB", "5GiB" all mean 5 * 2^30.
+        if t.count > 2, t.last == "B" || t.last == "b", t.dropLast().last?.isLetter == true { t = t.dropLast() }
+        if t.count > 2, t.last == "i" || t.last == "I", t.dropLast().last?.isLetter == true { t = t.dropLast() }
         var mult: UInt64 = 1
         if let last = t.last, last.isLetter {
-            digits = t.dropLast()
-            if digits.last == "i" || digits.last == "I" { digits = digits.dropLast() }  // 5GiB-style "Gi"
             switch last.uppercased() {
             case "K": mult = 1 << 10
             case "M": mult = 1 << 20
             case "G": mult = 1 << 30
             case "T": mult = 1 << 40
-            case "B" where t.count > 1:
-                return try parse(String(t.dropLast()))
             default: throw bad(s)
             }
+            t = t.dropLast()
         }
-        guard !digits.isEmpty, digits.allSatisfy(\.isNumber), let n = UInt64(digits), n > 0 else { throw bad(s) }
+        guard !t.isEmpty, t.allSatisfy({ $0.isASCII && $0.isNumber }), let n = UInt64(t), n > 0 else { throw bad(s) }
         let (v, overflow) = n.multipliedReportingOverflow(by: mult)
         guard !overflow, v <= (1 << 50) else { throw bad(s) }
         return v

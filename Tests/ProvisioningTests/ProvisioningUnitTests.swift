@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import Provisioning
+
+@Suite struct TemplateTests {
+    let repoTemplates: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.appendingPathComponent("templates").path
+    }()
+
+    var good: DockerfileValues {
+        DockerfileValues(baseImage: "semail/base:latest", uid: "ssow", address: "ssow@semail.email", uidNumber: 10001, gidNumber: 10001,
+                         packages: ["mutt", "neomutt"])
+    }
+
+    @Test func rendersTheRepositoryTemplate() throws {
+        let t = try DockerfileTemplate(directory: repoTemplates)
+        let (df, hash) = try t.render(good)
+        #expect(df.contains("FROM semail/base:latest\n"))
+        #expect(df.contains("useradd -m -u 10001 -g 10001 -s /bin/bash ssow"))
+        #expect(df.contains("--no-install-recommends mutt neomutt"))
+        #expect(df.contains("CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\"]"))
+        #expect(hash.count == 64)
+        // Same values, same hash; other values, other hash.
+        #expect(try t.render(good).hash == hash)
+        var other = good
+        other.packages = []
+        let (df2, hash2) = try t.render(other)
+        #expect(hash2 != hash)
+        #expect(!df2.contains("apt-get"))
+    }
+
+    @Test(arguments: [
+        ("image", "semail/base:latest\nRUN rm -rf /"), ("image", "Semail/Base"), ("image", "base latest"), ("image", ""),
+        ("uid", "ssow\nUSER root"), ("uid", "Root"), ("address", "a@b.c\nRUN x"), ("address", "nobody"),
+        ("package", "mutt && curl evil"), ("package", "mutt\nRUN id"), ("package", "-y"), ("package", "$(id)"),
+        ("ids", "0"), ("ids", "999"),
+    ])
+    func injectionIsRefusedNotRendered(field: String, value: String) {
+        var v = good
+        switch field {
+        case "image": v.baseImage = value
+        case "uid": v.uid = value
+        case "address": v.address = value
+        case "package": v.packages = [value]
+        default: v.uidNumber = Int(value)!
+        }
+        let t = DockerfileTemplate(text: "FROM {{{base_image}}}\n")
+        #expect(throws: SemailError.self) { _ = try t.render(v) }
+    }
+
+    @Test func sha256KnownAnswers() {
+        #expect(SHA256.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(SHA256.hex([UInt8](repeating: 0x61, count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    }
+}
+
+@Suite struct StoragePureTests {
+    @Test(arguments: [("5G", UInt64(5) << 30), ("512M", 512 << 20), ("10737418240", 10_737_418_240), ("1T", 1 << 40), ("64m", 64 << 20),
+                      ("2GiB", 2 << 30), ("4096", 4096)])
+    func sizesParse(text: String, bytes: UInt64) throws {
+        #expect(try ByteSize.parse(text) == bytes)
+    }
+
+    @Test(arguments: ["0", "-1", "5X", "G", "", "1.5G", "5 G", "99999999999T", "0x10"])
+    func badSizesAreRefused(text: String) {
+        #expect(throws: SemailError.self) { try ByteSize.parse(text) }
+    }
+
+    @Test func mountOptions() throws {
+        let o = try MountOptions("nodev,nosuid,noexec,noatime,data=ordered")
+        #expect(o.flags != 0 && o.data == "data=ordered")
+        #expect(throws: SemailError.self) { try MountOptions("nodev,x;rm -rf /") }
+    }
+
+    @Test func fstabBlockKeepsEveryOtherLine() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fstab-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let original = "# /etc/fstab\nUUID=abc / ext4 errors=remount-ro 0 1\n/dev/sdb1 /srv xfs defaults 0 2\n"
+        try original.write(toFile: path, atomically: true, encoding: .utf8)
+        let f = FstabBlock(path: path)
+        try f.set(mountPoint: "/home/Personnes/a b", to: .init(source: "/img/a.img", mountPoint: "/home/Personnes/a b", fsType: "ext4", options: "loop,nodev"))
+        try f.set(mountPoint: "/home/Personnes/c", to: .init(source: "/dev/mvg/Volc", mountPoint: "/home/Personnes/c", fsType: "ext4", options: "nodev"))
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.hasPrefix(original))
+        #expect(text.contains("/img/a.img /home/Personnes/a\\040b ext4 loop,nodev 0 2"))
+        #expect(try f.read().map(\.mountPoint) == ["/home/Personnes/a b", "/home/Personnes/c"])
+        try f.set(mountPoint: "/home/Personnes/a b", to: nil)
+        try f.set(mountPoint: "/home/Personnes/c", to: nil)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == original)
+    }
+}
