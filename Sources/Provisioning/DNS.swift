@@ -60,8 +60,8 @@ public struct DNSManager: Sendable {
                 var wanted = [ZoneNewRecord(owner: owner, ttl: ttl, type: "MX", rdata: [String(config.mxPriority), mxHost])]
                 wanted += a.map { ZoneNewRecord(owner: owner, ttl: ttl, type: "A", rdata: [$0]) }
                 wanted += aaaa.map { ZoneNewRecord(owner: owner, ttl: ttl, type: "AAAA", rdata: [$0]) }
+                added = try ZoneEdit.missing(wanted, in: zone).map { $0.line.trimmingCharacters(in: .newlines) }
                 let splices = try ZoneEdit.add(wanted, to: zone)
-                if !splices.isEmpty { added = wanted.filter { w in !zone.records.contains { ZoneEdit.same($0, w) } }.map { $0.line.trimmingCharacters(in: .newlines) } }
                 return splices
             }
         }
@@ -78,12 +78,9 @@ public struct DNSManager: Sendable {
         var result = try wrap {
             try store.edit { zone in
                 let owner = try ZoneEdit.nameInZone(name, zone: zone)
+                removed = try ZoneEdit.removable(name: owner, types: ["MX"], alsoManaged: ["A", "AAAA"], from: zone, force: force)
+                    .map { let r = zone.records[$0]; return "\(r.owner) \(r.ttl) \(r.rrclass) \(r.type) \(r.rdataText)" }
                 let splices = try ZoneEdit.remove(name: owner, types: ["MX"], alsoManaged: ["A", "AAAA"], from: zone, force: force)
-                if !splices.isEmpty {
-                    removed = zone.records(named: owner).filter { ($0.type == "MX" && ($0.managed || force)) || ($0.type != "MX" && $0.managed) }
-                        .filter { ["MX", "A", "AAAA"].contains($0.type) }
-                        .map { "\($0.owner) \($0.ttl) \($0.rrclass) \($0.type) \($0.rdataText)" }
-                }
                 return splices
             }
         }

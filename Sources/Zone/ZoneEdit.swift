@@ -60,14 +60,10 @@ public enum ZoneEdit {
             throw ZoneError.invalidInput("the name \(ZoneName.shown(name)) contains \(ZoneName.shown(bad)), which a zone name may not")
         }
         let origin = ZoneName.absolute(zoneOrigin.lowercased())
-        let candidate = name.hasSuffix(".") ? name.lowercased() : name.lowercased() + "." + origin
-        let abs: String
-        // An absolute name without its trailing dot ("ssow.semail.email") is also accepted.
-        if !name.hasSuffix("."), name.lowercased().hasSuffix("." + String(origin.dropLast())) || name.lowercased() + "." == origin {
-            abs = try ZoneName.checkHost(name.lowercased() + ".")
-        } else {
-            abs = try ZoneName.checkHost(candidate)
-        }
+        let n = name.lowercased(), bareOrigin = String(origin.dropLast())
+        // Absolute with or without its trailing dot ("ssow.semail.email"), else relative to the zone.
+        let isAbsolute = n.hasSuffix(".") || n == bareOrigin || n.hasSuffix("." + bareOrigin)
+        let abs = try ZoneName.checkHost(isAbsolute ? n : n + "." + origin)
         guard let rel = ZoneName.relative(abs, to: origin) else {
             throw ZoneError.invalidInput("\(ZoneName.shown(name)) is not inside the zone \(origin)")
         }
@@ -75,10 +71,9 @@ public enum ZoneEdit {
         return abs
     }
 
-    /// Splices that add `wanted` to the managed block (created at the end of
-    /// the file if missing). Records already present anywhere are skipped.
-    public static func add(_ wanted: [ZoneNewRecord], to zone: ZoneFile) throws -> [ZoneSplice] {
-        var lines = ""
+    /// The records of `wanted` that are not in the zone yet (what `add` writes).
+    public static func missing(_ wanted: [ZoneNewRecord], in zone: ZoneFile) throws -> [ZoneNewRecord] {
+        var out: [ZoneNewRecord] = []
         for r in wanted {
             let owner = r.owner.lowercased()
             let existing = zone.records(named: owner)
@@ -88,9 +83,15 @@ public enum ZoneEdit {
             if let cut = zone.records.first(where: { $0.type == "NS" && $0.key != zone.origin && (owner == $0.key || owner.hasSuffix("." + $0.key)) }) {
                 throw ZoneError.conflict("\(owner) is at or below the delegation \(cut.owner) (\(cut.file):\(cut.line)); records there are not served from this zone")
             }
-            if existing.contains(where: { same($0, r) }) { continue }
-            lines += r.line
+            if !existing.contains(where: { same($0, r) }) && !out.contains(r) { out.append(r) }
         }
+        return out
+    }
+
+    /// Splices that add `wanted` to the managed block (created at the end of
+    /// the file if missing). Records already present anywhere are skipped.
+    public static func add(_ wanted: [ZoneNewRecord], to zone: ZoneFile) throws -> [ZoneSplice] {
+        let lines = try missing(wanted, in: zone).map(\.line).joined()
         guard !lines.isEmpty else { return [] }
         if let end = zone.entries.firstIndex(where: { $0.kind == .managedEnd }) {
             let at = zone.entries[end].range.lowerBound
@@ -123,12 +124,11 @@ public enum ZoneEdit {
         return s.lowercased()
     }
 
-    /// Splices that remove the records of `types` at `name`. Records the tool
-    /// wrote go; hand-written ones only with `force` (else an error naming
-    /// them); records from `$INCLUDE` files never.
-    /// `alsoManaged` names types removed only where the tool wrote them
-    /// (the A/AAAA that came with an MX).
-    public static func remove(name: String, types: Set<String>, alsoManaged: Set<String> = [], from zone: ZoneFile, force: Bool) throws -> [ZoneSplice] {
+    /// Indices of the records `remove` takes out: those of `types` at `name`
+    /// the tool wrote, hand-written ones too with `force` (else an error
+    /// naming them), and those of `alsoManaged` only where the tool wrote
+    /// them. Records from `$INCLUDE` files are never removed.
+    public static func removable(name: String, types: Set<String>, alsoManaged: Set<String> = [], from zone: ZoneFile, force: Bool) throws -> [Int] {
         let key = name.lowercased()
         let matches = zone.records.indices.filter { zone.records[$0].key == key && types.contains(zone.records[$0].type) }
         let managed = matches.filter { zone.records[$0].managed }
@@ -137,16 +137,24 @@ public enum ZoneEdit {
             let r = zone.records[inc]
             throw ZoneError.handWritten("the \(r.type) record of \(r.owner) comes from the included file \(r.file):\(r.line); semailctl never rewrites included files")
         }
-        var doomed = managed + zone.records.indices.filter {
-            zone.records[$0].key == key && alsoManaged.contains(zone.records[$0].type) && zone.records[$0].managed
-        }
-        if !byHand.isEmpty {
-            if force { doomed += byHand } else if managed.isEmpty {
-                let where_ = byHand.map { "\(zone.records[$0].file):\(zone.records[$0].line)" }.joined(separator: ", ")
-                throw ZoneError.handWritten("the \(types.sorted().joined(separator: "/")) records of \(name) were written by hand (\(where_)); semailctl removes them only with --force")
-            }
+        if !byHand.isEmpty && !force && managed.isEmpty {
+            let where_ = byHand.map { "\(zone.records[$0].file):\(zone.records[$0].line)" }.joined(separator: ", ")
+            throw ZoneError.handWritten("the \(types.sorted().joined(separator: "/")) records of \(name) were written by hand (\(where_)); semailctl removes them only with --force")
         }
         guard !managed.isEmpty || (force && !byHand.isEmpty) else { return [] }
+        return managed + (force ? byHand : []) + zone.records.indices.filter {
+            zone.records[$0].key == key && alsoManaged.contains(zone.records[$0].type) && zone.records[$0].managed
+        }
+    }
+
+    /// Splices that remove the records of `types` at `name`. Records the tool
+    /// wrote go; hand-written ones only with `force` (else an error naming
+    /// them); records from `$INCLUDE` files never.
+    /// `alsoManaged` names types removed only where the tool wrote them
+    /// (the A/AAAA that came with an MX).
+    public static func remove(name: String, types: Set<String>, alsoManaged: Set<String> = [], from zone: ZoneFile, force: Bool) throws -> [ZoneSplice] {
+        let doomed = try removable(name: name, types: types, alsoManaged: alsoManaged, from: zone, force: force)
+        guard !doomed.isEmpty else { return [] }
         let doomedEntries = Set(doomed.compactMap { zone.recordEntry[$0] })
         var splices: [ZoneSplice] = []
 
