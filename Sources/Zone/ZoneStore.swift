@@ -185,7 +185,10 @@ public final class FileLock: @unchecked Sendable {
             throw ZoneError.io("cannot lock \(path): \(String(cString: strerror(e)))")
         }
     }
-    public func release() { close(fd) }
+    private var released = false
+    /// Releases the lock (also done when the value goes away).
+    public func release() { if !released { released = true; close(fd) } }
+    deinit { release() }
 }
 
 /// Writes that matter: a temp file in the same directory, fsynced, renamed.

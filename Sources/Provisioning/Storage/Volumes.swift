@@ -81,9 +81,14 @@ public struct VolumeManager: Sendable {
         guard size >= 16 << 20 else {
             throw SemailError("volume size \(ByteSize.format(size)) is too small", why: "a mailbox volume needs at least 16M", status: .usage)
         }
-        let options = try MountOptions(config.mountOptions)
         let lock = try lock()
         defer { lock.release() }
+        return try ensure(uid: uid, size: size, owner: owner, force: force)
+    }
+
+    /// The body of `create`; the caller holds the lock.
+    func ensure(uid: String, size: UInt64, owner: MailOwner, force: Bool) throws -> CreateResult {
+        let options = try MountOptions(config.mountOptions)
         let mp = mountPoint(uid)
         let mounts = SystemState.mounts()
         let existing = try backend.observeAll().first { $0.uid == uid }
@@ -153,7 +158,12 @@ public struct VolumeManager: Sendable {
         try fstab.set(mountPoint: mp, to: .init(source: src.source, mountPoint: mp, fsType: "ext4", options: opts))
         if !hadLine { undo.push("remove the fstab entry for \(mp)") { [fstab] in try fstab.set(mountPoint: mp, to: nil) } }
         done = true
-        let state = try list().first { $0.uid == uid }!
+        // Report this volume without observing every other one again.
+        var st = stat()
+        let actual = backend.kind == "image" && stat(src.source, &st) == 0 ? UInt64(st.st_size) : (existing?.size ?? size)
+        let u = SystemState.usage(mp)
+        let state = VolumeState(uid: uid, backend: backend.kind, source: src.source, size: actual, device: vol.device, mountPoint: mp,
+                                mounted: true, fsSize: u?.size, fsUsed: u?.used, fsFree: u?.free, persistent: true)
         return CreateResult(volume: state, created: vol.created, formatted: formatted, mounted: mountedNow)
     }
 
@@ -218,21 +228,19 @@ public struct VolumeManager: Sendable {
     }
 
     /// Grows UID's volume (backend, then resize2fs): online, or with
-    /// `offline` unmounted (where the host does not allow online resizing).
-    /// Shrinking is refused.
+    /// `offline` unmounted (where the host does not allow online resizing;
+    /// the volume is mounted again whatever happens). Shrinking is refused.
     public func resize(uid: String, to size: UInt64, owner: MailOwner, offline: Bool = false) throws -> VolumeState {
         let uid = try Validate.uid(uid)
         let lock = try lock()
+        defer { lock.release() }
         guard let v = try list().first(where: { $0.uid == uid }) else {
-            lock.release()
             throw SemailError("no volume for \(uid)", why: "\(backend.kind) backend has none", hint: "see `semailctl volume list`", status: .failure)
         }
         guard size >= v.size else {
-            lock.release()
             throw SemailError("refusing to shrink \(uid)'s volume", why: "it is \(ByteSize.format(v.size)); shrinking could lose mail", status: .usage)
         }
         guard v.mounted, let dev = v.device else {
-            lock.release()
             throw SemailError("\(uid)'s volume is not mounted", why: "resizing works on a mounted volume",
                               hint: "mount it with `semailctl volume create \(uid)`", status: .failure)
         }
@@ -240,27 +248,23 @@ public struct VolumeManager: Sendable {
         if offline {
             let mp = mountPoint(uid)
             guard umount2(mp, 0) == 0 else {
-                let e = errno; lock.release()
+                let e = errno
                 throw SemailError("cannot unmount \(mp) for an offline resize", why: SystemState.errnoText(e),
                                   hint: "stop what uses it (its container) first", status: .failure)
             }
-            let undo = UndoStack()
-            let vol = try backend.ensure(uid: uid, size: size, undo: undo)
-            defer { vol.release() }
+            var failure: Error?
             do {
+                let vol = try backend.ensure(uid: uid, size: size, undo: UndoStack())
+                defer { vol.release() }
                 _ = try runner.run(["e2fsck", "-f", "-p", vol.device], check: false)
                 try runner.run(["resize2fs", vol.device])
             } catch let e as ProcessError {
-                lock.release()
-                _ = try? create(uid: uid, size: size, owner: owner)  // mount it back
-                throw SemailError("resize2fs failed", why: e.description, status: .ioError)
-            }
-            vol.release()
-            lock.release()
-            _ = try create(uid: uid, size: size, owner: owner)
-            return try list().first { $0.uid == uid }!
+                failure = SemailError("resize2fs failed", why: e.description, status: .ioError)
+            } catch { failure = error }
+            let mounted = try ensure(uid: uid, size: size, owner: owner, force: false)  // mount it back in every case
+            if let failure { throw failure }
+            return mounted.volume
         }
-        defer { lock.release() }
         do { try runner.run(["resize2fs", dev]) } catch let e as ProcessError {
             let denied = e.stderr.contains("Permission denied")
             throw SemailError("online resize2fs failed", why: e.description,
