@@ -4,24 +4,14 @@ import Testing
 
 /// A private named started by `scripts/named.sh` for one suite (zones
 /// semail.email and the dynamic dyn.semail.test), stopped and removed after.
-public final class Named: Sendable {
+public final class Named: ScriptedService {
     public let dir: String
     public let env: [String: String]
 
     @TaskLocal public static var current: Named?
-    public static var shared: Named {
-        guard let current else { fatalError("this test needs the .named trait on its suite") }
-        return current
-    }
-
-    public static func start() throws -> Named {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("semail-test-named-\(UUID().uuidString.prefix(8))").path
-        try ProcessRunner().run(["\(repoRoot)/scripts/named.sh", "start", dir])
-        return Named(dir: dir, env: try readEnv("\(dir)/env"))
-    }
-
-    init(dir: String, env: [String: String]) { self.dir = dir; self.env = env }
-    public func stop() { _ = try? ProcessRunner().run(["\(repoRoot)/scripts/named.sh", "stop", dir]) }
+    public static let script = "named"
+    public static func withCurrent(_ s: Named, _ body: () async throws -> Void) async throws { try await $current.withValue(s) { try await body() } }
+    public init(dir: String, env: [String: String]) { self.dir = dir; self.env = env }
 
     public var port: String { env["DNS_PORT"]! }
     public var rndcPort: String { env["RNDC_PORT"]! }
@@ -57,30 +47,6 @@ public final class Named: Sendable {
     public func rndc(_ args: [String]) throws {
         try ProcessRunner().run(["rndc", "-s", "127.0.0.1", "-p", rndcPort, "-k", rndcKey] + args)
     }
-}
-
-public struct NamedTrait: SuiteTrait, TestScoping {
-    public var isRecursive: Bool { false }
-    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        if Named.current != nil { try await function(); return }
-        let n = try Named.start()
-        defer { n.stop() }
-        try await Named.$current.withValue(n) { try await function() }
-    }
-}
-
-extension Trait where Self == NamedTrait {
-    public static var named: NamedTrait { NamedTrait() }
-}
-
-/// Reads a `KEY=value` file written by the service scripts.
-public func readEnv(_ path: String) throws -> [String: String] {
-    var env: [String: String] = [:]
-    for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") {
-        let kv = line.split(separator: "=", maxSplits: 1).map(String.init)
-        if kv.count == 2 { env[kv[0]] = kv[1] }
-    }
-    return env
 }
 
 /// A config file with only what a test needs (no LDAP is contacted).

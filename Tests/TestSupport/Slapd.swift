@@ -2,43 +2,16 @@ import Foundation
 import Provisioning
 import Testing
 
-/// The repository's root, found from this file's path.
-public let repoRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.path
-}()
-
 /// A private slapd started by `scripts/slapd.sh` for one suite, stopped and
 /// removed afterwards (also when the suite fails).
-public final class Slapd: Sendable {
+public final class Slapd: ScriptedService {
     public let dir: String
     public let env: [String: String]
 
     @TaskLocal public static var current: Slapd?
-
-    /// The running server of the enclosing `.slapd` suite; fails the test
-    /// loudly when the suite did not ask for one.
-    public static var shared: Slapd {
-        guard let current else { fatalError("this test needs the .slapd trait on its suite") }
-        return current
-    }
-
-    public static func start() throws -> Slapd {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("semail-test-slapd-\(UUID().uuidString.prefix(8))").path
-        try ProcessRunner().run(["\(repoRoot)/scripts/slapd.sh", "start", dir])
-        let text = try String(contentsOfFile: "\(dir)/env", encoding: .utf8)
-        var env: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            let kv = line.split(separator: "=", maxSplits: 1).map(String.init)
-            if kv.count == 2 { env[kv[0]] = kv[1] }
-        }
-        return Slapd(dir: dir, env: env)
-    }
-
-    init(dir: String, env: [String: String]) { self.dir = dir; self.env = env }
-
-    public func stop() { _ = try? ProcessRunner().run(["\(repoRoot)/scripts/slapd.sh", "stop", dir]) }
+    public static let script = "slapd"
+    public static func withCurrent(_ s: Slapd, _ body: () async throws -> Void) async throws { try await $current.withValue(s) { try await body() } }
+    public init(dir: String, env: [String: String]) { self.dir = dir; self.env = env }
 
     public var uri: String { env["LDAP_URI"]! }
     public var ldapiURI: String { env["LDAPI_URI"]! }
@@ -68,22 +41,6 @@ public final class Slapd: Sendable {
         precondition(problems.isEmpty, "\(problems)")
         return (c, path)
     }
-}
-
-/// Suite trait: one private slapd for the whole suite.
-public struct SlapdTrait: SuiteTrait, TestScoping {
-    public var isRecursive: Bool { false }
-    public func provideScope(for test: Test, testCase: Test.Case?,
-                             performing function: @Sendable () async throws -> Void) async throws {
-        if Slapd.current != nil { try await function(); return }
-        let s = try Slapd.start()
-        defer { s.stop() }
-        try await Slapd.$current.withValue(s) { try await function() }
-    }
-}
-
-extension Trait where Self == SlapdTrait {
-    public static var slapd: SlapdTrait { SlapdTrait() }
 }
 
 /// A unique, valid uid prefix per test so tests sharing a server never collide.
