@@ -77,7 +77,15 @@ public struct ImageBackend: VolumeBackend {
             }
             created = true
         }
-        if let dev = SystemState.loopBackings()[file] { return AttachedVolume(device: dev, created: created) }
+        // Reuse an attached device only if, once we hold it open, it still
+        // backs this file (an autoclear detach may be under way, and the
+        // device then handed to someone else).
+        if let dev = SystemState.loopBackings()[file] {
+            let fd = open(dev, O_RDONLY | O_CLOEXEC)
+            if fd >= 0, SystemState.loopBackings()[file] == dev { return AttachedVolume(device: dev, created: created, fd: fd) }
+            if fd >= 0 { close(fd) }
+            try waitDetached(file)
+        }
         var buf = [CChar](repeating: 0, count: 64)
         let fd = semail_loop_attach(file, &buf, 64)
         guard fd >= 0 else {
@@ -87,6 +95,19 @@ public struct ImageBackend: VolumeBackend {
         let v = AttachedVolume(device: String(cString: buf), created: created, fd: fd)
         undo.push("release loop device \(v.device)") { v.release() }
         return v
+    }
+
+    /// Waits until no loop device backs `file` (an autoclear detach after
+    /// unmount completes asynchronously).
+    func waitDetached(_ file: String, timeout: Double = 10) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while SystemState.loopBackings()[file] != nil {
+            guard Date() < deadline else {
+                throw SemailError("\(file) is still attached to a loop device", why: "it did not detach within \(Int(timeout)) s after unmounting",
+                                  hint: "check `losetup -j \(file)`", status: .ioError)
+            }
+            usleep(20_000)
+        }
     }
 
     /// Refuses a size larger than the free space of the filesystem holding image_dir.

@@ -254,6 +254,7 @@ public struct VolumeManager: Sendable {
             }
             var failure: Error?
             do {
+                if let image = backend as? ImageBackend { try image.waitDetached(image.path(uid)) }
                 let vol = try backend.ensure(uid: uid, size: size, undo: UndoStack())
                 defer { vol.release() }
                 _ = try runner.run(["e2fsck", "-f", "-p", vol.device], check: false)
