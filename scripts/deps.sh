@@ -11,7 +11,7 @@ pkgs=(
   docker.io busybox-static debootstrap                     # engine and local base images
   lvm2 e2fsprogs util-linux kmod                           # volumes, ext4, loop devices
   qemu-system-x86 linux-image-amd64 cpio                   # LVM tests in a guest (host has no device-mapper)
-  openssl python3 procps psmisc hyperfine time
+  openssl openssh-client python3 procps psmisc hyperfine time
 )
 missing=()
 for p in "${pkgs[@]}"; do

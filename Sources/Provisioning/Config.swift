@@ -35,7 +35,10 @@ public struct Config: Sendable {
         public var network = "semail"
         public var memory = "512M"
         public var pids = 256
+        /// The jump host `container show` prints in its `ssh -J` command ("" = this host's name).
         public var sshHost = ""
+        /// Extra Debian packages for every container, space-separated.
+        public var packages = ""
     }
     public struct DNS: Sendable {
         public var zone = "semail.email"
@@ -113,6 +116,7 @@ public struct Config: Sendable {
         "containers.dockerfile_dir": s(\.containers.dockerfileDir), "containers.base_image": s(\.containers.baseImage),
         "containers.network": s(\.containers.network), "containers.memory": s(\.containers.memory),
         "containers.pids": i(\.containers.pids), "containers.ssh_host": s(\.containers.sshHost),
+        "containers.packages": s(\.containers.packages),
         "dns.zone": s(\.dns.zone), "dns.zone_file": s(\.dns.zoneFile), "dns.mx_host": s(\.dns.mxHost),
         "dns.mx_priority": i(\.dns.mxPriority), "dns.ttl": i(\.dns.ttl), "dns.rndc": s(\.dns.rndc),
         "dns.rndc_server": s(\.dns.rndcServer), "dns.rndc_port": i(\.dns.rndcPort), "dns.rndc_key": s(\.dns.rndcKey),

@@ -68,11 +68,13 @@ public struct Directory: Sendable {
     }
 
     public func user(_ uid: String) throws -> UserRecord {
-        guard let e = try find(uid) else {
-            throw SemailError("no user \"\(uid)\"", why: "no inetOrgPerson with that uid under \(config.peopleDN)",
-                              hint: "see `semailctl user list`", status: .failure)
-        }
+        guard let e = try find(uid) else { throw noUser(uid) }
         return UserRecord(e)
+    }
+
+    func noUser(_ uid: String) -> SemailError {
+        SemailError("no user \"\(uid)\"", why: "no inetOrgPerson with that uid under \(config.peopleDN)",
+                    hint: "see `semailctl user list`", status: .failure)
     }
 
     public func list(each: (UserRecord) throws -> Void) throws {
@@ -129,6 +131,37 @@ public struct Directory: Sendable {
     public func setPassword(_ uid: String, _ password: Secret) throws {
         let u = try user(uid)
         try wrap { try connection.setPassword(u.dn, password.bytes) }
+    }
+
+    /// Replaces UID's SSH public keys (openssh-lpk `sshPublicKey`), adding
+    /// the `ldapPublicKey` class when missing. Each key must be one OpenSSH
+    /// public key line without options.
+    public func setSSHKeys(_ uid: String, _ keys: [String]) throws -> UserRecord {
+        let checked = try keys.map { k in
+            guard let ok = ContainerManager.checkKey(k) else {
+                throw SemailError("invalid SSH public key \(Validate.quoted(String(k.prefix(40))))",
+                                  why: "expected one line \"TYPE BASE64 [comment]\" (ssh-ed25519, ssh-rsa, ecdsa-sha2-*), without options",
+                                  status: .usage)
+            }
+            return ok
+        }
+        guard let e = try find(uid) else { throw noUser(uid) }
+        var mods: [LDAPModification] = []
+        if !e.strings("objectClass").contains(where: { $0.lowercased() == "ldappublickey" }) { mods.append(.add("objectClass", ["ldapPublicKey"])) }
+        mods.append(checked.isEmpty ? .delete("sshPublicKey") : .replace("sshPublicKey", checked))
+        if checked.isEmpty && e.strings("sshPublicKey").isEmpty { return UserRecord(e) }
+        try wrap { try connection.modify(e.dn, mods) }
+        return try user(uid)
+    }
+
+    /// Reads SSH public keys from a file: one per line, blank lines and
+    /// comments skipped.
+    public static func readKeyFile(_ path: String) throws -> [String] {
+        guard let d = FileManager.default.contents(atPath: path) else {
+            throw SemailError("cannot read \(path)", why: "no such file or permission denied", status: .usage)
+        }
+        return String(decoding: d, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty && !$0.hasPrefix("#") }
     }
 
     public func delete(_ uid: String) throws -> UserRecord {

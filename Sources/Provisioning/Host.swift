@@ -46,6 +46,25 @@ public final class Host: @unchecked Sendable {
     /// Mailbox volumes (`[storage]`).
     public func volumes() throws -> VolumeManager { try VolumeManager(config: config.storage, stateDir: config.state.dir, runner: runner) }
 
+    /// Mailbox containers (`[containers]`).
+    public func containers() -> ContainerManager { ContainerManager(config: config.containers, runner: runner, reporter: reporter) }
+
+    /// What UID's container is made from: the user's entry (address, SSH
+    /// keys, ids) and the Maildir on the user's volume.
+    public func containerInput(_ uid: String, address: String? = nil) throws -> ContainerInput {
+        let u = try directory().user(uid)
+        let addr: String
+        if let address { let a = try Validate.address(address); addr = "\(a.local)@\(a.domain)" } else {
+            guard let m = u.mail.first else {
+                throw SemailError("\(uid) has no mail address", why: "the entry has no mail attribute",
+                                  hint: "pass --address ID@DOMAIN", status: .failure)
+            }
+            addr = m
+        }
+        let mp = try volumes().mountPoint(uid)
+        return ContainerInput(uid: uid, address: addr, owner: try mailOwner(uid), sshKeys: u.sshPublicKeys, maildir: "\(mp)/Maildir")
+    }
+
     /// Who owns UID's Maildir: `[storage] owner`, or the user's
     /// uidNumber/gidNumber from LDAP when it is "posix".
     public func mailOwner(_ uid: String) throws -> MailOwner {

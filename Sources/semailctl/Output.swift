@@ -48,6 +48,10 @@ struct Output: Sendable {
         } catch let e as SemailError {
             report(e)
             status = e.status
+        } catch let e as DockerError {
+            let s = SemailError("Docker request failed", why: e.description, hint: "see the engine's log (journalctl -u docker)", status: .failure)
+            report(s)
+            status = s.status
         } catch let e as ValidationError {
             throw e
         } catch let e as ExitCode {

@@ -98,7 +98,9 @@ extension DockerClient {
     }
 
     public struct ContainerInspect: Codable, Sendable {
-        public struct State: Codable, Sendable { public var Status: String; public var Running: Bool; public var ExitCode: Int }
+        public struct State: Codable, Sendable {
+            public var Status: String; public var Running: Bool; public var ExitCode: Int; public var Restarting: Bool?
+        }
         public struct Config: Codable, Sendable { public var Image: String; public var Labels: [String: String]? }
         public struct HostConfig: Codable, Sendable {
             public var Memory: Int?; public var PidsLimit: Int?; public var Privileged: Bool?
@@ -111,6 +113,7 @@ extension DockerClient {
         public var Id: String
         public var Name: String
         public var Image: String
+        public var RestartCount: Int?
         public var State: State
         public var Config: Config
         public var HostConfig: HostConfig
@@ -135,14 +138,15 @@ extension DockerClient {
         }
         public struct Host: Encodable, Sendable {
             public var Binds: [String]
-            public var RestartPolicy = ["Name": "unless-stopped"]
+            public var RestartPolicy: [String: String]
             public var Privileged = false
             public var CapDrop = ["ALL"]
             public var CapAdd: [String]
             public var Memory: Int
             public var PidsLimit: Int
             public var NetworkMode: String
-            public init(Binds: [String], CapAdd: [String], Memory: Int, PidsLimit: Int, NetworkMode: String) {
+            public init(Binds: [String], CapAdd: [String], Memory: Int, PidsLimit: Int, NetworkMode: String, restart: String = "unless-stopped") {
+                self.RestartPolicy = ["Name": restart]
                 self.Binds = Binds; self.CapAdd = CapAdd; self.Memory = Memory; self.PidsLimit = PidsLimit; self.NetworkMode = NetworkMode
             }
         }
@@ -158,6 +162,11 @@ extension DockerClient {
     public func start(container: String) throws { try call("POST", "/containers/\(DockerClient.escape(container))/start", expect: [204, 304]) }
     public func stop(container: String, timeout: Int = 10) throws {
         try call("POST", "/containers/\(DockerClient.escape(container))/stop", query: [("t", "\(timeout)")], expect: [204, 304])
+    }
+    /// Changes the restart policy of an existing container.
+    public func setRestartPolicy(container: String, _ policy: String) throws {
+        let body = try JSONSerialization.data(withJSONObject: ["RestartPolicy": ["Name": policy]])
+        try call("POST", "/containers/\(DockerClient.escape(container))/update", body: body)
     }
     public func restart(container: String) throws { try call("POST", "/containers/\(DockerClient.escape(container))/restart", expect: [204]) }
     public func remove(container: String, force: Bool = true) throws {

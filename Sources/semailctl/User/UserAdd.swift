@@ -9,6 +9,7 @@ struct UserAdd: AsyncParsableCommand {
     @Option(help: "Surname.") var sn: String
     @Option(help: "Given name.") var givenName: String?
     @Option(help: "Mail address.") var mail: String?
+    @Option(help: "SSH public keys for the user's container (a file, one key per line).") var sshKey: String?
     @Flag(help: "Also make it a posixAccount with the next free uidNumber.") var posix = false
     @OptionGroup var password: PasswordOptions
     @OptionGroup var global: GlobalOptions
@@ -20,8 +21,10 @@ struct UserAdd: AsyncParsableCommand {
             let host = try global.host()
             let secret = try password.read(required: false)
             if secret == nil { out.warn("no password given: \(uid) cannot bind until `semailctl user passwd \(uid)`") }
-            let user = try host.directory().add(NewUser(uid: uid, cn: cn, sn: sn, givenName: givenName, mail: mail, posix: posix),
+            let keys = try sshKey.map { try Directory.readKeyFile($0) } ?? []
+            var user = try host.directory().add(NewUser(uid: uid, cn: cn, sn: sn, givenName: givenName, mail: mail, posix: posix),
                                                 password: secret)
+            if !keys.isEmpty { user = try host.directory().setSSHKeys(uid, keys) }
             out.emit(user) { "added \($0.dn)" }
             return .success
         }

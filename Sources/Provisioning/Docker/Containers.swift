@@ -1,0 +1,329 @@
+import Foundation
+import Zone
+
+/// What a mailbox container is made from: everything comes from the
+/// directory and the volume, validated before use.
+public struct ContainerInput: Sendable, Equatable {
+    public var uid: String
+    public var address: String
+    public var owner: MailOwner
+    public var sshKeys: [String]
+    /// The host directory bound at /Maildir.
+    public var maildir: String
+    public init(uid: String, address: String, owner: MailOwner, sshKeys: [String], maildir: String) {
+        self.uid = uid; self.address = address; self.owner = owner; self.sshKeys = sshKeys; self.maildir = maildir
+    }
+}
+
+/// A mailbox container as `container list/show` prints it.
+public struct ContainerState: Sendable, Codable, Equatable {
+    public var uid: String
+    public var name: String
+    public var id: String
+    public var address: String
+    public var state: String
+    public var status: String
+    public var image: String
+    public var templateHash: String
+    public var specHash: String
+    public var ipAddress: String?
+    public var ssh: String?
+}
+
+/// What `container create/rebuild` did.
+public struct ContainerResult: Sendable, Codable {
+    public enum Action: String, Sendable, Codable { case created, rebuilt, upToDate = "up-to-date", started }
+    public var uid: String
+    public var action: Action
+    public var container: ContainerState
+    public var dockerfile: String
+    public var removedOld: String?
+}
+
+/// Labels the tool puts on what it makes; nothing without `semail.uid` is
+/// ever touched.
+public enum SemailLabel {
+    public static let uid = "semail.uid"
+    public static let address = "semail.address"
+    public static let template = "semail.template"
+    public static let spec = "semail.spec"
+}
+
+/// One persistent container per mailbox: `semail-<uid>`, built from the
+/// per-user Dockerfile rendered from `templates/`.
+public struct ContainerManager: Sendable {
+    public let config: Config.Containers
+    public let client: DockerClient
+    public let runner: ProcessRunner
+    public let reporter: Reporter
+
+    public init(config: Config.Containers, runner: ProcessRunner = ProcessRunner(), reporter: Reporter = .silent) {
+        self.config = config; self.runner = runner; self.reporter = reporter
+        client = DockerClient(socket: config.socket)
+    }
+
+    public static func name(_ uid: String) -> String { "semail-\(uid)" }
+    /// The replacement made by a rebuild before it takes over the name.
+    /// No uid container can have this name: they all start with `semail-`.
+    static func nextName(_ uid: String) -> String { "semailnext-\(uid)" }
+    /// The old container, set aside for a moment while the new one takes its name.
+    static func oldName(_ uid: String) -> String { "semailold-\(uid)" }
+    static let imageRepo = "semail/mailbox"
+    /// Capabilities sshd needs: privilege separation (setuid, setgid,
+    /// chroot), pty ownership, port 22, audit records, killing its children.
+    public static let sshdCaps = ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID", "SYS_CHROOT"]
+
+    public func dockerfileDir(_ uid: String) -> String { "\(config.dockerfileDir)/\(uid)" }
+
+    // MARK: Rendering
+
+    public struct Rendered: Sendable {
+        public var dockerfile: String
+        public var files: [(String, Data, Int)]
+        /// SHA-256 over every file of the build context.
+        public var hash: String
+    }
+
+    /// An OpenSSH public key line without options: `type base64 [comment]`.
+    static func checkKey(_ k: String) -> String? {
+        let t = k.trimmingCharacters(in: .whitespaces)
+        let ok = t.range(of: #"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [ -~]{0,200})?$"#,
+                         options: .regularExpression) != nil
+        return ok ? t : nil
+    }
+
+    /// Renders the Dockerfile and the files it copies (authorized_keys, the
+    /// container's own SSH host key, made once and kept in
+    /// `<dockerfile_dir>/<uid>/`).
+    public func render(_ input: ContainerInput) throws -> Rendered {
+        let uid = try Validate.uid(input.uid)
+        var keys: [String] = []
+        for k in input.sshKeys {
+            guard let ok = Self.checkKey(k) else {
+                reporter.warn("\(uid): skipping an sshPublicKey that is not a single OpenSSH public key line")
+                continue
+            }
+            keys.append(ok)
+        }
+        let template = try DockerfileTemplate(directory: config.templateDir)
+        let packages = config.packages.split(separator: " ").map(String.init)
+        let (dockerfile, _) = try template.render(DockerfileValues(baseImage: config.baseImage, uid: uid, address: input.address,
+                                                                 uidNumber: Int(input.owner.uid), gidNumber: Int(input.owner.gid), packages: packages))
+        let dir = dockerfileDir(uid)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let hostKey = "\(dir)/ssh_host_ed25519_key"
+        if !FileManager.default.fileExists(atPath: hostKey) {
+            let tmp = "\(dir)/.hostkey-\(getpid())"
+            try? FileManager.default.removeItem(atPath: tmp); try? FileManager.default.removeItem(atPath: tmp + ".pub")
+            do {
+                try runner.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "semail-\(uid)", "-f", tmp])
+            } catch let e as ProcessError {
+                throw SemailError("cannot make an SSH host key for \(uid)", why: e.description, hint: "install openssh-client (ssh-keygen)", status: .cantCreate)
+            }
+            rename(tmp + ".pub", hostKey + ".pub")
+            rename(tmp, hostKey)
+            AtomicFile.syncDirectory(dir)
+        }
+        let keyData = try Data(contentsOf: URL(fileURLWithPath: hostKey))
+        let authorized = Data(keys.map { $0 + "\n" }.joined().utf8)
+        let files: [(String, Data, Int)] = [("Dockerfile", Data(dockerfile.utf8), 0o644), ("authorized_keys", authorized, 0o644),
+                                            ("ssh_host_ed25519_key", keyData, 0o600)]
+        var all: [UInt8] = []
+        for (n, d, _) in files { all += Array("\(n)\0\(d.count)\0".utf8) + Array(d) }
+        return Rendered(dockerfile: dockerfile, files: files, hash: SHA256.hex(all))
+    }
+
+    /// Keeps the files the running container was built from in
+    /// `<dockerfile_dir>/<uid>/` (written atomically, once it runs).
+    func writeRendered(_ r: Rendered, uid: String) throws {
+        let dir = dockerfileDir(uid)
+        do {
+            for (n, d, _) in r.files where n != "ssh_host_ed25519_key" { try AtomicFile.write("\(dir)/\(n)", Array(d)) }
+        } catch {
+            throw SemailError("cannot write \(dir)/Dockerfile", why: "\(error)", hint: "check [containers] dockerfile_dir", status: .cantCreate)
+        }
+    }
+
+    /// The base image, or the error that says how to make it.
+    public func baseImageID() throws -> String {
+        guard let i = try client.image(config.baseImage) else {
+            throw SemailError("the base image \(config.baseImage) is missing", why: "nothing can be pulled; it is built locally",
+                              hint: "run `semailctl image bootstrap`", status: .failure)
+        }
+        return i.Id
+    }
+
+    /// The hash the `semail.spec` label records: the build context, the base
+    /// image, and every setting of the container.
+    func specHash(_ r: Rendered, base: String, input: ContainerInput, memory: Int) -> String {
+        SHA256.hex(Array("\(r.hash)\n\(base)\n\(input.maildir):/Maildir\n\(input.address)\n\(memory)\n\(config.pids)\n\(config.network)\n\(Self.sshdCaps)".utf8))
+    }
+
+    func spec(_ input: ContainerInput, image: String, r: Rendered, specHash: String, memory: Int) -> DockerClient.ContainerSpec {
+        DockerClient.ContainerSpec(
+            Image: image, Cmd: nil, Hostname: input.uid,
+            Labels: [SemailLabel.uid: input.uid, SemailLabel.address: input.address, SemailLabel.template: r.hash, SemailLabel.spec: specHash],
+            HostConfig: .init(Binds: ["\(input.maildir):/Maildir"], CapAdd: Self.sshdCaps, Memory: memory, PidsLimit: config.pids, NetworkMode: config.network))
+    }
+
+    // MARK: Create / rebuild
+
+    /// Makes UID's container exist, run and match the rendered template.
+    /// Creates it when missing; when it exists and its spec hash matches
+    /// (and not `force`), only starts it if stopped. Otherwise builds a new
+    /// image, starts a replacement, and removes the old container only once
+    /// the new one runs: if anything fails the old one keeps serving.
+    public func ensure(_ input: ContainerInput, force: Bool = false, progress: ((String) -> Void)? = nil) throws -> ContainerResult {
+        let uid = try Validate.uid(input.uid)
+        do { return try ensureUnchecked(input, uid: uid, force: force, progress: progress) } catch let e as DockerError {
+            throw SemailError("cannot make the container for \(uid)", why: e.description,
+                              hint: "the old container, if any, is unchanged; see `semailctl container show \(uid)`", status: .failure)
+        }
+    }
+
+    func ensureUnchecked(_ input: ContainerInput, uid: String, force: Bool, progress: ((String) -> Void)?) throws -> ContainerResult {
+        let name = Self.name(uid)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: input.maildir, isDirectory: &isDir), isDir.boolValue else {
+            throw SemailError("no Maildir for \(uid) at \(input.maildir)", why: "the container binds it at /Maildir",
+                              hint: "create the volume first: `semailctl volume create \(uid)`", status: .failure)
+        }
+        let memory = Int(try ByteSize.parse(config.memory))
+        let old = try client.inspect(container: name)
+        if let old, old.Config.Labels?[SemailLabel.uid] != uid {
+            throw SemailError("a container named \(name) exists but semailctl did not make it", why: "it has no semail.uid=\(uid) label",
+                              hint: "rename or remove it yourself (`docker rm \(name)`); semailctl never touches unlabeled containers", status: .failure)
+        }
+        // What an interrupted rebuild left is cleaned up first: a replacement
+        // that never took over is removed; an old one set aside while the
+        // name is free is put back.
+        for n in [Self.nextName(uid), Self.oldName(uid)] {
+            guard let stale = try client.inspect(container: n) else { continue }
+            guard stale.Config.Labels?[SemailLabel.uid] == uid else {
+                throw SemailError("a container named \(n) exists but semailctl did not make it", why: "it has no semail.uid label",
+                                  hint: "remove it yourself", status: .failure)
+            }
+            if n == Self.oldName(uid), old == nil {
+                try client.rename(container: stale.Id, to: name)
+                return try ensureUnchecked(input, uid: uid, force: force, progress: progress)
+            }
+            try client.remove(container: stale.Id)
+        }
+        let base = try baseImageID()
+        try Fault.check("container.render")
+        let r = try render(input)
+        let want = specHash(r, base: base, input: input, memory: memory)
+        let dockerfile = "\(dockerfileDir(uid))/Dockerfile"
+        if let old, old.Config.Labels?[SemailLabel.spec] == want, !force {
+            try writeRendered(r, uid: uid)
+            if old.State.Running && old.State.Restarting != true {
+                return ContainerResult(uid: uid, action: .upToDate, container: try state(old), dockerfile: dockerfile)
+            }
+            try client.start(container: old.Id)
+            try waitRunning(old.Id, uid: uid)
+            return ContainerResult(uid: uid, action: .started, container: try state(client.inspect(container: old.Id)!), dockerfile: dockerfile)
+        }
+        try client.ensureNetwork(config.network, labels: ["semail.network": "1"])
+        try Fault.check("container.build")
+        var ctx = TarArchive()
+        for (n, d, m) in r.files { ctx.add(n, d, mode: m) }
+        let tag = "\(Self.imageRepo):\(uid)-\(r.hash.prefix(12))"
+        let built = try client.build(context: ctx.finished, tag: tag, labels: [SemailLabel.uid: uid, SemailLabel.template: r.hash], noCache: force,
+                                     progress: progress)
+        let undo = UndoStack()
+        let target = old == nil ? name : Self.nextName(uid)
+        try Fault.check("container.create")
+        // Created without a restart policy, so a command that exits shows as
+        // exited (not restarting) while it is checked; the policy is set once
+        // it has stayed up.
+        var sp = spec(input, image: tag, r: r, specHash: want, memory: memory)
+        sp.HostConfig.RestartPolicy = ["Name": "no"]
+        let id = try client.createContainer(name: target, spec: sp)
+        undo.push("remove container \(target)") { try client.remove(container: id) }
+        do {
+            try Fault.check("container.start")
+            try client.start(container: id)
+            try waitRunning(id, uid: uid)
+            try client.setRestartPolicy(container: id, "unless-stopped")
+            if let old {
+                // Swap names: old aside, new in, then the old one goes.
+                try Fault.check("container.swap")
+                try client.rename(container: old.Id, to: Self.oldName(uid))
+                undo.push("give \(name) back to the old container") { try client.rename(container: old.Id, to: name) }
+                try Fault.check("container.swapped")
+                try client.rename(container: id, to: name)
+                try client.remove(container: old.Id)
+                if old.Image != built.imageID { try? client.removeImage(old.Image) }
+            }
+            try writeRendered(r, uid: uid)
+        } catch {
+            undo.unwind()
+            throw error
+        }
+        undo.commit()
+        let now = try state(client.inspect(container: id)!)
+        return ContainerResult(uid: uid, action: old == nil ? .created : .rebuilt, container: now, dockerfile: dockerfile,
+                               removedOld: old.map { String($0.Id.prefix(12)) })
+    }
+
+    /// Waits until the container has stayed up for a moment; a container
+    /// whose command exits at once fails here with its logs.
+    func waitRunning(_ id: String, uid: String, settle: TimeInterval = 1.0) throws {
+        let deadline = Date().addingTimeInterval(settle)
+        repeat {
+            guard let c = try client.inspect(container: id) else {
+                throw SemailError("the container for \(uid) vanished while starting", why: "removed by someone else", status: .failure)
+            }
+            if !c.State.Running || c.State.Restarting == true || (c.RestartCount ?? 0) > 0 {
+                let logs = ((try? client.logs(container: id, tail: 10)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                throw SemailError("the container for \(uid) did not stay up", why: "it exited with status \(c.State.ExitCode)" + (logs.isEmpty ? "" : ": \(logs)"),
+                                  hint: "check the template in [containers] template_dir and `semailctl container show \(uid)`", status: .failure)
+            }
+            usleep(100_000)
+        } while Date() < deadline
+    }
+
+    // MARK: Observe / remove
+
+    public func remove(uid: String) throws -> [String] {
+        let uid = try Validate.uid(uid)
+        var removed: [String] = []
+        for n in [Self.nextName(uid), Self.oldName(uid), Self.name(uid)] {
+            guard let c = try client.inspect(container: n) else { continue }
+            guard c.Config.Labels?[SemailLabel.uid] == uid else {
+                throw SemailError("refusing to remove \(n)", why: "it has no semail.uid=\(uid) label, so semailctl did not make it",
+                                  hint: "remove it yourself if it is yours to remove", status: .failure)
+            }
+            try client.remove(container: c.Id)
+            removed.append("container \(n)")
+            if c.Image.hasPrefix("sha256:") { try? client.removeImage(c.Image); }
+        }
+        return removed
+    }
+
+    /// Every semail container, in one API call.
+    public func list() throws -> [ContainerState] {
+        try client.containers(label: SemailLabel.uid).compactMap { c in
+            guard let uid = c.Labels?[SemailLabel.uid], let n = c.Names.first, n == "/\(Self.name(uid))" else { return nil }
+            return ContainerState(uid: uid, name: Self.name(uid), id: String(c.Id.prefix(12)), address: c.Labels?[SemailLabel.address] ?? "",
+                                  state: c.State, status: c.Status, image: c.Image, templateHash: c.Labels?[SemailLabel.template] ?? "",
+                                  specHash: c.Labels?[SemailLabel.spec] ?? "", ipAddress: nil, ssh: nil)
+        }.sorted { $0.uid < $1.uid }
+    }
+
+    public func show(uid: String) throws -> ContainerState? {
+        let uid = try Validate.uid(uid)
+        guard let c = try client.inspect(container: Self.name(uid)), c.Config.Labels?[SemailLabel.uid] == uid else { return nil }
+        return try state(c)
+    }
+
+    func state(_ c: DockerClient.ContainerInspect) throws -> ContainerState {
+        let uid = c.Config.Labels?[SemailLabel.uid] ?? ""
+        let ip = c.NetworkSettings?.Networks?[config.network]?.IPAddress.flatMap { $0.isEmpty ? nil : $0 }
+        let jump = config.sshHost.isEmpty ? (ProcessInfo.processInfo.hostName) : config.sshHost
+        return ContainerState(uid: uid, name: Self.name(uid), id: String(c.Id.prefix(12)), address: c.Config.Labels?[SemailLabel.address] ?? "",
+                              state: c.State.Status, status: c.State.Running ? "running" : "exited (\(c.State.ExitCode))", image: c.Config.Image,
+                              templateHash: c.Config.Labels?[SemailLabel.template] ?? "", specHash: c.Config.Labels?[SemailLabel.spec] ?? "",
+                              ipAddress: ip, ssh: ip.map { "ssh -J \(jump) \(uid)@\($0)" })
+    }
+}
