@@ -228,23 +228,25 @@ public struct ContainerManager: Sendable {
         var ctx = TarArchive()
         for (n, d, m) in r.files { ctx.add(n, d, mode: m) }
         let tag = "\(Self.imageRepo):\(uid)-\(r.hash.prefix(12))"
-        let built = try client.build(context: ctx.finished, tag: tag, labels: [SemailLabel.uid: uid, SemailLabel.template: r.hash], noCache: force,
+        // No build labels: on the legacy builder each one costs an extra layer commit.
+        let built = try client.build(context: ctx.finished, tag: tag, noCache: force,
                                      progress: progress)
         let undo = UndoStack()
         let target = old == nil ? name : Self.nextName(uid)
         try Fault.check("container.create")
-        // Created without a restart policy, so a command that exits shows as
-        // exited (not restarting) while it is checked; the policy is set once
-        // it has stayed up.
+        // A replacement is created without a restart policy, so a command
+        // that exits shows as exited (not restarting) while it is watched;
+        // the policy is set once it has stayed up. A first container has
+        // nothing to keep serving: it is checked once, like `docker run -d`.
         var sp = spec(input, image: tag, r: r, specHash: want, memory: memory)
-        sp.HostConfig.RestartPolicy = ["Name": "no"]
+        if old != nil { sp.HostConfig.RestartPolicy = ["Name": "no"] }
         let id = try client.createContainer(name: target, spec: sp)
         undo.push("remove container \(target)") { try client.remove(container: id) }
         do {
             try Fault.check("container.start")
             try client.start(container: id)
-            try waitRunning(id, uid: uid)
-            try client.setRestartPolicy(container: id, "unless-stopped")
+            try waitRunning(id, uid: uid, settle: old == nil ? 0 : 1.0)
+            if old != nil { try client.setRestartPolicy(container: id, "unless-stopped") }
             if let old {
                 // Swap names: old aside, new in, then the old one goes.
                 try Fault.check("container.swap")
@@ -279,8 +281,9 @@ public struct ContainerManager: Sendable {
                 throw SemailError("the container for \(uid) did not stay up", why: "it exited with status \(c.State.ExitCode)" + (logs.isEmpty ? "" : ": \(logs)"),
                                   hint: "check the template in [containers] template_dir and `semailctl container show \(uid)`", status: .failure)
             }
+            if Date() >= deadline { return }
             usleep(100_000)
-        } while Date() < deadline
+        } while true
     }
 
     // MARK: Observe / remove
