@@ -49,7 +49,8 @@ public struct Directory: Sendable {
     public let config: Config
 
     static let userAttributes = ["uid", "cn", "sn", "givenName", "mail", "uidNumber", "gidNumber",
-                                 "homeDirectory", "userPassword", "sshPublicKey", "objectClass"]
+                                 "homeDirectory", "userPassword", "sshPublicKey", "objectClass",
+                                 "semailMailbox", "semailVolumeSize"]
 
     public var peopleDN: DN { (try? DN(config.peopleDN)) ?? DN(rdns: []) }
 

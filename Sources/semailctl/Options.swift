@@ -35,10 +35,10 @@ struct PasswordOptions: ParsableArguments {
     }
 
     /// The password, or nil when none was given and there is no terminal.
-    func read(required: Bool) throws -> Secret? {
+    func read(required: Bool, confirm: Bool = true) throws -> Secret? {
         if passwordStdin { return try Secrets.readStdin() }
         if let passwordFile { return try Secrets.readFile(passwordFile) }
-        if Terminal.isInteractive { return try Secrets.prompt("Password", confirm: true) }
+        if Terminal.isInteractive { return try Secrets.prompt("Password", confirm: confirm) }
         if required {
             throw SemailError("no password given", why: "standard input is not a terminal, so no prompt can be shown",
                               hint: "use --password-stdin or --password-file FILE", status: .usage)

@@ -1,0 +1,342 @@
+import Foundation
+import LDAPClient
+import Zone
+
+/// A mailbox as the directory records it (semail.schema: `semailUser`).
+public struct MailboxRecord: Sendable, Codable, Equatable {
+    public var uid: String
+    public var dn: String
+    public var address: String
+    public var size: UInt64?
+}
+
+extension Directory {
+    static let mailboxAttributes = ["uid", "semailMailbox", "semailVolumeSize"]
+
+    /// Every mailbox, in one paged search.
+    public func mailboxes() throws -> [MailboxRecord] {
+        var out: [MailboxRecord] = []
+        try wrap { try connection.search(base: config.peopleDN, filter: .and([.equal("objectClass", "inetOrgPerson"), .present("semailMailbox")]),
+                                         attributes: Self.mailboxAttributes) { e in
+            guard let uid = e.first("uid"), let a = e.first("semailMailbox") else { return }
+            out.append(MailboxRecord(uid: uid, dn: e.dn, address: a.lowercased(), size: e.first("semailVolumeSize").flatMap { UInt64($0) }))
+        } }
+        return out.sorted { $0.uid < $1.uid }
+    }
+
+    public func mailbox(_ uid: String) throws -> MailboxRecord? {
+        guard let e = try find(uid), let a = e.first("semailMailbox") else { return nil }
+        return MailboxRecord(uid: uid, dn: e.dn, address: a.lowercased(), size: e.first("semailVolumeSize").flatMap { UInt64($0) })
+    }
+
+    /// The uids (other than `except`) whose mailbox or mail is `address`.
+    public func addressHolders(_ address: String, except: String) throws -> [String] {
+        var uids: [String] = []
+        try wrap { try connection.search(base: config.ldap.base, filter: .or([.equal("semailMailbox", address), .equal("mail", address)]),
+                                         attributes: ["uid"]) { e in
+            let u = e.first("uid") ?? e.dn
+            if u != except { uids.append(u) }
+        } }
+        return uids
+    }
+
+    /// Records the mailbox on the user's entry (and `mail` when missing).
+    public func setMailbox(_ uid: String, address: String, size: UInt64) throws {
+        guard let e = try find(uid) else { throw noUser(uid) }
+        var mods: [LDAPModification] = []
+        if !e.strings("objectClass").contains(where: { $0.lowercased() == "semailuser" }) { mods.append(.add("objectClass", ["semailUser"])) }
+        mods.append(.replace("semailMailbox", [address]))
+        mods.append(.replace("semailVolumeSize", ["\(size)"]))
+        if !e.strings("mail").contains(where: { $0.lowercased() == address }) { mods.append(.add("mail", [address])) }
+        try wrap { try connection.modify(e.dn, mods) }
+    }
+
+    /// Removes the mailbox attributes (and `address` from mail when asked).
+    public func clearMailbox(_ uid: String, removeMail address: String? = nil) throws {
+        guard let e = try find(uid) else { return }
+        var mods: [LDAPModification] = []
+        if e.first("semailMailbox") != nil { mods.append(.delete("semailMailbox")) }
+        if e.first("semailVolumeSize") != nil { mods.append(.delete("semailVolumeSize")) }
+        if let address, let v = e.strings("mail").first(where: { $0.lowercased() == address }) { mods.append(.delete("mail", [v])) }
+        if !mods.isEmpty { try wrap { try connection.modify(e.dn, mods) } }
+    }
+}
+
+/// The address map the SMTP servers read: one `uid: <uid> mail: <address>`
+/// line per mailbox, sorted, rewritten atomically.
+public struct AddressMap: Sendable {
+    public let path: String
+    public static func render(_ mailboxes: [MailboxRecord], excluding: Set<String> = []) -> String {
+        mailboxes.filter { !excluding.contains($0.uid) }.sorted { $0.uid < $1.uid }.map { "uid: \($0.uid) mail: \($0.address)\n" }.joined()
+    }
+    public func read() -> String? { FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } }
+    public func write(_ text: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try AtomicFile.write(path, Array(text.utf8))
+        } catch {
+            throw SemailError("cannot write the address map \(path)", why: "\(error)", hint: "check [smtp] address_map", status: .ioError)
+        }
+    }
+    /// uid -> address, as the file says.
+    public func entries() -> [String: String] {
+        var d: [String: String] = [:]
+        for l in (read() ?? "").split(separator: "\n") {
+            let f = l.split(separator: " ")
+            if f.count == 4, f[0] == "uid:", f[2] == "mail:" { d[String(f[1])] = String(f[3]) }
+        }
+        return d
+    }
+}
+
+/// A mailbox and what the host has of it, for `mailbox list/show`.
+public struct MailboxStatus: Sendable, Codable {
+    public var uid: String
+    public var address: String
+    public var size: UInt64?
+    public var volume: VolumeState?
+    public var container: ContainerState?
+    /// "ok", "missing" (managed zone, no MX) or "external" (published elsewhere).
+    public var dns: String
+    public var inAddressMap: Bool
+}
+
+/// Mailboxes: the pipelines of `mailbox create/delete`, their recovery, and
+/// the combined view.
+public struct Mailboxes: Sendable {
+    public let host: Host
+    public init(host: Host) { self.host = host }
+
+    var config: Config { host.config }
+    public var journal: Journal { Journal(stateDir: config.state.dir) }
+    var map: AddressMap { AddressMap(path: config.smtp.addressMap) }
+
+    /// Whether DOMAIN's MX belongs in the managed zone (a subdomain of it).
+    public func managedDomain(_ domain: String) -> Bool {
+        domain.hasSuffix("." + config.dns.zone.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: ".")))
+    }
+
+    func hasMX(_ domain: String, in listing: ZoneListing) -> Bool {
+        let mx = ZoneName.absolute(config.dns.mxHost.lowercased())
+        return listing.mx.contains { $0.owner.lowercased() == ZoneName.absolute(domain) && $0.rdata.last?.lowercased() == mx }
+    }
+
+    func mapText(excluding: Set<String> = []) throws -> String { AddressMap.render(try host.directory().mailboxes(), excluding: excluding) }
+
+    // MARK: Pipelines
+
+    public func createPipeline(uid: String, address: String, size: UInt64) throws -> Pipeline {
+        let uid = try Validate.uid(uid)
+        let a = try Validate.address(address)
+        let address = "\(a.local)@\(a.domain)"
+        let host = self.host, map = self.map, managed = managedDomain(a.domain), domain = a.domain
+        let me = self
+        let steps: [Step] = [
+            Step("directory-check", why: "the admin bind works, \(uid) exists and has no other mailbox, \(address) is free", apply: {
+                let dir = try host.directory()
+                _ = try dir.user(uid)
+                if let m = try dir.mailbox(uid), m.address != address {
+                    throw SemailError("\(uid) already has a mailbox", why: "\(m.address) (one mailbox per user)",
+                                      hint: "delete it first: `semailctl mailbox delete \(uid)`", status: .failure)
+                }
+                let holders = try dir.addressHolders(address, except: uid)
+                guard holders.isEmpty else {
+                    throw SemailError("\(address) is taken", why: "it belongs to \(holders.joined(separator: ", "))", status: .failure)
+                }
+            }),
+            Step("volume", why: "create the \(ByteSize.format(size)) volume, ext4, mount it at \(config.storage.mailRoot)/\(uid) with a Maildir",
+                 check: {
+                     let v = try host.volumes().list().first { $0.uid == uid }
+                     guard let v, v.mounted, v.persistent else { return false }
+                     return FileManager.default.fileExists(atPath: "\(v.mountPoint)/Maildir/cur")
+                 },
+                 observe: { ["existed": try host.volumes().list().contains { $0.uid == uid } ? "1" : "0"] },
+                 apply: { _ = try host.volumes().create(uid: uid, size: size, owner: try host.mailOwner(uid)) },
+                 undo: { before in if before["existed"] == "0" { _ = try host.volumes().delete(uid: uid) } }),
+            Step("dockerfile", why: "render \(config.containers.dockerfileDir)/\(uid)/Dockerfile from the template", apply: {
+                _ = try host.containers().render(host.containerInput(uid, address: address))
+            }),
+            Step("container", why: "build the image, create and start semail-\(uid)",
+                 observe: { ["existed": try host.containers().show(uid: uid) != nil ? "1" : "0"] },
+                 apply: { _ = try host.containers().ensure(host.containerInput(uid, address: address)) },
+                 undo: { before in
+                     if before["existed"] == "0" {
+                         _ = try host.containers().remove(uid: uid)
+                         try? FileManager.default.removeItem(atPath: host.containers().dockerfileDir(uid))
+                     }
+                 }),
+            managed
+                ? Step("dns", why: "add \(domain) MX \(config.dns.mxPriority) \(config.dns.mxHost) to the \(config.dns.zone) zone and reload",
+                       check: { me.hasMX(domain, in: try host.dns.list()) },
+                       observe: { ["existed": me.hasMX(domain, in: try host.dns.list()) ? "1" : "0"] },
+                       apply: { _ = try host.dns.addMX(domain) },
+                       undo: { before in
+                           // Another mailbox on the same domain keeps the record.
+                           let others = try host.directory().mailboxes().contains { $0.uid != uid && $0.address.hasSuffix("@\(domain)") }
+                           if before["existed"] == "0" && !others { _ = try host.dns.removeMX(domain) }
+                       })
+                : Step("dns", why: "\(domain) is outside \(config.dns.zone): print the MX record to publish and check it", apply: {
+                    let c = try host.dns.checkMX(domain)
+                    host.reporter.info("\(domain) is not in the managed zone: publish `\(domain). IN MX \(config.dns.mxPriority) \(ZoneName.absolute(config.dns.mxHost))`")
+                    host.reporter.info("zone check-mx \(domain): \(c.ok ? "ok" : "not yet"): \(c.message)")
+                }),
+            Step("directory", why: "record the mailbox on \(uid)'s entry (semailMailbox, semailVolumeSize, mail)",
+                 check: { let m = try host.directory().mailbox(uid); return m?.address == address && m?.size == size },
+                 observe: { ["hadMail": try host.directory().user(uid).mail.contains { $0.lowercased() == address } ? "1" : "0"] },
+                 apply: { try host.directory().setMailbox(uid, address: address, size: size) },
+                 undo: { before in try host.directory().clearMailbox(uid, removeMail: before["hadMail"] == "0" ? address : nil) }),
+            Step("address-map", why: "rewrite \(config.smtp.addressMap) with \(uid): \(address)", pointOfNoReturn: true,
+                 check: { map.read() == (try me.mapText()) },
+                 apply: { try map.write(try me.mapText()) },
+                 undo: { _ in try map.write(try me.mapText()) }),
+        ]
+        return Pipeline(kind: "mailbox.create", subject: uid, params: ["uid": uid, "address": address, "size": "\(size)"], steps: steps)
+    }
+
+    public func deletePipeline(uid: String, address: String, archive: String?) throws -> Pipeline {
+        let uid = try Validate.uid(uid)
+        let a = try Validate.address(address)
+        let host = self.host, map = self.map, me = self, domain = a.domain, managed = managedDomain(a.domain)
+        var steps: [Step] = [
+            Step("directory-check", why: "the admin bind works and \(uid) has the mailbox \(address)", apply: { _ = try host.directory().user(uid) }),
+            Step("stop-delivery", why: "drop \(uid) from \(config.smtp.addressMap) so no new mail arrives",
+                 check: { map.entries()[uid] == nil },
+                 apply: { try map.write(try me.mapText(excluding: [uid])) },
+                 undo: { _ in try map.write(try me.mapText()) }),
+            Step("container", why: "stop and remove semail-\(uid)",
+                 check: { try host.containers().show(uid: uid) == nil },
+                 observe: { ["existed": try host.containers().show(uid: uid) != nil ? "1" : "0"] },
+                 apply: { _ = try host.containers().remove(uid: uid) },
+                 undo: { before in if before["existed"] == "1" { _ = try host.containers().ensure(host.containerInput(uid, address: address)) } }),
+        ]
+        if let archive {
+            steps.append(Step("archive", why: "archive the Maildir to \(archive) and read it back before anything is destroyed",
+                              check: { FileManager.default.fileExists(atPath: archive) },
+                              apply: { try me.archive(uid: uid, to: archive) }))
+        }
+        steps += [
+            Step("volume", why: "unmount and remove the volume (its mail is gone)", pointOfNoReturn: true,
+                 check: {
+                     let v = try host.volumes()
+                     return try !v.list().contains { $0.uid == uid } && !FileManager.default.fileExists(atPath: v.mountPoint(uid))
+                 },
+                 apply: { _ = try host.volumes().delete(uid: uid) }),
+            Step("dns", why: managed ? "remove the \(domain) MX unless another mailbox uses the domain" : "\(domain) is not in the managed zone: nothing to do",
+                 check: {
+                     guard managed, me.hasMX(domain, in: try host.dns.list()) else { return true }
+                     return try host.directory().mailboxes().contains { $0.uid != uid && $0.address.hasSuffix("@\(domain)") }
+                 },
+                 apply: { _ = try host.dns.removeMX(domain) }),
+            Step("directory", why: "remove the mailbox attributes from \(uid)'s entry",
+                 check: { try host.directory().mailbox(uid) == nil },
+                 apply: { try host.directory().clearMailbox(uid) }),
+            Step("address-map", why: "rewrite \(config.smtp.addressMap) without \(uid)",
+                 check: { map.read() == (try me.mapText()) },
+                 apply: { try map.write(try me.mapText()) }),
+        ]
+        var params = ["uid": uid, "address": "\(a.local)@\(a.domain)"]
+        if let archive { params["archive"] = archive }
+        return Pipeline(kind: "mailbox.delete", subject: uid, params: params, steps: steps)
+    }
+
+    /// tar.gz of the volume's Maildir, written beside FILE and renamed into
+    /// place only once it was read back whole.
+    func archive(uid: String, to file: String) throws {
+        let mp = try host.volumes().mountPoint(uid)
+        guard FileManager.default.fileExists(atPath: "\(mp)/Maildir") else {
+            throw SemailError("nothing to archive for \(uid)", why: "\(mp)/Maildir does not exist (is the volume mounted?)", status: .failure)
+        }
+        let tmp = "\(file).tmp-\(getpid())"
+        do {
+            try host.runner.run(["tar", "-C", mp, "-czf", tmp, "Maildir"])
+            try host.runner.run(["tar", "-tzf", tmp])
+            let fd = open(tmp, O_RDONLY | O_CLOEXEC)
+            if fd >= 0 { fsync(fd); close(fd) }
+        } catch let e as ProcessError {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw SemailError("cannot archive \(uid)'s Maildir to \(file)", why: e.description, hint: "nothing was destroyed; fix the path or free space", status: .ioError)
+        }
+        guard rename(tmp, file) == 0 else {
+            let e = String(cString: strerror(errno)); try? FileManager.default.removeItem(atPath: tmp)
+            throw SemailError("cannot write \(file)", why: e, status: .ioError)
+        }
+        AtomicFile.syncDirectory((file as NSString).deletingLastPathComponent)
+    }
+
+    /// The pipeline a journaled transaction was running.
+    public func pipeline(for p: Journal.Pending) throws -> Pipeline? {
+        guard let start = p.records.first, let params = start.params, let uid = params["uid"], let address = params["address"] else { return nil }
+        switch start.kind {
+        case "mailbox.create": return try createPipeline(uid: uid, address: address, size: UInt64(params["size"] ?? "") ?? 0)
+        case "mailbox.delete": return try deletePipeline(uid: uid, address: address, archive: params["archive"])
+        default: return nil
+        }
+    }
+
+    /// Repairs every interrupted transaction (the caller holds the state lock).
+    public func recover() throws -> [PipelineReport] {
+        var reports: [PipelineReport] = []
+        for p in journal.pending() {
+            guard let pipe = try pipeline(for: p) else {
+                host.reporter.warn("journal \(p.path): unknown transaction kind; left in place")
+                continue
+            }
+            host.reporter.info("recovering an interrupted \(pipe.kind) of \(pipe.subject)")
+            reports.append(try pipe.recover(p, journal: journal))
+        }
+        return reports
+    }
+
+    // MARK: Views
+
+    public func list() throws -> [MailboxStatus] {
+        let boxes = try host.directory().mailboxes()
+        let vols = Dictionary(try host.volumes().list().map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
+        let cts: [String: ContainerState]
+        do { cts = Dictionary(try host.containers().list().map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a }) } catch let e as SemailError where e.status == .unavailable {
+            host.reporter.warn(e.description); cts = [:]
+        }
+        let zone = try? host.dns.list()
+        let inMap = map.entries()
+        return boxes.map { b in
+            let domain = String(b.address.split(separator: "@").last ?? "")
+            let dns = !managedDomain(domain) ? "external" : (zone.map { hasMX(domain, in: $0) } ?? false) ? "ok" : "missing"
+            return MailboxStatus(uid: b.uid, address: b.address, size: b.size, volume: vols[b.uid], container: cts[b.uid], dns: dns,
+                                 inAddressMap: inMap[b.uid] == b.address)
+        }
+    }
+}
+
+extension Mailboxes {
+    /// Runs `body` holding the state lock, after repairing whatever an
+    /// interrupted command left in the journal.
+    public func locked<T>(wait: Bool, _ body: ([PipelineReport]) throws -> T) throws -> T {
+        let lock = try StateLock(stateDir: config.state.dir, wait: wait, reporter: host.reporter)
+        defer { withExtendedLifetime(lock) {} }
+        let recovered = try recover()
+        return try body(recovered)
+    }
+
+    /// `mailbox create`: the pipeline, or its plan with `dryRun`.
+    public func create(uid: String, address: String, size: UInt64?, dryRun: Bool = false) throws -> PipelineReport {
+        let bytes = try size ?? ByteSize.parse(config.storage.defaultSize)
+        let p = try createPipeline(uid: uid, address: address, size: bytes)
+        return dryRun ? p.plan() : try p.run(journal: journal, reporter: host.reporter)
+    }
+
+    /// `mailbox delete`: the address comes from the directory.
+    public func delete(uid: String, archive: String?, dryRun: Bool = false) throws -> PipelineReport {
+        let uid = try Validate.uid(uid)
+        guard let m = try host.directory().mailbox(uid) else {
+            throw SemailError("\(uid) has no mailbox", why: "the entry has no semailMailbox attribute", hint: "see `semailctl mailbox list`", status: .failure)
+        }
+        if let archive {
+            guard archive.hasPrefix("/") || !archive.contains("\0") else { throw SemailError("invalid archive path", why: archive, status: .usage) }
+            if FileManager.default.fileExists(atPath: archive) {
+                throw SemailError("\(archive) already exists", why: "an archive is never overwritten", hint: "choose another file name", status: .cantCreate)
+            }
+        }
+        let p = try deletePipeline(uid: uid, address: m.address, archive: archive.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+        return dryRun ? p.plan() : try p.run(journal: journal, reporter: host.reporter)
+    }
+}
