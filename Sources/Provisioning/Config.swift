@@ -16,7 +16,15 @@ public struct Config: Sendable {
         public var uidNumberMin = 10000
         public var timeout = 30
     }
-    public struct State: Sendable { public var dir = "/var/lib/semail" }
+    public struct State: Sendable {
+        public var dir = "/var/lib/semail"
+        /// How long `reconcile --prune` keeps a volume in quarantine before `quarantine purge` may destroy it.
+        public var quarantineDays = 30
+        /// The mass-change guard: reconcile stops before removing or recreating more than
+        /// max(guard_min, guard_percent% of the mailboxes) unless --force.
+        public var guardPercent = 10
+        public var guardMin = 5
+    }
     public struct Storage: Sendable {
         public var backend = "image"
         public var volumeGroup = "mvg"
@@ -107,7 +115,8 @@ public struct Config: Sendable {
         "ldap.bind_dn": s(\.ldap.bindDN), "ldap.bind_password_file": s(\.ldap.bindPasswordFile),
         "ldap.starttls": b(\.ldap.startTLS), "ldap.ca_file": s(\.ldap.caFile),
         "ldap.uid_number_min": i(\.ldap.uidNumberMin), "ldap.timeout": i(\.ldap.timeout),
-        "state.dir": s(\.state.dir),
+        "state.dir": s(\.state.dir), "state.quarantine_days": i(\.state.quarantineDays),
+        "state.guard_percent": i(\.state.guardPercent), "state.guard_min": i(\.state.guardMin),
         "storage.backend": s(\.storage.backend), "storage.volume_group": s(\.storage.volumeGroup),
         "storage.image_dir": s(\.storage.imageDir), "storage.mail_root": s(\.storage.mailRoot),
         "storage.default_size": s(\.storage.defaultSize), "storage.mount_options": s(\.storage.mountOptions),

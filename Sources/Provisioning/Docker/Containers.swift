@@ -95,7 +95,16 @@ public struct ContainerManager: Sendable {
     /// Renders the Dockerfile and the files it copies (authorized_keys, the
     /// container's own SSH host key, made once and kept in
     /// `<dockerfile_dir>/<uid>/`).
-    public func render(_ input: ContainerInput) throws -> Rendered {
+    public func render(_ input: ContainerInput) throws -> Rendered { try render(input, makeKey: true)! }
+
+    /// The spec hash UID's container should carry, computed without writing
+    /// anything; nil when the container has no host key yet (it needs a build).
+    public func expectedSpecHash(_ input: ContainerInput, baseImageID: String) throws -> String? {
+        guard let r = try render(input, makeKey: false) else { return nil }
+        return specHash(r, base: baseImageID, input: input, memory: Int(try ByteSize.parse(config.memory)))
+    }
+
+    func render(_ input: ContainerInput, makeKey: Bool) throws -> Rendered? {
         let uid = try Validate.uid(input.uid)
         var keys: [String] = []
         for k in input.sshKeys {
@@ -110,8 +119,9 @@ public struct ContainerManager: Sendable {
         let (dockerfile, _) = try template.render(DockerfileValues(baseImage: config.baseImage, uid: uid, address: input.address,
                                                                  uidNumber: Int(input.owner.uid), gidNumber: Int(input.owner.gid), packages: packages))
         let dir = dockerfileDir(uid)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let hostKey = "\(dir)/ssh_host_ed25519_key"
+        if !makeKey && !FileManager.default.fileExists(atPath: hostKey) { return nil }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         if !FileManager.default.fileExists(atPath: hostKey) {
             let tmp = "\(dir)/.hostkey-\(getpid())"
             try? FileManager.default.removeItem(atPath: tmp); try? FileManager.default.removeItem(atPath: tmp + ".pub")

@@ -8,10 +8,13 @@ public struct MailboxRecord: Sendable, Codable, Equatable {
     public var dn: String
     public var address: String
     public var size: UInt64?
+    public var uidNumber: Int? = nil
+    public var gidNumber: Int? = nil
+    public var sshKeys: [String] = []
 }
 
 extension Directory {
-    static let mailboxAttributes = ["uid", "semailMailbox", "semailVolumeSize"]
+    static let mailboxAttributes = ["uid", "semailMailbox", "semailVolumeSize", "uidNumber", "gidNumber", "sshPublicKey"]
 
     /// Every mailbox, in one paged search.
     public func mailboxes() throws -> [MailboxRecord] {
@@ -19,7 +22,9 @@ extension Directory {
         try wrap { try connection.search(base: config.peopleDN, filter: .and([.equal("objectClass", "inetOrgPerson"), .present("semailMailbox")]),
                                          attributes: Self.mailboxAttributes) { e in
             guard let uid = e.first("uid"), let a = e.first("semailMailbox") else { return }
-            out.append(MailboxRecord(uid: uid, dn: e.dn, address: a.lowercased(), size: e.first("semailVolumeSize").flatMap { UInt64($0) }))
+            out.append(MailboxRecord(uid: uid, dn: e.dn, address: a.lowercased(), size: e.first("semailVolumeSize").flatMap { UInt64($0) },
+                                     uidNumber: e.first("uidNumber").flatMap { Int($0) }, gidNumber: e.first("gidNumber").flatMap { Int($0) },
+                                     sshKeys: e.strings("sshPublicKey")))
         } }
         return out.sorted { $0.uid < $1.uid }
     }
@@ -175,7 +180,9 @@ public struct Mailboxes: Sendable {
                            let others = try host.directory().mailboxes().contains { $0.uid != uid && $0.address.hasSuffix("@\(domain)") }
                            if before["existed"] == "0" && !others { _ = try host.dns.removeMX(domain) }
                        })
-                : Step("dns", why: "\(domain) is outside \(config.dns.zone): print the MX record to publish and check it", apply: {
+                : Step("dns", why: "\(domain) is outside \(config.dns.zone): print the MX record to publish and check it",
+                       check: { try host.directory().mailbox(uid)?.address == address },  // said once, at creation
+                       apply: {
                     let c = try host.dns.checkMX(domain)
                     host.reporter.info("\(domain) is not in the managed zone: publish `\(domain). IN MX \(config.dns.mxPriority) \(ZoneName.absolute(config.dns.mxHost))`")
                     host.reporter.info("zone check-mx \(domain): \(c.ok ? "ok" : "not yet"): \(c.message)")

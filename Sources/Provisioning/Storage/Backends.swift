@@ -1,4 +1,5 @@
 import CShims
+import Zone
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -40,6 +41,13 @@ public protocol VolumeBackend: Sendable {
     func grow(uid: String, to size: UInt64) throws
     /// The fstab source and extra options that mount it at boot.
     func fstab(uid: String) -> (source: String, options: String)
+    /// Detaches UID's (unmounted) volume and sets it aside under the name
+    /// `id`, out of `observeAll`'s sight; returns where it now is.
+    func quarantine(uid: String, id: String, dir: String) throws -> String
+    /// Puts a quarantined volume back as UID's.
+    func restore(from place: String, uid: String) throws
+    /// Destroys a quarantined volume.
+    func purge(_ place: String) throws
 }
 
 /// Sparse image files on loop devices (the embedded default).
@@ -140,6 +148,32 @@ public struct ImageBackend: VolumeBackend {
     }
 
     public func fstab(uid: String) -> (source: String, options: String) { (path(uid), "loop") }
+
+    public func quarantine(uid: String, id: String, dir qdir: String) throws -> String {
+        let file = path(uid)
+        try waitDetached(file)
+        let dest = "\(qdir)/volume.img"
+        guard rename(file, dest) == 0 else {
+            let e = errno
+            throw SemailError("cannot move \(file) to the quarantine", why: SystemState.errnoText(e),
+                              hint: e == EXDEV ? "[state] dir and [storage] image_dir must be on the same filesystem" : nil, status: .ioError)
+        }
+        AtomicFile.syncDirectory(dir); AtomicFile.syncDirectory(qdir)
+        return dest
+    }
+
+    public func restore(from place: String, uid: String) throws {
+        let file = path(uid)
+        guard !FileManager.default.fileExists(atPath: file) else {
+            throw SemailError("\(uid) already has a volume", why: "\(file) exists", hint: "delete or rename it first", status: .failure)
+        }
+        guard rename(place, file) == 0 else { throw SemailError("cannot restore \(place)", why: SystemState.errnoText(), status: .ioError) }
+        AtomicFile.syncDirectory(dir)
+    }
+
+    public func purge(_ place: String) throws {
+        guard unlink(place) == 0 || errno == ENOENT else { throw SemailError("cannot remove \(place)", why: SystemState.errnoText(), status: .ioError) }
+    }
 }
 
 /// LVM logical volumes `Vol<uid>` in one volume group, through the lvm
@@ -216,4 +250,22 @@ public struct LVMBackend: VolumeBackend {
     }
 
     public func fstab(uid: String) -> (source: String, options: String) { (lvPath(uid), "") }
+
+    /// Quarantined LVs are renamed `Q<id>` and deactivated.
+    public func quarantine(uid: String, id: String, dir: String) throws -> String {
+        let q = "Q\(id.filter { $0.isLetter || $0.isNumber })"
+        _ = try lvm(["lvchange", "-an", "\(vg)/\(Self.lvName(uid))"])
+        _ = try lvm(["lvrename", vg, Self.lvName(uid), q])
+        return "\(vg)/\(q)"
+    }
+
+    public func restore(from place: String, uid: String) throws {
+        guard !(try observeAll().contains { $0.uid == uid }) else {
+            throw SemailError("\(uid) already has a volume", why: "\(lvPath(uid)) exists", hint: "delete it first", status: .failure)
+        }
+        let lv = String(place.split(separator: "/").last ?? "")
+        _ = try lvm(["lvrename", vg, lv, Self.lvName(uid)])
+    }
+
+    public func purge(_ place: String) throws { _ = try lvm(["lvremove", "--yes", place]) }
 }

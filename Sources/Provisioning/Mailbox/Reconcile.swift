@@ -1,0 +1,194 @@
+import Foundation
+import Zone
+
+/// One line of a reconcile plan.
+public struct ReconcileItem: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable { case create, repair, orphan }
+    public var kind: Kind
+    public var uid: String
+    public var component: String
+    public var action: String
+    public var reason: String
+    /// Removes or recreates something (counted by the mass-change guard).
+    public var destructive: Bool
+}
+
+/// What `reconcile` saw, planned and did.
+public struct ReconcileReport: Sendable, Codable {
+    public var mailboxes: Int
+    public var items: [ReconcileItem]
+    /// External calls made to observe (LDAP searches, Docker API calls,
+    /// programs run, zone files parsed): independent of the mailbox count.
+    public var observeCalls: [String: Int]
+    public var applied: [PipelineReport] = []
+    public var pruned: [String] = []
+    public var quarantined: [QuarantineEntry] = []
+    public var errors: [String] = []
+    public var dryRun: Bool
+    public var prune: Bool
+    /// Would a real run change anything (repairs, or orphans with --prune)?
+    public var changesPending: Bool { items.contains { $0.kind != .orphan || prune } }
+}
+
+/// `reconcile`: the desired state is LDAP's mailboxes; the actual state is
+/// observed in one batched call per component; drift is repaired one
+/// mailbox per transaction; orphans are reported, and pruned (volumes to
+/// the quarantine) only with `--prune`.
+public struct Reconciler: Sendable {
+    public let host: Host
+    public init(host: Host) { self.host = host }
+
+    struct Observation {
+        var mailboxes: [MailboxRecord]
+        var volumes: [String: VolumeState]
+        var containers: [String: ContainerState]
+        var zone: ZoneListing?
+        var zoneError: String?
+        var map: String?
+        var baseImage: String?
+        var calls: [String: Int]
+        var mounts: [String: String]
+    }
+
+    func observe() throws -> Observation {
+        let mb = Mailboxes(host: host)
+        var calls: [String: Int] = [:]
+        let boxes = try host.directory().mailboxes()
+        calls["ldap search", default: 0] += 1
+        let vm = try host.volumes()
+        let vols = Dictionary(try vm.list().map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
+        calls[vm.backend.kind == "lvm" ? "lvs" : "volume scan (readdir + /sys + fstab)", default: 0] += 1
+        let cm = host.containers()
+        let cts = Dictionary(try cm.list().map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
+        calls["docker api", default: 0] += 1
+        var base: String?
+        if !boxes.isEmpty { base = try? cm.client.image(host.config.containers.baseImage)?.Id; calls["docker api", default: 0] += 1 }
+        var zone: ZoneListing?, zerr: String?
+        do { zone = try host.dns.list() } catch { zerr = "\(error)" }
+        calls["zone parse", default: 0] += 1
+        let fsTypes = Dictionary(SystemState.mounts().map { ($0.mountPoint, $0.fsType) }, uniquingKeysWith: { _, b in b })
+        return Observation(mailboxes: boxes, volumes: vols, containers: cts, zone: zone, zoneError: zerr, map: mb.map.read(), baseImage: base,
+                           calls: calls, mounts: fsTypes)
+    }
+
+    func plan(_ o: Observation) -> [ReconcileItem] {
+        let mb = Mailboxes(host: host)
+        let cm = host.containers()
+        let fixedOwner = try? MailOwner.fixed(host.config.storage.owner)
+        var items: [ReconcileItem] = []
+        func add(_ k: ReconcileItem.Kind, _ uid: String, _ c: String, _ a: String, _ r: String, destructive: Bool = false) {
+            items.append(ReconcileItem(kind: k, uid: uid, component: c, action: a, reason: r, destructive: destructive))
+        }
+        let wanted = Set(o.mailboxes.map(\.uid))
+        for m in o.mailboxes {
+            let mp = "\(host.config.storage.mailRoot)/\(m.uid)"
+            if let v = o.volumes[m.uid] {
+                if !v.mounted { add(.repair, m.uid, "volume", "mount \(v.source) at \(mp)", "the volume is not mounted") }
+                else {
+                    if let fs = o.mounts[mp], fs != "ext4" { add(.repair, m.uid, "volume", "none (never reformatted): fix by hand", "it is mounted as \(fs), not ext4") }
+                    let missing = ["Maildir", "Maildir/cur", "Maildir/new", "Maildir/tmp"].filter { !FileManager.default.fileExists(atPath: "\(mp)/\($0)") }
+                    if !missing.isEmpty { add(.repair, m.uid, "maildir", "create \(missing.joined(separator: ", "))", "missing Maildir directories") }
+                }
+                if !v.persistent { add(.repair, m.uid, "volume", "add the fstab entry", "it would not be mounted at boot") }
+                if let want = m.size, v.size < want {
+                    add(.repair, m.uid, "volume", "grow to \(ByteSize.format(want))", "it is \(ByteSize.format(v.size)), the directory says \(ByteSize.format(want))")
+                }
+            } else {
+                add(.create, m.uid, "volume", "create an empty \(ByteSize.format(m.size ?? 0)) volume", "the mailbox has no volume", destructive: true)
+            }
+            if let c = o.containers[m.uid] {
+                var expected: String?
+                if let base = o.baseImage, let owner = fixedOwner ?? m.uidNumber.map({ MailOwner(uid: uid_t($0), gid: gid_t(m.gidNumber ?? $0)) }) {
+                    let input = ContainerInput(uid: m.uid, address: m.address, owner: owner, sshKeys: m.sshKeys, maildir: "\(mp)/Maildir")
+                    expected = try? cm.expectedSpecHash(input, baseImageID: base)
+                }
+                if c.specHash != expected { add(.repair, m.uid, "container", "rebuild semail-\(m.uid)", "its recorded hash no longer matches the template, image, keys or mounts") }
+                else if c.state != "running" { add(.repair, m.uid, "container", "start semail-\(m.uid)", "it is \(c.state)") }
+            } else {
+                add(.repair, m.uid, "container", "create semail-\(m.uid)", "the mailbox has no container")
+            }
+            let domain = String(m.address.split(separator: "@").last ?? "")
+            if mb.managedDomain(domain), let z = o.zone, !mb.hasMX(domain, in: z) {
+                add(.repair, m.uid, "dns", "add \(domain) MX", "the managed zone has no MX for \(domain)")
+            }
+        }
+        // The address map as a whole.
+        let mapWanted = AddressMap.render(o.mailboxes)
+        if o.map != mapWanted { add(.repair, "-", "address-map", "rewrite \(host.config.smtp.addressMap)", o.map == nil ? "it does not exist" : "it differs from the directory") }
+        // Orphans.
+        for (uid, v) in o.volumes.sorted(by: { $0.key < $1.key }) where !wanted.contains(uid) {
+            add(.orphan, uid, "volume", "move \(v.source) to the quarantine", "no mailbox in the directory", destructive: true)
+        }
+        for (uid, _) in o.containers.sorted(by: { $0.key < $1.key }) where !wanted.contains(uid) {
+            add(.orphan, uid, "container", "remove semail-\(uid)", "no mailbox in the directory", destructive: true)
+        }
+        if let z = o.zone {
+            let mx = ZoneName.absolute(host.config.dns.mxHost.lowercased())
+            let domains = Set(o.mailboxes.map { ZoneName.absolute(String($0.address.split(separator: "@").last ?? "")) })
+            for r in z.managed where r.type == "MX" && r.rdata.last?.lowercased() == mx && !domains.contains(r.owner.lowercased()) {
+                add(.orphan, "-", "dns", "remove \(r.owner) MX", "no mailbox uses \(r.owner)", destructive: true)
+            }
+        }
+        return items
+    }
+
+    public struct Options: Sendable {
+        public var dryRun = false
+        public var prune = false
+        public var force = false
+        public init() {}
+    }
+
+    public func run(_ opt: Options) throws -> ReconcileReport {
+        let o = try observe()
+        let items = plan(o)
+        var report = ReconcileReport(mailboxes: o.mailboxes.count, items: items, observeCalls: o.calls, dryRun: opt.dryRun, prune: opt.prune)
+        if let e = o.zoneError { report.errors.append("zone: \(e)") }
+        // The directory can lie (outage, wrong base, empty result): stop
+        // before a mass change.
+        let risky = items.filter { $0.destructive && ($0.kind != .orphan || opt.prune) }.count
+        let limit = max(host.config.state.guardMin, o.mailboxes.count * host.config.state.guardPercent / 100)
+        if risky > limit && !opt.force && !opt.dryRun {
+            throw SemailError("reconcile stopped by the mass-change guard", why: "it would remove or recreate \(risky) things; the limit is \(limit) (\(host.config.state.guardPercent)% of \(o.mailboxes.count) mailboxes, at least \(host.config.state.guardMin))",
+                              hint: "check the directory (base DN, outage) with `semailctl reconcile --dry-run`; if the plan is right, add --force", status: .failure)
+        }
+        if opt.dryRun { return report }
+        let mb = Mailboxes(host: host)
+        // Repairs: one transaction per mailbox (every step checks first).
+        let byUID = Dictionary(grouping: items.filter { $0.kind != .orphan && $0.uid != "-" }, by: \.uid)
+        for m in o.mailboxes where byUID[m.uid] != nil {
+            do {
+                if let want = m.size, let v = o.volumes[m.uid], v.size < want, v.mounted {
+                    _ = try host.volumes().resize(uid: m.uid, to: want, owner: try host.mailOwner(m.uid))
+                }
+                let r = try mb.createPipeline(uid: m.uid, address: m.address, size: m.size ?? (try ByteSize.parse(host.config.storage.defaultSize)))
+                    .run(journal: mb.journal, reporter: host.reporter)
+                report.applied.append(r)
+                if !r.ok { report.errors.append("\(m.uid): \(r.reason ?? "failed")") }
+            } catch {
+                report.errors.append("\(m.uid): \((error as? SemailError)?.description ?? "\(error)")")
+            }
+        }
+        if items.contains(where: { $0.component == "address-map" }) {
+            do { try mb.map.write(try mb.mapText()) } catch { report.errors.append("address map: \(error)") }
+        }
+        if opt.prune {
+            for i in items where i.kind == .orphan {
+                do {
+                    switch i.component {
+                    case "container": _ = try host.containers().remove(uid: i.uid); report.pruned.append("container semail-\(i.uid)")
+                    case "dns":
+                        let name = i.action.replacingOccurrences(of: "remove ", with: "").replacingOccurrences(of: " MX", with: "")
+                        _ = try host.dns.removeMX(name); report.pruned.append("MX \(name)")
+                    default: break
+                    }
+                } catch { report.errors.append("prune \(i.component) \(i.uid): \((error as? SemailError)?.description ?? "\(error)")") }
+            }
+            for i in items where i.kind == .orphan && i.component == "volume" {
+                do { report.quarantined.append(try host.volumes().quarantine(uid: i.uid, days: host.config.state.quarantineDays)) }
+                catch { report.errors.append("quarantine \(i.uid): \((error as? SemailError)?.description ?? "\(error)")") }
+            }
+        }
+        return report
+    }
+}

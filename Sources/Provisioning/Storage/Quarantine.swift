@@ -1,0 +1,85 @@
+import Foundation
+import Zone
+
+/// A volume set aside by `reconcile --prune` instead of being wiped: kept
+/// under `<state>/quarantine/<id>/` for `[state] quarantine_days`.
+public struct QuarantineEntry: Sendable, Codable, Equatable {
+    public var id: String
+    public var uid: String
+    public var backend: String
+    public var place: String
+    public var size: UInt64
+    public var quarantinedAt: Date
+    public var expires: Date
+}
+
+extension VolumeManager {
+    public var quarantineDir: String { "\(stateDir)/quarantine" }
+
+    /// Unmounts UID's volume, drops its fstab entry and moves it into the
+    /// quarantine. Nothing is wiped.
+    public func quarantine(uid: String, days: Int) throws -> QuarantineEntry {
+        let uid = try Validate.uid(uid)
+        let lock = try lock()
+        defer { lock.release() }
+        guard let vol = try backend.observeAll().first(where: { $0.uid == uid }) else {
+            throw SemailError("no volume for \(uid)", why: "nothing to quarantine", status: .failure)
+        }
+        let mp = mountPoint(uid)
+        if let m = SystemState.mounts().last(where: { $0.mountPoint == mp }) {
+            guard m.source == vol.device else { throw SemailError("refusing to unmount \(mp)", why: "\(m.source) is mounted there, not UID's volume", status: .failure) }
+            guard umount2(mp, 0) == 0 else {
+                let e = errno
+                throw SemailError("cannot unmount \(mp)", why: SystemState.errnoText(e), hint: e == EBUSY ? "stop what uses it (its container?) first" : nil, status: .failure)
+            }
+        }
+        if try fstab.read().contains(where: { $0.mountPoint == mp }) { try fstab.set(mountPoint: mp, to: nil) }
+        rmdir(mp)
+        let now = Date()
+        let id = "\(uid)-\(Int(now.timeIntervalSince1970))"
+        let dir = "\(quarantineDir)/\(id)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let place = try backend.quarantine(uid: uid, id: id, dir: dir)
+        let e = QuarantineEntry(id: id, uid: uid, backend: backend.kind, place: place, size: vol.size, quarantinedAt: now,
+                                expires: now.addingTimeInterval(Double(days) * 86400))
+        let enc = JSONEncoder(); enc.dateEncodingStrategy = .iso8601; enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write("\(dir)/entry.json", Array(try enc.encode(e)))
+        return e
+    }
+
+    public func quarantined() -> [QuarantineEntry] {
+        let dec = JSONDecoder(); dec.dateDecodingStrategy = .iso8601
+        return ((try? FileManager.default.contentsOfDirectory(atPath: quarantineDir)) ?? []).sorted().compactMap { d in
+            FileManager.default.contents(atPath: "\(quarantineDir)/\(d)/entry.json").flatMap { try? dec.decode(QuarantineEntry.self, from: $0) }
+        }
+    }
+
+    func entry(_ id: String) throws -> QuarantineEntry {
+        guard let e = quarantined().first(where: { $0.id == id }) else {
+            throw SemailError("no quarantined volume \(Validate.quoted(id))", why: "not under \(quarantineDir)", hint: "see `semailctl quarantine list`", status: .failure)
+        }
+        return e
+    }
+
+    /// Puts a quarantined volume back as its user's and mounts it again
+    /// (its ext4 is reused, never formatted).
+    public func restore(id: String, owner: MailOwner) throws -> CreateResult {
+        let e = try entry(id)
+        let lock = try lock()
+        defer { lock.release() }
+        try backend.restore(from: e.place, uid: e.uid)
+        let r = try ensure(uid: e.uid, size: e.size, owner: owner, force: false)
+        try? FileManager.default.removeItem(atPath: "\(quarantineDir)/\(id)")
+        return r
+    }
+
+    /// Destroys quarantined volumes: the given ids, or every expired one.
+    public func purge(ids: [String], now: Date = Date()) throws -> [QuarantineEntry] {
+        let targets = ids.isEmpty ? quarantined().filter { $0.expires <= now } : try ids.map { try entry($0) }
+        for e in targets {
+            try backend.purge(e.place)
+            try FileManager.default.removeItem(atPath: "\(quarantineDir)/\(e.id)")
+        }
+        return targets
+    }
+}
