@@ -9,7 +9,10 @@ set -euo pipefail
 cmd=${1:?usage: dockerd.sh start|stop DIR}
 dir=${2:?usage: dockerd.sh start|stop DIR}
 case "$cmd" in
-start)
+halt)
+  halt_service "$dir/dockerd.pid"
+  ;;
+start|resume)
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   # Short paths: a Unix socket path is limited to 107 bytes.
@@ -40,5 +43,5 @@ stop)
   for m in $(awk -v d="$dir" 'index($2,d)==1{print $2}' /proc/self/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
   ;;
-*) echo "usage: dockerd.sh start|stop DIR" >&2; exit 64 ;;
+*) echo "usage: dockerd.sh start|stop|halt|resume DIR" >&2; exit 64 ;;
 esac

@@ -17,3 +17,16 @@ stop_service() {
   fi
   rm -rf "$dir"
 }
+
+# Stops the daemon whose pid is in PIDFILE but keeps its directory, so
+# `resume` can start it again on the same data (outage tests).
+halt_service() {
+  local pidfile=$1
+  [ -f "$pidfile" ] || return 0
+  local pid
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}

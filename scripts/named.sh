@@ -47,6 +47,7 @@ options {
   recursion no;
   dnssec-validation no;
   notify no;
+  allow-new-zones yes;   # tests add a zone of their own with `rndc addzone`
 };
 controls { inet 127.0.0.1 port $rport allow { 127.0.0.1; } keys { "semail-test"; }; };
 logging { channel log { file "$dir/named.log"; severity info; print-time yes; }; category default { log; }; };
@@ -72,6 +73,14 @@ ENV
   ;;
 stop)
   stop_service "$dir" "$dir/named.pid"
+  ;;
+halt)
+  halt_service "$dir/named.pid"
+  ;;
+resume)
+  named -4 -c "$dir/named.conf"
+  . "$dir/env"
+  for _ in $(seq 1 100); do dig @127.0.0.1 -p "$DNS_PORT" +short +time=1 +tries=1 semail.email SOA >/dev/null 2>&1 && break; sleep 0.05; done
   ;;
 *) echo "usage: named.sh start|stop DIR" >&2; exit 64 ;;
 esac

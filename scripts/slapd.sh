@@ -58,7 +58,7 @@ rootdn "$admin"
 rootpw $hash
 directory $dir/db
 index objectClass eq
-index uid,mail eq
+index uid,mail,semailMailbox eq,pres
 access to attrs=userPassword by self write by anonymous auth by * none
 access to * by self read by users read by * none
 CONF
@@ -95,5 +95,17 @@ ENV
 stop)
   stop_service "$dir" "$dir/slapd.pid"
   ;;
-*) echo "usage: slapd.sh start|stop DIR [PORT]" >&2; exit 64 ;;
+halt)
+  halt_service "$dir/slapd.pid"
+  ;;
+resume)
+  . "$dir/env"
+  enc_sock=${LDAPI_URI#ldapi://}
+  slapd -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/ ldapi://$enc_sock/" -n semail-slapd
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$LDAP_PORT") 2>/dev/null; then break; fi
+    sleep 0.05
+  done
+  ;;
+*) echo "usage: slapd.sh start|stop|halt|resume DIR [PORT]" >&2; exit 64 ;;
 esac

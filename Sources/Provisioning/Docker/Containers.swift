@@ -309,7 +309,11 @@ public struct ContainerManager: Sendable {
             }
             try client.remove(container: c.Id)
             removed.append("container \(n)")
-            if c.Image.hasPrefix("sha256:") { try? client.removeImage(c.Image); }
+        }
+        // Its images too, also one built by a run that never made a container.
+        for i in try client.images(reference: "\(Self.imageRepo):\(uid)-*") {
+            try client.removeImage(i.Id, force: true)
+            removed.append("image \((i.RepoTags ?? []).first ?? i.Id)")
         }
         return removed
     }

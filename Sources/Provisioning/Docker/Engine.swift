@@ -10,8 +10,11 @@ extension DockerClient {
         do { return try decode(call("GET", "/images/\(DockerClient.escape(name))/json")) } catch let e as DockerError where e.status == 404 { return nil }
     }
 
-    public func images(label: String? = nil) throws -> [ImageSummary] {
-        let q = label.map { [("filters", Self.filters(["label": [$0]]))] } ?? []
+    public func images(label: String? = nil, reference: String? = nil) throws -> [ImageSummary] {
+        var f: [String: [String]] = [:]
+        if let label { f["label"] = [label] }
+        if let reference { f["reference"] = [reference] }
+        let q = f.isEmpty ? [] : [("filters", Self.filters(f))]
         return try decode(call("GET", "/images/json", query: q))
     }
 

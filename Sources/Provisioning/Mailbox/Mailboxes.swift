@@ -153,7 +153,7 @@ public struct Mailboxes: Sendable {
                  check: {
                      let v = try host.volumes().list().first { $0.uid == uid }
                      guard let v, v.mounted, v.persistent else { return false }
-                     return FileManager.default.fileExists(atPath: "\(v.mountPoint)/Maildir/cur")
+                     return ["cur", "new", "tmp"].allSatisfy { FileManager.default.fileExists(atPath: "\(v.mountPoint)/Maildir/\($0)") }
                  },
                  observe: { ["existed": try host.volumes().list().contains { $0.uid == uid } ? "1" : "0"] },
                  apply: { _ = try host.volumes().create(uid: uid, size: size, owner: try host.mailOwner(uid)) },
@@ -195,7 +195,8 @@ public struct Mailboxes: Sendable {
             Step("address-map", why: "rewrite \(config.smtp.addressMap) with \(uid): \(address)", pointOfNoReturn: true,
                  check: { map.read() == (try me.mapText()) },
                  apply: { try map.write(try me.mapText()) },
-                 undo: { _ in try map.write(try me.mapText()) }),
+                 // Undone before the directory step is: leave this uid out explicitly.
+                 undo: { _ in try map.write(try me.mapText(excluding: [uid])) }),
         ]
         return Pipeline(kind: "mailbox.create", subject: uid, params: ["uid": uid, "address": address, "size": "\(size)"], steps: steps)
     }

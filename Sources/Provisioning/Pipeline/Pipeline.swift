@@ -160,7 +160,9 @@ public struct Pipeline: Sendable {
                 report.ok = false
                 report.failedStep = s.name
                 report.reason = (error as? SemailError)?.description ?? "\(error)"
-                if begun.contains(where: { $0.0.pointOfNoReturn }) {
+                // The failing step itself did not take effect (it threw), so
+                // only an earlier point of no return forbids the rollback.
+                if begun.contains(where: { $0.0.pointOfNoReturn && $0.0.name != s.name }) {
                     // Past the point of no return: leave it to `recover`, which finishes it.
                     report.notes.append("past the point of no return: `semailctl recover` finishes this transaction")
                     return report

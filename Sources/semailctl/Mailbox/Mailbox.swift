@@ -138,9 +138,11 @@ struct MailboxShow: AsyncParsableCommand {
         let out = global.output
         try await out.run {
             _ = try Validate.uid(uid)
-            guard let m = try Mailboxes(host: global.host()).list().first(where: { $0.uid == uid }) else {
+            let host = try global.host()
+            guard var m = try Mailboxes(host: host).list().first(where: { $0.uid == uid }) else {
                 throw SemailError("\(uid) has no mailbox", why: "no semailMailbox on the entry", hint: "see `semailctl mailbox list`", status: .failure)
             }
+            if m.container != nil { m.container = try host.containers().show(uid: uid) }  // with its address and ssh command
             out.emit(m) { m in
                 var l = ["uid        \(m.uid)", "address    \(m.address)", "size       \(m.size.map { ByteSize.format($0) } ?? "-")"]
                 if let v = m.volume {
