@@ -219,7 +219,8 @@ public enum AtomicFile {
     /// Writes `bytes` to `path` atomically.
     public static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
         let dir = (path as NSString).deletingLastPathComponent
-        let tmp = "\(dir)/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
+        // Unique per call: threads of one process may write the same file.
+        let tmp = "\(dir)/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try writeTemp(tmp, bytes, like: FileManager.default.fileExists(atPath: path) ? path : nil, mode: mode)
         guard rename(tmp, path) == 0 else {
             let e = errno; unlink(tmp)

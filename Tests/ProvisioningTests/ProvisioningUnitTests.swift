@@ -93,4 +93,24 @@ import Testing
         try f.set(mountPoint: "/home/Personnes/c", to: nil)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == original)
     }
+
+    /// /proc/self/mountinfo is read whole, past Foundation's 4 KiB procfs
+    /// cut: bind mounts are added until the file is over 8 KiB.
+    @Test func mountTableIsReadWholePast4KiB() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("mi-\(UUID().uuidString.prefix(6))").path
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        var made: [String] = []
+        defer { for m in made.reversed() { umount2(m, 0) }; try? FileManager.default.removeItem(atPath: base) }
+        var i = 0
+        while (SystemState.readKernelFile("/proc/self/mountinfo") ?? "").utf8.count < 8192 && i < 200 {
+            let d = "\(base)/m\(i)"
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            guard mount(base, d, "", UInt(MS_BIND), nil) == 0 else { break }
+            made.append(d); i += 1
+        }
+        let mine = SystemState.mounts().filter { $0.mountPoint.hasPrefix(base + "/") }
+        #expect(mine.count == made.count && made.count > 0)
+        let cat = try ProcessRunner().run(["cat", "/proc/self/mountinfo"]).text
+        #expect(SystemState.mounts().count == cat.split(separator: "\n").count)
+    }
 }

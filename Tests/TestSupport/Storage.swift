@@ -29,13 +29,13 @@ public final class StorageArea: Sendable {
 
     /// Mount table lines under this area.
     public var mounts: [String] {
-        ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init).filter { $0.contains(dir) }
+        (SystemState.readKernelFile("/proc/self/mountinfo") ?? "").split(separator: "\n").map(String.init).filter { $0.contains(dir) }
     }
     /// Loop devices backed by files of this area.
     public var loops: [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/block")) ?? []
         return names.filter { $0.hasPrefix("loop") }.filter { n in
-            ((try? String(contentsOfFile: "/sys/block/\(n)/loop/backing_file", encoding: .utf8)) ?? "").contains(dir)
+            (SystemState.readKernelFile("/sys/block/\(n)/loop/backing_file") ?? "").contains(dir)
         }
     }
 

@@ -89,11 +89,11 @@ public final class World: Sendable {
     public func mountPoint(_ uid: String) -> String { "\(dir)/mail/\(uid)" }
     public var journalFiles: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/state/journal")) ?? []).filter { $0.hasSuffix(".jsonl") } }
     public var mounts: [String] {
-        ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init).filter { $0.contains(dir) }
+        (SystemState.readKernelFile("/proc/self/mountinfo") ?? "").split(separator: "\n").map(String.init).filter { $0.contains(dir) }
     }
     public var loops: [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/block")) ?? []).filter { $0.hasPrefix("loop") }.filter { n in
-            ((try? String(contentsOfFile: "/sys/block/\(n)/loop/backing_file", encoding: .utf8)) ?? "").contains(dir)
+            (SystemState.readKernelFile("/sys/block/\(n)/loop/backing_file") ?? "").contains(dir)
         }
     }
 
@@ -110,7 +110,7 @@ public final class World: Sendable {
     public func traces(_ uid: String, domain: String) throws -> [String] {
         var t: [String] = []
         if FileManager.default.fileExists(atPath: "\(dir)/images/\(uid).img") { t.append("image file") }
-        let mine = loops.filter { n in ((try? String(contentsOfFile: "/sys/block/\(n)/loop/backing_file", encoding: .utf8)) ?? "").contains("/images/\(uid).img") }
+        let mine = loops.filter { n in (SystemState.readKernelFile("/sys/block/\(n)/loop/backing_file") ?? "").contains("/images/\(uid).img") }
         if !mine.isEmpty { t.append("loop devices \(mine)") }
         if mounts.contains(where: { $0.contains("/mail/\(uid) ") }) { t.append("mount") }
         if FileManager.default.fileExists(atPath: mountPoint(uid)) { t.append("mount point directory") }

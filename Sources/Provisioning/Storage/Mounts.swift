@@ -16,8 +16,26 @@ public struct MountEntry: Sendable, Equatable {
 /// The kernel's view of mounts, loop devices and filesystems, read in one
 /// pass each (no command per volume).
 public enum SystemState {
+    /// A /proc or /sys file, read to its end. (Foundation's
+    /// String(contentsOfFile:) stops at 4 KiB on procfs, which loses mounts
+    /// on a host with many of them.)
+    public static func readKernelFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var data = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n == 0 { break }
+            data += buf[0..<n]
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     public static func mounts() -> [MountEntry] {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        guard let text = readKernelFile("/proc/self/mountinfo") else { return [] }
         return text.split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
             guard let dash = f.firstIndex(of: "-"), dash + 2 < f.count, f.count > 4 else { return nil }
@@ -53,7 +71,7 @@ public enum SystemState {
         var map: [String: String] = [:]  // backing file -> /dev/loopN
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/block")) ?? []
         for n in names where n.hasPrefix("loop") {
-            if let f = try? String(contentsOfFile: "/sys/block/\(n)/loop/backing_file", encoding: .utf8) {
+            if let f = readKernelFile("/sys/block/\(n)/loop/backing_file") {
                 map[f.trimmingCharacters(in: .newlines)] = "/dev/\(n)"
             }
         }

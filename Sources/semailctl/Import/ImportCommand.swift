@@ -10,6 +10,8 @@ struct ImportCommand: AsyncParsableCommand {
         discussion: """
         An entry that already exists with the same attributes is skipped; one that differs is reported,
         and its differing attributes replaced only with --update. Exit code 1 when any record failed.
+        Entries that carry semailMailbox (and optionally semailVolumeSize, in bytes) also get a mailbox:
+        each one is its own `mailbox create` transaction, --jobs at a time; one failure does not stop the others.
         """)
 
     @Argument(help: "The LDIF file.") var file: String
@@ -17,6 +19,8 @@ struct ImportCommand: AsyncParsableCommand {
     @Flag(help: "Go on past malformed or failing records.") var continueOnError = false
     @Flag(help: "Replace the differing attributes of entries that already exist.") var update = false
     @Option(help: "Requests kept in flight.") var window = 64
+    @Option(help: "Mailboxes provisioned in parallel (default: the number of cores).") var jobs = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "Fail at once if another semailctl holds the state lock.") var noWait = false
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -27,20 +31,43 @@ struct ImportCommand: AsyncParsableCommand {
                                   status: .dataError)
             }
             let host = try global.host()
-            let items = LDIF.parse(Array(data), file: file)
+            let (items, requests) = BulkProvisioning.split(LDIF.parse(Array(data), file: file))
             let importer = Importer(connection: try host.ldap(),
                                     options: ImportOptions(dryRun: dryRun, continueOnError: continueOnError, update: update,
                                                            window: max(1, window)),
                                     reporter: host.reporter)
             let s = try importer.run(file: file, items: items)
-            out.emit(s) { s in
-                var l = ["\(s.dryRun ? "dry run: would have " : "")added \(s.added), modified \(s.modified), deleted \(s.deleted), renamed \(s.renamed), skipped \(s.skipped), failed \(s.failed)"
-                         + (s.notApplied > 0 ? ", not applied after the first failure \(s.notApplied)" : "")]
-                l += s.differing.map { "  differs: \($0.dn ?? "") (line \($0.line)): \($0.reason)" + (update ? "" : " (use --update)") }
-                l += s.failures.map { "  failed: \($0.dn.map { "\($0) " } ?? "")(line \($0.line)): \($0.reason)" }
+            var provisioning: BulkProvisioning.Summary?
+            if !requests.isEmpty && !dryRun && s.ok {
+                provisioning = try Mailboxes(host: host).locked(wait: !noWait) { recovered in
+                    printRecovered(out, recovered)
+                    return BulkProvisioning.run(requests, host: host, jobs: max(1, jobs))
+                }
+            }
+            struct Doc: Encodable { var ldap: ImportSummary; var mailboxes: BulkProvisioning.Summary?; var requested: [MailboxRequest] }
+            out.emit(Doc(ldap: s, mailboxes: provisioning, requested: requests)) { d in
+                var l = [d.ldap.text(update: update)]
+                if let p = d.mailboxes {
+                    l.append("mailboxes: \(p.created) created, \(p.unchanged) already there, \(p.failed) failed, in \(String(format: "%.1f", p.seconds)) s")
+                    l += p.results.filter { !$0.ok }.map { "  failed: \($0.subject) at \($0.failedStep ?? "start"): \($0.reason ?? "")" }
+                } else if !d.requested.isEmpty {
+                    l.append(d.ldap.dryRun ? "dry run: would provision \(d.requested.count) mailbox(es)" : "mailboxes not provisioned: the LDIF import failed")
+                }
                 return l.joined(separator: "\n")
             }
+            if let p = provisioning, p.failed > 0 { return .failure }
             return s.ok ? .success : (s.failures.contains { $0.dn == nil } ? .dataError : .failure)
         }
+    }
+}
+
+extension ImportSummary {
+    func text(update: Bool) -> String {
+        let s = self
+        var l = ["\(s.dryRun ? "dry run: would have " : "")added \(s.added), modified \(s.modified), deleted \(s.deleted), renamed \(s.renamed), skipped \(s.skipped), failed \(s.failed)"
+                 + (s.notApplied > 0 ? ", not applied after the first failure \(s.notApplied)" : "")]
+        l += s.differing.map { "  differs: \($0.dn ?? "") (line \($0.line)): \($0.reason)" + (update ? "" : " (use --update)") }
+        l += s.failures.map { "  failed: \($0.dn.map { "\($0) " } ?? "")(line \($0.line)): \($0.reason)" }
+        return l.joined(separator: "\n")
     }
 }
