@@ -70,9 +70,15 @@ extension DockerClient {
         do { return try decode(call("GET", "/networks/\(DockerClient.escape(name))")) } catch let e as DockerError where e.status == 404 { return nil }
     }
 
+    /// Serialises network creation between threads: the engine does not
+    /// refuse a second network of the same name created at the same moment,
+    /// and two make the name ambiguous.
+    static let networkLock = NSLock()
+
     /// Creates a user-defined bridge network if missing.
     @discardableResult
     public func ensureNetwork(_ name: String, labels: [String: String] = [:]) throws -> Network {
+        Self.networkLock.lock(); defer { Self.networkLock.unlock() }
         if let n = try network(name) { return n }
         struct Req: Encodable { var Name: String; var Driver = "bridge"; var CheckDuplicate = true; var Labels: [String: String] }
         do { try call("POST", "/networks/create", body: JSONEncoder().encode(Req(Name: name, Labels: labels))) } catch let e as DockerError where e.status == 409 {}
