@@ -43,6 +43,7 @@ pidfile $dir/slapd.pid
 argsfile $dir/slapd.args
 modulepath /usr/lib/ldap
 moduleload back_mdb
+moduleload syncprov
 # A small plain size limit, unlimited for paged searches: clients must page.
 sizelimit size.soft=500 size.hard=500 size.prtotal=unlimited
 TLSCACertificateFile $dir/ca.crt
@@ -61,6 +62,9 @@ index objectClass eq
 index uid,mail,semailMailbox eq,pres
 access to attrs=userPassword by self write by anonymous auth by * none
 access to * by self read by users read by * none
+# Content Synchronization (RFC 4533) for `reconcile --watch`.
+overlay syncprov
+syncprov-checkpoint 100 10
 CONF
   cat > "$dir/base.ldif" <<LDIF
 dn: $base

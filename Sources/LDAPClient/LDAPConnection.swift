@@ -316,3 +316,61 @@ public enum LDAPRequest: Sendable, Hashable {
         }
     }
 }
+
+// MARK: Content Synchronization (RFC 4533)
+
+/// What a refreshAndPersist search reports.
+public enum LDAPSyncEvent: Sendable, Equatable {
+    /// An entry was added, changed or deleted (or sent during the refresh).
+    case entry(dn: String)
+    /// The initial refresh is over; from now on only changes arrive.
+    case refreshDone
+    /// Nothing arrived for a second.
+    case idle
+}
+
+extension LDAPConnection {
+    /// Runs an RFC 4533 refreshAndPersist search (the syncprov overlay on
+    /// OpenLDAP) and reports each message to `event`, which returns false to
+    /// stop. Returns when stopped; throws when the server goes away or ends
+    /// the search, so the caller can reconnect.
+    public func syncWatch(base: String, filter: LDAPFilter, attributes: [String], event: (LDAPSyncEvent) throws -> Bool) throws {
+        lock.lock(); defer { lock.unlock() }
+        let arena = CArena()
+        // syncRequestValue ::= SEQUENCE { mode ENUMERATED { refreshAndPersist (3) } }
+        var value: [CChar] = [0x30, 0x03, 0x0A, 0x01, 0x03]
+        var control: UnsafeMutablePointer<LDAPControl>?
+        let rc = value.withUnsafeMutableBufferPointer { buf -> Int32 in
+            var bv = berval(bv_len: ber_len_t(buf.count), bv_val: buf.baseAddress)
+            return ldap_control_create("1.3.6.1.4.1.4203.1.9.1.1", 1, &bv, 1, &control)
+        }
+        try check(rc, "sync request control")
+        defer { ldap_control_free(control) }
+        let sctrls = arena.array([control!])
+        let attrs = arena.strings(attributes)
+        var msgid: Int32 = 0
+        try check(ldap_search_ext(ld, base, LDAPScope.subtree.rawValue, filter.description, attrs, 0, sctrls, nil, nil, 0, &msgid), "sync search", dn: base)
+        defer { _ = ldap_abandon_ext(ld, msgid, nil, nil) }
+        while true {
+            var msg: OpaquePointer?
+            var tv = timeval(tv_sec: 1, tv_usec: 0)
+            let type = ldap_result(ld, msgid, LDAP_MSG_ONE, &tv, &msg)
+            if type == 0 { if try !event(.idle) { return }; continue }
+            guard type > 0, let msg else { throw LDAPError(code: .init(rawValue: lastError()), operation: "sync search", dn: base) }
+            defer { ldap_msgfree(msg) }
+            switch ber_tag_t(type) {
+            case LDAP_RES_SEARCH_ENTRY:
+                let dn = ldap_get_dn(ld, msg).map { p in defer { ldap_memfree(p) }; return String(cString: p) } ?? ""
+                if try !event(.entry(dn: dn)) { return }
+            case LDAP_RES_INTERMEDIATE:
+                if try !event(.refreshDone) { return }
+            case LDAP_RES_SEARCH_RESULT:
+                var code: Int32 = 0
+                _ = ldap_parse_result(ld, msg, &code, nil, nil, nil, nil, 0)
+                throw LDAPError(code: .init(rawValue: code == LDAP_SUCCESS ? LDAP_SERVER_DOWN : code), operation: "sync search ended", dn: base)
+            default:
+                continue
+            }
+        }
+    }
+}

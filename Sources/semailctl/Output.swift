@@ -34,6 +34,17 @@ struct Output: Sendable {
         }
     }
 
+    /// One result of a long-running command: a JSON line, or text.
+    func emitLine<T: Encodable>(_ value: T, text: (T) -> String) {
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            FileHandle.standardOutput.write(((try? enc.encode(value)) ?? Data("{}".utf8)) + Data("\n".utf8))
+        } else {
+            FileHandle.standardOutput.write(Data((text(value) + "\n").utf8))
+        }
+    }
+
     struct ErrorDocument: Encodable {
         struct Body: Encodable { var what: String; var why: String; var hint: String?; var exitCode: Int32 }
         var error: Body

@@ -335,6 +335,47 @@ import TestSupport
         #expect(again["created"] as? Int == 0 && again["unchanged"] as? Int == 3 && again["failed"] as? Int == 1, "\(again)")
     }
 
+    /// `reconcile --watch` provisions a mailbox as soon as the directory
+    /// asks for one (RFC 4533 push, no polling), and keeps working after
+    /// slapd restarts.
+    @Test func watchReactsToDirectoryChangesAndSurvivesASlapdRestart() throws {
+        let w = try world()
+        defer { w.cleanup() }
+        let out = UnsafeSendableBox<ProcessOutput?>(nil)
+        let t = Thread {
+            let r = try? w.run(["reconcile", "--watch"])
+            out.withLock { $0 = r }
+        }
+        t.start()
+        defer {
+            _ = try? ProcessRunner().run(["pkill", "-TERM", "-f", "reconcile --watch --config \(w.config)"], check: false)
+            for _ in 0..<200 where out.value == nil { usleep(50_000) }
+        }
+        func ask(_ u: String, _ n: Int) throws {
+            let ldif = "dn: uid=\(u),\(w.ou),dc=semail,dc=email\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\nobjectClass: semailUser\n"
+                + "uid: \(u)\ncn: \(u)\nsn: \(u)\nuidNumber: \(n)\ngidNumber: \(n)\nhomeDirectory: /home/\(u)\nsemailMailbox: \(u)@\(u).\(w.zone)\nsemailVolumeSize: 33554432\n"
+            try ProcessRunner().run(["ldapadd", "-x", "-H", Slapd.shared.uri, "-D", Slapd.shared.adminDN, "-y", Slapd.shared.secretFile], stdin: Data(ldif.utf8))
+        }
+        func waitWhole(_ u: String) throws -> Bool {
+            for _ in 0..<600 { if try w.missing(u, domain: "\(u).\(w.zone)").isEmpty { return true }; usleep(100_000) }
+            return false
+        }
+        let a = uniqueUID("wa"), b = uniqueUID("wb")
+        try ask(a, 45000)
+        let missingA = try waitWhole(a) ? [] : try w.missing(a, domain: "\(a).\(w.zone)")
+        #expect(missingA.isEmpty, "the watcher did not provision \(a): \(missingA)")
+        try halt(Slapd.shared)
+        usleep(1_500_000)
+        try resume(Slapd.shared)
+        try ask(b, 45001)
+        #expect(try waitWhole(b), "the watcher did not come back after the slapd restart")
+        _ = try ProcessRunner().run(["pkill", "-TERM", "-f", "reconcile --watch --config \(w.config)"], check: false)
+        for _ in 0..<200 where out.value == nil { usleep(50_000) }
+        let r = try #require(out.value ?? nil)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("reconnecting"), "\(r.stderr)")
+    }
+
     @Test func massChangeGuardStopsAWipeOut() throws {
         let w = try world()
         defer { w.cleanup() }

@@ -1,13 +1,26 @@
 import Foundation
 import Provisioning
 
-/// `reconcile --watch` (filled in below).
+nonisolated(unsafe) var watchStopRequested: sig_atomic_t = 0
+
+/// `reconcile --watch`: prints each reconcile it runs; stops on SIGTERM/SIGINT.
 struct Watcher {
     let host: Provisioning.Host
     let options: Reconciler.Options
     let noWait: Bool
     let out: Output
     func run() throws {
-        throw SemailError("--watch is not available yet", why: "not built", status: .software)
+        signal(SIGTERM) { _ in watchStopRequested = 1 }
+        signal(SIGINT) { _ in watchStopRequested = 1 }
+        let w = DirectoryWatcher(config: host.config, reporter: host.reporter, options: options)
+        try w.run(stop: { watchStopRequested != 0 }) { result in
+            switch result {
+            case let .success(r):
+                if r.items.isEmpty && !out.json { out.info("\(Date()): no drift") } else { out.emitLine(r) { $0.text } }
+            case let .failure(e):
+                out.warn("reconcile failed: \((e as? SemailError)?.description ?? "\(e)")")
+            }
+        }
+        out.info("stopped")
     }
 }
