@@ -47,7 +47,7 @@ options {
   recursion no;
   dnssec-validation no;
   notify no;
-  allow-new-zones yes;   # tests add a zone of their own with `rndc addzone`
+  allow-new-zones yes;   # tests add a zone of their own with rndc addzone
 };
 controls { inet 127.0.0.1 port $rport allow { 127.0.0.1; } keys { "semail-test"; }; };
 logging { channel log { file "$dir/named.log"; severity info; print-time yes; }; category default { log; }; };

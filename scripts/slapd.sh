@@ -62,7 +62,7 @@ index objectClass eq
 index uid,mail,semailMailbox eq,pres
 access to attrs=userPassword by self write by anonymous auth by * none
 access to * by self read by users read by * none
-# Content Synchronization (RFC 4533) for `reconcile --watch`.
+# Content Synchronization (RFC 4533) for reconcile --watch.
 overlay syncprov
 syncprov-checkpoint 100 10
 CONF
