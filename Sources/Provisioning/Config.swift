@@ -74,6 +74,8 @@ public struct Config: Sendable {
     public var smtp = SMTP()
     /// The file this was read from (nil: built-in defaults).
     public var path: String?
+    /// The sections the file has (`config check` tests those services).
+    public var sections: Set<String> = []
 
     public init() {}
 
@@ -144,6 +146,7 @@ public struct Config: Sendable {
             throw SemailError("cannot read configuration \(path ?? "")", why: e.description,
                               hint: "fix the TOML syntax on that line", status: .config)
         }
+        config.sections = Set(entries.map(\.table))
         for e in entries {
             guard let key = schema[e.path] else {
                 let known = schema.keys.filter { $0.hasPrefix(e.table + ".") }.sorted().map { $0.split(separator: ".").last! }

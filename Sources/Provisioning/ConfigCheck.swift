@@ -19,6 +19,10 @@ public enum ConfigChecker {
         let (config, problems) = try Config.loadWithProblems(path)
         var components: [ConfigReport.Component] = []
         components.append(checkLDAP(config))
+        // The other services only when their section is in the file.
+        if config.sections.contains("storage") { components.append(checkStorage(config)) }
+        if config.sections.contains("containers") { components.append(checkDocker(config)) }
+        if config.sections.contains("dns") { components.append(checkDNS(config)) }
         return ConfigReport(file: path, problems: problems, components: components)
     }
 
@@ -40,5 +44,47 @@ public enum ConfigChecker {
         } catch {
             return .init(name: "ldap", ok: false, message: "\(error)")
         }
+    }
+
+    static func checkStorage(_ config: Config) -> ConfigReport.Component {
+        do {
+            let vm = try VolumeManager(config: config.storage, stateDir: config.state.dir)
+            let n = try vm.backend.observeAll().count
+            _ = try MountOptions(config.storage.mountOptions)
+            _ = try MailOwner.fixed(config.storage.owner)
+            _ = try ByteSize.parse(config.storage.defaultSize)
+            return .init(name: "storage", ok: true, message: "\(config.storage.backend) backend: \(n) volume(s) found")
+        } catch let e as SemailError {
+            return .init(name: "storage", ok: false, message: "\(e.what): \(e.why)", hint: e.hint)
+        } catch { return .init(name: "storage", ok: false, message: "\(error)") }
+    }
+
+    static func checkDocker(_ config: Config) -> ConfigReport.Component {
+        let c = DockerClient(socket: config.containers.socket)
+        do {
+            let v = try c.version()
+            let base = try c.image(config.containers.baseImage)
+            _ = try DockerfileTemplate(directory: config.containers.templateDir)
+            return .init(name: "containers", ok: base != nil,
+                         message: "Docker \(v.Version) (API \(try c.apiVersion())) at \(config.containers.socket); base image \(config.containers.baseImage) \(base == nil ? "MISSING" : "present")",
+                         hint: base == nil ? "run `semailctl image bootstrap`" : nil)
+        } catch let e as SemailError {
+            return .init(name: "containers", ok: false, message: "\(e.what): \(e.why)", hint: e.hint)
+        } catch { return .init(name: "containers", ok: false, message: "\(error)") }
+    }
+
+    static func checkDNS(_ config: Config) -> ConfigReport.Component {
+        let dns = DNSManager(config: config.dns)
+        do {
+            let l = try dns.list()
+            let r = try ProcessRunner().run(dns.store.settings.rndc + ["status"], check: false)
+            guard r.status == 0 else {
+                return .init(name: "dns", ok: false, message: "zone \(l.zone) read (serial \(l.serial.map(String.init) ?? "?")), but rndc status failed: \((r.stderr + r.text).trimmingCharacters(in: .whitespacesAndNewlines))",
+                             hint: "check that named runs and [dns] rndc_server/rndc_port/rndc_key match its controls")
+            }
+            return .init(name: "dns", ok: true, message: "zone \(l.zone) in \(config.dns.zoneFile), serial \(l.serial.map(String.init) ?? "?"), \(l.managed.count) managed record(s); rndc answers")
+        } catch let e as SemailError {
+            return .init(name: "dns", ok: false, message: "\(e.what): \(e.why)", hint: e.hint)
+        } catch { return .init(name: "dns", ok: false, message: "\(error)") }
     }
 }

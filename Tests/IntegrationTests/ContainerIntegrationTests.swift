@@ -266,6 +266,8 @@ import TestSupport
         var r = try semailctl(["container", "create", uid, "--config", try config(dir, socket: "\(dir)/no-docker.sock")])
         #expect(r.status == 69)
         #expect(r.stderr.contains("cannot reach Docker") && r.stderr.contains("start it"), "\(r.stderr)")
+        r = try semailctl(["config", "check", "--config", try config(dir, socket: "\(dir)/no-docker.sock")])
+        #expect(r.status != 0 && r.text.contains("containers: FAILED") && r.text.contains("cannot reach Docker"), "\(r.text)")
         // No base image.
         r = try semailctl(["container", "create", uid, "--config", try config(dir, baseImage: "semail/not-bootstrapped:1")])
         #expect(r.status == 1)

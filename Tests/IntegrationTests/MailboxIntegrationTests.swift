@@ -29,6 +29,12 @@ import TestSupport
     @Test func createListShowDeleteWithArchive() throws {
         let w = try world()
         defer { w.cleanup() }
+        // config check tests every configured service.
+        let check = try w.run(["config", "check", "--json"])
+        #expect(check.status == 0, "\(check.text)\(check.stderr)")
+        let comps = try #require(try json(check)["components"] as? [[String: Any]])
+        #expect(comps.compactMap { $0["name"] as? String } == ["ldap", "storage", "containers", "dns"])
+        #expect(comps.allSatisfy { $0["ok"] as? Bool == true }, "\(comps)")
         let uid = uniqueUID("m"), other = uniqueUID("x")
         try w.addUser(uid); try w.addUser(other)
         let domain = "\(uid).\(w.zone)"

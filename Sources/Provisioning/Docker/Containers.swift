@@ -99,12 +99,12 @@ public struct ContainerManager: Sendable {
 
     /// The spec hash UID's container should carry, computed without writing
     /// anything; nil when the container has no host key yet (it needs a build).
-    public func expectedSpecHash(_ input: ContainerInput, baseImageID: String) throws -> String? {
-        guard let r = try render(input, makeKey: false) else { return nil }
+    public func expectedSpecHash(_ input: ContainerInput, baseImageID: String, template: DockerfileTemplate? = nil) throws -> String? {
+        guard let r = try render(input, makeKey: false, template: template) else { return nil }
         return specHash(r, base: baseImageID, input: input, memory: Int(try ByteSize.parse(config.memory)))
     }
 
-    func render(_ input: ContainerInput, makeKey: Bool) throws -> Rendered? {
+    func render(_ input: ContainerInput, makeKey: Bool, template given: DockerfileTemplate? = nil) throws -> Rendered? {
         let uid = try Validate.uid(input.uid)
         var keys: [String] = []
         for k in input.sshKeys {
@@ -114,7 +114,7 @@ public struct ContainerManager: Sendable {
             }
             keys.append(ok)
         }
-        let template = try DockerfileTemplate(directory: config.templateDir)
+        let template = try given ?? DockerfileTemplate(directory: config.templateDir)
         let packages = config.packages.split(separator: " ").map(String.init)
         let (dockerfile, _) = try template.render(DockerfileValues(baseImage: config.baseImage, uid: uid, address: input.address,
                                                                  uidNumber: Int(input.owner.uid), gidNumber: Int(input.owner.gid), packages: packages))

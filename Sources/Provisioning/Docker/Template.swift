@@ -54,9 +54,11 @@ public struct DockerfileValues: Sendable, Equatable {
 }
 
 /// Renders `Dockerfile.template` from the template directory.
-public struct DockerfileTemplate: Sendable {
+public struct DockerfileTemplate: @unchecked Sendable {
     public let text: String
     public let path: String
+    /// Parsed once, rendered many times (reconcile renders every mailbox's).
+    private var parsed: MustacheTemplate?
 
     public init(directory: String) throws {
         path = "\(directory)/Dockerfile.template"
@@ -65,16 +67,17 @@ public struct DockerfileTemplate: Sendable {
                               hint: "set [containers] template_dir to the folder holding Dockerfile.template", status: .config)
         }
         text = String(decoding: data, as: UTF8.self)
+        parsed = try? MustacheTemplate(string: text)
     }
 
-    public init(text: String) { self.text = text; self.path = "<template>" }
+    public init(text: String) { self.text = text; self.path = "<template>"; parsed = try? MustacheTemplate(string: text) }
 
     /// The rendered Dockerfile and its SHA-256 (hex), which the container's
     /// `semail.template` label records.
     public func render(_ values: DockerfileValues) throws -> (dockerfile: String, hash: String) {
         let v = try values.validated()
         let template: MustacheTemplate
-        do { template = try MustacheTemplate(string: text) } catch {
+        do { template = try parsed ?? MustacheTemplate(string: text) } catch {
             throw SemailError("cannot parse the Dockerfile template \(path)", why: "\(error)", status: .config)
         }
         let out = template.render(v.context)

@@ -75,6 +75,7 @@ public struct Reconciler: Sendable {
         let mb = Mailboxes(host: host)
         let cm = host.containers()
         let fixedOwner = try? MailOwner.fixed(host.config.storage.owner)
+        let template = try? DockerfileTemplate(directory: host.config.containers.templateDir)
         var items: [ReconcileItem] = []
         func add(_ k: ReconcileItem.Kind, _ uid: String, _ c: String, _ a: String, _ r: String, destructive: Bool = false) {
             items.append(ReconcileItem(kind: k, uid: uid, component: c, action: a, reason: r, destructive: destructive))
@@ -100,7 +101,7 @@ public struct Reconciler: Sendable {
                 var expected: String?
                 if let base = o.baseImage, let owner = fixedOwner ?? m.uidNumber.map({ MailOwner(uid: uid_t($0), gid: gid_t(m.gidNumber ?? $0)) }) {
                     let input = ContainerInput(uid: m.uid, address: m.address, owner: owner, sshKeys: m.sshKeys, maildir: "\(mp)/Maildir")
-                    expected = try? cm.expectedSpecHash(input, baseImageID: base)
+                    expected = try? cm.expectedSpecHash(input, baseImageID: base, template: template)
                 }
                 if c.specHash != expected { add(.repair, m.uid, "container", "rebuild semail-\(m.uid)", "its recorded hash no longer matches the template, image, keys or mounts") }
                 else if c.state != "running" { add(.repair, m.uid, "container", "start semail-\(m.uid)", "it is \(c.state)") }

@@ -44,7 +44,17 @@ struct ImportCommand: AsyncParsableCommand {
                     return BulkProvisioning.run(requests, host: host, jobs: max(1, jobs))
                 }
             }
-            struct Doc: Encodable { var ldap: ImportSummary; var mailboxes: BulkProvisioning.Summary?; var requested: [MailboxRequest] }
+            /// The LDAP summary's keys at the top, plus the mailboxes.
+            struct Doc: Encodable {
+                var ldap: ImportSummary; var mailboxes: BulkProvisioning.Summary?; var requested: [MailboxRequest]
+                enum K: String, CodingKey { case mailboxes, requested }
+                func encode(to encoder: Encoder) throws {
+                    try ldap.encode(to: encoder)
+                    var c = encoder.container(keyedBy: K.self)
+                    try c.encodeIfPresent(mailboxes, forKey: .mailboxes)
+                    try c.encode(requested, forKey: .requested)
+                }
+            }
             out.emit(Doc(ldap: s, mailboxes: provisioning, requested: requests)) { d in
                 var l = [d.ldap.text(update: update)]
                 if let p = d.mailboxes {

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Bulk provisioning: N mailboxes from one LDIF with `semailctl import`
+# (each mailbox its own transaction, --jobs workers) against the original
+# approach, the shell loop of the SPEC: one mailbox at a time, shell commands
+# (ldapadd, truncate, losetup, mkfs.ext4, mount, Maildir, sed-rendered
+# Dockerfile, ssh-keygen, docker build, docker run, the address map line).
+# Same slapd, dockerd, base image and machine; the ratio is printed last.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin=${SEMAILCTL:-$here/.build/debug/semailctl}
+n=${N:-100}
+jobs=${JOBS:-$(nproc)}
+cache=${ROOTFS_CACHE:-/var/cache/semail-test/bookworm-ssh.tar}
+work=$(mktemp -d /tmp/semail-bench-prov.XXXXXX)
+dock=/tmp/sbp-$$
+cleanup() {
+  bash "$here/scripts/dockerd.sh" stop "$dock" >/dev/null 2>&1 || true
+  for m in $(findmnt -rn -o TARGET | grep "^$work" | sort -r); do umount "$m" 2>/dev/null || true; done
+  for l in $(losetup -nl -O NAME,BACK-FILE | awk -v w="$work" 'index($2,w)==1{print $1}'); do losetup -d "$l" || true; done
+  bash "$here/scripts/slapd.sh" stop "$work/slapd" >/dev/null 2>&1 || true
+  bash "$here/scripts/named.sh" stop "$work/named" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+bash "$here/scripts/slapd.sh" start "$work/slapd" >/dev/null
+bash "$here/scripts/named.sh" start "$work/named" semail.email >/dev/null
+bash "$here/scripts/dockerd.sh" start "$dock" >/dev/null
+. "$work/slapd/env"; . "$work/named/env"; . "$dock/env"
+export DOCKER_HOST
+cat > "$work/semail.toml" <<TOML
+[ldap]
+uri = "$LDAP_URI"
+bind_dn = "$LDAP_ADMIN_DN"
+bind_password_file = "$LDAP_SECRET"
+[state]
+dir = "$work/state"
+[storage]
+image_dir = "$work/state/images"
+mail_root = "$work/tool"
+fstab = "$work/fstab"
+default_size = "32M"
+owner = "posix"
+[containers]
+socket = "$DOCKER_SOCK"
+template_dir = "$here/templates"
+dockerfile_dir = "$work/Containers"
+[dns]
+zone = "semail.email"
+zone_file = "$ZONE_FILE"
+mx_host = "mx.semail.email."
+rndc_port = $RNDC_PORT
+rndc_key = "$RNDC_KEY"
+resolver = "127.0.0.1:$DNS_PORT"
+[smtp]
+address_map = "$work/state/mailbox.txt"
+TOML
+export SEMAIL_CONFIG="$work/semail.toml"
+mkdir -p "$(dirname "$cache")"
+"$bin" image bootstrap --rootfs-cache "$cache" --quiet >/dev/null
+docker network create semail >/dev/null
+ssh-keygen -q -t ed25519 -N "" -f "$work/key"
+python3 - "$n" "$(cat "$work/key.pub")" "$work" <<'PY'
+import sys
+n, key, work = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+for p, f in (("t", "tool.ldif"), ("s", "shell")):
+    out = []
+    for i in range(n):
+        u = f"{p}user{i:03d}"; num = 20000 + i + (0 if p == "t" else 5000)
+        e = (f"dn: uid={u},ou=Personnes,dc=semail,dc=email\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\n"
+             f"objectClass: ldapPublicKey\nobjectClass: semailUser\nuid: {u}\ncn: {u}\nsn: {u}\nuidNumber: {num}\n"
+             f"gidNumber: {num}\nhomeDirectory: /home/{u}\nsshPublicKey: {key}\n")
+        if p == "t":
+            out.append(e + f"semailMailbox: {u}@bench.semail.email\nsemailVolumeSize: 33554432\n")
+        else:
+            open(f"{work}/{u}.ldif", "w").write(e + f"semailMailbox: {u}@bench.semail.email\n")
+    if p == "t":
+        open(f"{work}/{f}", "w").write("\n".join(out))
+PY
+caps="--cap-add AUDIT_WRITE --cap-add CHOWN --cap-add DAC_OVERRIDE --cap-add FOWNER --cap-add KILL --cap-add NET_BIND_SERVICE --cap-add SETGID --cap-add SETUID --cap-add SYS_CHROOT"
+now() { date +%s.%N; }
+
+# The shell loop, one mailbox at a time (as the original scripts did).
+t0=$(now)
+mkdir -p "$work/sh/images" "$work/sh/mail"
+for i in $(seq 0 $((n-1))); do
+  u=$(printf 'suser%03d' "$i"); id=$((25000+i)); addr="$u@bench.semail.email"
+  ldapadd -x -H "$LDAP_URI" -D "$LDAP_ADMIN_DN" -y "$LDAP_SECRET" -f "$work/$u.ldif" >/dev/null
+  img="$work/sh/images/$u.img"; mp="$work/sh/mail/$u"
+  truncate -s 32M "$img"
+  dev=$(losetup --find --show "$img")
+  mkfs.ext4 -q -L "sm-$u" -m 0 -E lazy_itable_init=1,lazy_journal_init=1,nodiscard "$dev"
+  mkdir -p "$mp"; mount -o nodev,nosuid,noexec "$dev" "$mp"
+  mkdir -p "$mp/Maildir/tmp" "$mp/Maildir/new" "$mp/Maildir/cur"; chown -R "$id:$id" "$mp"; chmod -R 700 "$mp"
+  echo "$img $mp ext4 loop,nodev,nosuid,noexec,nofail 0 2" >> "$work/sh/fstab"
+  d="$work/sh/Containers/$u"; mkdir -p "$d"
+  grep -v '^{{[#/]has_packages}}' "$here/templates/Dockerfile.template" | grep -v 'apt-get\|rm -rf /var/lib/apt' |
+    sed -e "s|{{{uid}}}|$u|g" -e "s|{{{address}}}|$addr|g" -e "s|{{{base_image}}}|semail/base:latest|g" \
+        -e "s|{{{uid_number}}}|$id|g" -e "s|{{{gid_number}}}|$id|g" > "$d/Dockerfile"
+  cp "$work/key.pub" "$d/authorized_keys"
+  ssh-keygen -q -t ed25519 -N "" -f "$d/ssh_host_ed25519_key"
+  docker build -q -t "semail/shell:$u" "$d" >/dev/null 2>&1
+  docker run -d --name "semail-$u" --hostname "$u" --label semail.uid="$u" --label semail.address="$addr" \
+    --memory 512m --pids-limit 256 --cap-drop ALL $caps --restart unless-stopped --network semail \
+    -v "$mp/Maildir:/Maildir" "semail/shell:$u" >/dev/null
+  if [ "$i" = 0 ]; then   # one MX for the shared domain, as semailctl adds it once
+    printf 'bench\t3600\tIN\tMX\t10 mx.semail.email.\n' >> "$ZONE_FILE"
+    sed -i -E 's/([0-9]{10})(\s*;\s*serial)?/\1/' "$ZONE_FILE"
+    rndc -s 127.0.0.1 -p "$RNDC_PORT" -k "$RNDC_KEY" reload semail.email >/dev/null 2>&1 || true
+  fi
+  echo "uid: $u mail: $addr" >> "$work/sh/mailbox.txt"
+done
+t1=$(now)
+"$bin" import "$work/tool.ldif" --jobs "$jobs" --quiet > "$work/import.out"
+t2=$(now)
+tail -1 "$work/import.out"
+ok_shell=$(docker ps -q --filter label=semail.uid --filter status=running --filter name=semail-suser | wc -l)
+ok_tool=$("$bin" mailbox list --json | python3 -c 'import json,sys; print(sum(1 for m in json.load(sys.stdin) if m.get("container",{}).get("state")=="running" and m.get("volume",{}).get("mounted")))')
+python3 - "$t0" "$t1" "$t2" "$n" "$ok_shell" "$ok_tool" "$jobs" <<'PY'
+import sys
+t0,t1,t2=map(float,sys.argv[1:4]); n,oks,okt,j=map(int,sys.argv[4:8])
+sh=t1-t0; tool=t2-t1
+print(f"shell loop (one at a time):      {sh:7.1f} s for {n} mailboxes ({oks} running)")
+print(f"semailctl import --jobs {j}:       {tool:7.1f} s for {n} mailboxes ({okt} complete)")
+print(f"ratio: semailctl is {sh/tool:.2f}x faster than the shell loop (goal >= 1.5x)")
+PY
