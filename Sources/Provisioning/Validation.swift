@@ -1,3 +1,5 @@
+import Foundation
+
 /// Names that come from users, checked at the boundary before they reach
 /// LDAP, a file path, a volume, a container or a zone file.
 public enum Validate {
@@ -78,3 +80,16 @@ public enum Validate {
         return out + (s.unicodeScalars.count > 80 ? "…\"" : "\"")
     }
 }
+
+/// A regular expression compiled once (compiling per call costs more than
+/// matching: reconcile checks every mailbox's values).
+public final class Pattern: @unchecked Sendable {
+    let re: NSRegularExpression
+    public init(_ pattern: String) { re = try! NSRegularExpression(pattern: pattern) }
+    /// Whether the whole string matches.
+    public func matches(_ s: String) -> Bool {
+        let r = NSRange(s.startIndex..., in: s)
+        return re.firstMatch(in: s, options: [.anchored], range: r).map { $0.range == r } ?? false
+    }
+}
+

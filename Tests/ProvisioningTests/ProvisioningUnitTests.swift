@@ -18,9 +18,10 @@ import Testing
         let t = try DockerfileTemplate(directory: repoTemplates)
         let (df, hash) = try t.render(good)
         #expect(df.contains("FROM semail/base:latest\n"))
-        #expect(df.contains("useradd -m -u 10001 -g 10001 -s /bin/bash ssow"))
+        #expect(df.contains("useradd -m -u 10001 -g 10001 -p '*' -s /bin/bash ssow"))
         #expect(df.contains("--no-install-recommends mutt neomutt"))
-        #expect(df.contains("CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\"]"))
+        #expect(df.contains("CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\", \"-o\", \"HostKey=/etc/ssh/ssh_host_ed25519_key\""))
+        #expect(df.contains("COPY ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key"))
         #expect(hash.count == 64)
         // Same values, same hash; other values, other hash.
         #expect(try t.render(good).hash == hash)

@@ -85,10 +85,11 @@ public struct ContainerManager: Sendable {
     }
 
     /// An OpenSSH public key line without options: `type base64 [comment]`.
+    static let keyPattern = Pattern(#"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [ -~]{0,200})?$"#)
+
     static func checkKey(_ k: String) -> String? {
         let t = k.trimmingCharacters(in: .whitespaces)
-        let ok = t.range(of: #"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [ -~]{0,200})?$"#,
-                         options: .regularExpression) != nil
+        let ok = keyPattern.matches(t)
         return ok ? t : nil
     }
 

@@ -17,10 +17,12 @@ public struct DockerfileValues: Sendable, Equatable {
         self.uidNumber = uidNumber; self.gidNumber = gidNumber; self.packages = packages
     }
 
+    static let imagePattern = Pattern(#"^[a-z0-9][a-z0-9._/-]*(:[0-9]+/[a-z0-9._/-]+)?(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"#)
+    static let packagePattern = Pattern(#"^[a-z0-9][a-z0-9+.-]+$"#)
+
     /// An image reference: [registry/]name[:tag][@sha256:digest], lowercase path.
     static func checkImage(_ s: String) throws {
-        let ok = s.utf8.count <= 255 && !s.isEmpty && s.range(of: #"^[a-z0-9][a-z0-9._/-]*(:[0-9]+/[a-z0-9._/-]+)?(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"#,
-                                                           options: .regularExpression) != nil
+        let ok = s.utf8.count <= 255 && !s.isEmpty && imagePattern.matches(s)
         guard ok else {
             throw SemailError("invalid image name \(Validate.quoted(s))", why: "expected a reference such as semail/base:latest", status: .usage)
         }
@@ -28,7 +30,7 @@ public struct DockerfileValues: Sendable, Equatable {
 
     /// A Debian package name (policy §5.6.1).
     static func checkPackage(_ s: String) throws {
-        guard s.utf8.count <= 100, s.range(of: #"^[a-z0-9][a-z0-9+.-]+$"#, options: .regularExpression) != nil else {
+        guard s.utf8.count <= 100, packagePattern.matches(s) else {
             throw SemailError("invalid package name \(Validate.quoted(s))", why: "Debian package names are lowercase letters, digits, + - .", status: .usage)
         }
     }
