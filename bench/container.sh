@@ -13,36 +13,9 @@ bin=${SEMAILCTL:-$here/.build/debug/semailctl}
 n=${N:-20}
 m=${M:-200}
 cache=${ROOTFS_CACHE:-/var/cache/semail-test/bookworm-ssh.tar}
-work=$(mktemp -d /tmp/semail-bench-ct.XXXXXX)
-cleanup() {
-  bash "$here/scripts/dockerd.sh" stop /tmp/sb-$$ >/dev/null 2>&1 || true
-  bash "$here/scripts/slapd.sh" stop "$work/slapd" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-bash "$here/scripts/slapd.sh" start "$work/slapd" >/dev/null
-bash "$here/scripts/dockerd.sh" start /tmp/sb-$$ >/dev/null
-. "$work/slapd/env"; . /tmp/sb-$$/env
-export DOCKER_HOST
-cat > "$work/semail.toml" <<TOML
-[ldap]
-uri = "$LDAP_URI"
-bind_dn = "$LDAP_ADMIN_DN"
-bind_password_file = "$LDAP_SECRET"
-[state]
-dir = "$work/state"
-[storage]
-mail_root = "$work/mail"
-owner = "posix"
-[containers]
-socket = "$DOCKER_SOCK"
-template_dir = "$here/templates"
-dockerfile_dir = "$work/Containers"
-network = "semail"
-TOML
-export SEMAIL_CONFIG="$work/semail.toml"
-mkdir -p "$(dirname "$cache")"
-"$bin" image bootstrap --rootfs-cache "$cache" --quiet >/dev/null
+. "$here/bench/lib.sh"
+bench_start "$(mktemp -d /tmp/semail-bench-ct.XXXXXX)" /tmp/sb-$$
+bench_config 32M
 "$bin" container list >/dev/null   # negotiates nothing persistent; warms the page cache
 ssh-keygen -q -t ed25519 -N "" -f "$work/key"
 python3 - "$n" "$(cat "$work/key.pub")" > "$work/users.ldif" <<'PY'
@@ -62,7 +35,6 @@ for p in t s; do for i in $(seq 0 $((n-1))); do
 done; done
 docker network create semail >/dev/null
 caps="--cap-add AUDIT_WRITE --cap-add CHOWN --cap-add DAC_OVERRIDE --cap-add FOWNER --cap-add KILL --cap-add NET_BIND_SERVICE --cap-add SETGID --cap-add SETUID --cap-add SYS_CHROOT"
-now() { date +%s.%N; }
 
 t0=$(now)
 for i in $(seq 0 $((n-1))); do

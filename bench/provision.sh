@@ -11,52 +11,9 @@ bin=${SEMAILCTL:-$here/.build/debug/semailctl}
 n=${N:-100}
 jobs=${JOBS:-$(nproc)}
 cache=${ROOTFS_CACHE:-/var/cache/semail-test/bookworm-ssh.tar}
-work=$(mktemp -d /tmp/semail-bench-prov.XXXXXX)
-dock=/tmp/sbp-$$
-cleanup() {
-  bash "$here/scripts/dockerd.sh" stop "$dock" >/dev/null 2>&1 || true
-  for m in $(findmnt -rn -o TARGET | grep "^$work" | sort -r); do umount "$m" 2>/dev/null || true; done
-  for l in $(losetup -nl -O NAME,BACK-FILE | awk -v w="$work" 'index($2,w)==1{print $1}'); do losetup -d "$l" || true; done
-  bash "$here/scripts/slapd.sh" stop "$work/slapd" >/dev/null 2>&1 || true
-  bash "$here/scripts/named.sh" stop "$work/named" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-bash "$here/scripts/slapd.sh" start "$work/slapd" >/dev/null
-bash "$here/scripts/named.sh" start "$work/named" semail.email >/dev/null
-bash "$here/scripts/dockerd.sh" start "$dock" >/dev/null
-. "$work/slapd/env"; . "$work/named/env"; . "$dock/env"
-export DOCKER_HOST
-cat > "$work/semail.toml" <<TOML
-[ldap]
-uri = "$LDAP_URI"
-bind_dn = "$LDAP_ADMIN_DN"
-bind_password_file = "$LDAP_SECRET"
-[state]
-dir = "$work/state"
-[storage]
-image_dir = "$work/state/images"
-mail_root = "$work/tool"
-fstab = "$work/fstab"
-default_size = "32M"
-owner = "posix"
-[containers]
-socket = "$DOCKER_SOCK"
-template_dir = "$here/templates"
-dockerfile_dir = "$work/Containers"
-[dns]
-zone = "semail.email"
-zone_file = "$ZONE_FILE"
-mx_host = "mx.semail.email."
-rndc_port = $RNDC_PORT
-rndc_key = "$RNDC_KEY"
-resolver = "127.0.0.1:$DNS_PORT"
-[smtp]
-address_map = "$work/state/mailbox.txt"
-TOML
-export SEMAIL_CONFIG="$work/semail.toml"
-mkdir -p "$(dirname "$cache")"
-"$bin" image bootstrap --rootfs-cache "$cache" --quiet >/dev/null
+. "$here/bench/lib.sh"
+bench_start "$(mktemp -d /tmp/semail-bench-prov.XXXXXX)" /tmp/sbp-$$
+bench_config 32M
 docker network create semail >/dev/null
 ssh-keygen -q -t ed25519 -N "" -f "$work/key"
 python3 - "$n" "$(cat "$work/key.pub")" "$work" <<'PY'
@@ -77,7 +34,6 @@ for p, f in (("t", "tool.ldif"), ("s", "shell")):
         open(f"{work}/{f}", "w").write("\n".join(out))
 PY
 caps="--cap-add AUDIT_WRITE --cap-add CHOWN --cap-add DAC_OVERRIDE --cap-add FOWNER --cap-add KILL --cap-add NET_BIND_SERVICE --cap-add SETGID --cap-add SETUID --cap-add SYS_CHROOT"
-now() { date +%s.%N; }
 
 # The shell loop, one mailbox at a time (as the original scripts did).
 t0=$(now)

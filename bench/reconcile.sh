@@ -11,52 +11,9 @@ bin=${SEMAILCTL:-$here/.build/debug/semailctl}
 n=${N:-200}
 m=${M:-10000}
 cache=${ROOTFS_CACHE:-/var/cache/semail-test/bookworm-ssh.tar}
-work=$(mktemp -d /tmp/semail-bench-rec.XXXXXX)
-dock=/tmp/sbr-$$
-cleanup() {
-  bash "$here/scripts/dockerd.sh" stop "$dock" >/dev/null 2>&1 || true
-  for mp in $(findmnt -rn -o TARGET | grep "^$work" | sort -r); do umount "$mp" 2>/dev/null || true; done
-  for l in $(losetup -nl -O NAME,BACK-FILE | awk -v w="$work" 'index($2,w)==1{print $1}'); do losetup -d "$l" || true; done
-  bash "$here/scripts/slapd.sh" stop "$work/slapd" >/dev/null 2>&1 || true
-  bash "$here/scripts/named.sh" stop "$work/named" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-bash "$here/scripts/slapd.sh" start "$work/slapd" >/dev/null
-bash "$here/scripts/named.sh" start "$work/named" semail.email >/dev/null
-bash "$here/scripts/dockerd.sh" start "$dock" >/dev/null
-. "$work/slapd/env"; . "$work/named/env"; . "$dock/env"
-export DOCKER_HOST
-cat > "$work/semail.toml" <<TOML
-[ldap]
-uri = "$LDAP_URI"
-bind_dn = "$LDAP_ADMIN_DN"
-bind_password_file = "$LDAP_SECRET"
-[state]
-dir = "$work/state"
-[storage]
-image_dir = "$work/state/images"
-mail_root = "$work/mail"
-fstab = "$work/fstab"
-default_size = "16M"
-owner = "posix"
-[containers]
-socket = "$DOCKER_SOCK"
-template_dir = "$here/templates"
-dockerfile_dir = "$work/Containers"
-[dns]
-zone = "semail.email"
-zone_file = "$ZONE_FILE"
-mx_host = "mx.semail.email."
-rndc_port = $RNDC_PORT
-rndc_key = "$RNDC_KEY"
-resolver = "127.0.0.1:$DNS_PORT"
-[smtp]
-address_map = "$work/state/mailbox.txt"
-TOML
-export SEMAIL_CONFIG="$work/semail.toml"
-mkdir -p "$(dirname "$cache")"
-"$bin" image bootstrap --rootfs-cache "$cache" --quiet >/dev/null
+. "$here/bench/lib.sh"
+bench_start "$(mktemp -d /tmp/semail-bench-rec.XXXXXX)" /tmp/sbr-$$
+bench_config 16M
 python3 - "$n" "$m" "$work" <<'PY'
 import sys
 n, m, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -75,7 +32,6 @@ echo "provisioning $n mailboxes (once, not timed)..." >&2
 "$bin" import "$work/mailboxes.ldif" --quiet >/dev/null
 reps=5
 calls() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["items"]), sum(d["observeCalls"].values()), json.dumps(d["observeCalls"], sort_keys=True))'; }
-now() { date +%s.%N; }
 "$bin" reconcile --json > "$work/r0.json"   # warm
 read -r items1 calls1 detail1 < <(calls < "$work/r0.json")
 t0=$(now); for r in $(seq 1 $reps); do "$bin" reconcile --json > "$work/r1.json"; done; t1=$(now)

@@ -80,8 +80,10 @@ public struct ContainerManager: Sendable {
     public struct Rendered: Sendable {
         public var dockerfile: String
         public var files: [(String, Data, Int)]
-        /// SHA-256 over every file of the build context.
+        /// SHA-256 over every file of the build context (the `semail.template` label).
         public var hash: String
+        /// SHA-256 of what the context is rendered from (part of the spec hash).
+        public var inputsHash: String
     }
 
     /// An OpenSSH public key line without options: `type base64 [comment]`.
@@ -99,26 +101,50 @@ public struct ContainerManager: Sendable {
     public func render(_ input: ContainerInput) throws -> Rendered { try render(input, makeKey: true)! }
 
     /// The spec hash UID's container should carry, computed without writing
-    /// anything; nil when the container has no host key yet (it needs a build).
+    /// or rendering anything; nil when the container has no host key yet
+    /// (it needs a build).
     public func expectedSpecHash(_ input: ContainerInput, baseImageID: String, template: DockerfileTemplate? = nil) throws -> String? {
-        guard let r = try render(input, makeKey: false, template: template) else { return nil }
-        return specHash(r, base: baseImageID, input: input, memory: Int(try ByteSize.parse(config.memory)))
+        let uid = try Validate.uid(input.uid)
+        let hostKey = "\(dockerfileDir(uid))/ssh_host_ed25519_key"
+        guard let keyData = FileManager.default.contents(atPath: hostKey) else { return nil }
+        let template = try template ?? DockerfileTemplate(directory: config.templateDir)
+        let values = try self.values(input, uid: uid).validated()
+        let inputs = Self.inputsHash(template: template, values: values, authorized: authorizedKeys(input, uid: uid, warn: false), hostKey: keyData)
+        return specHash(inputs: inputs, base: baseImageID, input: input, memory: Int(try ByteSize.parse(config.memory)))
     }
 
-    func render(_ input: ContainerInput, makeKey: Bool, template given: DockerfileTemplate? = nil) throws -> Rendered? {
-        let uid = try Validate.uid(input.uid)
+    func values(_ input: ContainerInput, uid: String) -> DockerfileValues {
+        DockerfileValues(baseImage: config.baseImage, uid: uid, address: input.address, uidNumber: Int(input.owner.uid), gidNumber: Int(input.owner.gid),
+                         packages: config.packages.split(separator: " ").map(String.init))
+    }
+
+    func authorizedKeys(_ input: ContainerInput, uid: String, warn: Bool) -> Data {
         var keys: [String] = []
         for k in input.sshKeys {
             guard let ok = Self.checkKey(k) else {
-                reporter.warn("\(uid): skipping an sshPublicKey that is not a single OpenSSH public key line")
+                if warn { reporter.warn("\(uid): skipping an sshPublicKey that is not a single OpenSSH public key line") }
                 continue
             }
             keys.append(ok)
         }
+        return Data(keys.map { $0 + "\n" }.joined().utf8)
+    }
+
+    /// What the build context is made from: the template text, the values,
+    /// the keys. The same inputs render the same context, so this stands
+    /// for it in the spec hash without rendering.
+    static func inputsHash(template: DockerfileTemplate, values v: DockerfileValues, authorized: Data, hostKey: Data) -> String {
+        var b = Array(template.text.utf8)
+        for f in [v.baseImage, v.uid, v.address, "\(v.uidNumber)", "\(v.gidNumber)", v.packages.joined(separator: " ")] { b += [0] + Array(f.utf8) }
+        b += [0] + Array(authorized) + [0] + Array(hostKey)
+        return SHA256.hex(b)
+    }
+
+    func render(_ input: ContainerInput, makeKey: Bool, template given: DockerfileTemplate? = nil) throws -> Rendered? {
+        let uid = try Validate.uid(input.uid)
         let template = try given ?? DockerfileTemplate(directory: config.templateDir)
-        let packages = config.packages.split(separator: " ").map(String.init)
-        let (dockerfile, _) = try template.render(DockerfileValues(baseImage: config.baseImage, uid: uid, address: input.address,
-                                                                 uidNumber: Int(input.owner.uid), gidNumber: Int(input.owner.gid), packages: packages))
+        let values = try values(input, uid: uid).validated()
+        let (dockerfile, _) = try template.render(values)
         let dir = dockerfileDir(uid)
         let hostKey = "\(dir)/ssh_host_ed25519_key"
         if !makeKey && !FileManager.default.fileExists(atPath: hostKey) { return nil }
@@ -136,12 +162,13 @@ public struct ContainerManager: Sendable {
             AtomicFile.syncDirectory(dir)
         }
         let keyData = try Data(contentsOf: URL(fileURLWithPath: hostKey))
-        let authorized = Data(keys.map { $0 + "\n" }.joined().utf8)
+        let authorized = authorizedKeys(input, uid: uid, warn: true)
         let files: [(String, Data, Int)] = [("Dockerfile", Data(dockerfile.utf8), 0o644), ("authorized_keys", authorized, 0o644),
                                             ("ssh_host_ed25519_key", keyData, 0o600)]
         var all: [UInt8] = []
         for (n, d, _) in files { all += Array("\(n)\0\(d.count)\0".utf8) + Array(d) }
-        return Rendered(dockerfile: dockerfile, files: files, hash: SHA256.hex(all))
+        return Rendered(dockerfile: dockerfile, files: files, hash: SHA256.hex(all),
+                        inputsHash: Self.inputsHash(template: template, values: values, authorized: authorized, hostKey: keyData))
     }
 
     /// Keeps the files the running container was built from in
@@ -166,8 +193,8 @@ public struct ContainerManager: Sendable {
 
     /// The hash the `semail.spec` label records: the build context, the base
     /// image, and every setting of the container.
-    func specHash(_ r: Rendered, base: String, input: ContainerInput, memory: Int) -> String {
-        SHA256.hex(Array("\(r.hash)\n\(base)\n\(input.maildir):/Maildir\n\(input.address)\n\(memory)\n\(config.pids)\n\(config.network)\n\(Self.sshdCaps)".utf8))
+    func specHash(inputs: String, base: String, input: ContainerInput, memory: Int) -> String {
+        SHA256.hex(Array("\(inputs)\n\(base)\n\(input.maildir):/Maildir\n\(input.address)\n\(memory)\n\(config.pids)\n\(config.network)\n\(Self.sshdCaps)".utf8))
     }
 
     func spec(_ input: ContainerInput, image: String, r: Rendered, specHash: String, memory: Int) -> DockerClient.ContainerSpec {
@@ -223,7 +250,7 @@ public struct ContainerManager: Sendable {
         let base = try baseImageID()
         try Fault.check("container.render")
         let r = try render(input)
-        let want = specHash(r, base: base, input: input, memory: memory)
+        let want = specHash(inputs: r.inputsHash, base: base, input: input, memory: memory)
         let dockerfile = "\(dockerfileDir(uid))/Dockerfile"
         if let old, old.Config.Labels?[SemailLabel.spec] == want, !force {
             try writeRendered(r, uid: uid)

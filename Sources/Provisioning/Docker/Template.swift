@@ -19,6 +19,8 @@ public struct DockerfileValues: Sendable, Equatable {
 
     static let imagePattern = Pattern(#"^[a-z0-9][a-z0-9._/-]*(:[0-9]+/[a-z0-9._/-]+)?(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"#)
     static let packagePattern = Pattern(#"^[a-z0-9][a-z0-9+.-]+$"#)
+    /// Image references already checked (reconcile validates every mailbox's values).
+    static let checkedImages = LockedSet()
 
     /// An image reference: [registry/]name[:tag][@sha256:digest], lowercase path.
     static func checkImage(_ s: String) throws {
@@ -36,7 +38,7 @@ public struct DockerfileValues: Sendable, Equatable {
     }
 
     public func validated() throws -> DockerfileValues {
-        try Self.checkImage(baseImage)
+        if !Self.checkedImages.contains(baseImage) { try Self.checkImage(baseImage); Self.checkedImages.insert(baseImage) }
         _ = try Validate.uid(uid)
         let a = try Validate.address(address)
         guard (1000...2_000_000_000).contains(uidNumber), (1000...2_000_000_000).contains(gidNumber) else {
@@ -85,4 +87,12 @@ public struct DockerfileTemplate: @unchecked Sendable {
         let out = template.render(v.context)
         return (out, SHA256.hex(Array(out.utf8)))
     }
+}
+
+/// A set of strings shared between threads.
+final class LockedSet: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: Set<String> = []
+    func contains(_ s: String) -> Bool { lock.withLock { items.contains(s) } }
+    func insert(_ s: String) { _ = lock.withLock { items.insert(s) } }
 }

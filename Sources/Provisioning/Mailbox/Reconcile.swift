@@ -20,6 +20,8 @@ public struct ReconcileReport: Sendable, Codable {
     /// External calls made to observe (LDAP searches, Docker API calls,
     /// programs run, zone files parsed): independent of the mailbox count.
     public var observeCalls: [String: Int]
+    /// Milliseconds spent observing each component and planning.
+    public var millis: [String: Double] = [:]
     public var applied: [PipelineReport] = []
     public var pruned: [String] = []
     public var quarantined: [QuarantineEntry] = []
@@ -48,27 +50,34 @@ public struct Reconciler: Sendable {
         var baseImage: String?
         var calls: [String: Int]
         var mounts: [String: String]
+        var millis: [String: Double]
     }
 
     func observe() throws -> Observation {
         let mb = Mailboxes(host: host)
         var calls: [String: Int] = [:]
-        let boxes = try host.directory().mailboxes()
+        var millis: [String: Double] = [:]
+        func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+            let t = Date(); defer { millis[name, default: 0] += Date().timeIntervalSince(t) * 1000 }
+            return try body()
+        }
+        let boxes = try timed("ldap") { try host.directory().mailboxes() }
         calls["ldap search", default: 0] += 1
         let vm = try host.volumes()
-        let vols = Dictionary(try vm.list().map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
+        let mountTable = timed("volumes") { SystemState.mounts() }
+        let vols = try timed("volumes") { Dictionary(try vm.list(mounts: mountTable).map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a }) }
         calls[vm.backend.kind == "lvm" ? "lvs" : "volume scan (readdir + /sys + fstab)", default: 0] += 1
         let cm = host.containers()
-        let cts = Dictionary(try cm.list().map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
+        let cts = try timed("docker") { Dictionary(try cm.list().map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a }) }
         calls["docker api", default: 0] += 1
         var base: String?
-        if !boxes.isEmpty { base = try? cm.client.image(host.config.containers.baseImage)?.Id; calls["docker api", default: 0] += 1 }
+        if !boxes.isEmpty { base = timed("docker") { try? cm.client.image(host.config.containers.baseImage)?.Id }; calls["docker api", default: 0] += 1 }
         var zone: ZoneListing?, zerr: String?
-        do { zone = try host.dns.list() } catch { zerr = "\(error)" }
+        timed("zone") { do { zone = try host.dns.list() } catch { zerr = "\(error)" } }
         calls["zone parse", default: 0] += 1
-        let fsTypes = Dictionary(SystemState.mounts().map { ($0.mountPoint, $0.fsType) }, uniquingKeysWith: { _, b in b })
+        let fsTypes = Dictionary(mountTable.map { ($0.mountPoint, $0.fsType) }, uniquingKeysWith: { _, b in b })
         return Observation(mailboxes: boxes, volumes: vols, containers: cts, zone: zone, zoneError: zerr, map: mb.map.read(), baseImage: base,
-                           calls: calls, mounts: fsTypes)
+                           calls: calls, mounts: fsTypes, millis: millis)
     }
 
     func plan(_ o: Observation) -> [ReconcileItem] {
@@ -142,8 +151,11 @@ public struct Reconciler: Sendable {
 
     public func run(_ opt: Options) throws -> ReconcileReport {
         let o = try observe()
+        let tp = Date()
         let items = plan(o)
         var report = ReconcileReport(mailboxes: o.mailboxes.count, items: items, observeCalls: o.calls, dryRun: opt.dryRun, prune: opt.prune)
+        report.millis = o.millis
+        report.millis["plan"] = Date().timeIntervalSince(tp) * 1000
         if let e = o.zoneError { report.errors.append("zone: \(e)") }
         // The directory can lie (outage, wrong base, empty result): stop
         // before a mass change.

@@ -24,7 +24,7 @@ public enum SystemState {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var data = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 65536)
+        var buf = [UInt8](repeating: 0, count: 8192)
         while true {
             let n = read(fd, &buf, buf.count)
             if n < 0 { if errno == EINTR { continue }; return nil }
@@ -36,16 +36,21 @@ public enum SystemState {
 
     public static func mounts() -> [MountEntry] {
         guard let text = readKernelFile("/proc/self/mountinfo") else { return [] }
-        return text.split(separator: "\n").compactMap { line in
-            let f = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-            guard let dash = f.firstIndex(of: "-"), dash + 2 < f.count, f.count > 4 else { return nil }
-            return MountEntry(mountPoint: unescape(f[4]), source: unescape(f[dash + 2]), fsType: f[dash + 1], device: f[2])
+        // Byte-level: a busy host has thousands of lines (every container adds some).
+        var out: [MountEntry] = []
+        for line in text.utf8.split(separator: 0x0A) {
+            let f = line.split(separator: 0x20, omittingEmptySubsequences: false)
+            guard f.count > 4, let dash = f.firstIndex(where: { $0.count == 1 && $0.first == 0x2D }), dash + 2 < f.count else { continue }
+            func str(_ b: Substring.UTF8View.SubSequence) -> String { unescape(String(decoding: b, as: UTF8.self)) }
+            out.append(MountEntry(mountPoint: str(f[4]), source: str(f[dash + 2]), fsType: String(decoding: f[dash + 1], as: UTF8.self),
+                                  device: String(decoding: f[2], as: UTF8.self)))
         }
+        return out
     }
 
     /// `\040`-style octal escapes of mountinfo and fstab.
     static func unescape(_ s: String) -> String {
-        guard s.contains("\\") else { return s }
+        guard s.utf8.contains(0x5C) else { return s }
         var out = [UInt8](), b = Array(s.utf8), i = 0
         while i < b.count {
             if b[i] == 0x5C, i + 4 <= b.count, let v = UInt8(String(decoding: b[(i + 1)..<(i + 4)], as: UTF8.self), radix: 8) {

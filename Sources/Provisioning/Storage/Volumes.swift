@@ -182,15 +182,17 @@ public struct VolumeManager: Sendable {
 
     /// Every semail volume, observed at once: one backend listing, one read of
     /// the mount table and of the fstab block, statvfs on mounted ones.
-    public func list() throws -> [VolumeState] {
-        let mounts = SystemState.mounts()
+    public func list(mounts given: [MountEntry]? = nil) throws -> [VolumeState] {
+        // mount point -> sources mounted there (one pass, not one per volume)
+        var mounted: [String: Set<String>] = [:]
+        for m in given ?? SystemState.mounts() { mounted[m.mountPoint, default: []].insert(m.source) }
         let persistent = Set(try fstab.read().map(\.mountPoint))
         return try backend.observeAll().map { v in
             let mp = mountPoint(v.uid)
-            let mounted = v.device.map { dev in mounts.contains { $0.mountPoint == mp && $0.source == dev } } ?? false
-            let u = mounted ? SystemState.usage(mp) : nil
+            let isMounted = v.device.map { dev in mounted[mp]?.contains(dev) ?? false } ?? false
+            let u = isMounted ? SystemState.usage(mp) : nil
             return VolumeState(uid: v.uid, backend: backend.kind, source: v.source, size: v.size, device: v.device, mountPoint: mp,
-                               mounted: mounted, fsSize: u?.size, fsUsed: u?.used, fsFree: u?.free, persistent: persistent.contains(mp))
+                               mounted: isMounted, fsSize: u?.size, fsUsed: u?.used, fsFree: u?.free, persistent: persistent.contains(mp))
         }
     }
 
