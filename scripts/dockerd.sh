@@ -33,6 +33,10 @@ stop)
     # Remove what the tests left so no container outlives its daemon.
     ids=$(curl -s --unix-socket "$dir/d.sock" 'http://localhost/containers/json?all=1' | python3 -c 'import json,sys; print(" ".join(c["Id"] for c in json.load(sys.stdin)))' 2>/dev/null || true)
     for id in $ids; do curl -s -X DELETE --unix-socket "$dir/d.sock" "http://localhost/containers/$id?force=1" >/dev/null || true; done
+    # And its networks: dockerd leaves their bridges and iptables rules behind
+    # when it is stopped, and the address pools run out after a few dozen runs.
+    nets=$(curl -s --unix-socket "$dir/d.sock" 'http://localhost/networks' | python3 -c 'import json,sys; print(" ".join(n["Id"] for n in json.load(sys.stdin) if n["Name"] not in ("bridge","host","none")))' 2>/dev/null || true)
+    for id in $nets; do curl -s -X DELETE --unix-socket "$dir/d.sock" "http://localhost/networks/$id" >/dev/null || true; done
   fi
   if [ -f "$dir/dockerd.pid" ]; then
     pid=$(cat "$dir/dockerd.pid")
@@ -40,6 +44,7 @@ stop)
     for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     kill -9 "$pid" 2>/dev/null || true
   fi
+  for id in ${nets:-}; do ip link delete "br-${id:0:12}" 2>/dev/null || true; done
   for m in $(awk -v d="$dir" 'index($2,d)==1{print $2}' /proc/self/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
   ;;
