@@ -150,12 +150,8 @@ public struct Mailboxes: Sendable {
                 }
             }),
             Step("volume", why: "create the \(ByteSize.format(size)) volume, ext4, mount it at \(config.storage.mailRoot)/\(uid) with a Maildir",
-                 check: {
-                     let v = try host.volumes().list().first { $0.uid == uid }
-                     guard let v, v.mounted, v.persistent else { return false }
-                     return ["cur", "new", "tmp"].allSatisfy { FileManager.default.fileExists(atPath: "\(v.mountPoint)/Maildir/\($0)") }
-                 },
-                 observe: { ["existed": try host.volumes().list().contains { $0.uid == uid } ? "1" : "0"] },
+                 check: { try host.volumes().looksComplete(uid) },
+                 observe: { ["existed": try host.volumes().exists(uid) ? "1" : "0"] },
                  apply: { _ = try host.volumes().create(uid: uid, size: size, owner: try host.mailOwner(uid)) },
                  undo: { before in if before["existed"] == "0" { _ = try host.volumes().delete(uid: uid) } }),
             Step("dockerfile", why: "render \(config.containers.dockerfileDir)/\(uid)/Dockerfile from the template", apply: {
@@ -226,7 +222,7 @@ public struct Mailboxes: Sendable {
             Step("volume", why: "unmount and remove the volume (its mail is gone)", pointOfNoReturn: true,
                  check: {
                      let v = try host.volumes()
-                     return try !v.list().contains { $0.uid == uid } && !FileManager.default.fileExists(atPath: v.mountPoint(uid))
+                     return try !v.exists(uid) && !FileManager.default.fileExists(atPath: v.mountPoint(uid))
                  },
                  apply: { _ = try host.volumes().delete(uid: uid) }),
             Step("dns", why: managed ? "remove the \(domain) MX unless another mailbox uses the domain" : "\(domain) is not in the managed zone: nothing to do",

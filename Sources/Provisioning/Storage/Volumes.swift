@@ -54,6 +54,23 @@ public struct VolumeManager: Sendable {
     }
 
     public func mountPoint(_ uid: String) -> String { "\(config.mailRoot)/\(uid)" }
+
+    /// Whether UID has a volume (one stat for image files).
+    public func exists(_ uid: String) throws -> Bool {
+        if let b = backend as? ImageBackend { return FileManager.default.fileExists(atPath: b.path(uid)) }
+        return try backend.observeAll().contains { $0.uid == uid }
+    }
+
+    /// Whether UID's volume looks complete, without observing every volume:
+    /// a filesystem of its own mounted at the mount point, with a Maildir,
+    /// and the fstab line. (`create` checks the device itself when it runs.)
+    public func looksComplete(_ uid: String) throws -> Bool {
+        let mp = mountPoint(uid)
+        var a = stat(), b = stat()
+        guard try exists(uid), stat(mp, &a) == 0, stat(config.mailRoot, &b) == 0, a.st_dev != b.st_dev else { return false }
+        guard ["cur", "new", "tmp"].allSatisfy({ FileManager.default.fileExists(atPath: "\(mp)/Maildir/\($0)") }) else { return false }
+        return try fstab.read().contains { $0.mountPoint == mp }
+    }
     var fstab: FstabBlock { FstabBlock(path: config.fstab) }
 
     /// Serialises volume changes (and fstab rewrites) between processes.
