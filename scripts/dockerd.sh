@@ -36,7 +36,13 @@ stop)
     # And its networks: dockerd leaves their bridges and iptables rules behind
     # when it is stopped, and the address pools run out after a few dozen runs.
     nets=$(curl -s --unix-socket "$dir/d.sock" 'http://localhost/networks' | python3 -c 'import json,sys; print(" ".join(n["Id"] for n in json.load(sys.stdin) if n["Name"] not in ("bridge","host","none")))' 2>/dev/null || true)
-    for id in $nets; do curl -s -X DELETE --unix-socket "$dir/d.sock" "http://localhost/networks/$id" >/dev/null || true; done
+    for id in $nets; do
+      for _ in $(seq 1 20); do   # a container's endpoint may still be going away
+        code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE --unix-socket "$dir/d.sock" "http://localhost/networks/$id" || true)
+        case "$code" in 204|404) break ;; esac
+        sleep 0.2
+      done
+    done
   fi
   if [ -f "$dir/dockerd.pid" ]; then
     pid=$(cat "$dir/dockerd.pid")
@@ -44,7 +50,15 @@ stop)
     for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     kill -9 "$pid" 2>/dev/null || true
   fi
-  for id in ${nets:-}; do ip link delete "br-${id:0:12}" 2>/dev/null || true; done
+  for id in ${nets:-}; do
+    br="br-${id:0:12}"
+    ip link delete "$br" 2>/dev/null || true
+    for t in filter nat; do
+      iptables -t "$t" -S 2>/dev/null | grep -- "$br" | grep '^-A' | sed 's/^-A //' | while read -r rule; do
+        eval "iptables -t $t -D $rule" 2>/dev/null || true
+      done
+    done
+  done
   for m in $(awk -v d="$dir" 'index($2,d)==1{print $2}' /proc/self/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
   ;;
