@@ -68,12 +68,12 @@ resolver = "127.0.0.1:$DNS_PORT"
 address_map = "$work/state/mailbox.txt"
 TOML
 
-step "configuration"
-run config check
-
 step "the base image: debootstrap minbase + openssh-server, imported through the API (nothing is pulled)"
 mkdir -p /var/cache/semail-test
 run image bootstrap --rootfs-cache /var/cache/semail-test/bookworm-ssh.tar
+
+step "configuration: every configured service is checked"
+run config check
 
 step "a user added by hand (password read from stdin, never from argv)"
 ssh-keygen -q -t ed25519 -N "" -C demo -f "$work/demo-key"
