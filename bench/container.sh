@@ -34,20 +34,11 @@ for p in t s; do for i in $(seq 0 $((n-1))); do
   mkdir -p "$work/mail/$u/Maildir/new" "$work/mail/$u/Maildir/cur" "$work/mail/$u/Maildir/tmp"; chown -R $id:$id "$work/mail/$u"
 done; done
 docker network create semail >/dev/null
-caps="--cap-add AUDIT_WRITE --cap-add CHOWN --cap-add DAC_OVERRIDE --cap-add FOWNER --cap-add KILL --cap-add NET_BIND_SERVICE --cap-add SETGID --cap-add SETUID --cap-add SYS_CHROOT"
 
 t0=$(now)
 for i in $(seq 0 $((n-1))); do
-  u=$(printf 'suser%03d' "$i"); id=$((21000+i)); d="$work/shell/$u"; mkdir -p "$d"
-  grep -v '^{{[#/]has_packages}}' "$here/templates/Dockerfile.template" | grep -v 'apt-get\|rm -rf /var/lib/apt' |
-    sed -e "s|{{{uid}}}|$u|g" -e "s|{{{address}}}|$u@semail.email|g" -e "s|{{{base_image}}}|semail/base:latest|g" \
-        -e "s|{{{uid_number}}}|$id|g" -e "s|{{{gid_number}}}|$id|g" > "$d/Dockerfile"
-  cp "$work/key.pub" "$d/authorized_keys"
-  ssh-keygen -q -t ed25519 -N "" -f "$d/ssh_host_ed25519_key"
-  docker build -q -t "semail/shell:$u" "$d" >/dev/null 2>&1
-  docker run -d --name "semail-$u" --hostname "$u" --label semail.uid="$u" --label semail.address="$u@semail.email" \
-    --memory 512m --pids-limit 256 --cap-drop ALL $caps --restart unless-stopped --network semail \
-    -v "$work/mail/$u/Maildir:/Maildir" "semail/shell:$u" >/dev/null
+  u=$(printf 'suser%03d' "$i"); id=$((21000+i))
+  shell_container "$u" "$id" "$u@semail.email" "$work/shell/$u" "$work/mail/$u/Maildir"
 done
 t1=$(now)
 for i in $(seq 0 $((n-1))); do "$bin" container create "$(printf 'tuser%03d' "$i")" --quiet >/dev/null; done

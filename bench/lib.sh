@@ -53,3 +53,22 @@ TOML
   "$bin" image bootstrap --rootfs-cache "$cache" --quiet >/dev/null
 }
 now() { date +%s.%N; }
+
+# The container part of the admin's shell: render the Dockerfile with sed,
+# ssh-keygen, docker build, docker run with semailctl's settings.
+#   shell_container UID NUMERIC_ID ADDRESS CONTEXT_DIR MAILDIR
+shell_container() {
+  local u=$1 id=$2 addr=$3 d=$4 maildir=$5
+  local caps="--cap-add AUDIT_WRITE --cap-add CHOWN --cap-add DAC_OVERRIDE --cap-add FOWNER --cap-add KILL --cap-add NET_BIND_SERVICE --cap-add SETGID --cap-add SETUID --cap-add SYS_CHROOT"
+  mkdir -p "$d"
+  grep -v '^{{[#/]has_packages}}' "$here/templates/Dockerfile.template" | grep -v 'apt-get\|rm -rf /var/lib/apt' |
+    sed -e "s|{{{uid}}}|$u|g" -e "s|{{{address}}}|$addr|g" -e "s|{{{base_image}}}|semail/base:latest|g" \
+        -e "s|{{{uid_number}}}|$id|g" -e "s|{{{gid_number}}}|$id|g" > "$d/Dockerfile"
+  cp "$work/key.pub" "$d/authorized_keys"
+  ssh-keygen -q -t ed25519 -N "" -f "$d/ssh_host_ed25519_key"
+  docker build -q -t "semail/shell:$u" "$d" >/dev/null 2>&1
+  # shellcheck disable=SC2086
+  docker run -d --name "semail-$u" --hostname "$u" --label semail.uid="$u" --label semail.address="$addr" \
+    --memory 512m --pids-limit 256 --cap-drop ALL $caps --restart unless-stopped --network semail \
+    -v "$maildir:/Maildir" "semail/shell:$u" >/dev/null
+}

@@ -33,7 +33,6 @@ for p, f in (("t", "tool.ldif"), ("s", "shell")):
     if p == "t":
         open(f"{work}/{f}", "w").write("\n".join(out))
 PY
-caps="--cap-add AUDIT_WRITE --cap-add CHOWN --cap-add DAC_OVERRIDE --cap-add FOWNER --cap-add KILL --cap-add NET_BIND_SERVICE --cap-add SETGID --cap-add SETUID --cap-add SYS_CHROOT"
 
 # The shell loop, one mailbox at a time (as the original scripts did).
 t0=$(now)
@@ -48,16 +47,7 @@ for i in $(seq 0 $((n-1))); do
   mkdir -p "$mp"; mount -o nodev,nosuid,noexec "$dev" "$mp"
   mkdir -p "$mp/Maildir/tmp" "$mp/Maildir/new" "$mp/Maildir/cur"; chown -R "$id:$id" "$mp"; chmod -R 700 "$mp"
   echo "$img $mp ext4 loop,nodev,nosuid,noexec,nofail 0 2" >> "$work/sh/fstab"
-  d="$work/sh/Containers/$u"; mkdir -p "$d"
-  grep -v '^{{[#/]has_packages}}' "$here/templates/Dockerfile.template" | grep -v 'apt-get\|rm -rf /var/lib/apt' |
-    sed -e "s|{{{uid}}}|$u|g" -e "s|{{{address}}}|$addr|g" -e "s|{{{base_image}}}|semail/base:latest|g" \
-        -e "s|{{{uid_number}}}|$id|g" -e "s|{{{gid_number}}}|$id|g" > "$d/Dockerfile"
-  cp "$work/key.pub" "$d/authorized_keys"
-  ssh-keygen -q -t ed25519 -N "" -f "$d/ssh_host_ed25519_key"
-  docker build -q -t "semail/shell:$u" "$d" >/dev/null 2>&1
-  docker run -d --name "semail-$u" --hostname "$u" --label semail.uid="$u" --label semail.address="$addr" \
-    --memory 512m --pids-limit 256 --cap-drop ALL $caps --restart unless-stopped --network semail \
-    -v "$mp/Maildir:/Maildir" "semail/shell:$u" >/dev/null
+  shell_container "$u" "$id" "$addr" "$work/sh/Containers/$u" "$mp/Maildir"
   if [ "$i" = 0 ]; then   # one MX for the shared domain, as semailctl adds it once
     printf 'bench\t3600\tIN\tMX\t10 mx.semail.email.\n' >> "$ZONE_FILE"
     sed -i -E 's/([0-9]{10})(\s*;\s*serial)?/\1/' "$ZONE_FILE"
