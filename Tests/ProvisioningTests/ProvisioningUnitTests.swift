@@ -114,4 +114,16 @@ import Testing
         let cat = try ProcessRunner().run(["cat", "/proc/self/mountinfo"]).text
         #expect(SystemState.mounts().count == cat.split(separator: "\n").count)
     }
+
+    /// `container remove bob` must not take bob-x's images: the engine's
+    /// reference filter is a glob, the tag check is exact.
+    @Test func imageTagsBelongToExactlyOneUser() {
+        let t = ContainerManager.imageTag("bob", hash: "0123456789abcdef0123")
+        #expect(t == "semail/mailbox:bob-0123456789ab")
+        #expect(ContainerManager.isImageTag(t, of: "bob"))
+        #expect(!ContainerManager.isImageTag("semail/mailbox:bob-x-0123456789ab", of: "bob"))
+        #expect(ContainerManager.isImageTag("semail/mailbox:bob-x-0123456789ab", of: "bob-x"))
+        #expect(!ContainerManager.isImageTag("semail/mailbox:bob-0123", of: "bob"))
+        #expect(!ContainerManager.isImageTag("other/mailbox:bob-0123456789ab", of: "bob"))
+    }
 }

@@ -121,6 +121,7 @@ public final class World: Sendable {
         if !(try mx(domain)).isEmpty { t.append("MX record") }
         if try ldapMailbox(uid) != nil { t.append("LDAP semailMailbox") }
         if mapText.contains("uid: \(uid) ") { t.append("address map line") }
+        if FileManager.default.fileExists(atPath: "\(dir)/Containers/\(uid)") { t.append("Dockerfile directory") }
         if !journalFiles.isEmpty { t.append("journal \(journalFiles)") }
         return t
     }

@@ -22,6 +22,9 @@ public struct ImageBootstrap: Sendable {
     public var force = false
     public init() {}
 
+    static let suitePattern = Pattern(#"^[a-z]+$"#)
+    static let mirrorPattern = Pattern(#"^(https?|file)://[A-Za-z0-9._~:/+-]+$"#)
+
     static func split(_ ref: String) -> (repo: String, tag: String) {
         if let colon = ref.lastIndex(of: ":"), !ref[colon...].contains("/") { return (String(ref[..<colon]), String(ref[ref.index(after: colon)...])) }
         return (ref, "latest")
@@ -31,10 +34,10 @@ public struct ImageBootstrap: Sendable {
         let t0 = Date()
         let c = host.config.containers
         try DockerfileValues.checkImage(c.baseImage)
-        guard suite.range(of: #"^[a-z]+$"#, options: .regularExpression) != nil else {
+        guard Self.suitePattern.matches(suite) else {
             throw SemailError("invalid suite \(Validate.quoted(suite))", why: "expected a Debian code name such as bookworm", status: .usage)
         }
-        guard mirror.range(of: #"^(https?|file)://[A-Za-z0-9._~:/+-]+$"#, options: .regularExpression) != nil else {
+        guard Self.mirrorPattern.matches(mirror) else {
             throw SemailError("invalid mirror \(Validate.quoted(mirror))", why: "expected an http(s):// or file:// URL", status: .usage)
         }
         let client = host.containers().client

@@ -63,6 +63,14 @@ public struct ContainerManager: Sendable {
     }
 
     public static func name(_ uid: String) -> String { "semail-\(uid)" }
+    /// `semail/mailbox:<uid>-<first 12 hex digits of the template hash>`.
+    static func imageTag(_ uid: String, hash: String) -> String { "\(imageRepo):\(uid)-\(hash.prefix(12))" }
+    static func isImageTag(_ tag: String, of uid: String) -> Bool {
+        let prefix = "\(imageRepo):\(uid)-"
+        guard tag.hasPrefix(prefix) else { return false }
+        let rest = tag.dropFirst(prefix.count)
+        return rest.count == 12 && rest.allSatisfy { $0.isHexDigit }
+    }
     /// The replacement made by a rebuild before it takes over the name.
     /// No uid container can have this name: they all start with `semail-`.
     static func nextName(_ uid: String) -> String { "semailnext-\(uid)" }
@@ -265,11 +273,16 @@ public struct ContainerManager: Sendable {
         try Fault.check("container.build")
         var ctx = TarArchive()
         for (n, d, m) in r.files { ctx.add(n, d, mode: m) }
-        let tag = "\(Self.imageRepo):\(uid)-\(r.hash.prefix(12))"
+        let tag = Self.imageTag(uid, hash: r.hash)
         // No build labels: on the legacy builder each one costs an extra layer commit.
+        let hadImage = try client.image(tag)?.Id
         let built = try client.build(context: ctx.finished, tag: tag, noCache: force,
                                      progress: progress)
         let undo = UndoStack()
+        // An image this run built is removed again if the container does not take over.
+        if hadImage != built.imageID && built.imageID != old?.Image {
+            undo.push("remove image \(tag)") { [client] in try client.removeImage(built.imageID, force: true) }
+        }
         let target = old == nil ? name : Self.nextName(uid)
         try Fault.check("container.create")
         // A replacement is created without a restart policy, so a command
@@ -339,7 +352,10 @@ public struct ContainerManager: Sendable {
             removed.append("container \(n)")
         }
         // Its images too, also one built by a run that never made a container.
-        for i in try client.images(reference: "\(Self.imageRepo):\(uid)-*") {
+        // The filter is a glob ("bob-*" also matches bob-x's tags): keep only
+        // tags that are exactly <uid>-<12 hex digits>.
+        for i in try client.images(reference: "\(Self.imageRepo):\(uid)-*")
+        where (i.RepoTags ?? []).contains(where: { Self.isImageTag($0, of: uid) }) {
             try client.removeImage(i.Id, force: true)
             removed.append("image \((i.RepoTags ?? []).first ?? i.Id)")
         }

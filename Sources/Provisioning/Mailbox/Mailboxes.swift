@@ -126,6 +126,15 @@ public struct Mailboxes: Sendable {
         return listing.mx.contains { $0.owner.lowercased() == ZoneName.absolute(domain) && $0.rdata.last?.lowercased() == mx }
     }
 
+    /// Whether a mailbox other than UID's is on DOMAIN (its MX record stays).
+    func domainHasOtherMailbox(_ domain: String, besides uid: String) throws -> Bool {
+        var found = false
+        try host.directory().connection.search(base: config.peopleDN,
+                                              filter: .and([.substring("semailMailbox", initial: nil, any: [], final: "@\(domain)"), .not(.equal("uid", uid))]),
+                                              attributes: ["1.1"]) { _ in found = true }
+        return found
+    }
+
     func mapText(excluding: Set<String> = []) throws -> String { AddressMap.render(try host.directory().mailboxes(), excluding: excluding) }
 
     // MARK: Pipelines
@@ -154,9 +163,12 @@ public struct Mailboxes: Sendable {
                  observe: { ["existed": try host.volumes().exists(uid) ? "1" : "0"] },
                  apply: { _ = try host.volumes().create(uid: uid, size: size, owner: try host.mailOwner(uid)) },
                  undo: { before in if before["existed"] == "0" { _ = try host.volumes().delete(uid: uid) } }),
-            Step("dockerfile", why: "render \(config.containers.dockerfileDir)/\(uid)/Dockerfile from the template", apply: {
-                _ = try host.containers().render(host.containerInput(uid, address: address))
-            }),
+            Step("dockerfile", why: "render \(config.containers.dockerfileDir)/\(uid)/Dockerfile from the template (and the container's SSH host key)",
+                 // Once the host key is there, the container step's build renders the current template itself.
+                 check: { FileManager.default.fileExists(atPath: "\(host.containers().dockerfileDir(uid))/ssh_host_ed25519_key") },
+                 observe: { ["existed": FileManager.default.fileExists(atPath: host.containers().dockerfileDir(uid)) ? "1" : "0"] },
+                 apply: { _ = try host.containers().render(host.containerInput(uid, address: address)) },
+                 undo: { before in if before["existed"] == "0" { try? FileManager.default.removeItem(atPath: host.containers().dockerfileDir(uid)) } }),
             Step("container", why: "build the image, create and start semail-\(uid)",
                  observe: { ["existed": try host.containers().show(uid: uid) != nil ? "1" : "0"] },
                  apply: { _ = try host.containers().ensure(host.containerInput(uid, address: address)) },
@@ -173,8 +185,7 @@ public struct Mailboxes: Sendable {
                        apply: { _ = try host.dns.addMX(domain) },
                        undo: { before in
                            // Another mailbox on the same domain keeps the record.
-                           let others = try host.directory().mailboxes().contains { $0.uid != uid && $0.address.hasSuffix("@\(domain)") }
-                           if before["existed"] == "0" && !others { _ = try host.dns.removeMX(domain) }
+                           if before["existed"] == "0", try !me.domainHasOtherMailbox(domain, besides: uid) { _ = try host.dns.removeMX(domain) }
                        })
                 : Step("dns", why: "\(domain) is outside \(config.dns.zone): print the MX record to publish and check it",
                        check: { try host.directory().mailbox(uid)?.address == address },  // said once, at creation
@@ -228,7 +239,7 @@ public struct Mailboxes: Sendable {
             Step("dns", why: managed ? "remove the \(domain) MX unless another mailbox uses the domain" : "\(domain) is not in the managed zone: nothing to do",
                  check: {
                      guard managed, me.hasMX(domain, in: try host.dns.list()) else { return true }
-                     return try host.directory().mailboxes().contains { $0.uid != uid && $0.address.hasSuffix("@\(domain)") }
+                     return try me.domainHasOtherMailbox(domain, besides: uid)
                  },
                  apply: { _ = try host.dns.removeMX(domain) }),
             Step("directory", why: "remove the mailbox attributes from \(uid)'s entry",
@@ -237,6 +248,9 @@ public struct Mailboxes: Sendable {
             Step("address-map", why: "rewrite \(config.smtp.addressMap) without \(uid)",
                  check: { map.read() == (try me.mapText()) },
                  apply: { try map.write(try me.mapText()) }),
+            Step("dockerfile", why: "remove \(config.containers.dockerfileDir)/\(uid) (Dockerfile, authorized_keys, the container's host key)",
+                 check: { !FileManager.default.fileExists(atPath: host.containers().dockerfileDir(uid)) },
+                 apply: { try FileManager.default.removeItem(atPath: host.containers().dockerfileDir(uid)) }),
         ]
         var params = ["uid": uid, "address": "\(a.local)@\(a.domain)"]
         if let archive { params["archive"] = archive }
@@ -294,10 +308,21 @@ public struct Mailboxes: Sendable {
     // MARK: Views
 
     public func list() throws -> [MailboxStatus] {
-        let boxes = try host.directory().mailboxes()
-        let vols = Dictionary(try host.volumes().list().map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
+        try statuses(try host.directory().mailboxes(), volumes: try host.volumes().list()) { try host.containers().list() }
+    }
+
+    /// One mailbox: its entry, its volume, one container inspect (with the
+    /// address and the ssh command), the zone and the map.
+    public func status(_ uid: String) throws -> MailboxStatus? {
+        let uid = try Validate.uid(uid)
+        guard let m = try host.directory().mailbox(uid) else { return nil }
+        return try statuses([m], volumes: try host.volumes().list(only: uid)) { try host.containers().show(uid: uid).map { [$0] } ?? [] }.first
+    }
+
+    func statuses(_ boxes: [MailboxRecord], volumes: [VolumeState], containers: () throws -> [ContainerState]) throws -> [MailboxStatus] {
+        let vols = Dictionary(volumes.map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
         let cts: [String: ContainerState]
-        do { cts = Dictionary(try host.containers().list().map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a }) } catch let e as SemailError where e.status == .unavailable {
+        do { cts = Dictionary(try containers().map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a }) } catch let e as SemailError where e.status == .unavailable {
             host.reporter.warn(e.description); cts = [:]
         }
         let zone = try? host.dns.list()
@@ -334,13 +359,23 @@ extension Mailboxes {
         guard let m = try host.directory().mailbox(uid) else {
             throw SemailError("\(uid) has no mailbox", why: "the entry has no semailMailbox attribute", hint: "see `semailctl mailbox list`", status: .failure)
         }
+        // An absolute path (so tar never reads it as an option), in a directory
+        // that exists, never an existing file: checked before anything is touched.
+        let archive = archive.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if let archive {
-            guard archive.hasPrefix("/") || !archive.contains("\0") else { throw SemailError("invalid archive path", why: archive, status: .usage) }
+            guard !archive.contains(where: { $0 == "\0" || $0.isNewline }), !archive.hasSuffix("/") else {
+                throw SemailError("invalid archive path \(Validate.quoted(archive))", why: "expected a file name such as /srv/archive/uid.tar.gz", status: .usage)
+            }
+            var isDir: ObjCBool = false
+            let parent = (archive as NSString).deletingLastPathComponent
+            guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
+                throw SemailError("cannot archive to \(archive)", why: "\(parent) is not a directory", hint: "create it first", status: .cantCreate)
+            }
             if FileManager.default.fileExists(atPath: archive) {
                 throw SemailError("\(archive) already exists", why: "an archive is never overwritten", hint: "choose another file name", status: .cantCreate)
             }
         }
-        let p = try deletePipeline(uid: uid, address: m.address, archive: archive.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+        let p = try deletePipeline(uid: uid, address: m.address, archive: archive)
         return dryRun ? p.plan() : try p.run(journal: journal, reporter: host.reporter)
     }
 }

@@ -7,6 +7,8 @@ public struct ReconcileItem: Sendable, Codable, Equatable {
     public var kind: Kind
     public var uid: String
     public var component: String
+    /// What the action works on: a uid, or for DNS items the domain.
+    public var target: String
     public var action: String
     public var reason: String
     /// Removes or recreates something (counted by the mass-change guard).
@@ -86,8 +88,8 @@ public struct Reconciler: Sendable {
         let fixedOwner = try? MailOwner.fixed(host.config.storage.owner)
         let template = try? DockerfileTemplate(directory: host.config.containers.templateDir)
         var items: [ReconcileItem] = []
-        func add(_ k: ReconcileItem.Kind, _ uid: String, _ c: String, _ a: String, _ r: String, destructive: Bool = false) {
-            items.append(ReconcileItem(kind: k, uid: uid, component: c, action: a, reason: r, destructive: destructive))
+        func add(_ k: ReconcileItem.Kind, _ uid: String, _ c: String, _ a: String, _ r: String, destructive: Bool = false, target: String? = nil) {
+            items.append(ReconcileItem(kind: k, uid: uid, component: c, target: target ?? uid, action: a, reason: r, destructive: destructive))
         }
         let wanted = Set(o.mailboxes.map(\.uid))
         for m in o.mailboxes {
@@ -119,7 +121,7 @@ public struct Reconciler: Sendable {
             }
             let domain = String(m.address.split(separator: "@").last ?? "")
             if mb.managedDomain(domain), let z = o.zone, !mb.hasMX(domain, in: z) {
-                add(.repair, m.uid, "dns", "add \(domain) MX", "the managed zone has no MX for \(domain)")
+                add(.repair, m.uid, "dns", "add \(domain) MX", "the managed zone has no MX for \(domain)", target: domain)
             }
         }
         // The address map as a whole.
@@ -136,7 +138,7 @@ public struct Reconciler: Sendable {
             let mx = ZoneName.absolute(host.config.dns.mxHost.lowercased())
             let domains = Set(o.mailboxes.map { ZoneName.absolute(String($0.address.split(separator: "@").last ?? "")) })
             for r in z.managed where r.type == "MX" && r.rdata.last?.lowercased() == mx && !domains.contains(r.owner.lowercased()) {
-                add(.orphan, "-", "dns", "remove \(r.owner) MX", "no mailbox uses \(r.owner)", destructive: true)
+                add(.orphan, "-", "dns", "remove \(r.owner) MX", "no mailbox uses \(r.owner)", destructive: true, target: r.owner)
             }
         }
         return items
@@ -190,9 +192,7 @@ public struct Reconciler: Sendable {
                 do {
                     switch i.component {
                     case "container": _ = try host.containers().remove(uid: i.uid); report.pruned.append("container semail-\(i.uid)")
-                    case "dns":
-                        let name = i.action.replacingOccurrences(of: "remove ", with: "").replacingOccurrences(of: " MX", with: "")
-                        _ = try host.dns.removeMX(name); report.pruned.append("MX \(name)")
+                    case "dns": _ = try host.dns.removeMX(i.target); report.pruned.append("MX \(i.target)")
                     default: break
                     }
                 } catch { report.errors.append("prune \(i.component) \(i.uid): \((error as? SemailError)?.description ?? "\(error)")") }

@@ -12,7 +12,8 @@ public struct Step: Sendable {
     public var check: @Sendable () throws -> Bool
     public var observe: @Sendable () throws -> [String: String]
     public var apply: @Sendable () throws -> Void
-    public var undo: @Sendable (_ before: [String: String]) throws -> Void
+    /// nil: the step changes nothing that needs undoing (a check, a message).
+    public var undo: (@Sendable (_ before: [String: String]) throws -> Void)?
     /// Once this step has begun, an interrupted transaction is finished,
     /// never rolled back (mail may already be flowing, or be gone).
     public var pointOfNoReturn: Bool
@@ -21,7 +22,7 @@ public struct Step: Sendable {
                 check: @escaping @Sendable () throws -> Bool = { false },
                 observe: @escaping @Sendable () throws -> [String: String] = { [:] },
                 apply: @escaping @Sendable () throws -> Void,
-                undo: @escaping @Sendable ([String: String]) throws -> Void = { _ in }) {
+                undo: (@Sendable ([String: String]) throws -> Void)? = nil) {
         self.name = name; self.why = why; self.check = check; self.observe = observe; self.apply = apply; self.undo = undo
         self.pointOfNoReturn = pointOfNoReturn
     }
@@ -178,8 +179,9 @@ public struct Pipeline: Sendable {
 
     static func rollback(_ begun: [(Step, [String: String])], writer w: Journal.Writer, report: inout PipelineReport) {
         for (s, before) in begun.reversed() {
+            guard let undo = s.undo else { continue }
             do {
-                try s.undo(before)
+                try undo(before)
                 try? w.write(JournalRecord(tx: w.tx, event: "undone", step: s.name))
                 report.rolledBack.append(s.name)
             } catch {

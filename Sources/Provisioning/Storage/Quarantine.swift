@@ -39,7 +39,11 @@ extension VolumeManager {
         let id = "\(uid)-\(Int(now.timeIntervalSince1970))"
         let dir = "\(quarantineDir)/\(id)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let place = try backend.quarantine(uid: uid, id: id, dir: dir)
+        let place: String
+        do { place = try backend.quarantine(uid: uid, id: id, dir: dir) } catch {
+            try? FileManager.default.removeItem(atPath: dir)  // nothing was moved there
+            throw error
+        }
         let e = QuarantineEntry(id: id, uid: uid, backend: backend.kind, place: place, size: vol.size, quarantinedAt: now,
                                 expires: now.addingTimeInterval(Double(days) * 86400))
         let enc = JSONEncoder(); enc.dateEncodingStrategy = .iso8601; enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -54,7 +58,7 @@ extension VolumeManager {
         }
     }
 
-    func entry(_ id: String) throws -> QuarantineEntry {
+    public func entry(_ id: String) throws -> QuarantineEntry {
         guard let e = quarantined().first(where: { $0.id == id }) else {
             throw SemailError("no quarantined volume \(Validate.quoted(id))", why: "not under \(quarantineDir)", hint: "see `semailctl quarantine list`", status: .failure)
         }

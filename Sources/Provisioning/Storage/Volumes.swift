@@ -199,12 +199,12 @@ public struct VolumeManager: Sendable {
 
     /// Every semail volume, observed at once: one backend listing, one read of
     /// the mount table and of the fstab block, statvfs on mounted ones.
-    public func list(mounts given: [MountEntry]? = nil) throws -> [VolumeState] {
+    public func list(mounts given: [MountEntry]? = nil, only uid: String? = nil) throws -> [VolumeState] {
         // mount point -> sources mounted there (one pass, not one per volume)
         var mounted: [String: Set<String>] = [:]
         for m in given ?? SystemState.mounts() { mounted[m.mountPoint, default: []].insert(m.source) }
         let persistent = Set(try fstab.read().map(\.mountPoint))
-        return try backend.observeAll().map { v in
+        return try backend.observeAll().filter { uid == nil || $0.uid == uid }.map { v in
             let mp = mountPoint(v.uid)
             let isMounted = v.device.map { dev in mounted[mp]?.contains(dev) ?? false } ?? false
             let u = isMounted ? SystemState.usage(mp) : nil

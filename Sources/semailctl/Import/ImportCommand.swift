@@ -39,10 +39,7 @@ struct ImportCommand: AsyncParsableCommand {
             let s = try importer.run(file: file, items: items)
             var provisioning: BulkProvisioning.Summary?
             if !requests.isEmpty && !dryRun && s.ok {
-                provisioning = try Mailboxes(host: host).locked(wait: !noWait) { recovered in
-                    printRecovered(out, recovered)
-                    return BulkProvisioning.run(requests, host: host, jobs: max(1, jobs))
-                }
+                provisioning = try out.locked(host, wait: !noWait) { BulkProvisioning.run(requests, host: host, jobs: max(1, jobs)) }
             }
             /// The LDAP summary's keys at the top, plus the mailboxes.
             struct Doc: Encodable {

@@ -35,8 +35,15 @@ extension PipelineReport {
     }
 }
 
-func printRecovered(_ out: Output, _ reports: [PipelineReport]) {
-    for r in reports { out.info("recovered: \(r.text)") }
+extension Output {
+    /// Runs a mutating command's body under the state lock, after repairing
+    /// (and saying) what an interrupted command left.
+    func locked<T>(_ host: Provisioning.Host, wait: Bool, _ body: () throws -> T) throws -> T {
+        try Mailboxes(host: host).locked(wait: wait) { recovered in
+            for r in recovered { info("recovered: \(r.text)") }
+            return try body()
+        }
+    }
 }
 
 struct MailboxCreate: AsyncParsableCommand {
@@ -64,11 +71,9 @@ struct MailboxCreate: AsyncParsableCommand {
                 guard let pw = try password.read(required: true, confirm: false) else { return .usage }
                 try host.directory().checkPassword(uid, pw)
             }
-            let mb = Mailboxes(host: host)
-            let r = try mb.locked(wait: !mutation.noWait) { recovered in
-                printRecovered(out, recovered)
+            let r = try out.locked(host, wait: !mutation.noWait) {
                 if let keys, !mutation.dryRun { _ = try host.directory().setSSHKeys(uid, keys) }
-                return try mb.create(uid: uid, address: address, size: bytes, dryRun: mutation.dryRun)
+                return try Mailboxes(host: host).create(uid: uid, address: address, size: bytes, dryRun: mutation.dryRun)
             }
             out.emit(r) { $0.text }
             return r.ok ? .success : .failure
@@ -94,10 +99,8 @@ struct MailboxDelete: AsyncParsableCommand {
                 try Terminal.confirm("Delete the mailbox of \(uid)\(archive == nil ? " and ALL its mail" : " (archived to \(archive!))")?", yes: yes,
                                      what: "delete \(uid)'s mailbox")
             }
-            let mb = Mailboxes(host: host)
-            let r = try mb.locked(wait: !mutation.noWait) { recovered in
-                printRecovered(out, recovered)
-                return try mb.delete(uid: uid, archive: archive, dryRun: mutation.dryRun)
+            let r = try out.locked(host, wait: !mutation.noWait) {
+                try Mailboxes(host: host).delete(uid: uid, archive: archive, dryRun: mutation.dryRun)
             }
             out.emit(r) { $0.text }
             return r.ok ? .success : .failure
@@ -138,11 +141,9 @@ struct MailboxShow: AsyncParsableCommand {
         let out = global.output
         try await out.run {
             _ = try Validate.uid(uid)
-            let host = try global.host()
-            guard var m = try Mailboxes(host: host).list().first(where: { $0.uid == uid }) else {
+            guard let m = try Mailboxes(host: global.host()).status(uid) else {
                 throw SemailError("\(uid) has no mailbox", why: "no semailMailbox on the entry", hint: "see `semailctl mailbox list`", status: .failure)
             }
-            if m.container != nil { m.container = try host.containers().show(uid: uid) }  // with its address and ssh command
             out.emit(m) { m in
                 var l = ["uid        \(m.uid)", "address    \(m.address)", "size       \(m.size.map { ByteSize.format($0) } ?? "-")"]
                 if let v = m.volume {

@@ -36,10 +36,7 @@ struct ReconcileCommand: AsyncParsableCommand {
                 if dryRun {
                     r = try Reconciler(host: host).run(opt)   // read-only: no lock
                 } else {
-                    r = try Mailboxes(host: host).locked(wait: !noWait) { recovered in
-                        printRecovered(out, recovered)
-                        return try Reconciler(host: host).run(opt)
-                    }
+                    r = try out.locked(host, wait: !noWait) { try Reconciler(host: host).run(opt) }
                 }
                 out.emit(r) { $0.text }
                 if !r.errors.isEmpty { return .failure }
@@ -99,9 +96,9 @@ struct QuarantineCommand: AsyncParsableCommand {
             let out = global.output
             try await out.run {
                 let host = try global.host()
-                let r = try Mailboxes(host: host).locked(wait: true) { _ in
-                    let uid = try host.volumes().quarantined().first { $0.id == id }?.uid ?? ""
-                    return try host.volumes().restore(id: id, owner: try host.mailOwner(uid))
+                let r = try out.locked(host, wait: true) {
+                    let e = try host.volumes().entry(id)
+                    return try host.volumes().restore(id: id, owner: try host.mailOwner(e.uid))
                 }
                 out.emit(r) { "restored \($0.volume.source), mounted at \($0.volume.mountPoint)" }
                 return .success
@@ -119,7 +116,7 @@ struct QuarantineCommand: AsyncParsableCommand {
             try await out.run {
                 let host = try global.host()
                 try Terminal.confirm("Destroy \(ids.isEmpty ? "every expired quarantined volume" : ids.joined(separator: ", ")) and the mail on it?", yes: yes, what: "purge")
-                let r = try Mailboxes(host: host).locked(wait: true) { _ in try host.volumes().purge(ids: ids) }
+                let r = try out.locked(host, wait: true) { try host.volumes().purge(ids: ids) }
                 out.emit(r) { r in r.isEmpty ? "nothing to purge" : r.map { "purged \($0.id) (\($0.place))" }.joined(separator: "\n") }
                 return .success
             }
