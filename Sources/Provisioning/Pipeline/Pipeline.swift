@@ -50,7 +50,7 @@ public struct Journal: Sendable {
         let fd: Int32
         let path: String
         public let tx: String
-        init(path: String, tx: String, append: Bool) throws {
+        init(path: String, tx: String) throws {
             self.path = path; self.tx = tx
             fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw SemailError("cannot write the journal \(path)", why: String(cString: strerror(errno)), status: .ioError) }
@@ -74,7 +74,7 @@ public struct Journal: Sendable {
     public func begin(kind: String, params: [String: String]) throws -> Writer {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let tx = "\(Int(Date().timeIntervalSince1970 * 1000))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let w = try Writer(path: "\(dir)/\(tx).jsonl", tx: tx, append: false)
+        let w = try Writer(path: "\(dir)/\(tx).jsonl", tx: tx)
         AtomicFile.syncDirectory(dir)
         try w.write(JournalRecord(tx: tx, event: "start", kind: kind, params: params))
         return w
@@ -95,7 +95,7 @@ public struct Journal: Sendable {
         }
     }
 
-    public func reopen(_ p: Pending) throws -> Writer { try Writer(path: p.path, tx: p.tx, append: true) }
+    public func reopen(_ p: Pending) throws -> Writer { try Writer(path: p.path, tx: p.tx) }
 }
 
 /// What a pipeline run did, for the report.
