@@ -17,13 +17,19 @@ start|resume)
   dir=$(cd "$dir" && pwd)
   # Short paths: a Unix socket path is limited to 107 bytes.
   sock="$dir/d.sock"
+  # One start at a time: daemons starting together race to create the same
+  # iptables chains ("Chain already exists") and one of them dies. The lock
+  # is held until this daemon answers; the daemon itself does not inherit it.
+  exec 9>/tmp/.semail-dockerd-start.lock
+  flock 9
   dockerd --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
-    -H "unix://$sock" --bridge=none --log-level=warn > "$dir/dockerd.log" 2>&1 &
+    -H "unix://$sock" --bridge=none --log-level=warn > "$dir/dockerd.log" 2>&1 9>&- &
   for _ in $(seq 1 200); do
     if [ -S "$sock" ] && curl -sf --unix-socket "$sock" http://localhost/_ping >/dev/null 2>&1; then break; fi
     sleep 0.1
   done
   curl -sf --unix-socket "$sock" http://localhost/_ping >/dev/null || { echo "dockerd did not start:" >&2; tail -20 "$dir/dockerd.log" >&2; exit 1; }
+  exec 9>&-
   printf 'DOCKER_DIR=%s\nDOCKER_SOCK=%s\nDOCKER_HOST=unix://%s\n' "$dir" "$sock" "$sock" > "$dir/env"
   echo "dockerd running on $sock (pid $(cat "$dir/dockerd.pid")), env in $dir/env"
   ;;
