@@ -305,9 +305,12 @@ import TestSupport
         r = try w.run(["quarantine", "restore", id])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(FileManager.default.fileExists(atPath: "\(w.mountPoint(b))/Maildir/cur/1.precious"))
-        // Quarantine it again and purge it.
-        r = try w.run(["reconcile", "--prune", "--json"])
-        let id2 = try #require((try json(r)["quarantined"] as? [[String: Any]])?.first?["id"] as? String)
+        // Quarantine it again, by hand this time, and purge it.
+        r = try w.run(["quarantine", "add", b, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let id2 = try #require(try json(r)["id"] as? String)
+        #expect(!FileManager.default.fileExists(atPath: "\(w.dir)/images/\(b).img"))
+        #expect(!(SystemState.mounts().contains { $0.mountPoint == w.mountPoint(b) }))
         #expect(try w.run(["quarantine", "purge", id2]).status == 64)
         #expect(try w.run(["quarantine", "purge", id2, "--yes"]).status == 0)
         #expect(!(try w.run(["quarantine", "list"]).text.contains(id2)))

@@ -72,4 +72,26 @@ $B volume delete alice --yes --config $C >/dev/null 2>&1; rc=$?
 [ $rc -eq 0 ] && ! lvm lvs mvg/Volalice >/dev/null 2>&1 && ! grep -q alice /proc/mounts && ! grep -q alice /etc/fstab && ok delete || fail delete "rc=$rc"
 $B volume delete carol --yes --config $C >/dev/null 2>&1 && ok delete-carol || fail delete-carol "rc=$?"
 
+# quarantine by hand: the LV is deactivated and renamed, unmounted, out of
+# fstab; restore brings it back with its mail; purge removes it
+$B volume create erin --config $C >/dev/null 2>&1 && echo "keep" > /home/Personnes/erin/Maildir/new/2.msg
+out=$($B quarantine add erin --config $C --json 2>&1); rc=$?
+id=$(echo "$out" | sed -n 's/.*"id" : "\(.*\)".*/\1/p')
+q=$(echo "$out" | sed -n 's/.*"place" : "mvg\/\(.*\)".*/\1/p')
+if [ $rc -eq 0 ] && [ -n "$id" ] && [ -n "$q" ] && ! lvm lvs mvg/Volerin >/dev/null 2>&1 \
+   && [ -z "$(lvm lvs --noheadings -o lv_active "mvg/$q" | tr -d ' ')" ] \
+   && ! grep -q ' /home/Personnes/erin ' /proc/mounts && ! grep -q erin /etc/fstab; then ok quarantine-lvm
+else fail quarantine-lvm "rc=$rc q=$q $out $(lvm lvs --noheadings -o lv_name,lv_active mvg 2>&1 | tr '\n' ' ')"; fi
+$B quarantine list --config $C 2>&1 | grep -q "^$id " && ok quarantine-list || fail quarantine-list "$id not listed"
+out=$($B quarantine restore "$id" --config $C --json 2>&1); rc=$?
+if [ $rc -eq 0 ] && lvm lvs mvg/Volerin >/dev/null 2>&1 && ! lvm lvs "mvg/$q" >/dev/null 2>&1 \
+   && grep -q ' /home/Personnes/erin ' /proc/mounts && [ "$(cat /home/Personnes/erin/Maildir/new/2.msg 2>/dev/null)" = keep ] \
+   && grep -q '^/dev/mvg/Volerin ' /etc/fstab; then ok quarantine-restore
+else fail quarantine-restore "rc=$rc $out"; fi
+out=$($B quarantine add erin --config $C --json 2>&1)
+id=$(echo "$out" | sed -n 's/.*"id" : "\(.*\)".*/\1/p'); q=$(echo "$out" | sed -n 's/.*"place" : "mvg\/\(.*\)".*/\1/p')
+$B quarantine purge "$id" --yes --config $C >/dev/null 2>&1; rc=$?
+[ $rc -eq 0 ] && [ -n "$q" ] && ! lvm lvs "mvg/$q" >/dev/null 2>&1 && ! lvm lvs mvg/Volerin >/dev/null 2>&1 \
+  && [ -z "$($B quarantine list --config $C 2>&1)" ] && ok quarantine-purge || fail quarantine-purge "rc=$rc q=$q"
+
 echo "VMTEST done failures=$fails"

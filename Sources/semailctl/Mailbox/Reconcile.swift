@@ -71,8 +71,25 @@ extension ReconcileReport {
 
 struct QuarantineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "quarantine",
-        abstract: "Volumes set aside by `reconcile --prune`, kept [state] quarantine_days before they may be purged.",
-        subcommands: [List.self, Restore.self, Purge.self])
+        abstract: "Volumes set aside (by `reconcile --prune` or `quarantine add`), kept [state] quarantine_days before they may be purged.",
+        subcommands: [List.self, Add.self, Restore.self, Purge.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "add",
+            abstract: "Set UID's volume aside by hand: unmount it, drop its fstab entry and move it to the quarantine (nothing is wiped).")
+        @Argument var uid: String
+        @OptionGroup var global: GlobalOptions
+        func run() async throws {
+            let out = global.output
+            try await out.run {
+                _ = try Validate.uid(uid)
+                let host = try global.host()
+                let e = try out.locked(host, wait: true) { try host.volumes().quarantine(uid: uid, days: host.config.state.quarantineDays) }
+                out.emit(e) { "quarantined \($0.uid)'s volume as \($0.id) (\($0.place)), until \(ISO8601DateFormatter().string(from: $0.expires))" }
+                return .success
+            }
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "Quarantined volumes.")
