@@ -15,7 +15,7 @@ struct ReconcileCommand: AsyncParsableCommand {
     @Flag(help: "Remove orphans: containers and MX records go, volumes are moved to the quarantine.") var prune = false
     @Flag(help: "Go past the mass-change guard.") var force = false
     @Flag(help: "With --dry-run: exit 2 when changes are pending, 0 when none, 1 on error.") var detailedExitcode = false
-    @Flag(help: "Stay running and reconcile whenever the directory changes (LDAP Content Synchronization, RFC 4533).") var watch = false
+    @Flag(help: "Stay running and reconcile whenever the directory changes (LDAP Content Synchronization, RFC 4533). With --json: one JSON document per line, one per pass.") var watch = false
     @Flag(help: "Fail at once if another semailctl holds the state lock.") var noWait = false
     @OptionGroup var global: GlobalOptions
 
