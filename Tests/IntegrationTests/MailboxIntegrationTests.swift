@@ -352,12 +352,12 @@ import TestSupport
         defer { w.cleanup() }
         let out = UnsafeSendableBox<ProcessOutput?>(nil)
         let t = Thread {
-            let r = try? w.run(["reconcile", "--watch"])
+            let r = try? w.run(["reconcile", "--watch", "--json"])
             out.withLock { $0 = r }
         }
         t.start()
         defer {
-            _ = try? ProcessRunner().run(["pkill", "-TERM", "-f", "reconcile --watch --config \(w.config)"], check: false)
+            _ = try? ProcessRunner().run(["pkill", "-TERM", "-f", "reconcile --watch --json --config \(w.config)"], check: false)
             for _ in 0..<200 where out.value == nil { usleep(50_000) }
         }
         func ask(_ u: String, _ n: Int) throws {
@@ -378,11 +378,17 @@ import TestSupport
         try resume(Slapd.shared)
         try ask(b, 45001)
         #expect(try waitWhole(b), "the watcher did not come back after the slapd restart")
-        _ = try ProcessRunner().run(["pkill", "-TERM", "-f", "reconcile --watch --config \(w.config)"], check: false)
+        _ = try ProcessRunner().run(["pkill", "-TERM", "-f", "reconcile --watch --json --config \(w.config)"], check: false)
         for _ in 0..<200 where out.value == nil { usleep(50_000) }
         let r = try #require(out.value ?? nil)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("reconnecting"), "\(r.stderr)")
+        // --json: one document per line, one per pass; a's pass names it.
+        let lines = r.text.split(separator: "\n").filter { !$0.isEmpty }
+        let docs = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(!docs.isEmpty && docs.count == lines.count, "\(r.text)")
+        #expect(docs.allSatisfy { $0["items"] != nil }, "\(r.text)")
+        #expect(lines.contains { $0.contains(a) }, "\(r.text)")
     }
 
     @Test func massChangeGuardStopsAWipeOut() throws {
