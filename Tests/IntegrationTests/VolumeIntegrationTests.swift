@@ -145,6 +145,54 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: a.image("busy")) && a.loops.isEmpty)
     }
 
+    /// Quarantining one uid's volume again within the same second gets a
+    /// new id and directory: no quarantined volume replaces another.
+    @Test func quarantinesInOneSecondKeepEveryVolume() throws {
+        let a = try StorageArea()
+        defer { a.cleanup() }
+        let uid = uniqueUID("q")
+        var kept: [(id: String, place: String, inode: ino_t)] = []
+        for _ in 0..<12 where !kept.contains(where: { $0.id.hasSuffix("-2") }) {
+            #expect(try semailctl(["volume", "create", uid, "--config", a.config]).status == 0)
+            var st = stat()
+            #expect(stat(a.image(uid), &st) == 0)
+            let r = try semailctl(["quarantine", "add", uid, "--config", a.config, "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let doc = try json(r)
+            kept.append((try #require(doc["id"] as? String), try #require(doc["place"] as? String), st.st_ino))
+        }
+        #expect(kept.contains { $0.id.hasSuffix("-2") }, "no two quarantines landed in one second: \(kept.map(\.id))")
+        #expect(Set(kept.map(\.id)).count == kept.count && Set(kept.map(\.place)).count == kept.count)
+        for k in kept {
+            var st = stat()
+            #expect(stat(k.place, &st) == 0 && st.st_ino == k.inode, "\(k.id): its volume was replaced or lost")
+        }
+        let listed = try semailctl(["quarantine", "list", "--config", a.config]).text
+        #expect(kept.allSatisfy { listed.contains($0.id) }, "\(listed)")
+        #expect(a.mounts.isEmpty && a.loops.isEmpty && !a.fstab.contains(uid))
+    }
+
+    /// A quarantine that fails to move or to record the volume leaves it
+    /// where it was, only unmounted; `volume create` mounts it again.
+    @Test(arguments: ["quarantine.move", "quarantine.record"])
+    func aFailedQuarantineKeepsTheVolume(point: String) throws {
+        let a = try StorageArea()
+        defer { a.cleanup() }
+        let uid = uniqueUID("qf")
+        #expect(try semailctl(["volume", "create", uid, "--config", a.config]).status == 0)
+        try "kept".write(toFile: "\(a.mountPoint(uid))/Maildir/new/1.msg", atomically: true, encoding: .utf8)
+        var st = stat()
+        #expect(stat(a.image(uid), &st) == 0)
+        let r = try semailctl(["quarantine", "add", uid, "--config", a.config], env: ["SEMAIL_FAULT": point])
+        #expect(r.status != 0 && r.stderr.contains("volume create \(uid)"), "\(r.stderr)")
+        var now = stat()
+        #expect(stat(a.image(uid), &now) == 0 && now.st_ino == st.st_ino, "the image is not back in place")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: "\(a.dir)/state/quarantine")) ?? [] == [])
+        #expect(try semailctl(["quarantine", "list", "--config", a.config]).text.isEmpty)
+        #expect(try semailctl(["volume", "create", uid, "--config", a.config]).status == 0)
+        #expect((try? String(contentsOfFile: "\(a.mountPoint(uid))/Maildir/new/1.msg", encoding: .utf8)) == "kept")
+    }
+
     @Test(arguments: ["storage.volume", "storage.mkfs", "storage.mount", "storage.maildir", "storage.fstab"])
     func aFailedStepLeavesNothing(point: String) throws {
         let a = try StorageArea()

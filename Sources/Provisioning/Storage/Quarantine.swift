@@ -17,7 +17,9 @@ extension VolumeManager {
     public var quarantineDir: String { "\(stateDir)/quarantine" }
 
     /// Unmounts UID's volume, drops its fstab entry and moves it into the
-    /// quarantine. Nothing is wiped.
+    /// quarantine. Nothing is wiped. Its quarantine directory is taken
+    /// first and exclusively, so two quarantines of one uid in the same
+    /// second get two ids and neither volume replaces the other.
     public func quarantine(uid: String, days: Int) throws -> QuarantineEntry {
         let uid = try Validate.uid(uid)
         let lock = try lock()
@@ -25,30 +27,60 @@ extension VolumeManager {
         guard let vol = try backend.observeAll().first(where: { $0.uid == uid }) else {
             throw SemailError("no volume for \(uid)", why: "nothing to quarantine", status: .failure)
         }
-        let mp = mountPoint(uid)
-        if let m = SystemState.mounts().last(where: { $0.mountPoint == mp }) {
-            guard m.source == vol.device else { throw SemailError("refusing to unmount \(mp)", why: "\(m.source) is mounted there, not UID's volume", status: .failure) }
-            guard umount2(mp, 0) == 0 else {
-                let e = errno
-                throw SemailError("cannot unmount \(mp)", why: SystemState.errnoText(e), hint: e == EBUSY ? "stop what uses it (its container?) first" : nil, status: .failure)
-            }
-        }
-        if try fstab.read().contains(where: { $0.mountPoint == mp }) { try fstab.set(mountPoint: mp, to: nil) }
-        rmdir(mp)
         let now = Date()
-        let id = "\(uid)-\(Int(now.timeIntervalSince1970))"
-        let dir = "\(quarantineDir)/\(id)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let place: String
-        do { place = try backend.quarantine(uid: uid, id: id, dir: dir) } catch {
-            try? FileManager.default.removeItem(atPath: dir)  // nothing was moved there
+        let (id, dir) = try reserveQuarantineDir(uid: uid, now: now)
+        do {
+            let mp = mountPoint(uid)
+            if let m = SystemState.mounts().last(where: { $0.mountPoint == mp }) {
+                guard m.source == vol.device else { throw SemailError("refusing to unmount \(mp)", why: "\(m.source) is mounted there, not UID's volume", status: .failure) }
+                guard umount2(mp, 0) == 0 else {
+                    let e = errno
+                    throw SemailError("cannot unmount \(mp)", why: SystemState.errnoText(e), hint: e == EBUSY ? "stop what uses it (its container?) first" : nil, status: .failure)
+                }
+            }
+            if try fstab.read().contains(where: { $0.mountPoint == mp }) { try fstab.set(mountPoint: mp, to: nil) }
+            rmdir(mp)
+            let again = "the volume is intact, only unmounted: `semailctl volume create \(uid)` mounts it again"
+            let place: String
+            do {
+                try Fault.check("quarantine.move")
+                place = try backend.quarantine(uid: uid, id: id, dir: dir)
+            } catch {
+                throw SemailError("cannot move \(uid)'s volume to the quarantine", why: "\(error)", hint: again, status: .failure)
+            }
+            let e = QuarantineEntry(id: id, uid: uid, backend: backend.kind, place: place, size: vol.size, quarantinedAt: now,
+                                    expires: now.addingTimeInterval(Double(days) * 86400))
+            let enc = JSONEncoder(); enc.dateEncodingStrategy = .iso8601; enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            do {
+                try Fault.check("quarantine.record")
+                try AtomicFile.write("\(dir)/entry.json", Array(try enc.encode(e)))
+            } catch {
+                // Without its entry the volume would be invisible to `quarantine list`: put it back.
+                do { try backend.restore(from: place, uid: uid) } catch {
+                    throw SemailError("cannot record the quarantine of \(uid)'s volume", why: "\(error)", hint: "the volume is kept at \(place)", status: .ioError)
+                }
+                throw SemailError("cannot record the quarantine of \(uid)'s volume", why: "\(error)", hint: again, status: .ioError)
+            }
+            return e
+        } catch {
+            rmdir(dir)  // only when empty: a volume moved there stays
             throw error
         }
-        let e = QuarantineEntry(id: id, uid: uid, backend: backend.kind, place: place, size: vol.size, quarantinedAt: now,
-                                expires: now.addingTimeInterval(Double(days) * 86400))
-        let enc = JSONEncoder(); enc.dateEncodingStrategy = .iso8601; enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write("\(dir)/entry.json", Array(try enc.encode(e)))
-        return e
+    }
+
+    /// Creates `<quarantine>/<uid>-<seconds>[-N]` exclusively.
+    private func reserveQuarantineDir(uid: String, now: Date) throws -> (id: String, dir: String) {
+        try FileManager.default.createDirectory(atPath: quarantineDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let base = "\(uid)-\(Int(now.timeIntervalSince1970))"
+        for n in 1...100 {
+            let id = n == 1 ? base : "\(base)-\(n)"
+            let dir = "\(quarantineDir)/\(id)"
+            if mkdir(dir, 0o700) == 0 { return (id, dir) }
+            guard errno == EEXIST else {
+                throw SemailError("cannot create \(dir)", why: SystemState.errnoText(), status: .ioError)
+            }
+        }
+        throw SemailError("cannot create a quarantine directory for \(uid)", why: "\(base) to \(base)-100 all exist", status: .ioError)
     }
 
     public func quarantined() -> [QuarantineEntry] {
