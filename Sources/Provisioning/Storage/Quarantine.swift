@@ -104,9 +104,12 @@ extension VolumeManager {
         let lock = try lock()
         defer { lock.release() }
         try backend.restore(from: e.place, uid: e.uid)
-        let r = try ensure(uid: e.uid, size: e.size, owner: owner, force: false)
+        // The volume is its user's again: the entry no longer says where it is.
         try? FileManager.default.removeItem(atPath: "\(quarantineDir)/\(id)")
-        return r
+        do { return try ensure(uid: e.uid, size: e.size, owner: owner, force: false) } catch {
+            throw SemailError("\(e.uid)'s volume is back but not mounted", why: "\(error)",
+                              hint: "fix the cause, then `semailctl volume create \(e.uid)` mounts it (never formats it)", status: .failure)
+        }
     }
 
     /// Destroys quarantined volumes: the given ids, or every expired one.
