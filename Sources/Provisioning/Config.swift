@@ -34,6 +34,10 @@ public struct Config: Sendable {
         public var mountOptions = "nodev,nosuid,noexec"
         public var owner = "posix"
         public var fstab = "/etc/fstab"
+        /// The largest volume anyone (a command, the directory) may ask for.
+        public var maxSize = "50G"
+        /// image backend: the images' sizes may add up to this much of their filesystem.
+        public var overcommitPercent = 100
     }
     public struct Containers: Sendable {
         public var socket = "/var/run/docker.sock"
@@ -123,6 +127,7 @@ public struct Config: Sendable {
         "storage.image_dir": s(\.storage.imageDir), "storage.mail_root": s(\.storage.mailRoot),
         "storage.default_size": s(\.storage.defaultSize), "storage.mount_options": s(\.storage.mountOptions),
         "storage.owner": s(\.storage.owner), "storage.fstab": s(\.storage.fstab),
+        "storage.max_size": s(\.storage.maxSize), "storage.overcommit_percent": i(\.storage.overcommitPercent),
         "containers.socket": s(\.containers.socket), "containers.template_dir": s(\.containers.templateDir),
         "containers.dockerfile_dir": s(\.containers.dockerfileDir), "containers.base_image": s(\.containers.baseImage),
         "containers.network": s(\.containers.network), "containers.memory": s(\.containers.memory),
@@ -182,6 +187,8 @@ public struct Config: Sendable {
         if !state.dir.hasPrefix("/") { bad("state.dir", "must be an absolute path") }
         if !["image", "lvm"].contains(storage.backend) { bad("storage.backend", "must be \"image\" or \"lvm\"") }
         if ldap.timeout <= 0 { bad("ldap.timeout", "must be a positive number of seconds") }
+        if (try? ByteSize.parse(storage.maxSize)) == nil { bad("storage.max_size", "must be a size such as \"50G\"") }
+        if storage.overcommitPercent <= 0 { bad("storage.overcommit_percent", "must be a positive percentage") }
         return p
     }
 
@@ -199,12 +206,14 @@ public struct Config: Sendable {
     }
 
     public static func loadWithProblems(_ path: String) throws -> (Config, [Problem]) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SemailError("cannot read configuration \(path)",
-                              why: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file",
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw SemailError("cannot read configuration \(path)", why: "no such file",
                               hint: "create it (see README: Configuration), or pass --config PATH / set SEMAIL_CONFIG",
                               status: .config)
         }
+        // It names programs root runs (checkzone, rndc) and paths root
+        // writes: only a file nobody else can change is believed.
+        let data = Data(try Trust.read(path, what: "configuration"))
         guard let text = String(data: data, encoding: .utf8) else {
             throw SemailError("cannot read configuration \(path)", why: "not UTF-8 text", status: .config)
         }

@@ -32,15 +32,20 @@ public struct ProcessRunner: Sendable {
     public var environment: [String: String]?
     public init(environment: [String: String]? = nil) { self.environment = environment }
 
+    /// `stdinFD` / `stdoutFD`: descriptors of the caller's (read from, or
+    /// written to, from their current offset) instead of data and a
+    /// captured stdout; they stay open.
     @discardableResult
-    public func run(_ argv: [String], stdin: Data? = nil, check: Bool = true) throws -> ProcessOutput {
+    public func run(_ argv: [String], stdin: Data? = nil, stdinFD: Int32? = nil, stdoutFD: Int32? = nil, check: Bool = true) throws -> ProcessOutput {
         precondition(!argv.isEmpty)
         let path = try ProcessRunner.resolve(argv[0])
-        let outFD = try ProcessRunner.tempFD(), errFD = try ProcessRunner.tempFD()
+        let outFD = try stdoutFD.map { dup($0) } ?? ProcessRunner.tempFD(), errFD = try ProcessRunner.tempFD()
         defer { close(outFD); close(errFD) }
         var inFD: Int32 = -1
         var feeder: (Int32, Data)?
-        if let stdin {
+        if let stdinFD {
+            inFD = dup(stdinFD)
+        } else if let stdin {
             var fds: [Int32] = [0, 0]
             guard semail_pipe_cloexec(&fds) == 0 else { throw ProcessError(argv: argv, status: 127, stderr: "pipe: \(String(cString: strerror(errno)))") }
             inFD = fds[0]; feeder = (fds[1], stdin)
@@ -73,7 +78,7 @@ public struct ProcessRunner: Sendable {
         }
         let raw = semail_wait(pid)
         let status: Int32 = raw < 0 ? 127 : (semail_wifexited(raw) != 0 ? semail_wexitstatus(raw) : 128 + semail_wtermsig(raw))
-        let out = ProcessRunner.readAll(outFD)
+        let out = stdoutFD == nil ? ProcessRunner.readAll(outFD) : Data()
         let err = String(decoding: ProcessRunner.readAll(errFD), as: UTF8.self)
         if check && status != 0 { throw ProcessError(argv: argv, status: status, stderr: err) }
         return ProcessOutput(status: status, stdout: out, stderr: err)

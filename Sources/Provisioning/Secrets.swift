@@ -13,28 +13,22 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
 }
 
 public enum Secrets {
-    /// Reads a secret file. Refuses a file that group or others can read or
-    /// write; strips one trailing newline.
+    /// Reads a secret file: a regular file (never through a link) of
+    /// root's or ours, that group and others cannot access, in trusted
+    /// directories; one trailing newline stripped. An empty one is refused:
+    /// an empty password would make an unauthenticated bind.
     public static func readFile(_ path: String) throws -> Secret {
         var st = stat()
-        guard stat(path, &st) == 0 else {
-            let err = errno
-            throw SemailError("cannot read secret file \(path)", why: String(cString: strerror(err)),
-                              hint: "create it with mode 0600 (e.g. install -m 600 /dev/null \(path), then write the password)",
-                              status: err == EACCES ? .noPermission : .config)
+        if stat(path, &st) != 0 && errno == ENOENT {
+            throw SemailError("cannot read secret file \(path)", why: "no such file",
+                              hint: "create it with mode 0600 (e.g. install -m 600 /dev/null \(path), then write the password)", status: .config)
         }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw SemailError("cannot use secret file \(path)", why: "it is not a regular file", status: .config)
+        let s = Secret(stripNewline(try Trust.read(path, what: "secret file", secret: true)))
+        guard !s.isEmpty else {
+            throw SemailError("secret file \(path) is empty", why: "an empty password is never sent (it would be an anonymous bind)",
+                              hint: "write the password into it", status: .config)
         }
-        guard st.st_mode & 0o077 == 0 else {
-            throw SemailError("refusing secret file \(path)",
-                              why: "its mode is \(String(st.st_mode & 0o777, radix: 8)): group or others can access it",
-                              hint: "chmod 600 \(path)", status: .noPermission)
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SemailError("cannot read secret file \(path)", why: "permission denied", status: .noPermission)
-        }
-        return Secret(stripNewline(Array(data)))
+        return s
     }
 
     /// Reads a secret from standard input (all of it, one trailing newline removed).

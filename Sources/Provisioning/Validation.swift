@@ -64,6 +64,24 @@ public enum Validate {
     static func isLower(_ c: UInt8) -> Bool { c >= 0x61 && c <= 0x7a }
     static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
 
+    /// Text for a terminal: control characters (C0 but newline and tab,
+    /// DEL, C1, and the bidirectional overrides) shown as escapes, so a
+    /// value from the directory cannot move the cursor, retitle the window
+    /// or hide what follows it.
+    public static func printable(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: needsEscape) else { return s }
+        var out = String.UnicodeScalarView()
+        for c in s.unicodeScalars {
+            if needsEscape(c) { out.append(contentsOf: "\\u{\(String(c.value, radix: 16))}".unicodeScalars) } else { out.append(c) }
+        }
+        return String(out)
+    }
+
+    static func needsEscape(_ c: Unicode.Scalar) -> Bool {
+        let v = c.value
+        return (v < 0x20 && v != 0x0A && v != 0x09) || (v >= 0x7F && v <= 0x9F) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
+    }
+
     /// A value shown in a message, with control characters made visible.
     public static func quoted(_ s: String) -> String {
         var out = "\""

@@ -176,8 +176,13 @@ public struct ZoneStore: Sendable {
 public final class FileLock: @unchecked Sendable {
     let fd: Int32
     public init(path: String) throws {
-        fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ZoneError.io("cannot open the lock \(path): \(String(cString: strerror(errno)))") }
+        // Never through a link: the lock may sit in a directory others can
+        // write (the zone's, often group bind).
+        fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            let e = errno
+            throw ZoneError.io("cannot open the lock \(path): " + (e == ELOOP ? "it is a symbolic link (refused)" : String(cString: strerror(e))))
+        }
         while flock(fd, LOCK_EX) != 0 {
             if errno == EINTR { continue }
             let e = errno
@@ -205,6 +210,8 @@ public enum AtomicFile {
         if let like, stat(like, &st) == 0 {
             _ = fchown(fd, st.st_uid, st.st_gid)
             _ = fchmod(fd, st.st_mode & 0o7777)
+        } else {
+            _ = fchmod(fd, mode)  // the mode asked for, whatever the umask
         }
         var off = 0
         while off < bytes.count {

@@ -57,7 +57,7 @@ enum Terminal {
             throw SemailError("refusing to \(what) without confirmation", why: "standard input is not a terminal",
                               hint: "add --yes", status: .usage)
         }
-        FileHandle.standardError.write(Data("\(question) [y/N] ".utf8))
+        Output.write(2, Validate.printable("\(question) [y/N] "))
         let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased()
         guard answer == "y" || answer == "yes" else {
             throw SemailError("cancelled", why: "not confirmed", status: .failure)

@@ -12,7 +12,30 @@ struct Output: Sendable {
     func info(_ s: String) { if !quiet { Output.stderr(s) } }
     func warn(_ s: String) { Output.stderr("warning: \(s)") }
 
-    static func stderr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+    /// Every message goes out through here: control characters escaped.
+    static func stderr(_ s: String) { write(2, Validate.printable(s) + "\n") }
+
+    /// Writes all of `s`; a closed pipe or terminal is not an error worth
+    /// dying for (SIGPIPE is ignored: a transaction must never be killed
+    /// half-way because nobody reads its output).
+    static func write(_ fd: Int32, _ s: String) { write(fd, Data(s.utf8)) }
+    static func write(_ fd: Int32, _ data: Data) {
+        data.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 { if errno == EINTR { continue }; return }
+                off += n
+            }
+        }
+    }
+
+    /// What every command does first: files it creates are private unless
+    /// made otherwise on purpose, and a closed output does not kill it.
+    static func prepareProcess() {
+        umask(0o077)
+        signal(SIGPIPE, SIG_IGN)
+    }
 
     var reporter: Reporter {
         let quiet = quiet, drawBar = !json && isatty(2) == 1
@@ -27,10 +50,10 @@ struct Output: Sendable {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let data = (try? enc.encode(value)) ?? Data("{}".utf8)
-            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            Output.write(1, data + Data("\n".utf8))
         } else {
-            let t = text(value)
-            if !t.isEmpty { FileHandle.standardOutput.write(Data((t.hasSuffix("\n") ? t : t + "\n").utf8)) }
+            let t = Validate.printable(text(value))
+            if !t.isEmpty { Output.write(1, t.hasSuffix("\n") ? t : t + "\n") }
         }
     }
 
@@ -39,9 +62,9 @@ struct Output: Sendable {
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            FileHandle.standardOutput.write(((try? enc.encode(value)) ?? Data("{}".utf8)) + Data("\n".utf8))
+            Output.write(1, ((try? enc.encode(value)) ?? Data("{}".utf8)) + Data("\n".utf8))
         } else {
-            FileHandle.standardOutput.write(Data((text(value) + "\n").utf8))
+            Output.write(1, Validate.printable(text(value)) + "\n")
         }
     }
 
@@ -53,6 +76,7 @@ struct Output: Sendable {
     /// Runs a command body; errors are printed (and as JSON with --json)
     /// and turned into the documented exit code.
     func run(_ body: () async throws -> ExitStatus) async throws {
+        Output.prepareProcess()
         let status: ExitStatus
         do {
             status = try await body()
@@ -94,6 +118,6 @@ final class ProgressBar: @unchecked Sendable {
         let width = 30
         let filled = total > 0 ? width * done / total : width
         let line = "\r[\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] \(done)/\(total)"
-        FileHandle.standardError.write(Data((line + (done >= total ? "\n" : "")).utf8))
+        Output.write(2, line + (done >= total ? "\n" : ""))
     }
 }

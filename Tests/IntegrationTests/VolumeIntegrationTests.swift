@@ -42,8 +42,11 @@ import TestSupport
         stat(a.image(uid), &st)
         #expect(st.st_size == 48 << 20 && Int(st.st_blocks) * 512 < 48 << 20)
 
-        // Maildir owned by the configured owner, mode 0700.
-        for d in [mp, "\(mp)/Maildir", "\(mp)/Maildir/tmp", "\(mp)/Maildir/new", "\(mp)/Maildir/cur"] {
+        // The volume root is root's (0711: the owner cannot swap its Maildir);
+        // the Maildir is the configured owner's, mode 0700.
+        var rs = stat()
+        #expect(lstat(mp, &rs) == 0 && rs.st_uid == 0 && rs.st_gid == 0 && rs.st_mode & 0o7777 == 0o711)
+        for d in ["\(mp)/Maildir", "\(mp)/Maildir/tmp", "\(mp)/Maildir/new", "\(mp)/Maildir/cur"] {
             var s = stat()
             #expect(stat(d, &s) == 0)
             #expect(s.st_uid == 5000 && s.st_gid == 5000 && s.st_mode & 0o777 == 0o700, "\(d)")
@@ -126,9 +129,14 @@ import TestSupport
         // Bad uid.
         var r = try semailctl(["volume", "create", "../x", "--config", a.config])
         #expect(r.status == 64)
-        // Larger than the free space.
+        // Larger than the maximum; larger than the free space.
         r = try semailctl(["volume", "create", "big", "--size", "900T", "--config", a.config])
+        #expect(r.status == 64 && r.stderr.contains("above the maximum"), "\(r.stderr)")
+        let huge = try StorageArea(extra: "max_size = \"1000T\"")
+        defer { huge.cleanup() }
+        r = try semailctl(["volume", "create", "big", "--size", "900T", "--config", huge.config])
         #expect(r.status == 73 && r.stderr.contains("not enough space"), "\(r.stderr)")
+        expectNothingLeft(huge, "big")
         expectNothingLeft(a, "big")
         // Mount point used by something else.
         let mp = a.mountPoint("busy")

@@ -1,3 +1,4 @@
+import CShims
 import Foundation
 import LDAPClient
 import Zone
@@ -77,7 +78,8 @@ public struct AddressMap: Sendable {
     public func read() -> String? { FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } }
     public func write(_ text: String) throws {
         do {
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            // Readable by the SMTP servers, whatever the umask.
+            try SystemState.makeDirectories((path as NSString).deletingLastPathComponent, mode: 0o755)
             try AtomicFile.write(path, Array(text.utf8))
         } catch {
             throw SemailError("cannot write the address map \(path)", why: "\(error)", hint: "check [smtp] address_map", status: .ioError)
@@ -226,7 +228,7 @@ public struct Mailboxes: Sendable {
         ]
         if let archive {
             steps.append(Step("archive", why: "archive the Maildir to \(archive) and read it back before anything is destroyed",
-                              check: { FileManager.default.fileExists(atPath: archive) },
+                              check: { Mailboxes.isOurArchive(archive) },
                               apply: { try me.archive(uid: uid, to: archive) }))
         }
         steps += [
@@ -257,28 +259,46 @@ public struct Mailboxes: Sendable {
         return Pipeline(kind: "mailbox.delete", subject: uid, params: params, steps: steps)
     }
 
-    /// tar.gz of the volume's Maildir, written beside FILE and renamed into
-    /// place only once it was read back whole.
+    /// tar.gz of the volume's Maildir into an unnamed file (O_TMPFILE, mode
+    /// 0600) in FILE's directory, read back whole, then given its name with
+    /// a link that never replaces anything: no temporary name exists for
+    /// anyone to plant a link at. Holes are stored as holes (`--sparse`), so
+    /// the work is bounded by the blocks the mailbox really uses.
     func archive(uid: String, to file: String) throws {
         let mp = try host.volumes().mountPoint(uid)
-        guard FileManager.default.fileExists(atPath: "\(mp)/Maildir") else {
-            throw SemailError("nothing to archive for \(uid)", why: "\(mp)/Maildir does not exist (is the volume mounted?)", status: .failure)
+        let tree = MaildirTree.inspect(mp, owner: nil)
+        guard tree["Maildir"] == .ok else {
+            throw SemailError("nothing to archive for \(uid)", why: "\(mp)/Maildir is not a directory (is the volume mounted?)", status: .failure)
         }
-        let tmp = "\(file).tmp-\(getpid())"
+        let dir = (file as NSString).deletingLastPathComponent
+        let fd = semail_tmpfile(dir)
+        guard fd >= 0 else {
+            throw SemailError("cannot archive \(uid)'s Maildir to \(file)", why: "cannot create a file in \(dir): \(SystemState.errnoText())",
+                              hint: "nothing was destroyed; fix the path", status: .ioError)
+        }
+        defer { close(fd) }
         do {
-            try host.runner.run(["tar", "-C", mp, "-czf", tmp, "Maildir"])
-            try host.runner.run(["tar", "-tzf", tmp])
-            let fd = open(tmp, O_RDONLY | O_CLOEXEC)
-            if fd >= 0 { fsync(fd); close(fd) }
+            try host.runner.run(["tar", "--sparse", "--one-file-system", "-C", mp, "-czf", "-", "Maildir"], stdoutFD: fd)
+            guard fsync(fd) == 0 else { throw SemailError("cannot write \(file)", why: SystemState.errnoText(), status: .ioError) }
+            lseek(fd, 0, SEEK_SET)
+            try host.runner.run(["tar", "-tzf", "-"], stdinFD: fd)
         } catch let e as ProcessError {
-            try? FileManager.default.removeItem(atPath: tmp)
             throw SemailError("cannot archive \(uid)'s Maildir to \(file)", why: e.description, hint: "nothing was destroyed; fix the path or free space", status: .ioError)
         }
-        guard rename(tmp, file) == 0 else {
-            let e = String(cString: strerror(errno)); try? FileManager.default.removeItem(atPath: tmp)
-            throw SemailError("cannot write \(file)", why: e, status: .ioError)
+        guard linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, file, AT_SYMLINK_FOLLOW) == 0 else {
+            let e = errno
+            throw SemailError("cannot write \(file)", why: SystemState.errnoText(e),
+                              hint: e == EEXIST ? "something appeared at that name meanwhile; nothing was destroyed: choose another name" : nil,
+                              status: .ioError)
         }
-        AtomicFile.syncDirectory((file as NSString).deletingLastPathComponent)
+        AtomicFile.syncDirectory(dir)
+    }
+
+    /// Whether FILE is an archive this tool made: a regular file of root's
+    /// (a name someone else planted does not count as done).
+    static func isOurArchive(_ file: String) -> Bool {
+        var st = stat()
+        return lstat(file, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && st.st_uid == geteuid() && st.st_mode & 0o077 == 0
     }
 
     /// The pipeline a journaled transaction was running.
@@ -294,7 +314,7 @@ public struct Mailboxes: Sendable {
     /// Repairs every interrupted transaction (the caller holds the state lock).
     public func recover() throws -> [PipelineReport] {
         var reports: [PipelineReport] = []
-        for p in journal.pending() {
+        for p in try journal.pending() {
             guard let pipe = try pipeline(for: p) else {
                 host.reporter.warn("journal \(p.path): unknown transaction kind; left in place")
                 continue
@@ -371,7 +391,8 @@ extension Mailboxes {
             guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
                 throw SemailError("cannot archive to \(archive)", why: "\(parent) is not a directory", hint: "create it first", status: .cantCreate)
             }
-            if FileManager.default.fileExists(atPath: archive) {
+            var st = stat()
+            if lstat(archive, &st) == 0 {
                 throw SemailError("\(archive) already exists", why: "an archive is never overwritten", hint: "choose another file name", status: .cantCreate)
             }
         }

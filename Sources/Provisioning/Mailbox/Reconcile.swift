@@ -3,7 +3,10 @@ import Zone
 
 /// One line of a reconcile plan.
 public struct ReconcileItem: Sendable, Codable, Equatable {
-    public enum Kind: String, Sendable, Codable { case create, repair, orphan }
+    /// `attention`: something semailctl must not repair by itself (a
+    /// Maildir directory replaced by a link, a size above the maximum):
+    /// reported as an error, and that mailbox is left alone.
+    public enum Kind: String, Sendable, Codable { case create, repair, orphan, attention }
     public var kind: Kind
     public var uid: String
     public var component: String
@@ -31,7 +34,7 @@ public struct ReconcileReport: Sendable, Codable {
     public var dryRun: Bool
     public var prune: Bool
     /// Would a real run change anything (repairs, or orphans with --prune)?
-    public var changesPending: Bool { items.contains { $0.kind != .orphan || prune } }
+    public var changesPending: Bool { items.contains { $0.kind == .create || $0.kind == .repair || ($0.kind == .orphan && prune) } }
 }
 
 /// `reconcile`: the desired state is LDAP's mailboxes; the actual state is
@@ -92,25 +95,44 @@ public struct Reconciler: Sendable {
             items.append(ReconcileItem(kind: k, uid: uid, component: c, target: target ?? uid, action: a, reason: r, destructive: destructive))
         }
         let wanted = Set(o.mailboxes.map(\.uid))
+        let maxSize = (try? ByteSize.parse(host.config.storage.maxSize)) ?? UInt64.max
+        func owner(_ m: MailboxRecord) -> MailOwner? { fixedOwner ?? m.uidNumber.map { MailOwner(uid: uid_t($0), gid: gid_t(m.gidNumber ?? $0)) } }
         for m in o.mailboxes {
             let mp = "\(host.config.storage.mailRoot)/\(m.uid)"
             if let v = o.volumes[m.uid] {
                 if !v.mounted { add(.repair, m.uid, "volume", "mount \(v.source) at \(mp)", "the volume is not mounted") }
                 else {
-                    if let fs = o.mounts[mp], fs != "ext4" { add(.repair, m.uid, "volume", "none (never reformatted): fix by hand", "it is mounted as \(fs), not ext4") }
-                    let missing = ["Maildir", "Maildir/cur", "Maildir/new", "Maildir/tmp"].filter { !FileManager.default.fileExists(atPath: "\(mp)/\($0)") }
-                    if !missing.isEmpty { add(.repair, m.uid, "maildir", "create \(missing.joined(separator: ", "))", "missing Maildir directories") }
+                    if let fs = o.mounts[mp], fs != "ext4" { add(.attention, m.uid, "volume", "none (never reformatted): fix by hand", "it is mounted as \(fs), not ext4") }
+                    // Through descriptors, never following what the user made.
+                    let tree = MaildirTree.inspect(mp, owner: owner(m))
+                    let blocked = MaildirTree.blocked(tree)
+                    if !blocked.isEmpty {
+                        add(.attention, m.uid, "maildir", "none: an admin must look",
+                            "\(blocked.map { "\(mp)/\($0)" }.joined(separator: ", ")) is not a directory (a symlink or a file); it is never followed")
+                    } else {
+                        let missing = MaildirTree.directories.filter { tree[$0] == .missing }
+                        let owners = ([""] + MaildirTree.directories).filter { tree[$0] == .wrongOwner }
+                        if !missing.isEmpty { add(.repair, m.uid, "maildir", "create \(missing.joined(separator: ", "))", "missing Maildir directories") }
+                        if !owners.isEmpty {
+                            add(.repair, m.uid, "maildir", "set owner and mode of \(owners.map { $0.isEmpty ? "the volume root" : $0 }.joined(separator: ", "))",
+                                "the volume root must be root's (0711), the Maildir the owner's (0700)")
+                        }
+                    }
                 }
                 if !v.persistent { add(.repair, m.uid, "volume", "add the fstab entry", "it would not be mounted at boot") }
                 if let want = m.size, v.size < want {
-                    add(.repair, m.uid, "volume", "grow to \(ByteSize.format(want))", "it is \(ByteSize.format(v.size)), the directory says \(ByteSize.format(want))")
+                    if want > maxSize {
+                        add(.attention, m.uid, "volume", "none: not grown", "the directory asks for \(ByteSize.format(want)), above [storage] max_size \(host.config.storage.maxSize)")
+                    } else {
+                        add(.repair, m.uid, "volume", "grow to \(ByteSize.format(want))", "it is \(ByteSize.format(v.size)), the directory says \(ByteSize.format(want))")
+                    }
                 }
             } else {
                 add(.create, m.uid, "volume", "create an empty \(ByteSize.format(m.size ?? 0)) volume", "the mailbox has no volume", destructive: true)
             }
             if let c = o.containers[m.uid] {
                 var expected: String?
-                if let base = o.baseImage, let owner = fixedOwner ?? m.uidNumber.map({ MailOwner(uid: uid_t($0), gid: gid_t(m.gidNumber ?? $0)) }) {
+                if let base = o.baseImage, let owner = owner(m) {
                     let input = ContainerInput(uid: m.uid, address: m.address, owner: owner, sshKeys: m.sshKeys, maildir: "\(mp)/Maildir")
                     expected = try? cm.expectedSpecHash(input, baseImageID: base, template: template)
                 }
@@ -169,9 +191,12 @@ public struct Reconciler: Sendable {
         }
         if opt.dryRun { return report }
         let mb = Mailboxes(host: host)
+        // What needs an admin is reported and that mailbox left alone.
+        let attention = Set(items.filter { $0.kind == .attention }.map(\.uid))
+        for i in items where i.kind == .attention { report.errors.append("\(i.uid): needs an admin: \(i.reason)") }
         // Repairs: one transaction per mailbox (every step checks first).
-        let byUID = Dictionary(grouping: items.filter { $0.kind != .orphan && $0.uid != "-" }, by: \.uid)
-        for m in o.mailboxes where byUID[m.uid] != nil {
+        let byUID = Dictionary(grouping: items.filter { ($0.kind == .create || $0.kind == .repair) && $0.uid != "-" }, by: \.uid)
+        for m in o.mailboxes where byUID[m.uid] != nil && !attention.contains(m.uid) {
             do {
                 if let want = m.size, let v = o.volumes[m.uid], v.size < want, v.mounted {
                     _ = try host.volumes().resize(uid: m.uid, to: want, owner: try host.mailOwner(m.uid))

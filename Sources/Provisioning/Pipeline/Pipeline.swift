@@ -52,7 +52,7 @@ public struct Journal: Sendable {
         public let tx: String
         init(path: String, tx: String) throws {
             self.path = path; self.tx = tx
-            fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard fd >= 0 else { throw SemailError("cannot write the journal \(path)", why: String(cString: strerror(errno)), status: .ioError) }
         }
         deinit { close(fd) }
@@ -72,7 +72,8 @@ public struct Journal: Sendable {
     }
 
     public func begin(kind: String, params: [String: String]) throws -> Writer {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try Trust.stateDirectory((dir as NSString).deletingLastPathComponent)
+        try Trust.stateDirectory(dir)
         let tx = "\(Int(Date().timeIntervalSince1970 * 1000))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let w = try Writer(path: "\(dir)/\(tx).jsonl", tx: tx)
         AtomicFile.syncDirectory(dir)
@@ -83,12 +84,17 @@ public struct Journal: Sendable {
     public struct Pending: Sendable { public var tx: String; public var path: String; public var records: [JournalRecord] }
 
     /// Unfinished transactions, oldest first. A torn last line (power loss
-    /// mid-write) is ignored.
-    public func pending() -> [Pending] {
+    /// mid-write) is ignored. A journal file root did not write (another
+    /// owner, writable by others, a link) stops everything: acting on a
+    /// forged one could destroy a volume.
+    public func pending() throws -> [Pending] {
+        guard FileManager.default.fileExists(atPath: dir) else { return [] }
+        try Trust.stateDirectory((dir as NSString).deletingLastPathComponent)
+        try Trust.stateDirectory(dir)
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".jsonl") }.sorted()
-        return files.compactMap { f in
+        return try files.compactMap { f in
             let path = "\(dir)/\(f)"
-            guard let data = FileManager.default.contents(atPath: path) else { return nil }
+            let data = Data(try Trust.read(path, what: "the journal file", secret: true))
             let recs = data.split(separator: 0x0A).compactMap { try? JSONDecoder().decode(JournalRecord.self, from: Data($0)) }
             guard let first = recs.first else { unlink(path); return nil }
             return Pending(tx: first.tx, path: path, records: recs)
@@ -240,9 +246,9 @@ public struct Pipeline: Sendable {
 public final class StateLock: @unchecked Sendable {
     let fd: Int32
     public init(stateDir: String, wait: Bool, reporter: Reporter) throws {
-        try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try Trust.stateDirectory(stateDir)
         let path = "\(stateDir)/semail.lock"
-        fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw SemailError("cannot open the lock \(path)", why: String(cString: strerror(errno)), status: .ioError) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             var buf = [UInt8](repeating: 0, count: 32)

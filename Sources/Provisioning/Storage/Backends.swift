@@ -44,6 +44,9 @@ public protocol VolumeBackend: Sendable {
     /// Detaches UID's (unmounted) volume and sets it aside under the name
     /// `id`, out of `observeAll`'s sight; returns where it now is.
     func quarantine(uid: String, id: String, dir: String) throws -> String
+    /// Where `quarantine` puts the volume quarantined as `id` in `dir`: an
+    /// entry that names any other place is not believed.
+    func quarantinePlace(id: String, dir: String) -> String
     /// Puts a quarantined volume back as UID's.
     func restore(from place: String, uid: String) throws
     /// Destroys a quarantined volume.
@@ -53,8 +56,12 @@ public protocol VolumeBackend: Sendable {
 /// Sparse image files on loop devices (the embedded default).
 public struct ImageBackend: VolumeBackend {
     public let dir: String
+    /// How much the images' sizes may add up to, in percent of the
+    /// filesystem holding them (sparse files would otherwise promise more
+    /// than the disk has).
+    public let overcommitPercent: Int
     public var kind: String { "image" }
-    public init(dir: String) { self.dir = dir }
+    public init(dir: String, overcommitPercent: Int = 100) { self.dir = dir; self.overcommitPercent = overcommitPercent }
 
     func path(_ uid: String) -> String { "\(dir)/\(uid).img" }
 
@@ -118,12 +125,22 @@ public struct ImageBackend: VolumeBackend {
         }
     }
 
-    /// Refuses a size larger than the free space of the filesystem holding image_dir.
-    func checkSpace(_ size: UInt64) throws {
+    /// Admission: refuses `more` bytes when they exceed the free space of
+    /// the filesystem holding image_dir, or when every image's size plus
+    /// them would exceed [storage] overcommit_percent of that filesystem.
+    func checkSpace(_ more: UInt64) throws {
         guard let u = SystemState.usage(dir) else { return }
-        guard size <= u.free else {
-            throw SemailError("not enough space for a \(ByteSize.format(size)) volume", why: "\(dir) has \(ByteSize.format(u.free)) free",
+        guard more <= u.free else {
+            throw SemailError("not enough space for \(ByteSize.format(more)) more", why: "\(dir) has \(ByteSize.format(u.free)) free",
                               hint: "free space there, or pass a smaller --size", status: .cantCreate)
+        }
+        let promised = (try? observeAll().reduce(UInt64(0)) { $0 + $1.size }) ?? 0
+        let limit = u.size / 100 * UInt64(max(0, overcommitPercent))
+        guard promised + more <= limit else {
+            throw SemailError("not enough capacity for \(ByteSize.format(more)) more",
+                              why: "the volumes in \(dir) already add up to \(ByteSize.format(promised)) of the \(ByteSize.format(limit)) allowed "
+                                  + "(\(overcommitPercent)% of its \(ByteSize.format(u.size)) filesystem)",
+                              hint: "free or add space, delete unused volumes, or raise [storage] overcommit_percent knowingly", status: .cantCreate)
         }
     }
 
@@ -152,7 +169,7 @@ public struct ImageBackend: VolumeBackend {
     public func quarantine(uid: String, id: String, dir qdir: String) throws -> String {
         let file = path(uid)
         try waitDetached(file)
-        let dest = "\(qdir)/volume.img"
+        let dest = quarantinePlace(id: id, dir: qdir)
         guard rename(file, dest) == 0 else {
             let e = errno
             throw SemailError("cannot move \(file) to the quarantine", why: SystemState.errnoText(e),
@@ -161,6 +178,8 @@ public struct ImageBackend: VolumeBackend {
         AtomicFile.syncDirectory(dir); AtomicFile.syncDirectory(qdir)
         return dest
     }
+
+    public func quarantinePlace(id: String, dir: String) -> String { "\(dir)/volume.img" }
 
     public func restore(from place: String, uid: String) throws {
         let file = path(uid)
@@ -253,11 +272,13 @@ public struct LVMBackend: VolumeBackend {
 
     /// Quarantined LVs are renamed `Q<id>` and deactivated.
     public func quarantine(uid: String, id: String, dir: String) throws -> String {
-        let q = "Q\(id.filter { $0.isLetter || $0.isNumber })"
+        let place = quarantinePlace(id: id, dir: dir)
         _ = try lvm(["lvchange", "-an", "\(vg)/\(Self.lvName(uid))"])
-        _ = try lvm(["lvrename", vg, Self.lvName(uid), q])
-        return "\(vg)/\(q)"
+        _ = try lvm(["lvrename", vg, Self.lvName(uid), String(place.dropFirst(vg.count + 1))])
+        return place
     }
+
+    public func quarantinePlace(id: String, dir: String) -> String { "\(vg)/Q\(id.filter { $0.isLetter || $0.isNumber })" }
 
     public func restore(from place: String, uid: String) throws {
         guard !(try observeAll().contains { $0.uid == uid }) else {

@@ -92,6 +92,20 @@ public enum SystemState {
         return (size, size - UInt64(s.f_bfree) * UInt64(s.f_frsize), free)
     }
 
+    /// mkdir -p with MODE for each directory it makes (the umask is 077);
+    /// existing ones are left as they are.
+    public static func makeDirectories(_ path: String, mode: mode_t) throws {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            prefix += "/\(part)"
+            if mkdir(prefix, mode) == 0 {
+                chmod(prefix, mode)
+            } else if errno != EEXIST {
+                throw SemailError("cannot create \(prefix)", why: errnoText(), status: .cantCreate)
+            }
+        }
+    }
+
     public static func errnoText(_ e: Int32 = errno) -> String { String(cString: strerror(e)) }
 }
 

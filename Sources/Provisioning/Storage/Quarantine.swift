@@ -70,7 +70,8 @@ extension VolumeManager {
 
     /// Creates `<quarantine>/<uid>-<seconds>[-N]` exclusively.
     private func reserveQuarantineDir(uid: String, now: Date) throws -> (id: String, dir: String) {
-        try FileManager.default.createDirectory(atPath: quarantineDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try Trust.stateDirectory(stateDir)
+        try Trust.stateDirectory(quarantineDir)
         let base = "\(uid)-\(Int(now.timeIntervalSince1970))"
         for n in 1...100 {
             let id = n == 1 ? base : "\(base)-\(n)"
@@ -83,15 +84,30 @@ extension VolumeManager {
         throw SemailError("cannot create a quarantine directory for \(uid)", why: "\(base) to \(base)-100 all exist", status: .ioError)
     }
 
-    public func quarantined() -> [QuarantineEntry] {
+    /// The quarantined volumes. An entry is believed only when root wrote
+    /// it and it names the place its own id stands for: `purge` destroys
+    /// that place.
+    public func quarantined() throws -> [QuarantineEntry] {
+        guard FileManager.default.fileExists(atPath: quarantineDir) else { return [] }
+        try Trust.stateDirectory(stateDir)
+        try Trust.stateDirectory(quarantineDir)
         let dec = JSONDecoder(); dec.dateDecodingStrategy = .iso8601
-        return ((try? FileManager.default.contentsOfDirectory(atPath: quarantineDir)) ?? []).sorted().compactMap { d in
-            FileManager.default.contents(atPath: "\(quarantineDir)/\(d)/entry.json").flatMap { try? dec.decode(QuarantineEntry.self, from: $0) }
+        return try ((try? FileManager.default.contentsOfDirectory(atPath: quarantineDir)) ?? []).sorted().compactMap { d in
+            let file = "\(quarantineDir)/\(d)/entry.json"
+            var st = stat()
+            guard lstat(file, &st) == 0 else { return nil }  // being made, or being removed
+            let e = try dec.decode(QuarantineEntry.self, from: Data(try Trust.read(file, what: "the quarantine entry")))
+            guard e.id == d, (try? Validate.uid(e.uid)) != nil, e.backend == backend.kind,
+                  e.place == backend.quarantinePlace(id: e.id, dir: "\(quarantineDir)/\(d)") else {
+                throw SemailError("refusing the quarantine entry \(file)", why: "it does not describe the volume kept under its own id",
+                                  hint: "an admin must look at it; move it out of \(quarantineDir)", status: .dataError)
+            }
+            return e
         }
     }
 
     public func entry(_ id: String) throws -> QuarantineEntry {
-        guard let e = quarantined().first(where: { $0.id == id }) else {
+        guard let e = try quarantined().first(where: { $0.id == id }) else {
             throw SemailError("no quarantined volume \(Validate.quoted(id))", why: "not under \(quarantineDir)", hint: "see `semailctl quarantine list`", status: .failure)
         }
         return e
@@ -114,7 +130,7 @@ extension VolumeManager {
 
     /// Destroys quarantined volumes: the given ids, or every expired one.
     public func purge(ids: [String], now: Date = Date()) throws -> [QuarantineEntry] {
-        let targets = ids.isEmpty ? quarantined().filter { $0.expires <= now } : try ids.map { try entry($0) }
+        let targets = ids.isEmpty ? try quarantined().filter { $0.expires <= now } : try ids.map { try entry($0) }
         for e in targets {
             try backend.purge(e.place)
             try FileManager.default.removeItem(atPath: "\(quarantineDir)/\(e.id)")

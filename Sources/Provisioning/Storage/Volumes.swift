@@ -49,7 +49,7 @@ public struct VolumeManager: Sendable {
         self.config = config; self.stateDir = stateDir; self.runner = runner
         switch config.backend {
         case "lvm": backend = LVMBackend(vg: config.volumeGroup, runner: runner)
-        default: backend = ImageBackend(dir: config.imageDir)
+        default: backend = ImageBackend(dir: config.imageDir, overcommitPercent: config.overcommitPercent)
         }
     }
 
@@ -67,17 +67,29 @@ public struct VolumeManager: Sendable {
     public func looksComplete(_ uid: String) throws -> Bool {
         let mp = mountPoint(uid)
         var a = stat(), b = stat()
-        guard try exists(uid), stat(mp, &a) == 0, stat(config.mailRoot, &b) == 0, a.st_dev != b.st_dev else { return false }
-        guard ["cur", "new", "tmp"].allSatisfy({ FileManager.default.fileExists(atPath: "\(mp)/Maildir/\($0)") }) else { return false }
+        guard try exists(uid), lstat(mp, &a) == 0, stat(config.mailRoot, &b) == 0, a.st_dev != b.st_dev else { return false }
+        guard MaildirTree.isComplete(mp, owner: nil) else { return false }
         return try fstab.read().contains { $0.mountPoint == mp }
     }
     var fstab: FstabBlock { FstabBlock(path: config.fstab) }
 
     /// Serialises volume changes (and fstab rewrites) between processes.
     func lock() throws -> FileLock {
-        try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try Trust.stateDirectory(stateDir)
         do { return try FileLock(path: "\(stateDir)/volumes.lock") } catch let e as ZoneError {
             throw SemailError("cannot lock the state directory", why: e.description, status: .ioError)
+        }
+    }
+
+    /// The largest volume the admin allows ([storage] max_size).
+    public var maximum: UInt64 { (try? ByteSize.parse(config.maxSize)) ?? UInt64.max }
+
+    /// Refuses a size above [storage] max_size, whoever asked for it (the
+    /// directory's semailVolumeSize is a value users may influence).
+    public func checkMaximum(_ size: UInt64) throws {
+        guard size <= maximum else {
+            throw SemailError("volume size \(ByteSize.format(size)) is above the maximum", why: "[storage] max_size is \(config.maxSize)",
+                              hint: "ask for at most \(config.maxSize), or raise [storage] max_size", status: .usage)
         }
     }
 
@@ -98,6 +110,7 @@ public struct VolumeManager: Sendable {
         guard size >= 16 << 20 else {
             throw SemailError("volume size \(ByteSize.format(size)) is too small", why: "a mailbox volume needs at least 16M", status: .usage)
         }
+        try checkMaximum(size)
         let lock = try lock()
         defer { lock.release() }
         return try ensure(uid: uid, size: size, owner: owner, force: force)
@@ -153,7 +166,9 @@ public struct VolumeManager: Sendable {
         var mountedNow = false
         if !SystemState.mounts().contains(where: { $0.mountPoint == mp }) {
             if !FileManager.default.fileExists(atPath: mp) {
-                try FileManager.default.createDirectory(atPath: config.mailRoot, withIntermediateDirectories: true)
+                // Traversable (the umask is 077): delivery agents running as
+                // the owner reach <mail_root>/<uid>/Maildir through it.
+                try SystemState.makeDirectories(config.mailRoot, mode: 0o755)
                 guard mkdir(mp, 0o755) == 0 else { throw SemailError("cannot create \(mp)", why: SystemState.errnoText(), status: .cantCreate) }
                 undo.push("remove \(mp)") { rmdir(mp) }
             }
@@ -184,18 +199,9 @@ public struct VolumeManager: Sendable {
         return CreateResult(volume: state, created: vol.created, formatted: formatted, mounted: mountedNow)
     }
 
-    /// The volume root and Maildir/{tmp,new,cur}: owned by `owner`, mode 0700.
-    /// Existing content is never touched; only these directories are.
-    func makeMaildir(_ root: String, owner: MailOwner) throws {
-        for dir in [root, "\(root)/Maildir", "\(root)/Maildir/tmp", "\(root)/Maildir/new", "\(root)/Maildir/cur"] {
-            if mkdir(dir, 0o700) != 0 && errno != EEXIST {
-                throw SemailError("cannot create \(dir)", why: SystemState.errnoText(), status: .ioError)
-            }
-            guard chown(dir, owner.uid, owner.gid) == 0, chmod(dir, 0o700) == 0 else {
-                throw SemailError("cannot set the owner of \(dir)", why: SystemState.errnoText(), status: .ioError)
-            }
-        }
-    }
+    /// The volume root (root's, 0711) and Maildir/{tmp,new,cur} (the
+    /// owner's, 0700), through descriptors: nothing the user made is followed.
+    func makeMaildir(_ root: String, owner: MailOwner) throws { try MaildirTree.ensure(root, owner: owner) }
 
     /// Every semail volume, observed at once: one backend listing, one read of
     /// the mount table and of the fstab block, statvfs on mounted ones.
@@ -251,6 +257,7 @@ public struct VolumeManager: Sendable {
     /// the volume is mounted again whatever happens). Shrinking is refused.
     public func resize(uid: String, to size: UInt64, owner: MailOwner, offline: Bool = false) throws -> VolumeState {
         let uid = try Validate.uid(uid)
+        try checkMaximum(size)
         let lock = try lock()
         defer { lock.release() }
         guard let v = try list().first(where: { $0.uid == uid }) else {
