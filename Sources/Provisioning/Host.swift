@@ -70,11 +70,16 @@ public final class Host: @unchecked Sendable {
     public func mailOwner(_ uid: String) throws -> MailOwner {
         if let fixed = try MailOwner.fixed(config.storage.owner) { return fixed }
         let u = try directory().user(uid)
-        guard let n = u.uidNumber, let g = u.gidNumber ?? u.uidNumber else {
+        guard u.uidNumber != nil else {
             throw SemailError("\(uid) has no uidNumber", why: "[storage] owner is \"posix\" but the entry is not a posixAccount",
                               hint: "add it with `user add --posix`, or set [storage] owner = \"vmail:5000:5000\"", status: .failure)
         }
-        return MailOwner(uid: uid_t(n), gid: gid_t(g))
+        guard let owner = MailOwner.posix(uidNumber: u.uidNumber, gidNumber: u.gidNumber) else {
+            throw SemailError("\(uid)'s uidNumber or gidNumber is not allowed", why: "uidNumber \(u.uidNumber ?? 0), gidNumber \(u.gidNumber ?? 0): "
+                                  + "ids must be \(MailOwner.allowedIDs.lowerBound)-\(MailOwner.allowedIDs.upperBound) (never root's or a system account's)",
+                              hint: "fix the entry (an admin), then run the command again", status: .dataError)
+        }
+        return owner
     }
 
     /// The one process runner.

@@ -171,6 +171,7 @@ import TestSupport
         // The zone lock through a link: root must not create the target.
         let zoneFile = "\(w.named.dir)/db.\(w.zone)"
         let target = "\(w.dir)/created-by-root"
+        try? FileManager.default.removeItem(atPath: "\(zoneFile).semail-lock")
         try FileManager.default.createSymbolicLink(atPath: "\(zoneFile).semail-lock", withDestinationPath: target)
         defer { try? FileManager.default.removeItem(atPath: "\(zoneFile).semail-lock") }
         r = try w.run(["zone", "add-mx", "y\(uid)"])
@@ -201,5 +202,26 @@ import TestSupport
                                      "mailbox", "create", uid, "--address", "\(uid)@\(domain)", "--config", w.config], check: false)
         #expect(r.text.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "exit status: \(r.text) \(r.stderr)")
         #expect(try w.missing(uid, domain: domain).isEmpty)
+    }
+
+    /// Directory numbers are input too: a uidNumber of -5 (or 0) on one
+    /// entry must neither crash reconcile (it would stop `--watch` for
+    /// everyone) nor hand the Maildir to root; the others are still repaired.
+    @Test func hostileIdsDoNotStopTheOthers() throws {
+        let w = try world()
+        defer { w.cleanup() }
+        let bad = uniqueUID("id"), good = uniqueUID("ok")
+        let (_, n) = try mailbox(w, bad)
+        let (gdomain, _) = try mailbox(w, good)
+        try w.dockerd.client.stop(container: "semail-\(good)")
+        for value in ["-5", "0"] {
+            let ldif = "dn: uid=\(bad),\(w.ou),dc=semail,dc=email\nchangetype: modify\nreplace: uidNumber\nuidNumber: \(value)\n"
+            try ProcessRunner().run(["ldapmodify", "-x", "-H", w.slapd.uri, "-D", w.slapd.adminDN, "-y", w.slapd.secretFile], stdin: Data(ldif.utf8))
+            let r = try w.run(["reconcile"])
+            #expect(r.status == 1 && r.text.contains("not allowed"), "uidNumber \(value): \(r.status) \(r.text)\(r.stderr)")
+            #expect(try w.missing(good, domain: gdomain).isEmpty, "uidNumber \(value)")
+            #expect(owner("\(w.mountPoint(bad))/Maildir") == (uid_t(n), 0o700))
+            try w.dockerd.client.stop(container: "semail-\(good)")
+        }
     }
 }

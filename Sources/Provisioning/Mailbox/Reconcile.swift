@@ -96,7 +96,7 @@ public struct Reconciler: Sendable {
         }
         let wanted = Set(o.mailboxes.map(\.uid))
         let maxSize = (try? ByteSize.parse(host.config.storage.maxSize)) ?? UInt64.max
-        func owner(_ m: MailboxRecord) -> MailOwner? { fixedOwner ?? m.uidNumber.map { MailOwner(uid: uid_t($0), gid: gid_t(m.gidNumber ?? $0)) } }
+        func owner(_ m: MailboxRecord) -> MailOwner? { fixedOwner ?? MailOwner.posix(uidNumber: m.uidNumber, gidNumber: m.gidNumber) }
         for m in o.mailboxes {
             let mp = "\(host.config.storage.mailRoot)/\(m.uid)"
             if let v = o.volumes[m.uid] {

@@ -25,6 +25,19 @@ public struct MailOwner: Sendable, Equatable {
     public var gid: gid_t
     public init(uid: uid_t, gid: gid_t) { self.uid = uid; self.gid = gid }
 
+    /// Ids a mailbox may be owned by: not root's nor a system account's
+    /// (below 1000), and not the overflow id.
+    public static let allowedIDs: ClosedRange<Int> = 1000...2_147_483_646
+
+    /// The owner from a directory entry's uidNumber/gidNumber (values a user
+    /// may influence): nil when missing or outside `allowedIDs`.
+    public static func posix(uidNumber: Int?, gidNumber: Int?) -> MailOwner? {
+        guard let u = uidNumber, allowedIDs.contains(u) else { return nil }
+        let g = gidNumber ?? u
+        guard allowedIDs.contains(g) else { return nil }
+        return MailOwner(uid: uid_t(u), gid: gid_t(g))
+    }
+
     /// `[storage] owner = "name:uid:gid"`; nil for "posix" (ids from LDAP).
     public static func fixed(_ spec: String) throws -> MailOwner? {
         if spec == "posix" { return nil }
