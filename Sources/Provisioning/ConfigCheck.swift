@@ -1,3 +1,4 @@
+import Foundation
 import LDAPClient
 
 public struct ConfigReport: Sendable, Codable {
@@ -48,6 +49,8 @@ public enum ConfigChecker {
 
     static func checkStorage(_ config: Config) -> ConfigReport.Component {
         do {
+            // The state directory, when it exists: nobody but root may change it.
+            if FileManager.default.fileExists(atPath: config.state.dir) { try Trust.stateDirectory(config.state.dir) }
             let vm = try VolumeManager(config: config.storage, stateDir: config.state.dir)
             let n = try vm.backend.observeAll().count
             _ = try MountOptions(config.storage.mountOptions)

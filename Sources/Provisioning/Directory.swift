@@ -138,9 +138,11 @@ public struct Directory: Sendable {
     /// the `ldapPublicKey` class when missing. Each key must be one OpenSSH
     /// public key line without options.
     public func setSSHKeys(_ uid: String, _ keys: [String]) throws -> UserRecord {
-        let checked = try keys.map { k in
+        // The refusal never quotes the line: the file may be one the caller
+        // could not read themselves (self-service runs as root).
+        let checked = try keys.enumerated().map { i, k in
             guard let ok = ContainerManager.checkKey(k) else {
-                throw SemailError("invalid SSH public key \(Validate.quoted(String(k.prefix(40))))",
+                throw SemailError("key \(i + 1) of \(keys.count) is not a valid SSH public key",
                                   why: "expected one line \"TYPE BASE64 [comment]\" (ssh-ed25519, ssh-rsa, ecdsa-sha2-*), without options",
                                   status: .usage)
             }
@@ -157,10 +159,17 @@ public struct Directory: Sendable {
 
     /// Reads SSH public keys from a file: one per line, blank lines and
     /// comments skipped.
+    /// A regular file of at most 1 MiB: never a FIFO or a device root
+    /// would read forever.
     public static func readKeyFile(_ path: String) throws -> [String] {
-        guard let d = FileManager.default.contents(atPath: path) else {
-            throw SemailError("cannot read \(path)", why: "no such file or permission denied", status: .usage)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw SemailError("cannot read \(path)", why: SystemState.errnoText(), status: .usage) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size <= 1 << 20 else {
+            throw SemailError("cannot use \(path) as a key file", why: "it is not a regular file of at most 1 MiB", status: .usage)
         }
+        let d = FileHandle(fileDescriptor: fd, closeOnDealloc: false).readDataToEndOfFile()
         return String(decoding: d, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
             .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty && !$0.hasPrefix("#") }
     }

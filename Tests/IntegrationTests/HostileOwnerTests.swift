@@ -224,4 +224,23 @@ import TestSupport
             try w.dockerd.client.stop(container: "semail-\(good)")
         }
     }
+
+    /// Key files are read as root: a refusal never quotes what it read
+    /// (self-service runs as root and would print lines of any file), and a
+    /// FIFO or a device is refused instead of being read forever.
+    @Test func keyFilesLeakNothing() throws {
+        let w = try world()
+        defer { w.cleanup() }
+        let uid = uniqueUID("kf")
+        try w.addUser(uid)
+        let secret = "\(w.dir)/shadow"
+        rootFile(secret, "root:$y$j9T$TOPSECRETHASH:19000:0:99999:7:::\n", mode: 0o600)
+        var r = try w.run(["user", "ssh-keys", uid, secret])
+        #expect(r.status == 64 && !r.stderr.contains("TOPSECRET") && !r.stderr.contains("root:"), "\(r.stderr)")
+        let fifo = "\(w.dir)/fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let bin = ProcessInfo.processInfo.environment["SEMAILCTL"] ?? "\(repoRoot)/.build/debug/semailctl"
+        r = try ProcessRunner().run(["timeout", "-s", "KILL", "20", bin, "user", "ssh-keys", uid, fifo, "--config", w.config], check: false)
+        #expect(r.status == 64 && r.stderr.contains("not a regular file"), "\(r.status) \(r.stderr)")
+    }
 }
