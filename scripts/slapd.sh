@@ -48,6 +48,9 @@ moduleload back_mdb
 moduleload syncprov
 # A small plain size limit, unlimited for paged searches: clients must page.
 sizelimit size.soft=500 size.hard=500 size.prtotal=unlimited
+# As some sites run it: a DN with an empty password binds, unauthenticated
+# (RFC 4513 5.1.2). semailctl must never send one.
+allow bind_anon_dn
 TLSCACertificateFile $dir/ca.crt
 TLSCertificateFile $dir/server.crt
 TLSCertificateKeyFile $dir/server.key
@@ -63,6 +66,9 @@ directory $dir/db
 index objectClass eq
 index uid,mail,semailMailbox eq,pres
 access to attrs=userPassword by self write by anonymous auth by * none
+# A permissive site: users edit their own keys and mailbox attributes (the
+# attack tests write them as the user; semailctl must not trust them).
+access to attrs=sshPublicKey,semailMailbox,semailVolumeSize,mail by self write by users read by * none
 access to * by self read by users read by * none
 # Content Synchronization (RFC 4533) for reconcile --watch.
 overlay syncprov
