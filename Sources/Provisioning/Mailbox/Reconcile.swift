@@ -106,7 +106,8 @@ public struct Reconciler: Sendable {
                     add(.repair, m.uid, "volume", "grow to \(ByteSize.format(want))", "it is \(ByteSize.format(v.size)), the directory says \(ByteSize.format(want))")
                 }
             } else {
-                add(.create, m.uid, "volume", "create an empty \(ByteSize.format(m.size ?? 0)) volume", "the mailbox has no volume", destructive: true)
+                let size = m.size ?? (try? ByteSize.parse(host.config.storage.defaultSize)) ?? 0
+                add(.create, m.uid, "volume", "create an empty \(ByteSize.format(size)) volume", "the mailbox has no volume", destructive: true)
             }
             if let c = o.containers[m.uid] {
                 var expected: String?
