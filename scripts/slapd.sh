@@ -17,6 +17,7 @@ start)
   mkdir -p "$dir/db"
   dir=$(cd "$dir" && pwd)
   port=${3:-$(free_port)}
+  tls_port=$(free_port)
   sock="$dir/ldapi"
   enc_sock=$(python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$sock")
   pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=' )
@@ -87,7 +88,7 @@ objectClass: organizationalUnit
 ou: Personnes
 LDIF
   slapadd -q -f "$dir/slapd.conf" -l "$dir/base.ldif" >/dev/null
-  slapd -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$port/ ldapi://$enc_sock/" -n semail-slapd
+  slapd -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$port/ ldaps://127.0.0.1:$tls_port/ ldapi://$enc_sock/" -n semail-slapd
   for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
     sleep 0.05
@@ -96,6 +97,8 @@ LDIF
 SLAPD_DIR=$dir
 LDAP_PORT=$port
 LDAP_URI=ldap://127.0.0.1:$port
+LDAPS_PORT=$tls_port
+LDAPS_URI=ldaps://127.0.0.1:$tls_port
 LDAPI_URI=ldapi://$enc_sock
 LDAP_BASE=$base
 LDAP_ADMIN_DN=$admin
@@ -113,7 +116,7 @@ halt)
 resume)
   . "$dir/env"
   enc_sock=${LDAPI_URI#ldapi://}
-  slapd -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/ ldapi://$enc_sock/" -n semail-slapd
+  slapd -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/ ${LDAPS_URI:+$LDAPS_URI/ }ldapi://$enc_sock/" -n semail-slapd
   for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$LDAP_PORT") 2>/dev/null; then break; fi
     sleep 0.05

@@ -136,8 +136,8 @@ public final class Host: @unchecked Sendable {
         }
         if uri.lowercased().hasPrefix("ldaps://"), e.code == .serverDown || e.code == .connectError {
             return SemailError("cannot reach the LDAP server at \(uri)", why: e.description,
-                               hint: "check that slapd is running and listens for ldaps://, and that [ldap] ca_file holds the CA of its certificate "
-                                   + "(a TLS handshake failure looks the same)", status: .unavailable)
+                               hint: "a failed TLS handshake looks the same: check [ldap] ca_file (the CA of the server's certificate) and the host name "
+                                   + "in [ldap] uri, and that the server is up and listens for ldaps:// there", status: .unavailable)
         }
         switch e.code {
         case .serverDown, .connectError, .timeout:

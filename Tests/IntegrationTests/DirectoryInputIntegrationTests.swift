@@ -128,8 +128,13 @@ import TestSupport
         let r = try semailctl(["user", "list", "--config", try config("tls", ldapExtra: "starttls = true\nca_file = \"\(dir)/ca.crt\"")])
         #expect(r.status == 69, "\(r.stderr)")
         #expect(r.stderr.contains("ca_file") && !r.stderr.contains("check that slapd is running"), "\(r.stderr)")
-        // The right CA works.
-        let ok = try semailctl(["user", "list", "--config", try config("tlsok", ldapExtra: "starttls = true\nca_file = \"\(s.caFile)\"")])
+        // ldaps:// with the wrong CA: the hint names the CA file first.
+        let ldaps = try semailctl(["user", "list", "--config", try config("ldaps", ldapExtra: "ca_file = \"\(dir)/ca.crt\"", uri: s.ldapsURI)])
+        #expect(ldaps.status == 69 && ldaps.stderr.contains("ca_file") && !ldaps.stderr.contains("check that slapd is running"), "\(ldaps.stderr)")
+        // The right CA works, both ways.
+        var ok = try semailctl(["user", "list", "--config", try config("tlsok", ldapExtra: "starttls = true\nca_file = \"\(s.caFile)\"")])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        ok = try semailctl(["user", "list", "--config", try config("ldapsok", ldapExtra: "ca_file = \"\(s.caFile)\"", uri: s.ldapsURI)])
         #expect(ok.status == 0, "\(ok.stderr)")
     }
 }
