@@ -141,6 +141,38 @@ import TestSupport
         #expect(w.mapText.contains("uid: \(a) mail: postmaster@\(z)\n"), "\(w.mapText)")
     }
 
+    /// B: an external domain for a user once it shows control: the TXT
+    /// record the refusal names, or an MX already pointing here.
+    @Test func anExternalDomainNeedsProofOfControl() throws {
+        let w = try world()
+        defer { w.cleanup() }
+        let t = uniqueUID("t"), x = uniqueUID("x")
+        try addUserWithPassword(w, t); try addUserWithPassword(w, x)
+        let ext = "ext\(t).test", mxd = "mx\(x).test"
+        var r = try w.run(["mailbox", "create", t, "--address", "\(t)@\(ext)", "--as-user", "--password-stdin"], stdin: "pw-\(t)\n")
+        #expect(r.status == 1 && r.text.contains("_semail.\(ext)"), "\(r.text)")
+        let token = try #require(r.text.range(of: #"semail-verify=[0-9a-f]{32}"#, options: .regularExpression).map { String(r.text[$0]) }, "\(r.text)")
+        // The domains' own zones, served by the test named (the configured resolver).
+        for (zone, body) in [(ext, "_semail IN TXT \"\(token)\"\n"), (mxd, "@ IN MX 10 mx.\(w.zone).\n")] {
+            let file = "\(w.named.dir)/db.\(zone)"
+            try "$TTL 300\n@ IN SOA ns1.\(zone). hostmaster.\(zone). 1 3600 600 86400 300\n@ IN NS ns1.\(zone).\nns1 IN A 127.0.0.1\n\(body)"
+                .write(toFile: file, atomically: true, encoding: .utf8)
+            try w.named.rndc(["addzone", zone, "{ type primary; file \"\(file)\"; };"])
+        }
+        defer { for z in [ext, mxd] { try? w.named.rndc(["delzone", z]) } }
+        // The token is bound to the uid: x cannot use t's record.
+        r = try w.run(["mailbox", "create", x, "--address", "\(x)@\(ext)", "--as-user", "--password-stdin"], stdin: "pw-\(x)\n")
+        #expect(r.status == 1 && r.text.contains("proof of control"), "\(r.text)")
+        r = try w.run(["mailbox", "create", t, "--address", "\(t)@\(ext)", "--as-user", "--password-stdin", "-q"], stdin: "pw-\(t)\n")
+        #expect(r.status == 0, "\(r.text)\(r.stderr)")
+        r = try w.run(["mailbox", "create", x, "--address", "\(x)@\(mxd)", "--as-user", "--password-stdin", "-q"], stdin: "pw-\(x)\n")
+        #expect(r.status == 0, "\(r.text)\(r.stderr)")
+        #expect(w.mapText == "uid: \(t) mail: \(t)@\(ext)\nuid: \(x) mail: \(x)@\(mxd)\n", "\(w.mapText)")  // t… sorts before x…
+        #expect((try? String(contentsOfFile: "\(w.dir)/state/policy.secret", encoding: .utf8)) != nil)
+        var st = stat()
+        #expect(stat("\(w.dir)/state/policy.secret", &st) == 0 && st.st_mode & 0o777 == 0o600)
+    }
+
     /// D1: two import workers rewriting the address map at once: a reads the
     /// directory for its rewrite and stops before writing, b records itself
     /// and rewrites meanwhile, then a writes. b's line must survive.
