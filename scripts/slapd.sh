@@ -17,6 +17,7 @@ start)
   mkdir -p "$dir/db"
   dir=$(cd "$dir" && pwd)
   port=${3:-$(free_port)}
+  tls_port=$(free_port)
   sock="$dir/ldapi"
   enc_sock=$(python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$sock")
   pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=' )
@@ -48,6 +49,9 @@ moduleload back_mdb
 moduleload syncprov
 # A small plain size limit, unlimited for paged searches: clients must page.
 sizelimit size.soft=500 size.hard=500 size.prtotal=unlimited
+# As some sites run it: a DN with an empty password binds, unauthenticated
+# (RFC 4513 5.1.2). semailctl must never send one.
+allow bind_anon_dn
 TLSCACertificateFile $dir/ca.crt
 TLSCertificateFile $dir/server.crt
 TLSCertificateKeyFile $dir/server.key
@@ -63,6 +67,9 @@ directory $dir/db
 index objectClass eq
 index uid,mail,semailMailbox eq,pres
 access to attrs=userPassword by self write by anonymous auth by * none
+# A permissive site: users edit their own keys and mailbox attributes (the
+# attack tests write them as the user; semailctl must not trust them).
+access to attrs=sshPublicKey,semailMailbox,semailVolumeSize,mail by self write by users read by * none
 access to * by self read by users read by * none
 # Content Synchronization (RFC 4533) for reconcile --watch.
 overlay syncprov
@@ -81,7 +88,7 @@ objectClass: organizationalUnit
 ou: Personnes
 LDIF
   slapadd -q -f "$dir/slapd.conf" -l "$dir/base.ldif" >/dev/null
-  slapd -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$port/ ldapi://$enc_sock/" -n semail-slapd
+  slapd -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$port/ ldaps://127.0.0.1:$tls_port/ ldapi://$enc_sock/" -n semail-slapd
   for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
     sleep 0.05
@@ -90,6 +97,8 @@ LDIF
 SLAPD_DIR=$dir
 LDAP_PORT=$port
 LDAP_URI=ldap://127.0.0.1:$port
+LDAPS_PORT=$tls_port
+LDAPS_URI=ldaps://127.0.0.1:$tls_port
 LDAPI_URI=ldapi://$enc_sock
 LDAP_BASE=$base
 LDAP_ADMIN_DN=$admin
@@ -107,7 +116,7 @@ halt)
 resume)
   . "$dir/env"
   enc_sock=${LDAPI_URI#ldapi://}
-  slapd -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/ ldapi://$enc_sock/" -n semail-slapd
+  slapd -f "$dir/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/ ${LDAPS_URI:+$LDAPS_URI/ }ldapi://$enc_sock/" -n semail-slapd
   for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$LDAP_PORT") 2>/dev/null; then break; fi
     sleep 0.05

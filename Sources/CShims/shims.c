@@ -100,6 +100,51 @@ int semail_query_mx(const char *name, const char *server, int port, char *out, u
     return found;
 }
 
+/* TXT records of `name`: each record's strings joined, one record a line
+   (bytes outside printable ASCII become '?'). Same conventions as above. */
+int semail_query_txt(const char *name, const char *server, int port, char *out, unsigned long outlen, int *herr) {
+    struct __res_state st;
+    memset(&st, 0, sizeof st);
+    if (res_ninit(&st) != 0) { *herr = NO_RECOVERY; return -1; }
+    st.retrans = 2;
+    st.retry = 2;
+    if (server && *server) {
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((unsigned short)port);
+        if (inet_pton(AF_INET, server, &sa.sin_addr) != 1) { res_nclose(&st); *herr = NO_RECOVERY; return -1; }
+        st.nsaddr_list[0] = sa;
+        st.nscount = 1;
+    }
+    unsigned char ans[8192];
+    int n = res_nquery(&st, name, ns_c_in, ns_t_txt, ans, sizeof ans);
+    if (n < 0) { *herr = st.res_h_errno; res_nclose(&st); return -1; }
+    res_nclose(&st);
+    ns_msg msg;
+    if (ns_initparse(ans, n, &msg) < 0) { *herr = NO_RECOVERY; return -1; }
+    int count = ns_msg_count(msg, ns_s_an), found = 0;
+    size_t used = 0;
+    if (outlen) out[0] = 0;
+    for (int i = 0; i < count; i++) {
+        ns_rr rr;
+        if (ns_parserr(&msg, ns_s_an, i, &rr) < 0) continue;
+        if (ns_rr_type(rr) != ns_t_txt) continue;
+        const unsigned char *p = ns_rr_rdata(rr), *end = p + ns_rr_rdlen(rr);
+        while (p < end) {
+            unsigned len = *p++;
+            if (p + len > end) break;
+            for (unsigned k = 0; k < len && used + 2 < outlen; k++) out[used++] = (p[k] >= 0x20 && p[k] < 0x7f) ? (char)p[k] : '?';
+            p += len;
+        }
+        if (used + 1 < outlen) out[used++] = '\n';
+        out[used] = 0;
+        found++;
+    }
+    *herr = found ? 0 : NO_DATA;
+    return found;
+}
+
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>

@@ -87,8 +87,14 @@ public final class LDAPConnection: @unchecked Sendable {
 
     // MARK: Binding
 
-    /// Simple bind (RFC 4513 §5.1.3). The password is not kept.
+    /// Simple bind (RFC 4513 §5.1.3). The password is not kept. An empty
+    /// password is refused before anything is sent: with a DN it is an
+    /// unauthenticated bind (§5.1.2), which servers may accept unchecked.
     public func bind(dn: String, password: [UInt8]) throws {
+        guard !password.isEmpty else {
+            throw LDAPError(code: .inappropriateAuthentication, operation: "bind", dn: dn,
+                            diagnostic: "empty password refused before sending (an unauthenticated bind, RFC 4513 §5.1.2)")
+        }
         lock.lock(); defer { lock.unlock() }
         let arena = CArena()
         try check(ldap_sasl_bind_s(ld, dn, nil, arena.berval(password), nil, nil, nil), "bind", dn: dn)

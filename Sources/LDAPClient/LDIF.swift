@@ -45,6 +45,7 @@ public struct LDIFError: Error, Sendable, CustomStringConvertible, Hashable {
     public let line: Int
     public let message: String
     public var description: String { "\(file):\(line): \(message)" }
+    public init(file: String, line: Int, message: String) { self.file = file; self.line = line; self.message = message }
 }
 
 /// A parsed file: records and errors in file order, so a caller can apply

@@ -15,6 +15,8 @@ public struct Config: Sendable {
         /// First uidNumber handed out by `user add --posix`.
         public var uidNumberMin = 10000
         public var timeout = 30
+        /// Send a simple bind's password over ldap:// to a non-loopback server without StartTLS.
+        public var allowCleartext = false
     }
     public struct State: Sendable {
         public var dir = "/var/lib/semail"
@@ -69,6 +71,20 @@ public struct Config: Sendable {
         public var resolver = ""
     }
     public struct SMTP: Sendable { public var addressMap = "/var/lib/semail/mailbox.txt" }
+    /// Which addresses a mailbox may have (`AddressPolicy`).
+    public struct Policy: Sendable {
+        /// Local parts only the administrator gives (RFC 2142 and the usual system names), space- or comma-separated.
+        public var roleLocalParts = "postmaster hostmaster abuse webmaster noc security info marketing sales support usenet news www uucp ftp "
+            + "root mailer-daemon admin administrator nobody"
+        /// Let mailboxes of different users share a managed subdomain (or an external domain).
+        public var shareSubdomains = false
+        /// The host secret external-domain proofs are derived from ("" = <state.dir>/policy.secret, made on first use).
+        public var secretFile = ""
+
+        public var roles: Set<String> {
+            Set(roleLocalParts.lowercased().split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init))
+        }
+    }
 
     public var ldap = LDAP()
     public var state = State()
@@ -76,6 +92,7 @@ public struct Config: Sendable {
     public var containers = Containers()
     public var dns = DNS()
     public var smtp = SMTP()
+    public var policy = Policy()
     /// The file this was read from (nil: built-in defaults).
     public var path: String?
     /// The sections the file has (`config check` tests those services).
@@ -121,6 +138,7 @@ public struct Config: Sendable {
         "ldap.bind_dn": s(\.ldap.bindDN), "ldap.bind_password_file": s(\.ldap.bindPasswordFile),
         "ldap.starttls": b(\.ldap.startTLS), "ldap.ca_file": s(\.ldap.caFile),
         "ldap.uid_number_min": i(\.ldap.uidNumberMin), "ldap.timeout": i(\.ldap.timeout),
+        "ldap.allow_cleartext": b(\.ldap.allowCleartext),
         "state.dir": s(\.state.dir), "state.quarantine_days": i(\.state.quarantineDays),
         "state.guard_percent": i(\.state.guardPercent), "state.guard_min": i(\.state.guardMin),
         "storage.backend": s(\.storage.backend), "storage.volume_group": s(\.storage.volumeGroup),
@@ -138,6 +156,8 @@ public struct Config: Sendable {
         "dns.rndc_server": s(\.dns.rndcServer), "dns.rndc_port": i(\.dns.rndcPort), "dns.rndc_key": s(\.dns.rndcKey),
         "dns.checkzone": s(\.dns.checkzone), "dns.dynamic": b(\.dns.dynamic), "dns.resolver": s(\.dns.resolver),
         "smtp.address_map": s(\.smtp.addressMap),
+        "policy.role_local_parts": s(\.policy.roleLocalParts), "policy.share_subdomains": b(\.policy.shareSubdomains),
+        "policy.secret_file": s(\.policy.secretFile),
     ]
 
     /// Parses configuration text. Unknown keys are reported (not fatal);
@@ -189,6 +209,7 @@ public struct Config: Sendable {
         if ldap.timeout <= 0 { bad("ldap.timeout", "must be a positive number of seconds") }
         if (try? ByteSize.parse(storage.maxSize)) == nil { bad("storage.max_size", "must be a size such as \"50G\"") }
         if storage.overcommitPercent <= 0 { bad("storage.overcommit_percent", "must be a positive percentage") }
+        if !policy.secretFile.isEmpty && !policy.secretFile.hasPrefix("/") { bad("policy.secret_file", "must be an absolute path") }
         return p
     }
 
@@ -222,4 +243,7 @@ public struct Config: Sendable {
 
     /// DN of the people OU.
     public var peopleDN: String { "\(ldap.people),\(ldap.base)" }
+
+    /// The host secret of the address policy's external-domain proofs.
+    public var policySecretFile: String { policy.secretFile.isEmpty ? "\(state.dir)/policy.secret" : policy.secretFile }
 }

@@ -94,6 +94,12 @@ public struct DNSManager: Sendable {
                            managed: zone.records.filter(\.managed), mx: zone.records.filter { $0.type == "MX" })
     }
 
+    /// Owners (absolute, lowercased) of every record semailctl does not
+    /// manage: outside its block, or in an `$INCLUDE`d file.
+    public func handKeptNames() throws -> Set<String> {
+        Set(try wrap { try store.read() }.records.filter { !$0.managed }.map(\.key))
+    }
+
     /// Resolves DOMAIN's MX over DNS and says whether it points at mx_host.
     public func checkMX(_ domain: String) throws -> MXCheck {
         let d = try Validate.domain(domain)

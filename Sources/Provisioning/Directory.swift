@@ -183,6 +183,10 @@ public struct Directory: Sendable {
     /// Checks a user's own password by binding as that user on a separate
     /// connection.
     public func checkPassword(_ uid: String, _ password: Secret) throws {
+        guard !password.isEmpty else {
+            throw SemailError("empty password for \"\(uid)\"", why: "an empty password is never sent (it would be an unauthenticated bind, RFC 4513 §5.1.2)",
+                              status: .usage)
+        }
         let u = try user(uid)
         let c = try Host.connect(config.ldap)
         defer { c.close() }

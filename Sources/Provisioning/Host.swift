@@ -88,11 +88,27 @@ public final class Host: @unchecked Sendable {
     /// Opens a connection (no bind). Failures become a SemailError that says
     /// how to fix them.
     public static func connect(_ l: Config.LDAP) throws -> LDAPConnection {
+        try refuseCleartext(l)
         do {
             let c = try LDAPConnection(LDAPConnectionOptions(uri: l.uri, startTLS: l.startTLS, caFile: l.caFile, timeout: l.timeout))
             return c
         } catch let e as LDAPError {
             throw explain(e, uri: l.uri)
+        }
+    }
+
+    /// A simple bind over ldap:// sends the password in clear: refused
+    /// before connecting unless the server is on loopback, StartTLS is on,
+    /// or `[ldap] allow_cleartext` says so.
+    public static func refuseCleartext(_ l: Config.LDAP) throws {
+        guard !l.startTLS, !l.allowCleartext else { return }
+        for uri in l.uri.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init) where uri.lowercased().hasPrefix("ldap://") {
+            let host = LDAPURI.host(uri)
+            guard !LDAPURI.isLoopback(host) else { continue }
+            throw SemailError("refusing to send the LDAP password in clear to \(uri)",
+                              why: "ldap:// without StartTLS to \(host), which is not this machine's loopback",
+                              hint: "set [ldap] starttls = true (with ca_file), or use an ldaps:// URI; "
+                                  + "if the network path is trusted, set [ldap] allow_cleartext = true", status: .config)
         }
     }
 
@@ -117,6 +133,17 @@ public final class Host: @unchecked Sendable {
 
     /// Turns an LDAP failure into what failed, why, and what to do.
     public static func explain(_ e: LDAPError, uri: String) -> SemailError {
+        // TLS first: a failed handshake also reports a connect error.
+        if e.operation.hasPrefix("StartTLS") || e.operation.hasPrefix("TLS setup") || (e.code == .localError) {
+            return SemailError("LDAP TLS setup failed", why: e.description,
+                               hint: "check [ldap] ca_file (the CA that signed the server's certificate) and that the certificate matches the host name in [ldap] uri",
+                               status: .unavailable)
+        }
+        if uri.lowercased().hasPrefix("ldaps://"), e.code == .serverDown || e.code == .connectError {
+            return SemailError("cannot reach the LDAP server at \(uri)", why: e.description,
+                               hint: "a failed TLS handshake looks the same: check [ldap] ca_file (the CA of the server's certificate) and the host name "
+                                   + "in [ldap] uri, and that the server is up and listens for ldaps:// there", status: .unavailable)
+        }
         switch e.code {
         case .serverDown, .connectError, .timeout:
             return SemailError("cannot reach the LDAP server at \(uri)", why: e.description,
@@ -127,9 +154,6 @@ public final class Host: @unchecked Sendable {
         case .insufficientAccessRights:
             return SemailError("LDAP access denied", why: e.description,
                                hint: "the bind DN needs write access to the people OU", status: .noPermission)
-        case .connectError where e.operation.hasPrefix("StartTLS"), .localError:
-            return SemailError("LDAP TLS setup failed", why: e.description,
-                               hint: "check [ldap] ca_file and that the server certificate matches the host name", status: .unavailable)
         default:
             return SemailError("LDAP \(e.operation) failed", why: e.description, status: .failure)
         }
@@ -151,5 +175,24 @@ public final class UndoStack: @unchecked Sendable {
             do { try action(); undone.append(label) } catch { failed.append("\(label): \(error)") }
         }
         return (undone, failed)
+    }
+}
+
+/// The host part of an LDAP URI, and whether it is this machine's loopback.
+enum LDAPURI {
+    static func host(_ uri: String) -> String {
+        var rest = Substring(uri)
+        if let r = rest.range(of: "://") { rest = rest[r.upperBound...] }
+        rest = rest.prefix { $0 != "/" && $0 != "?" }
+        if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") { return String(rest[rest.index(after: rest.startIndex)..<close]) }
+        return String(rest.prefix { $0 != ":" }).removingPercentEncoding ?? String(rest)
+    }
+
+    /// An empty host is libldap's default (localhost).
+    static func isLoopback(_ host: String) -> Bool {
+        let h = host.lowercased()
+        if h.isEmpty || h == "localhost" || h == "::1" || h.hasSuffix(".localhost") { return true }
+        let octets = h.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 }

@@ -101,8 +101,6 @@ public struct Importer {
                 existing.append(r)
             case (.delete, .noSuchObject):
                 s.skipped += 1
-            case (.modify, .attributeOrValueExists), (.modify, .noSuchAttribute):
-                s.skipped += 1  // already applied
             default:
                 s.failed += 1
                 s.failures.append(.init(dn: r.dn, line: r.line, reason: e.description))

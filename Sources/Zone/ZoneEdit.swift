@@ -63,6 +63,12 @@ public enum ZoneEdit {
         let n = name.lowercased(), bareOrigin = String(origin.dropLast())
         // Absolute with or without its trailing dot ("ssow.semail.email"), else relative to the zone.
         let isAbsolute = n.hasSuffix(".") || n == bareOrigin || n.hasSuffix("." + bareOrigin)
+        // A dotted name outside the zone is a mistake, not a relative name (evil.example.org -> evil.example.org.<zone>).
+        if !isAbsolute && n.contains(".") {
+            throw ZoneError.invalidInput("\(ZoneName.shown(name)) has a dot but is not inside the zone \(origin): write a name inside it "
+                                         + "in full (\(n.split(separator: ".").first ?? "name").\(bareOrigin)), a single label (relative), "
+                                         + "or a trailing dot for an absolute name")
+        }
         let abs = try ZoneName.checkHost(isAbsolute ? n : n + "." + origin)
         guard let rel = ZoneName.relative(abs, to: origin) else {
             throw ZoneError.invalidInput("\(ZoneName.shown(name)) is not inside the zone \(origin)")

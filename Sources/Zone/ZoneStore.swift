@@ -275,3 +275,27 @@ public enum MXResolver {
         }
     }
 }
+
+/// TXT look-ups through libresolv, as `MXResolver` (ownership proofs).
+public enum TXTResolver {
+    /// Each TXT record's strings joined; `server` is "" or "IPv4:port".
+    public static func lookup(_ name: String, server: String = "") throws -> [String] {
+        var host = "", port: Int32 = 53
+        if !server.isEmpty {
+            let parts = server.split(separator: ":")
+            host = String(parts[0]); if parts.count > 1 { port = Int32(parts[1]) ?? 53 }
+        }
+        var buf = [CChar](repeating: 0, count: 16384)
+        var herr: Int32 = 0
+        let n = semail_query_txt(name, host, port, &buf, UInt(buf.count), &herr)
+        if n <= 0 {
+            switch herr {
+            case 1: throw MXResolver.Failure.noSuchDomain
+            case 2: throw MXResolver.Failure.tryAgain
+            case 4: return []
+            default: throw n == 0 ? MXResolver.Failure.noMX : MXResolver.Failure.failed
+            }
+        }
+        return String(cString: buf).split(separator: "\n").map(String.init)
+    }
+}

@@ -37,7 +37,14 @@ struct PasswordOptions: ParsableArguments {
     /// The password, or nil when none was given and there is no terminal.
     func read(required: Bool, confirm: Bool = true) throws -> Secret? {
         if passwordStdin { return try Secrets.readStdin() }
-        if let passwordFile { return try Secrets.readFile(passwordFile) }
+        if let passwordFile {
+            let s = try Secrets.readFile(passwordFile)
+            guard !s.isEmpty else {
+                throw SemailError("no password in \(passwordFile)", why: "the file is empty; an empty password is never sent (it would be an unauthenticated bind)",
+                                  hint: "write the password into the file (mode 0600)", status: .usage)
+            }
+            return s
+        }
         if Terminal.isInteractive { return try Secrets.prompt("Password", confirm: confirm) }
         if required {
             throw SemailError("no password given", why: "standard input is not a terminal, so no prompt can be shown",

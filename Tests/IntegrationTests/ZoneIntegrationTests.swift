@@ -127,6 +127,17 @@ import TestSupport
         }
     }
 
+    /// D5: a dotted name that is neither absolute nor inside the zone is not
+    /// quietly made relative (evil.example.org.semail.email).
+    @Test func aDottedNameOutsideTheZoneIsRefused() throws {
+        let c = try cfg()
+        let before = try String(contentsOfFile: n.zoneFile, encoding: .utf8)
+        let r = try semailctl(["zone", "add-mx", "evil.example.org", "--config", c])
+        #expect(r.status == 64 && r.stderr.contains("trailing dot"), "\(r.status) \(r.stderr)")
+        #expect(try String(contentsOfFile: n.zoneFile, encoding: .utf8) == before)
+        #expect(try n.dig("evil.example.org.semail.email", "MX").isEmpty)
+    }
+
     @Test func checkMXOfAnExternalDomain() throws {
         let c = try cfg()
         var r = try semailctl(["zone", "check-mx", "manual.semail.email", "--config", c])

@@ -127,3 +127,47 @@ import Testing
         #expect(!ContainerManager.isImageTag("other/mailbox:bob-0123456789ab", of: "bob"))
     }
 }
+
+/// The address map's choice of entries, the proof token's MAC, and the
+/// cleartext check's idea of loopback: pure functions.
+@Suite struct DirectoryTrustTests {
+    func box(_ uid: String, _ address: String, created: String? = nil) -> MailboxRecord {
+        MailboxRecord(uid: uid, dn: "uid=\(uid),ou=p,dc=x", address: address, size: nil, created: created)
+    }
+
+    @Test func theMapListsValidValuesWithOneOwnerPerAddress() {
+        let boxes = [box("alice", "a@a.example.org", created: "20260102000000Z"),
+                     box("bob", "a@a.example.org", created: "20260101000000Z"),
+                     box("carol", "c@c.example.org\nuid: carol mail: postmaster@example.org"),
+                     box("dave", "D@d.example.org"), box("Eve", "e@e.example.org"),
+                     box("fred", "f@f.example.org"), box("fred", "g@g.example.org")]
+        // Nobody listed yet: the earliest entry wins.
+        var d = MapDecision.decide(boxes, current: [:])
+        #expect(d.accepted.map(\.uid) == ["bob"])
+        #expect(d.refused["alice"]?.contains("claimed by bob") == true)
+        #expect(d.refused["carol"]?.hasPrefix("invalid") == true)
+        #expect(d.refused["dave"]?.hasPrefix("invalid") == true)
+        #expect(d.refused["Eve"]?.hasPrefix("invalid") == true)
+        #expect(d.refused["fred"]?.contains("ambiguous") == true)
+        // The uid the map already lists keeps its address.
+        d = MapDecision.decide(boxes, current: ["alice": "a@a.example.org"])
+        #expect(d.accepted.map(\.uid) == ["alice"])
+        #expect(AddressMap.render(boxes, current: ["alice": "a@a.example.org"]) == "uid: alice mail: a@a.example.org\n")
+        // Same time: the smaller uid.
+        d = MapDecision.decide([box("zed", "x@x.example.org", created: "1Z"), box("amy", "x@x.example.org", created: "1Z")], current: [:])
+        #expect(d.accepted.map(\.uid) == ["amy"])
+    }
+
+    @Test func hmacSHA256KnownAnswer() {
+        // RFC 4231 test case 2.
+        let mac = HMAC.sha256(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8))
+        #expect(mac.map { String(format: "%02x", $0) }.joined() == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    }
+
+    @Test(arguments: [("ldap://127.0.0.1:389", true), ("ldap://localhost/", true), ("ldap://[::1]:389", true), ("ldap:///", true),
+                      ("ldap://127.0.0.2", true), ("ldap://192.0.2.2:389", false), ("ldap://ldap.example.org", false),
+                      ("ldap://127.0.0.1.evil.org", false), ("ldap://[2001:db8::1]:389", false)])
+    func loopback(_ uri: String, _ loop: Bool) {
+        #expect(LDAPURI.isLoopback(LDAPURI.host(uri)) == loop, "\(uri) -> \(LDAPURI.host(uri))")
+    }
+}

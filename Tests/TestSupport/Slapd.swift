@@ -15,6 +15,8 @@ public final class Slapd: ScriptedService {
 
     public var uri: String { env["LDAP_URI"]! }
     public var ldapiURI: String { env["LDAPI_URI"]! }
+    /// ldaps:// on its own port (the test CA's certificate).
+    public var ldapsURI: String { env["LDAPS_URI"]! }
     public var adminDN: String { env["LDAP_ADMIN_DN"]! }
     public var secretFile: String { env["LDAP_SECRET"]! }
     public var caFile: String { env["LDAP_CA"]! }

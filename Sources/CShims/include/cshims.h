@@ -25,6 +25,10 @@ int semail_tmpfile(const char *dir);
    h_errno (1 HOST_NOT_FOUND, 2 TRY_AGAIN, 3 NO_RECOVERY, 4 NO_DATA). */
 int semail_query_mx(const char *name, const char *server, int port, char *out, unsigned long outlen, int *herr);
 
+/* TXT records of `name`, one record a line (its strings joined); same
+   resolver, return value and *herr as semail_query_mx. */
+int semail_query_txt(const char *name, const char *server, int port, char *out, unsigned long outlen, int *herr);
+
 /* Loop devices (loop-control + LOOP_CONFIGURE). semail_loop_attach attaches
    `file` with LO_FLAGS_AUTOCLEAR, creating the /dev/loopN node if missing,
    writes the device path into `dev` and returns the open device descriptor

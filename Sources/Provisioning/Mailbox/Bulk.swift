@@ -15,27 +15,72 @@ public struct MailboxRequest: Sendable, Codable, Equatable {
 public enum BulkProvisioning {
     static let mailboxAttributes: Set<String> = ["semailmailbox", "semailvolumesize"]
 
-    /// Splits the mailbox requests off the LDIF items.
-    public static func split(_ items: [LDIFItem]) -> (items: [LDIFItem], requests: [MailboxRequest]) {
+    /// Splits the mailbox requests off the LDIF items: the mailbox
+    /// attributes of add, content and modify records become requests for
+    /// the `mailbox create` pipeline (which checks them) and never reach the
+    /// directory directly. A modify that removes them is refused (that is
+    /// `mailbox delete`); a modify left with no change is dropped.
+    public static func split(_ items: [LDIFItem], file: String = "") -> (items: [LDIFItem], requests: [MailboxRequest]) {
         var requests: [MailboxRequest] = []
-        let out: [LDIFItem] = items.map { item in
+        func text(_ v: [UInt8]) -> String { String(decoding: v, as: UTF8.self) }
+        let out: [LDIFItem] = items.compactMap { item in
             guard case var .record(r) = item else { return item }
+            let rdnUID: String = (try? DN(r.dn))?.rdns.first?.first.flatMap { $0.type.lowercased() == "uid" ? $0.value : nil } ?? ""
             func strip(_ attrs: [LDAPAttribute]) -> [LDAPAttribute] {
-                guard let a = attrs.first(where: { $0.name.lowercased() == "semailmailbox" })?.values.first else { return attrs }
-                let uid = attrs.first { $0.name.lowercased() == "uid" }?.values.first.map { String(decoding: $0, as: UTF8.self) }
-                    ?? (try? DN(r.dn))?.rdns.first?.first?.value ?? ""
-                let size = attrs.first { $0.name.lowercased() == "semailvolumesize" }?.values.first.flatMap { UInt64(String(decoding: $0, as: UTF8.self)) }
-                requests.append(MailboxRequest(uid: uid, address: String(decoding: a, as: UTF8.self).lowercased(), size: size, line: r.line))
+                guard let a = attrs.first(where: { $0.name.lowercased() == "semailmailbox" })?.values.first else {
+                    return attrs.filter { !mailboxAttributes.contains($0.name.lowercased()) }
+                }
+                let uid = attrs.first { $0.name.lowercased() == "uid" }?.values.first.map(text) ?? rdnUID
+                let size = attrs.first { $0.name.lowercased() == "semailvolumesize" }?.values.first.flatMap { UInt64(text($0)) }
+                requests.append(MailboxRequest(uid: uid, address: text(a).lowercased(), size: size, line: r.line))
                 return attrs.filter { !mailboxAttributes.contains($0.name.lowercased()) }
             }
             switch r.change {
             case let .content(attrs): r.change = .content(strip(attrs))
             case let .add(attrs): r.change = .add(strip(attrs))
+            case let .modify(mods):
+                let touching = mods.filter { mailboxAttributes.contains($0.attribute.name.lowercased()) }
+                if touching.isEmpty { break }
+                let address = touching.first { $0.attribute.name.lowercased() == "semailmailbox" && $0.op != .delete }?.attribute.values.first
+                guard let address, !touching.contains(where: { $0.op == .delete || $0.attribute.values.isEmpty }) else {
+                    return .error(LDIFError(file: file, line: r.line, message:
+                        "\(r.dn): refused: a modify may only set semailMailbox (with semailVolumeSize); "
+                        + "removing or resizing a mailbox is `semailctl mailbox delete` / `reconcile`"))
+                }
+                let size = touching.first { $0.attribute.name.lowercased() == "semailvolumesize" }?.attribute.values.first.flatMap { UInt64(text($0)) }
+                requests.append(MailboxRequest(uid: rdnUID, address: text(address).lowercased(), size: size, line: r.line))
+                let rest = mods.filter { !mailboxAttributes.contains($0.attribute.name.lowercased()) }
+                if rest.isEmpty { return nil }
+                r.change = .modify(rest)
             default: break
             }
             return .record(r)
         }
         return (out, requests)
+    }
+
+    /// Refuses, record by record, changes to entries outside the people OU
+    /// (the OU itself and entries below it are fine): an LDIF from elsewhere
+    /// must not reach the rest of the directory unless the admin says so.
+    public static func confine(_ items: [LDIFItem], to people: String, file: String) -> [LDIFItem] {
+        let p = (try? DN(people))?.normalized ?? people.lowercased()
+        func inside(_ dn: String) -> Bool {
+            guard let n = try? DN(dn).normalized else { return false }
+            return n == p || n.hasSuffix("," + p)
+        }
+        return items.map { item in
+            guard case let .record(r) = item else { return item }
+            var ok = inside(r.dn)
+            if case let .modDN(newRDN, _, newSuperior, _) = r.change {
+                let parent = newSuperior ?? (try? DN(r.dn))?.parent?.description ?? ""
+                ok = ok && inside("\(newRDN),\(parent)")
+            }
+            guard ok else {
+                return .error(LDIFError(file: file, line: r.line, message:
+                    "\(r.dn): outside the people OU \(people): refused (an admin may pass --outside-people to import it)"))
+            }
+            return item
+        }
     }
 
     public struct Summary: Sendable, Codable {

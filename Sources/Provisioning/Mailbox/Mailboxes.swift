@@ -12,12 +12,15 @@ public struct MailboxRecord: Sendable, Codable, Equatable {
     public var uidNumber: Int? = nil
     public var gidNumber: Int? = nil
     public var sshKeys: [String] = []
+    /// The entry's createTimestamp (GeneralizedTime): who came first.
+    public var created: String? = nil
 }
 
 extension Directory {
-    static let mailboxAttributes = ["uid", "semailMailbox", "semailVolumeSize", "uidNumber", "gidNumber", "sshPublicKey"]
+    static let mailboxAttributes = ["uid", "semailMailbox", "semailVolumeSize", "uidNumber", "gidNumber", "sshPublicKey", "createTimestamp"]
 
-    /// Every mailbox, in one paged search.
+    /// Every mailbox, in one paged search. The values are as the entries
+    /// hold them, unchecked: see `MapDecision`.
     public func mailboxes() throws -> [MailboxRecord] {
         var out: [MailboxRecord] = []
         try wrap { try connection.search(base: config.peopleDN, filter: .and([.equal("objectClass", "inetOrgPerson"), .present("semailMailbox")]),
@@ -25,7 +28,7 @@ extension Directory {
             guard let uid = e.first("uid"), let a = e.first("semailMailbox") else { return }
             out.append(MailboxRecord(uid: uid, dn: e.dn, address: a.lowercased(), size: e.first("semailVolumeSize").flatMap { UInt64($0) },
                                      uidNumber: e.first("uidNumber").flatMap { Int($0) }, gidNumber: e.first("gidNumber").flatMap { Int($0) },
-                                     sshKeys: e.strings("sshPublicKey")))
+                                     sshKeys: e.strings("sshPublicKey"), created: e.first("createTimestamp")))
         } }
         return out.sorted { $0.uid < $1.uid }
     }
@@ -69,11 +72,37 @@ extension Directory {
 }
 
 /// The address map the SMTP servers read: one `uid: <uid> mail: <address>`
-/// line per mailbox, sorted, rewritten atomically.
+/// line per mailbox, sorted, rewritten atomically, one rewrite at a time.
 public struct AddressMap: Sendable {
     public let path: String
-    public static func render(_ mailboxes: [MailboxRecord], excluding: Set<String> = []) -> String {
-        mailboxes.filter { !excluding.contains($0.uid) }.sorted { $0.uid < $1.uid }.map { "uid: \($0.uid) mail: \($0.address)\n" }.joined()
+    /// Only mailboxes whose values pass validation, one owner per address
+    /// (`MapDecision`): a directory value never adds a line of its own.
+    public static func render(_ mailboxes: [MailboxRecord], excluding: Set<String> = [], current: [String: String] = [:]) -> String {
+        MapDecision.decide(mailboxes.filter { !excluding.contains($0.uid) }, current: current).accepted
+            .map { "uid: \($0.uid) mail: \($0.address)\n" }.joined()
+    }
+
+    /// Computes and writes the map holding an exclusive lock (`<map>.lock`)
+    /// across reading the directory and writing, so that two rewrites (two
+    /// import workers, two processes) never lose each other's lines.
+    public func rewrite(for label: String, _ compute: () throws -> String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let lockPath = "\(path).lock"
+        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw SemailError("cannot open \(lockPath)", why: String(cString: strerror(errno)), hint: "check [smtp] address_map", status: .ioError)
+        }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            let e = errno
+            if e == EINTR { continue }
+            throw SemailError("cannot lock \(lockPath)", why: String(cString: strerror(e)), status: .ioError)
+        }
+        let text = try compute()
+        try Fault.check("address-map.write")
+        try Fault.check("address-map.write@\(label)")
+        try write(text)
     }
     public func read() -> String? { FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } }
     public func write(_ text: String) throws {
@@ -106,6 +135,9 @@ public struct MailboxStatus: Sendable, Codable {
     /// "ok", "missing" (managed zone, no MX) or "external" (published elsewhere).
     public var dns: String
     public var inAddressMap: Bool
+    /// Why the address map does not list it (invalid value, address claimed
+    /// by another, refused by the address policy); nil when it may.
+    public var refused: String? = nil
 }
 
 /// Mailboxes: the pipelines of `mailbox create/delete`, their recovery, and
@@ -137,20 +169,59 @@ public struct Mailboxes: Sendable {
         return found
     }
 
-    func mapText(excluding: Set<String> = []) throws -> String { AddressMap.render(try host.directory().mailboxes(), excluding: excluding) }
+    /// Which mailboxes the map may list: valid values, one owner per
+    /// address, and, for an address the map does not list yet for its uid
+    /// (reconcile cannot know who wrote it), the self-service address
+    /// policy. `allowing` is the mailbox a pipeline is making, already
+    /// checked for its requester.
+    public func decide(_ boxes: [MailboxRecord], current: [String: String], allowing: (uid: String, address: String)? = nil) -> MapDecision {
+        var d = MapDecision.decide(boxes, current: current)
+        let new = d.accepted.filter { current[$0.uid] != $0.address && !(allowing?.uid == $0.uid && allowing?.address == $0.address) }
+        guard !new.isEmpty else { return d }
+        let policy = AddressPolicy(host: host)
+        let context: AddressPolicy.Context
+        do { context = try policy.context(mailboxes: boxes) } catch {
+            for m in new { d.refused[m.uid] = "not yet checked by the address policy: \((error as? SemailError)?.what ?? "\(error)")" }
+            d.accepted.removeAll { m in new.contains { $0.uid == m.uid } }
+            return d
+        }
+        for m in new {
+            let a = try! Validate.address(m.address)  // decide() let only valid ones through
+            do { try policy.check(uid: m.uid, local: a.local, domain: a.domain, by: .user, context: context) } catch {
+                d.refused[m.uid] = (error as? SemailError).map { "\($0.what): \($0.why)" } ?? "\(error)"
+                d.accepted.removeAll { $0.uid == m.uid }
+            }
+        }
+        return d
+    }
+
+    func mapText(excluding: Set<String> = [], allowing: (uid: String, address: String)? = nil) throws -> String {
+        let current = map.entries()
+        let d = decide(try host.directory().mailboxes(), current: current, allowing: allowing)
+        return AddressMap.render(d.accepted, excluding: excluding, current: current)
+    }
+
+    /// Rewrites the map under its lock (directory read inside it).
+    func rewriteMap(for label: String, excluding: Set<String> = [], allowing: (uid: String, address: String)? = nil) throws {
+        try map.rewrite(for: label) { try mapText(excluding: excluding, allowing: allowing) }
+    }
 
     // MARK: Pipelines
 
-    public func createPipeline(uid: String, address: String, size: UInt64) throws -> Pipeline {
+    public func createPipeline(uid: String, address: String, size: UInt64, by requester: Requester = .admin) throws -> Pipeline {
         let uid = try Validate.uid(uid)
         let a = try Validate.address(address)
         let address = "\(a.local)@\(a.domain)"
         let host = self.host, map = self.map, managed = managedDomain(a.domain), domain = a.domain
         let me = self
         let steps: [Step] = [
-            Step("directory-check", why: "the admin bind works, \(uid) exists and has no other mailbox, \(address) is free", apply: {
+            Step("directory-check", why: "the admin bind works, \(uid) exists and has no other mailbox, \(address) is free and allowed (\(requester.rawValue))", apply: {
                 let dir = try host.directory()
                 _ = try dir.user(uid)
+                let policy = AddressPolicy(host: host)
+                // The admin's requests need only the zone (no search of every mailbox per create).
+                try policy.check(uid: uid, local: a.local, domain: a.domain, by: requester,
+                                 context: try policy.context(mailboxes: requester == .admin ? [] : nil))
                 if let m = try dir.mailbox(uid), m.address != address {
                     throw SemailError("\(uid) already has a mailbox", why: "\(m.address) (one mailbox per user)",
                                       hint: "delete it first: `semailctl mailbox delete \(uid)`", status: .failure)
@@ -202,12 +273,13 @@ public struct Mailboxes: Sendable {
                  apply: { try host.directory().setMailbox(uid, address: address, size: size) },
                  undo: { before in try host.directory().clearMailbox(uid, removeMail: before["hadMail"] == "0" ? address : nil) }),
             Step("address-map", why: "rewrite \(config.smtp.addressMap) with \(uid): \(address)", pointOfNoReturn: true,
-                 check: { map.read() == (try me.mapText()) },
-                 apply: { try map.write(try me.mapText()) },
+                 check: { map.read() == (try me.mapText(allowing: (uid, address))) },
+                 apply: { try me.rewriteMap(for: uid, allowing: (uid, address)) },
                  // Undone before the directory step is: leave this uid out explicitly.
-                 undo: { _ in try map.write(try me.mapText(excluding: [uid])) }),
+                 undo: { _ in try me.rewriteMap(for: uid, excluding: [uid]) }),
         ]
-        return Pipeline(kind: "mailbox.create", subject: uid, params: ["uid": uid, "address": address, "size": "\(size)"], steps: steps)
+        return Pipeline(kind: "mailbox.create", subject: uid,
+                        params: ["uid": uid, "address": address, "size": "\(size)", "by": requester.rawValue], steps: steps)
     }
 
     public func deletePipeline(uid: String, address: String, archive: String?) throws -> Pipeline {
@@ -218,8 +290,8 @@ public struct Mailboxes: Sendable {
             Step("directory-check", why: "the admin bind works and \(uid) has the mailbox \(address)", apply: { _ = try host.directory().user(uid) }),
             Step("stop-delivery", why: "drop \(uid) from \(config.smtp.addressMap) so no new mail arrives",
                  check: { map.entries()[uid] == nil },
-                 apply: { try map.write(try me.mapText(excluding: [uid])) },
-                 undo: { _ in try map.write(try me.mapText()) }),
+                 apply: { try me.rewriteMap(for: uid, excluding: [uid]) },
+                 undo: { _ in try me.rewriteMap(for: uid, allowing: (uid, "\(a.local)@\(a.domain)")) }),
             Step("container", why: "stop and remove semail-\(uid)",
                  check: { try host.containers().show(uid: uid) == nil },
                  observe: { ["existed": try host.containers().show(uid: uid) != nil ? "1" : "0"] },
@@ -248,8 +320,8 @@ public struct Mailboxes: Sendable {
                  check: { try host.directory().mailbox(uid) == nil },
                  apply: { try host.directory().clearMailbox(uid) }),
             Step("address-map", why: "rewrite \(config.smtp.addressMap) without \(uid)",
-                 check: { map.read() == (try me.mapText()) },
-                 apply: { try map.write(try me.mapText()) }),
+                 check: { map.read() == (try me.mapText(excluding: [uid])) },
+                 apply: { try me.rewriteMap(for: uid, excluding: [uid]) }),
             Step("dockerfile", why: "remove \(config.containers.dockerfileDir)/\(uid) (Dockerfile, authorized_keys, the container's host key)",
                  check: { !FileManager.default.fileExists(atPath: host.containers().dockerfileDir(uid)) },
                  apply: { try FileManager.default.removeItem(atPath: host.containers().dockerfileDir(uid)) }),
@@ -305,7 +377,8 @@ public struct Mailboxes: Sendable {
     public func pipeline(for p: Journal.Pending) throws -> Pipeline? {
         guard let start = p.records.first, let params = start.params, let uid = params["uid"], let address = params["address"] else { return nil }
         switch start.kind {
-        case "mailbox.create": return try createPipeline(uid: uid, address: address, size: UInt64(params["size"] ?? "") ?? 0)
+        case "mailbox.create": return try createPipeline(uid: uid, address: address, size: UInt64(params["size"] ?? "") ?? 0,
+                                                         by: params["by"] == Requester.user.rawValue ? .user : .admin)
         case "mailbox.delete": return try deletePipeline(uid: uid, address: address, archive: params["archive"])
         default: return nil
         }
@@ -328,7 +401,13 @@ public struct Mailboxes: Sendable {
     // MARK: Views
 
     public func list() throws -> [MailboxStatus] {
-        try statuses(try host.directory().mailboxes(), volumes: try host.volumes().list()) { try host.containers().list() }
+        let boxes = try host.directory().mailboxes()
+        let refused = decide(boxes, current: map.entries()).refused
+        return try statuses(boxes, volumes: try host.volumes().list()) { try host.containers().list() }.map { s in
+            var s = s
+            s.refused = refused[s.uid]
+            return s
+        }
     }
 
     /// One mailbox: its entry, its volume, one container inspect (with the
@@ -336,7 +415,9 @@ public struct Mailboxes: Sendable {
     public func status(_ uid: String) throws -> MailboxStatus? {
         let uid = try Validate.uid(uid)
         guard let m = try host.directory().mailbox(uid) else { return nil }
-        return try statuses([m], volumes: try host.volumes().list(only: uid)) { try host.containers().show(uid: uid).map { [$0] } ?? [] }.first
+        var s = try statuses([m], volumes: try host.volumes().list(only: uid)) { try host.containers().show(uid: uid).map { [$0] } ?? [] }.first
+        s?.refused = decide(try host.directory().mailboxes(), current: map.entries()).refused[uid]
+        return s
     }
 
     func statuses(_ boxes: [MailboxRecord], volumes: [VolumeState], containers: () throws -> [ContainerState]) throws -> [MailboxStatus] {
@@ -367,9 +448,9 @@ extension Mailboxes {
     }
 
     /// `mailbox create`: the pipeline, or its plan with `dryRun`.
-    public func create(uid: String, address: String, size: UInt64?, dryRun: Bool = false) throws -> PipelineReport {
+    public func create(uid: String, address: String, size: UInt64?, by requester: Requester = .admin, dryRun: Bool = false) throws -> PipelineReport {
         let bytes = try size ?? ByteSize.parse(config.storage.defaultSize)
-        let p = try createPipeline(uid: uid, address: address, size: bytes)
+        let p = try createPipeline(uid: uid, address: address, size: bytes, by: requester)
         return dryRun ? p.plan() : try p.run(journal: journal, reporter: host.reporter)
     }
 

@@ -6,7 +6,9 @@ public struct ReconcileItem: Sendable, Codable, Equatable {
     /// `attention`: something semailctl must not repair by itself (a
     /// Maildir directory replaced by a link, a size above the maximum):
     /// reported as an error, and that mailbox is left alone.
-    public enum Kind: String, Sendable, Codable { case create, repair, orphan, attention }
+    /// `refused`: a directory mailbox that is neither provisioned nor listed in
+    /// the address map (invalid value, address claimed by another, address policy).
+    public enum Kind: String, Sendable, Codable { case create, repair, orphan, attention, refused }
     public var kind: Kind
     public var uid: String
     public var component: String
@@ -46,7 +48,12 @@ public struct Reconciler: Sendable {
     public init(host: Host) { self.host = host }
 
     struct Observation {
+        /// The mailboxes the address map may list (`Mailboxes.decide`).
         var mailboxes: [MailboxRecord]
+        /// Every mailbox entry, and why the others are refused.
+        var all: [MailboxRecord] = []
+        var refused: [String: String] = [:]
+        var current: [String: String] = [:]
         var volumes: [String: VolumeState]
         var containers: [String: ContainerState]
         var zone: ZoneListing?
@@ -81,8 +88,12 @@ public struct Reconciler: Sendable {
         timed("zone") { do { zone = try host.dns.list() } catch { zerr = "\(error)" } }
         calls["zone parse", default: 0] += 1
         let fsTypes = Dictionary(mountTable.map { ($0.mountPoint, $0.fsType) }, uniquingKeysWith: { _, b in b })
-        return Observation(mailboxes: boxes, volumes: vols, containers: cts, zone: zone, zoneError: zerr, map: mb.map.read(), baseImage: base,
-                           calls: calls, mounts: fsTypes, millis: millis)
+        let current = mb.map.entries()
+        let decision = timed("policy") { mb.decide(boxes, current: current) }
+        var o = Observation(mailboxes: decision.accepted, volumes: vols, containers: cts, zone: zone, zoneError: zerr, map: mb.map.read(), baseImage: base,
+                            calls: calls, mounts: fsTypes, millis: millis)
+        o.all = boxes; o.refused = decision.refused; o.current = current
+        return o
     }
 
     func plan(_ o: Observation) -> [ReconcileItem] {
@@ -94,7 +105,11 @@ public struct Reconciler: Sendable {
         func add(_ k: ReconcileItem.Kind, _ uid: String, _ c: String, _ a: String, _ r: String, destructive: Bool = false, target: String? = nil) {
             items.append(ReconcileItem(kind: k, uid: uid, component: c, target: target ?? uid, action: a, reason: r, destructive: destructive))
         }
-        let wanted = Set(o.mailboxes.map(\.uid))
+        // A refused entry's things are not orphans: it may be its owner's mailbox with a bad value written over it.
+        let wanted = Set((o.all.isEmpty ? o.mailboxes : o.all).map(\.uid))
+        for (uid, why) in o.refused.sorted(by: { $0.key < $1.key }) {
+            add(.refused, uid, "address-map", "none: not provisioned, not in the address map", why)
+        }
         let maxSize = (try? ByteSize.parse(host.config.storage.maxSize)) ?? UInt64.max
         func owner(_ m: MailboxRecord) -> MailOwner? { fixedOwner ?? MailOwner.posix(uidNumber: m.uidNumber, gidNumber: m.gidNumber) }
         for m in o.mailboxes {
@@ -128,7 +143,8 @@ public struct Reconciler: Sendable {
                     }
                 }
             } else {
-                add(.create, m.uid, "volume", "create an empty \(ByteSize.format(m.size ?? 0)) volume", "the mailbox has no volume", destructive: true)
+                let size = m.size ?? (try? ByteSize.parse(host.config.storage.defaultSize)) ?? 0
+                add(.create, m.uid, "volume", "create an empty \(ByteSize.format(size)) volume", "the mailbox has no volume", destructive: true)
             }
             if let c = o.containers[m.uid] {
                 var expected: String?
@@ -158,7 +174,7 @@ public struct Reconciler: Sendable {
         }
         if let z = o.zone {
             let mx = ZoneName.absolute(host.config.dns.mxHost.lowercased())
-            let domains = Set(o.mailboxes.map { ZoneName.absolute(String($0.address.split(separator: "@").last ?? "")) })
+            let domains = Set((o.mailboxes + o.all).map { ZoneName.absolute(String($0.address.split(separator: "@").last ?? "")) })
             for r in z.managed where r.type == "MX" && r.rdata.last?.lowercased() == mx && !domains.contains(r.owner.lowercased()) {
                 add(.orphan, "-", "dns", "remove \(r.owner) MX", "no mailbox uses \(r.owner)", destructive: true, target: r.owner)
             }
@@ -177,7 +193,8 @@ public struct Reconciler: Sendable {
         let o = try observe()
         let tp = Date()
         let items = plan(o)
-        var report = ReconcileReport(mailboxes: o.mailboxes.count, items: items, observeCalls: o.calls, dryRun: opt.dryRun, prune: opt.prune)
+        var report = ReconcileReport(mailboxes: max(o.all.count, o.mailboxes.count), items: items, observeCalls: o.calls, dryRun: opt.dryRun, prune: opt.prune)
+        report.errors += o.refused.sorted { $0.key < $1.key }.map { "\($0.key): refused, not provisioned: \($0.value)" }
         report.millis = o.millis
         report.millis["plan"] = Date().timeIntervalSince(tp) * 1000
         if let e = o.zoneError { report.errors.append("zone: \(e)") }
@@ -201,7 +218,9 @@ public struct Reconciler: Sendable {
                 if let want = m.size, let v = o.volumes[m.uid], v.size < want, v.mounted {
                     _ = try host.volumes().resize(uid: m.uid, to: want, owner: try host.mailOwner(m.uid))
                 }
-                let r = try mb.createPipeline(uid: m.uid, address: m.address, size: m.size ?? (try ByteSize.parse(host.config.storage.defaultSize)))
+                // An address reconcile never provisioned is checked as a user's request would be.
+                let r = try mb.createPipeline(uid: m.uid, address: m.address, size: m.size ?? (try ByteSize.parse(host.config.storage.defaultSize)),
+                                              by: o.current[m.uid] == m.address ? .admin : .user)
                     .run(journal: mb.journal, reporter: host.reporter)
                 report.applied.append(r)
                 if !r.ok { report.errors.append("\(m.uid): \(r.reason ?? "failed")") }
@@ -210,7 +229,7 @@ public struct Reconciler: Sendable {
             }
         }
         if items.contains(where: { $0.component == "address-map" }) {
-            do { try mb.map.write(try mb.mapText()) } catch { report.errors.append("address map: \(error)") }
+            do { try mb.rewriteMap(for: "reconcile") } catch { report.errors.append("address map: \(error)") }
         }
         if opt.prune {
             for i in items where i.kind == .orphan {

@@ -158,6 +158,7 @@ public struct Pipeline: Sendable {
                 try w.write(JournalRecord(tx: w.tx, event: "begin", step: s.name, before: before))
                 begun.append((s, before))
                 try Fault.check("\(kind).\(s.name)")
+                try Fault.check("\(kind).\(s.name)@\(subject)")
                 reporter.info("\(subject): \(s.name)")
                 try s.apply()
                 try Fault.check("\(kind).\(s.name).after")

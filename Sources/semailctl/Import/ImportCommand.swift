@@ -10,8 +10,10 @@ struct ImportCommand: AsyncParsableCommand {
         discussion: """
         An entry that already exists with the same attributes is skipped; one that differs is reported,
         and its differing attributes replaced only with --update. Exit code 1 when any record failed.
-        Entries that carry semailMailbox (and optionally semailVolumeSize, in bytes) also get a mailbox:
-        each one is its own `mailbox create` transaction, --jobs at a time; one failure does not stop the others.
+        Records outside the people OU are refused (each one said), unless --outside-people.
+        Entries that carry semailMailbox (and optionally semailVolumeSize, in bytes), in add or modify records,
+        get a mailbox instead of the attributes: each one is its own `mailbox create` transaction (with its checks),
+        --jobs at a time; one failure does not stop the others. A modify that removes them is refused.
         """)
 
     @Argument(help: "The LDIF file.") var file: String
@@ -21,6 +23,7 @@ struct ImportCommand: AsyncParsableCommand {
     @Option(help: "Requests kept in flight.") var window = 64
     @Option(help: "Mailboxes provisioned in parallel (default: the number of cores).") var jobs = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Fail at once if another semailctl holds the state lock.") var noWait = false
+    @Flag(help: "Also apply records outside the people OU ([ldap] people); refused otherwise.") var outsidePeople = false
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -31,7 +34,9 @@ struct ImportCommand: AsyncParsableCommand {
                                   status: .dataError)
             }
             let host = try global.host()
-            let (items, requests) = BulkProvisioning.split(LDIF.parse(Array(data), file: file))
+            var parsed = LDIF.parse(Array(data), file: file)
+            if !outsidePeople { parsed = BulkProvisioning.confine(parsed, to: host.config.peopleDN, file: file) }
+            let (items, requests) = BulkProvisioning.split(parsed, file: file)
             let importer = Importer(connection: try host.ldap(),
                                     options: ImportOptions(dryRun: dryRun, continueOnError: continueOnError, update: update,
                                                            window: max(1, window)),

@@ -54,7 +54,7 @@ struct MailboxCreate: AsyncParsableCommand {
     @Option(help: "The mailbox address, ID@DOMAIN.") var address: String
     @Option(help: "Volume size (default: [storage] default_size).") var size: String?
     @Option(help: "SSH public keys for the user's container (a file, one key per line).") var sshKey: String?
-    @Flag(help: "Ask the user's own password and check it by binding as the user (self-service).") var asUser = false
+    @Flag(help: "Ask the user's own password and check it by binding as the user (self-service: the [policy] rules for users apply).") var asUser = false
     @OptionGroup var password: PasswordOptions
     @OptionGroup var mutation: MutationOptions
     @OptionGroup var global: GlobalOptions
@@ -73,7 +73,7 @@ struct MailboxCreate: AsyncParsableCommand {
             }
             let r = try out.locked(host, wait: !mutation.noWait) {
                 if let keys, !mutation.dryRun { _ = try host.directory().setSSHKeys(uid, keys) }
-                return try Mailboxes(host: host).create(uid: uid, address: address, size: bytes, dryRun: mutation.dryRun)
+                return try Mailboxes(host: host).create(uid: uid, address: address, size: bytes, by: asUser ? .user : .admin, dryRun: mutation.dryRun)
             }
             out.emit(r) { $0.text }
             return r.ok ? .success : .failure
@@ -111,9 +111,10 @@ struct MailboxDelete: AsyncParsableCommand {
 extension MailboxStatus {
     var line: String {
         let vol = volume.map { v in v.mounted ? "\(ByteSize.format(v.fsUsed ?? 0))/\(ByteSize.format(v.fsSize ?? v.size))" : "unmounted" } ?? "no volume"
-        return "\(uid.padding(toLength: 16, withPad: " ", startingAt: 0)) \(address.padding(toLength: 30, withPad: " ", startingAt: 0)) "
+        let shown = refused == nil ? address : Validate.quoted(address)
+        return "\(uid.padding(toLength: 16, withPad: " ", startingAt: 0)) \(shown.padding(toLength: 30, withPad: " ", startingAt: 0)) "
             + "\(vol.padding(toLength: 16, withPad: " ", startingAt: 0)) \((container?.state ?? "no container").padding(toLength: 13, withPad: " ", startingAt: 0)) "
-            + "dns \(dns)\(inAddressMap ? "" : "  (not in address map)")"
+            + "dns \(dns)\(inAddressMap ? "" : "  (not in address map)")" + (refused.map { "  NOT DELIVERED: \($0)" } ?? "")
     }
 }
 
@@ -145,7 +146,8 @@ struct MailboxShow: AsyncParsableCommand {
                 throw SemailError("\(uid) has no mailbox", why: "no semailMailbox on the entry", hint: "see `semailctl mailbox list`", status: .failure)
             }
             out.emit(m) { m in
-                var l = ["uid        \(m.uid)", "address    \(m.address)", "size       \(m.size.map { ByteSize.format($0) } ?? "-")"]
+                var l = ["uid        \(m.uid)", "address    \(m.refused == nil ? m.address : Validate.quoted(m.address))", "size       \(m.size.map { ByteSize.format($0) } ?? "-")"]
+                if let why = m.refused { l.append("REFUSED    \(why) (not in the address map)") }
                 if let v = m.volume {
                     l.append("volume     \(v.source) \(v.mounted ? "mounted at \(v.mountPoint), \(ByteSize.format(v.fsUsed ?? 0)) used of \(ByteSize.format(v.fsSize ?? 0))" : "NOT mounted")")
                 } else { l.append("volume     MISSING") }
