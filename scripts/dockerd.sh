@@ -22,8 +22,25 @@ start|resume)
   # is held until this daemon answers; the daemon itself does not inherit it.
   exec 9>/tmp/.semail-dockerd-start.lock
   flock 9
+  # Each daemon gets its own /16 for its networks: two daemons handing out
+  # the same subnet put two bridges on one route, and a connection to a
+  # container reached the other daemon's container (seen as a failed ssh).
+  pools=/tmp/.semail-dockerd-pools
+  mkdir -p "$pools"
+  pool=""
+  if [ -f "$dir/pool" ]; then pool=$(cat "$dir/pool"); fi
+  if [ -z "$pool" ]; then
+    for n in $(seq 18 31); do
+      owner=$(cat "$pools/$n" 2>/dev/null || true)
+      if [ -n "$owner" ] && [ -d "$owner" ]; then continue; fi
+      ip -4 route | grep -q "^172\.$n\." && continue
+      pool=$n; echo "$dir" > "$pools/$n"; echo "$n" > "$dir/pool"; break
+    done
+  fi
+  [ -n "$pool" ] || { echo "dockerd.sh: no free 172.N.0.0/16 pool (18-31) for another daemon" >&2; exit 1; }
   dockerd --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
-    -H "unix://$sock" --bridge=none --log-level=warn > "$dir/dockerd.log" 2>&1 9>&- &
+    -H "unix://$sock" --bridge=none --log-level=warn \
+    --default-address-pool "base=172.$pool.0.0/16,size=24" > "$dir/dockerd.log" 2>&1 9>&- &
   for _ in $(seq 1 200); do
     if [ -S "$sock" ] && curl -sf --unix-socket "$sock" http://localhost/_ping >/dev/null 2>&1; then break; fi
     sleep 0.1
@@ -66,6 +83,7 @@ stop)
     done
   done
   for m in $(awk -v d="$dir" 'index($2,d)==1{print $2}' /proc/self/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
+  if [ -f "$dir/pool" ]; then rm -f "/tmp/.semail-dockerd-pools/$(cat "$dir/pool")"; fi
   rm -rf "$dir"
   ;;
 *) echo "usage: dockerd.sh start|stop|halt|resume DIR" >&2; exit 64 ;;

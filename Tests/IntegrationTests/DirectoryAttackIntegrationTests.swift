@@ -212,6 +212,23 @@ import TestSupport
     }
 
     /// D4: a mailbox without semailVolumeSize gets the default size, in the plan too.
+    /// A user writes an address into their own `mail` before its owner
+    /// gets it: the owner's mailbox is still created (only mailboxes make
+    /// an address taken), and the squatter gets nothing.
+    @Test func mailValuesDoNotSquatAddresses() throws {
+        let w = try world()
+        defer { w.cleanup() }
+        let squatter = uniqueUID("sq"), owner = uniqueUID("ow")
+        try addUserWithPassword(w, squatter)
+        try w.addUser(owner)
+        let address = "\(owner)@\(owner).\(w.zone)"
+        let r0 = try asUser(w, squatter, "dn: \(dn(w, squatter))\nchangetype: modify\nadd: mail\nmail: \(address)\n-\n")
+        #expect(r0.status == 0, "\(r0.stderr)")
+        let r = try w.run(["mailbox", "create", owner, "--address", address])
+        #expect(r.status == 0, "\(r.text)\(r.stderr)")
+        #expect(w.mapText.contains("uid: \(owner) mail: \(address)") && !w.mapText.contains(squatter))
+    }
+
     @Test func reconcilePlansTheDefaultSizeWhenNoneIsRecorded() throws {
         let w = try world()
         defer { w.cleanup() }

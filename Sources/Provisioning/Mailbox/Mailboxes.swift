@@ -38,10 +38,12 @@ extension Directory {
         return MailboxRecord(uid: uid, dn: e.dn, address: a.lowercased(), size: e.first("semailVolumeSize").flatMap { UInt64($0) })
     }
 
-    /// The uids (other than `except`) whose mailbox or mail is `address`.
+    /// The uids (other than `except`) whose mailbox is `address`.
     public func addressHolders(_ address: String, except: String) throws -> [String] {
         var uids: [String] = []
-        try wrap { try connection.search(base: config.ldap.base, filter: .or([.equal("semailMailbox", address), .equal("mail", address)]),
+        // Only mailboxes count: `mail` is what an entry says of itself (users
+        // may write it), so counting it would let anyone squat an address.
+        try wrap { try connection.search(base: config.ldap.base, filter: .equal("semailMailbox", address),
                                          attributes: ["uid"]) { e in
             let u = e.first("uid") ?? e.dn
             if u != except { uids.append(u) }
