@@ -31,8 +31,12 @@ start|resume)
   if [ -f "$dir/pool" ]; then pool=$(cat "$dir/pool"); fi
   if [ -z "$pool" ]; then
     for n in $(seq 18 31); do
+      # Taken while its daemon lives (or starts: no pid file yet, entry fresh).
       owner=$(cat "$pools/$n" 2>/dev/null || true)
-      if [ -n "$owner" ] && [ -d "$owner" ]; then continue; fi
+      if [ -n "$owner" ] && [ -d "$owner" ]; then
+        if [ -f "$owner/dockerd.pid" ] && kill -0 "$(cat "$owner/dockerd.pid")" 2>/dev/null; then continue; fi
+        if [ ! -f "$owner/dockerd.pid" ] && [ -z "$(find "$pools/$n" -mmin +2)" ]; then continue; fi
+      fi
       ip -4 route | grep -q "^172\.$n\." && continue
       pool=$n; echo "$dir" > "$pools/$n"; echo "$n" > "$dir/pool"; break
     done

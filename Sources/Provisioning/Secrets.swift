@@ -17,7 +17,10 @@ public enum Secrets {
     /// root's or ours, that group and others cannot access, in trusted
     /// directories; one trailing newline stripped. An empty one is refused:
     /// an empty password would make an unauthenticated bind.
-    public static func readFile(_ path: String) throws -> Secret {
+    /// `emptyStatus`: the exit status when the file is empty (a file named
+    /// on the command line is a usage error; one in the configuration, a
+    /// configuration error).
+    public static func readFile(_ path: String, emptyStatus: ExitStatus = .config) throws -> Secret {
         var st = stat()
         if stat(path, &st) != 0 && errno == ENOENT {
             throw SemailError("cannot read secret file \(path)", why: "no such file",
@@ -26,7 +29,7 @@ public enum Secrets {
         let s = Secret(stripNewline(try Trust.read(path, what: "secret file", secret: true)))
         guard !s.isEmpty else {
             throw SemailError("secret file \(path) is empty", why: "an empty password is never sent (it would be an anonymous bind)",
-                              hint: "write the password into it", status: .config)
+                              hint: "write the password into it (mode 0600)", status: emptyStatus)
         }
         return s
     }

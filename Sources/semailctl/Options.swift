@@ -38,12 +38,7 @@ struct PasswordOptions: ParsableArguments {
     func read(required: Bool, confirm: Bool = true) throws -> Secret? {
         if passwordStdin { return try Secrets.readStdin() }
         if let passwordFile {
-            let s = try Secrets.readFile(passwordFile)
-            guard !s.isEmpty else {
-                throw SemailError("no password in \(passwordFile)", why: "the file is empty; an empty password is never sent (it would be an unauthenticated bind)",
-                                  hint: "write the password into the file (mode 0600)", status: .usage)
-            }
-            return s
+            return try Secrets.readFile(passwordFile, emptyStatus: .usage)
         }
         if Terminal.isInteractive { return try Secrets.prompt("Password", confirm: confirm) }
         if required {

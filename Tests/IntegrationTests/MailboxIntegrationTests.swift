@@ -323,8 +323,8 @@ import TestSupport
         var ldif = ""
         for i in 0..<4 {
             let u = "\(p)\(i)"
-            // The third one asks for an address that is already someone's mail.
-            let addr = i == 2 ? "\(p)0@\(w.zone)" : "\(u)@\(u).\(w.zone)"
+            // The third one asks for an address on a name with hand-kept records (refused).
+            let addr = i == 2 ? "\(u)@mx.\(w.zone)" : "\(u)@\(u).\(w.zone)"
             ldif += "dn: uid=\(u),\(w.ou),dc=semail,dc=email\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\nobjectClass: semailUser\n"
                 + "uid: \(u)\ncn: \(u)\nsn: \(u)\nuidNumber: \(40000 + i)\ngidNumber: \(40000 + i)\nhomeDirectory: /home/\(u)\n"
                 + (i == 0 ? "mail: \(p)0@\(w.zone)\n" : "") + "semailMailbox: \(addr)\nsemailVolumeSize: 33554432\n\n"
@@ -342,6 +342,21 @@ import TestSupport
         r = try w.run(["import", file, "--json"])
         let again = try #require(try json(r)["mailboxes"] as? [String: Any])
         #expect(again["created"] as? Int == 0 && again["unchanged"] as? Int == 3 && again["failed"] as? Int == 1, "\(again)")
+
+        // Two requests for one address in one file: the first in the file gets it, whatever the order the workers run.
+        let q = uniqueUID("d")
+        ldif = ""
+        for i in 0..<4 {
+            ldif += "dn: uid=\(q)\(i),\(w.ou),dc=semail,dc=email\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\nobjectClass: semailUser\n"
+                + "uid: \(q)\(i)\ncn: x\nsn: x\nuidNumber: \(41000 + i)\ngidNumber: \(41000 + i)\nhomeDirectory: /home/x\n"
+                + "semailMailbox: \(q)@\(q).\(w.zone)\nsemailVolumeSize: 33554432\n\n"
+        }
+        try ldif.write(toFile: file, atomically: true, encoding: .utf8)
+        r = try w.run(["import", file, "--jobs", "2", "--json"])
+        let dup = try #require(try json(r)["mailboxes"] as? [String: Any])
+        #expect(r.status == 1 && dup["created"] as? Int == 1 && dup["failed"] as? Int == 3, "\(dup)")
+        #expect(w.mapText.contains("uid: \(q)0 mail: \(q)@\(q).\(w.zone)"))
+        for i in 1..<4 { #expect(try w.ldapMailbox("\(q)\(i)") == nil) }
     }
 
     /// `reconcile --watch` provisions a mailbox as soon as the directory

@@ -99,6 +99,21 @@ public enum BulkProvisioning {
         let mb = Mailboxes(host: host)
         _ = try? host.containers().client.ensureNetwork(host.config.containers.network, labels: ["semail.network": "1"])
         let results = ResultSlots(requests.count)
+        // One address, one mailbox: a later request for an address an
+        // earlier one in the same file asked for fails at once (in parallel
+        // both could pass the check before either records it).
+        var firstFor: [String: MailboxRequest] = [:]
+        var duplicates: Set<Int> = []
+        for (i, q) in requests.enumerated() {
+            if let first = firstFor[q.address], first.uid != q.uid {
+                var r = PipelineReport(kind: "mailbox.create", subject: q.uid, ok: false)
+                r.failedStep = "directory-check"
+                r.reason = "\(q.address) is asked for twice in this import: line \(first.line) gives it to \(first.uid) first"
+                results.set(i, r)
+                duplicates.insert(i)
+            } else if firstFor[q.address] == nil { firstFor[q.address] = q }
+        }
+        let duplicate = duplicates
         let next = Counter()
         let done = Counter()
         let workers = max(1, min(jobs, requests.count))
@@ -110,6 +125,7 @@ public enum BulkProvisioning {
                 while true {
                     let i = next.increment() - 1
                     guard i < requests.count else { return }
+                    if duplicate.contains(i) { host.reporter.progress(done.increment(), requests.count); continue }
                     let q = requests[i]
                     var r: PipelineReport
                     do {
