@@ -30,6 +30,7 @@ start|resume)
   pool=""
   if [ -f "$dir/pool" ]; then pool=$(cat "$dir/pool"); fi
   if [ -z "$pool" ]; then
+    routes=$(ip -4 route)   # once, into a variable: grep -q on a pipe breaks it under pipefail
     for n in $(seq 18 31); do
       # Taken while its daemon lives (or starts: no pid file yet, entry fresh).
       owner=$(cat "$pools/$n" 2>/dev/null || true)
@@ -37,7 +38,7 @@ start|resume)
         if [ -f "$owner/dockerd.pid" ] && kill -0 "$(cat "$owner/dockerd.pid")" 2>/dev/null; then continue; fi
         if [ ! -f "$owner/dockerd.pid" ] && [ -z "$(find "$pools/$n" -mmin +2)" ]; then continue; fi
       fi
-      ip -4 route | grep -q "^172\.$n\." && continue
+      grep -q "^172\.$n\." <<<"$routes" && continue
       pool=$n; echo "$dir" > "$pools/$n"; echo "$n" > "$dir/pool"; break
     done
   fi

@@ -60,7 +60,9 @@ int semail_tmpfile(const char *dir) { return open(dir, O_TMPFILE | O_RDWR | O_CL
 #include <stdio.h>
 #include <string.h>
 
-int semail_query_mx(const char *name, const char *server, int port, char *out, unsigned long outlen, int *herr) {
+/* One query of `type` for `name` (the system resolver, or server:port),
+   parsed into `msg` (whose buffer is `ans`); -1 with *herr set on failure. */
+static int semail_query(const char *name, const char *server, int port, int type, unsigned char *ans, int anslen, ns_msg *msg, int *herr) {
     struct __res_state st;
     memset(&st, 0, sizeof st);
     if (res_ninit(&st) != 0) { *herr = NO_RECOVERY; return -1; }
@@ -75,12 +77,17 @@ int semail_query_mx(const char *name, const char *server, int port, char *out, u
         st.nsaddr_list[0] = sa;
         st.nscount = 1;
     }
-    unsigned char ans[8192];
-    int n = res_nquery(&st, name, ns_c_in, ns_t_mx, ans, sizeof ans);
+    int n = res_nquery(&st, name, ns_c_in, type, ans, anslen);
     if (n < 0) { *herr = st.res_h_errno; res_nclose(&st); return -1; }
     res_nclose(&st);
+    if (ns_initparse(ans, n, msg) < 0) { *herr = NO_RECOVERY; return -1; }
+    return 0;
+}
+
+int semail_query_mx(const char *name, const char *server, int port, char *out, unsigned long outlen, int *herr) {
+    unsigned char ans[8192];
     ns_msg msg;
-    if (ns_initparse(ans, n, &msg) < 0) { *herr = NO_RECOVERY; return -1; }
+    if (semail_query(name, server, port, ns_t_mx, ans, sizeof ans, &msg, herr) < 0) return -1;
     int count = ns_msg_count(msg, ns_s_an), found = 0;
     size_t used = 0;
     if (outlen) out[0] = 0;
@@ -103,26 +110,9 @@ int semail_query_mx(const char *name, const char *server, int port, char *out, u
 /* TXT records of `name`: each record's strings joined, one record a line
    (bytes outside printable ASCII become '?'). Same conventions as above. */
 int semail_query_txt(const char *name, const char *server, int port, char *out, unsigned long outlen, int *herr) {
-    struct __res_state st;
-    memset(&st, 0, sizeof st);
-    if (res_ninit(&st) != 0) { *herr = NO_RECOVERY; return -1; }
-    st.retrans = 2;
-    st.retry = 2;
-    if (server && *server) {
-        struct sockaddr_in sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons((unsigned short)port);
-        if (inet_pton(AF_INET, server, &sa.sin_addr) != 1) { res_nclose(&st); *herr = NO_RECOVERY; return -1; }
-        st.nsaddr_list[0] = sa;
-        st.nscount = 1;
-    }
     unsigned char ans[8192];
-    int n = res_nquery(&st, name, ns_c_in, ns_t_txt, ans, sizeof ans);
-    if (n < 0) { *herr = st.res_h_errno; res_nclose(&st); return -1; }
-    res_nclose(&st);
     ns_msg msg;
-    if (ns_initparse(ans, n, &msg) < 0) { *herr = NO_RECOVERY; return -1; }
+    if (semail_query(name, server, port, ns_t_txt, ans, sizeof ans, &msg, herr) < 0) return -1;
     int count = ns_msg_count(msg, ns_s_an), found = 0;
     size_t used = 0;
     if (outlen) out[0] = 0;

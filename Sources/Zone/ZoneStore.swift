@@ -250,13 +250,16 @@ public enum MXResolver {
     }
     public enum Failure: Error, Sendable, Equatable { case noSuchDomain, noMX, tryAgain, failed }
 
+    /// "" (the system resolver) or "IPv4:port" as the shim takes it.
+    static func server(_ s: String) -> (host: String, port: Int32) {
+        guard !s.isEmpty else { return ("", 53) }
+        let parts = s.split(separator: ":")
+        return (String(parts[0]), parts.count > 1 ? Int32(parts[1]) ?? 53 : 53)
+    }
+
     /// `server` is "" (system resolver) or "IPv4:port".
     public static func lookup(_ name: String, server: String = "") throws -> [Answer] {
-        var host = "", port: Int32 = 53
-        if !server.isEmpty {
-            let parts = server.split(separator: ":")
-            host = String(parts[0]); if parts.count > 1 { port = Int32(parts[1]) ?? 53 }
-        }
+        let (host, port) = MXResolver.server(server)
         var buf = [CChar](repeating: 0, count: 16384)
         var herr: Int32 = 0
         let n = semail_query_mx(name, host, port, &buf, UInt(buf.count), &herr)
@@ -280,11 +283,7 @@ public enum MXResolver {
 public enum TXTResolver {
     /// Each TXT record's strings joined; `server` is "" or "IPv4:port".
     public static func lookup(_ name: String, server: String = "") throws -> [String] {
-        var host = "", port: Int32 = 53
-        if !server.isEmpty {
-            let parts = server.split(separator: ":")
-            host = String(parts[0]); if parts.count > 1 { port = Int32(parts[1]) ?? 53 }
-        }
+        let (host, port) = MXResolver.server(server)
         var buf = [CChar](repeating: 0, count: 16384)
         var herr: Int32 = 0
         let n = semail_query_txt(name, host, port, &buf, UInt(buf.count), &herr)
