@@ -229,6 +229,34 @@ import TestSupport
         #expect(w.mapText.contains("uid: \(owner) mail: \(address)") && !w.mapText.contains(squatter))
     }
 
+    /// The admin's choices outlive the map: with the map clobbered,
+    /// reconcile restores an admin-made external address (approved in
+    /// `<state>/approved`), while a value the user writes later is still
+    /// checked; a delete forgets the approval.
+    @Test func aClobberedMapKeepsTheAdminsChoices() throws {
+        let w = try world()
+        defer { w.cleanup() }
+        let u = uniqueUID("ap")
+        try addUserWithPassword(w, u)
+        var r = try w.run(["mailbox", "create", u, "--address", "\(u)@example.org"])
+        #expect(r.status == 0, "\(r.text)\(r.stderr)")
+        let approved = "\(w.dir)/state/approved"
+        #expect((try? String(contentsOfFile: approved, encoding: .utf8))?.contains("\(u) \(u)@example.org") == true)
+        try "garbage\n".write(toFile: "\(w.dir)/state/mailbox.txt", atomically: true, encoding: .utf8)
+        r = try w.run(["reconcile"])
+        #expect(r.status == 0, "\(r.text)\(r.stderr)")
+        #expect(w.mapText == "uid: \(u) mail: \(u)@example.org\n", "\(w.mapText)")
+        // The user moves to a role address: not approved, refused, and the map drops the line.
+        #expect(try setMailbox(w, u, "postmaster@\(w.zone)").status == 0)
+        r = try w.run(["reconcile", "--json"])
+        let errs = try errors(r)
+        #expect(r.status == 1 && errs.contains("role address"), "\(r.text)")
+        #expect(!w.mapText.contains(u))
+        #expect(try setMailbox(w, u, "\(u)@example.org").status == 0)
+        #expect(try w.run(["mailbox", "delete", u, "--yes"]).status == 0)
+        #expect((try? String(contentsOfFile: approved, encoding: .utf8))?.contains(u) != true)
+    }
+
     @Test func reconcilePlansTheDefaultSizeWhenNoneIsRecorded() throws {
         let w = try world()
         defer { w.cleanup() }

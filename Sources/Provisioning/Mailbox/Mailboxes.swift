@@ -73,6 +73,35 @@ extension Directory {
     }
 }
 
+/// Addresses a create pipeline checked (the admin's, or a user's that
+/// passed the address policy): `<state>/approved`, one `uid address` line
+/// each, root's, written under the map lock. Reconcile applies the
+/// self-service policy only to addresses not approved here nor listed in
+/// the map, so a lost or clobbered map does not demote the admin's choices.
+public struct Approvals: Sendable {
+    public let path: String
+    public init(stateDir: String) { path = "\(stateDir)/approved" }
+
+    public func entries() -> [String: String] {
+        guard FileManager.default.fileExists(atPath: path), let bytes = try? Trust.read(path, what: "the approvals file", secret: true) else { return [:] }
+        var d: [String: String] = [:]
+        for l in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let f = l.split(separator: " ")
+            if f.count == 2 { d[String(f[0])] = String(f[1]) }
+        }
+        return d
+    }
+
+    /// Records (or with nil, forgets) UID's approved address.
+    public func set(_ uid: String, _ address: String?) throws {
+        var d = entries()
+        guard d[uid] != address else { return }
+        d[uid] = address
+        try Trust.stateDirectory((path as NSString).deletingLastPathComponent)
+        try AtomicFile.write(path, Array(d.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined().utf8), mode: 0o600)
+    }
+}
+
 /// The address map the SMTP servers read: one `uid: <uid> mail: <address>`
 /// line per mailbox, sorted, rewritten atomically, one rewrite at a time.
 public struct AddressMap: Sendable {
@@ -88,10 +117,9 @@ public struct AddressMap: Sendable {
     /// across reading the directory and writing, so that two rewrites (two
     /// import workers, two processes) never lose each other's lines.
     public func rewrite(for label: String, _ compute: () throws -> String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try SystemState.makeDirectories((path as NSString).deletingLastPathComponent, mode: 0o755)
         let lockPath = "\(path).lock"
-        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
             throw SemailError("cannot open \(lockPath)", why: String(cString: strerror(errno)), hint: "check [smtp] address_map", status: .ioError)
         }
@@ -178,7 +206,10 @@ public struct Mailboxes: Sendable {
     /// checked for its requester.
     public func decide(_ boxes: [MailboxRecord], current: [String: String], allowing: (uid: String, address: String)? = nil) -> MapDecision {
         var d = MapDecision.decide(boxes, current: current)
-        let new = d.accepted.filter { current[$0.uid] != $0.address && !(allowing?.uid == $0.uid && allowing?.address == $0.address) }
+        let approved = approvals.entries()
+        let new = d.accepted.filter {
+            current[$0.uid] != $0.address && approved[$0.uid] != $0.address && !(allowing?.uid == $0.uid && allowing?.address == $0.address)
+        }
         guard !new.isEmpty else { return d }
         let policy = AddressPolicy(host: host)
         let context: AddressPolicy.Context
@@ -203,9 +234,17 @@ public struct Mailboxes: Sendable {
         return AddressMap.render(d.accepted, excluding: excluding, current: current)
     }
 
-    /// Rewrites the map under its lock (directory read inside it).
-    func rewriteMap(for label: String, excluding: Set<String> = [], allowing: (uid: String, address: String)? = nil) throws {
-        try map.rewrite(for: label) { try mapText(excluding: excluding, allowing: allowing) }
+    public var approvals: Approvals { Approvals(stateDir: config.state.dir) }
+
+    /// Rewrites the map under its lock (directory read inside it); records
+    /// the address a pipeline checked (`allowing`), or forgets UID's
+    /// (`revoking`).
+    func rewriteMap(for label: String, excluding: Set<String> = [], allowing: (uid: String, address: String)? = nil, revoking: String? = nil) throws {
+        try map.rewrite(for: label) {
+            if let allowing { try approvals.set(allowing.uid, allowing.address) }
+            if let revoking { try approvals.set(revoking, nil) }
+            return try mapText(excluding: excluding, allowing: allowing)
+        }
     }
 
     // MARK: Pipelines
@@ -278,7 +317,7 @@ public struct Mailboxes: Sendable {
                  check: { map.read() == (try me.mapText(allowing: (uid, address))) },
                  apply: { try me.rewriteMap(for: uid, allowing: (uid, address)) },
                  // Undone before the directory step is: leave this uid out explicitly.
-                 undo: { _ in try me.rewriteMap(for: uid, excluding: [uid]) }),
+                 undo: { _ in try me.rewriteMap(for: uid, excluding: [uid], revoking: uid) }),
         ]
         return Pipeline(kind: "mailbox.create", subject: uid,
                         params: ["uid": uid, "address": address, "size": "\(size)", "by": requester.rawValue], steps: steps)
@@ -322,8 +361,8 @@ public struct Mailboxes: Sendable {
                  check: { try host.directory().mailbox(uid) == nil },
                  apply: { try host.directory().clearMailbox(uid) }),
             Step("address-map", why: "rewrite \(config.smtp.addressMap) without \(uid)",
-                 check: { map.read() == (try me.mapText(excluding: [uid])) },
-                 apply: { try me.rewriteMap(for: uid, excluding: [uid]) }),
+                 check: { map.read() == (try me.mapText(excluding: [uid])) && me.approvals.entries()[uid] == nil },
+                 apply: { try me.rewriteMap(for: uid, excluding: [uid], revoking: uid) }),
             Step("dockerfile", why: "remove \(config.containers.dockerfileDir)/\(uid) (Dockerfile, authorized_keys, the container's host key)",
                  check: { !FileManager.default.fileExists(atPath: host.containers().dockerfileDir(uid)) },
                  apply: { try FileManager.default.removeItem(atPath: host.containers().dockerfileDir(uid)) }),

@@ -212,15 +212,16 @@ public struct Reconciler: Sendable {
         let attention = Set(items.filter { $0.kind == .attention }.map(\.uid))
         for i in items where i.kind == .attention { report.errors.append("\(i.uid): needs an admin: \(i.reason)") }
         // Repairs: one transaction per mailbox (every step checks first).
+        let approved = mb.approvals.entries()
         let byUID = Dictionary(grouping: items.filter { ($0.kind == .create || $0.kind == .repair) && $0.uid != "-" }, by: \.uid)
         for m in o.mailboxes where byUID[m.uid] != nil && !attention.contains(m.uid) {
             do {
                 if let want = m.size, let v = o.volumes[m.uid], v.size < want, v.mounted {
                     _ = try host.volumes().resize(uid: m.uid, to: want, owner: try host.mailOwner(m.uid))
                 }
-                // An address reconcile never provisioned is checked as a user's request would be.
+                // An address never approved nor provisioned is checked as a user's request would be.
                 let r = try mb.createPipeline(uid: m.uid, address: m.address, size: m.size ?? (try ByteSize.parse(host.config.storage.defaultSize)),
-                                              by: o.current[m.uid] == m.address ? .admin : .user)
+                                              by: o.current[m.uid] == m.address || approved[m.uid] == m.address ? .admin : .user)
                     .run(journal: mb.journal, reporter: host.reporter)
                 report.applied.append(r)
                 if !r.ok { report.errors.append("\(m.uid): \(r.reason ?? "failed")") }
