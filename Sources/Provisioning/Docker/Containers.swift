@@ -209,7 +209,7 @@ public struct ContainerManager: Sendable {
         DockerClient.ContainerSpec(
             Image: image, Cmd: nil, Hostname: input.uid,
             Labels: [SemailLabel.uid: input.uid, SemailLabel.address: input.address, SemailLabel.template: r.hash, SemailLabel.spec: specHash],
-            HostConfig: .init(Binds: ["\(input.maildir):/Maildir"], CapAdd: Self.sshdCaps, Memory: memory, PidsLimit: config.pids, NetworkMode: config.network))
+            HostConfig: .init(Mounts: [.init(Source: input.maildir, Target: "/Maildir")], CapAdd: Self.sshdCaps, Memory: memory, PidsLimit: config.pids, NetworkMode: config.network))
     }
 
     // MARK: Create / rebuild
