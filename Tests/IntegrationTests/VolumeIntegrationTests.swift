@@ -42,8 +42,10 @@ import TestSupport
         stat(a.image(uid), &st)
         #expect(st.st_size == 48 << 20 && Int(st.st_blocks) * 512 < 48 << 20)
 
-        // Maildir owned by the configured owner, mode 0700.
-        for d in [mp, "\(mp)/Maildir", "\(mp)/Maildir/tmp", "\(mp)/Maildir/new", "\(mp)/Maildir/cur"] {
+        // The volume root is root's, 0755; the Maildir is the configured owner's, mode 0700.
+        var rootStat = stat()
+        #expect(lstat(mp, &rootStat) == 0 && rootStat.st_uid == 0 && rootStat.st_gid == 0 && rootStat.st_mode & 0o777 == 0o755)
+        for d in ["\(mp)/Maildir", "\(mp)/Maildir/tmp", "\(mp)/Maildir/new", "\(mp)/Maildir/cur"] {
             var s = stat()
             #expect(stat(d, &s) == 0)
             #expect(s.st_uid == 5000 && s.st_gid == 5000 && s.st_mode & 0o777 == 0o700, "\(d)")

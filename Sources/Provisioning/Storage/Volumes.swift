@@ -184,14 +184,24 @@ public struct VolumeManager: Sendable {
         return CreateResult(volume: state, created: vol.created, formatted: formatted, mounted: mountedNow)
     }
 
-    /// The volume root and Maildir/{tmp,new,cur}: owned by `owner`, mode 0700.
-    /// Existing content is never touched; only these directories are.
+    /// The volume root, root's with mode 0755 (the mailbox owner cannot
+    /// replace what it holds, e.g. Maildir by a symlink: the container binds
+    /// Maildir), and Maildir/{tmp,new,cur}: owned by `owner`, mode 0700.
+    /// Existing content is never touched; only these directories are, and
+    /// never through a symlink (lchown; a link is refused).
     func makeMaildir(_ root: String, owner: MailOwner) throws {
-        for dir in [root, "\(root)/Maildir", "\(root)/Maildir/tmp", "\(root)/Maildir/new", "\(root)/Maildir/cur"] {
+        let dirs: [(String, uid_t, gid_t, mode_t)] = [(root, 0, 0, 0o755)]
+            + ["Maildir", "Maildir/tmp", "Maildir/new", "Maildir/cur"].map { ("\(root)/\($0)", owner.uid, owner.gid, 0o700) }
+        for (dir, uid, gid, mode) in dirs {
             if mkdir(dir, 0o700) != 0 && errno != EEXIST {
                 throw SemailError("cannot create \(dir)", why: SystemState.errnoText(), status: .ioError)
             }
-            guard chown(dir, owner.uid, owner.gid) == 0, chmod(dir, 0o700) == 0 else {
+            var st = stat()
+            guard lstat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw SemailError("\(dir) is not a directory", why: "a symlink or a file where the Maildir's directories go",
+                                  hint: "an admin must look at \(root): its owner may have changed it; nothing was changed", status: .failure)
+            }
+            guard lchown(dir, uid, gid) == 0, chmod(dir, mode) == 0 else {
                 throw SemailError("cannot set the owner of \(dir)", why: SystemState.errnoText(), status: .ioError)
             }
         }
