@@ -47,6 +47,11 @@ public struct Config: Sendable {
         public var sshHost = ""
         /// Extra Debian packages for every container, space-separated.
         public var packages = ""
+        /// CPUs each container may use (a decimal, e.g. "1.0", "0.5").
+        public var cpus = "1.0"
+        /// The only destinations containers may open connections to, space-separated
+        /// `tcp|udp:IPv4:port` (e.g. the outbound relay and DNS); "" = none, only replies.
+        public var egress = ""
     }
     public struct DNS: Sendable {
         public var zone = "semail.email"
@@ -127,7 +132,8 @@ public struct Config: Sendable {
         "containers.dockerfile_dir": s(\.containers.dockerfileDir), "containers.base_image": s(\.containers.baseImage),
         "containers.network": s(\.containers.network), "containers.memory": s(\.containers.memory),
         "containers.pids": i(\.containers.pids), "containers.ssh_host": s(\.containers.sshHost),
-        "containers.packages": s(\.containers.packages),
+        "containers.packages": s(\.containers.packages), "containers.cpus": s(\.containers.cpus),
+        "containers.egress": s(\.containers.egress),
         "dns.zone": s(\.dns.zone), "dns.zone_file": s(\.dns.zoneFile), "dns.mx_host": s(\.dns.mxHost),
         "dns.mx_priority": i(\.dns.mxPriority), "dns.ttl": i(\.dns.ttl), "dns.rndc": s(\.dns.rndc),
         "dns.rndc_server": s(\.dns.rndcServer), "dns.rndc_port": i(\.dns.rndcPort), "dns.rndc_key": s(\.dns.rndcKey),
@@ -182,6 +188,8 @@ public struct Config: Sendable {
         if !state.dir.hasPrefix("/") { bad("state.dir", "must be an absolute path") }
         if !["image", "lvm"].contains(storage.backend) { bad("storage.backend", "must be \"image\" or \"lvm\"") }
         if ldap.timeout <= 0 { bad("ldap.timeout", "must be a positive number of seconds") }
+        if Containers.nanoCPUs(containers.cpus) == nil { bad("containers.cpus", "must be a decimal number of CPUs between 0.01 and 256, e.g. \"1.0\"") }
+        do { _ = try Egress.parse(containers.egress) } catch let e as SemailError { bad("containers.egress", "\(e.what): \(e.why)") } catch {}
         return p
     }
 
@@ -213,4 +221,17 @@ public struct Config: Sendable {
 
     /// DN of the people OU.
     public var peopleDN: String { "\(ldap.people),\(ldap.base)" }
+}
+
+extension Config.Containers {
+    /// "1.5" -> 1_500_000_000 (NanoCpus); nil unless 1-3 digits, an optional
+    /// fraction of up to 2 digits, between 0.01 and 256.
+    public static func nanoCPUs(_ s: String) -> Int? {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+              parts[0].count <= 3, parts.count == 1 || parts[1].count <= 2 else { return nil }
+        let whole = Int(parts[0])!, frac = parts.count == 2 ? Int(parts[1].padding(toLength: 2, withPad: "0", startingAt: 0))! : 0
+        let n = whole * 1_000_000_000 + frac * 10_000_000
+        return (10_000_000...256_000_000_000).contains(n) ? n : nil
+    }
 }

@@ -255,6 +255,8 @@ public struct ContainerManager: Sendable {
             }
             try client.remove(container: stale.Id)
         }
+        // Every pass puts the network's rules back (they do not survive a reboot).
+        try network().ensure()
         let base = try baseImageID()
         try Fault.check("container.render")
         let r = try render(input)
@@ -269,7 +271,6 @@ public struct ContainerManager: Sendable {
             try waitRunning(old.Id, uid: uid)
             return ContainerResult(uid: uid, action: .started, container: try state(client.inspect(container: old.Id)!), dockerfile: dockerfile)
         }
-        try client.ensureNetwork(config.network, labels: ["semail.network": "1"])
         try Fault.check("container.build")
         var ctx = TarArchive()
         for (n, d, m) in r.files { ctx.add(n, d, mode: m) }
