@@ -12,7 +12,8 @@ import TestSupport
     static let rootfsCache = "/var/cache/semail-test/bookworm-ssh.tar"
 
     /// A config for this suite's services; mail root and Dockerfiles under `dir`.
-    func config(_ dir: String, templates: String = "\(repoRoot)/templates", baseImage: String = "semail/base:latest", socket: String? = nil) throws -> String {
+    func config(_ dir: String, templates: String = "\(repoRoot)/templates", baseImage: String = "semail/base:latest", socket: String? = nil,
+                network: String = "semail-test", containers extra: String = "") throws -> String {
         try s.config(extra: """
 
         [storage]
@@ -25,10 +26,11 @@ import TestSupport
         template_dir = "\(templates)"
         dockerfile_dir = "\(dir)/Containers"
         base_image = "\(baseImage)"
-        network = "semail-test"
+        network = "\(network)"
         memory = "128M"
         pids = 64
         ssh_host = "jump.example"
+        \(extra)
         """).path.replacingOccurrences(of: "semail.toml", with: "semail.toml")
     }
 
@@ -56,8 +58,12 @@ import TestSupport
             try FileManager.default.createDirectory(atPath: "\(dir)/mail/\(uid)/Maildir/\(sub)", withIntermediateDirectories: true)
         }
         try "Subject: kept\n\nold mail\n".write(toFile: "\(dir)/mail/\(uid)/Maildir/cur/1.kept", atomically: true, encoding: .utf8)
-        // As `volume create` leaves it: the Maildir belongs to the user.
-        try ProcessRunner().run(["chown", "-R", "\(n):\(n)", "\(dir)/mail/\(uid)"])
+        // As `volume create` leaves it: the volume root is root's (0755),
+        // the Maildir and what it holds belong to the user.
+        try ProcessRunner().run(["chown", "0:0", "\(dir)/mail/\(uid)"])
+        try ProcessRunner().run(["chmod", "0755", "\(dir)/mail/\(uid)"])
+        try ProcessRunner().run(["chown", "-R", "\(n):\(n)", "\(dir)/mail/\(uid)/Maildir"])
+        try ProcessRunner().run(["chmod", "0700", "\(dir)/mail/\(uid)/Maildir"])
         return key
     }
 

@@ -20,7 +20,7 @@ import Testing
         #expect(df.contains("FROM semail/base:latest\n"))
         #expect(df.contains("useradd -m -u 10001 -g 10001 -p '*' -s /bin/bash ssow"))
         #expect(df.contains("--no-install-recommends mutt neomutt"))
-        #expect(df.contains("CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\", \"-o\", \"HostKey=/etc/ssh/ssh_host_ed25519_key\""))
+        #expect(df.contains("CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\", \"-o\", \"PidFile=none\", \"-o\", \"HostKey=/etc/ssh/ssh_host_ed25519_key\""))
         #expect(df.contains("COPY ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key"))
         #expect(hash.count == 64)
         // Same values, same hash; other values, other hash.
