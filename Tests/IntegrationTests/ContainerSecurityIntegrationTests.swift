@@ -113,7 +113,7 @@ extension ContainerIntegrationTests {
         let (relay, relayPort) = try hostListener()
         defer { close(relay) }
         // The relay is configured; the network's rules follow the configuration when it is ensured again.
-        cfg = try config(dir, network: net, containers: "egress = \"tcp:\(gateway):\(relayPort)\"")
+        cfg = try config(dir, network: net, containers: "egress = \"tcp:\(gateway):\(relayPort) udp:192.0.2.53:53\"")
         r = try semailctl(["container", "create", b, "--config", cfg])
         #expect(r.status == 0, "\(r.stderr)")
         let ipA = try ip(a), ipB = try ip(b)
@@ -126,6 +126,9 @@ extension ContainerIntegrationTests {
         #expect(lines.dropFirst().first == "CLOSED", "A reached a host service on \(gateway):\(blockedPort)")
         #expect(lines.dropFirst(2).first == "OPEN", "A could not reach the configured relay \(gateway):\(relayPort)")
         #expect(lines.dropFirst(3).first == "1", "IPv6 (link-local between containers) is on")
+        // B asks the configured DNS server, not Docker's resolver.
+        let resolv = try exec(b, as: owner(dir, b), "cat /etc/resolv.conf")
+        #expect(resolv.text.contains("nameserver 192.0.2.53\n") && !resolv.text.contains("127.0.0.11"), "\(resolv.text)")
         // The host still reaches A's sshd, and the login works.
         let login = try ssh(keyA, "\(a)@\(ipA)", "id -un")
         #expect(login.status == 0 && login.text.contains(a), "\(login.stderr)")
@@ -159,6 +162,10 @@ extension ContainerIntegrationTests {
         #expect(!looked.text.contains(mxIP), "\(mx) resolves to the container's \(mxIP): \(looked.text)")
         let i = try #require(try d.client.inspect(container: ContainerManager.name(mx)))
         #expect(i.Config.Hostname == "mailbox")
+        // Docker's resolver answers with every container name on the network
+        // (semail-<uid>, so semail-mx.<zone>); the containers do not ask it.
+        let n = try exec(other, as: owner(dir, other), "timeout 10 getent hosts \(ContainerManager.name(mx)); cat /etc/resolv.conf")
+        #expect(!n.text.contains(mxIP) && !n.text.contains("127.0.0.11"), "\(n.text)")
     }
 
     // 4. Writing outside /Maildir neither fills the host disk nor uses unbounded CPU.

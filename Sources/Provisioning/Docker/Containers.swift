@@ -206,8 +206,21 @@ public struct ContainerManager: Sendable {
         let enc = JSONEncoder()
         enc.outputFormatting = .sortedKeys
         let host = (try? enc.encode(hostConfig(input, memory: memory))).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        return SHA256.hex(Array("\(inputs)\n\(base)\n\(input.address)\n\(Self.hostname)\n\(host)".utf8))
+        let resolv = (try? resolvConf()) ?? ""
+        return SHA256.hex(Array("\(inputs)\n\(base)\n\(input.address)\n\(Self.hostname)\n\(host)\n\(resolv)".utf8))
     }
+
+    /// The container's /etc/resolv.conf: the DNS servers of `[containers]
+    /// egress` (udp, port 53), not Docker's embedded resolver, which answers
+    /// with the container names of the network (`semail-<uid>`: chosen by users).
+    func resolvConf() throws -> String {
+        let servers = try Egress.parse(config.egress).filter { $0.proto == .udp && $0.port == 53 }.map(\.address)
+        return "# Written by semailctl: the udp:IP:53 destinations of [containers] egress.\n"
+            + "# Not Docker's resolver, which answers with the names of the other containers.\n"
+            + servers.map { "nameserver \($0)\n" }.joined()
+    }
+
+    func resolvPath(_ uid: String) -> String { "\(dockerfileDir(uid))/resolv.conf" }
 
     /// Every container's hostname. Never derived from the uid: a uid such as
     /// `mx.example.org` would become that name for the other containers.
@@ -218,7 +231,9 @@ public struct ContainerManager: Sendable {
     static let shmSize = 16 << 20
 
     func hostConfig(_ input: ContainerInput, memory: Int) -> DockerClient.ContainerSpec.Host {
-        var h = DockerClient.ContainerSpec.Host(Mounts: [.init(Source: input.maildir, Target: "/Maildir")], CapAdd: Self.sshdCaps,
+        var resolv = DockerClient.ContainerSpec.Mount(Source: resolvPath(input.uid), Target: "/etc/resolv.conf")
+        resolv.ReadOnly = true
+        var h = DockerClient.ContainerSpec.Host(Mounts: [.init(Source: input.maildir, Target: "/Maildir"), resolv], CapAdd: Self.sshdCaps,
                                                 Memory: memory, PidsLimit: config.pids, NetworkMode: config.network)
         h.NanoCpus = Config.Containers.nanoCPUs(config.cpus)
         h.ReadonlyRootfs = true
@@ -316,6 +331,9 @@ public struct ContainerManager: Sendable {
         let base = try baseImageID()
         try Fault.check("container.render")
         let r = try render(input)
+        do { try AtomicFile.write(resolvPath(uid), Array(resolvConf().utf8)) } catch let e as SemailError { throw e } catch {
+            throw SemailError("cannot write \(resolvPath(uid))", why: "\(error)", hint: "check [containers] dockerfile_dir", status: .cantCreate)
+        }
         let want = specHash(inputs: r.inputsHash, base: base, input: input, memory: memory)
         let dockerfile = "\(dockerfileDir(uid))/Dockerfile"
         if let old, old.Config.Labels?[SemailLabel.spec] == want, !force {
