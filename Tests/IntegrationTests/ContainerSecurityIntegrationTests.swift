@@ -133,13 +133,25 @@ extension ContainerIntegrationTests {
         let login = try ssh(keyA, "\(a)@\(ipA)", "id -un")
         #expect(login.status == 0 && login.text.contains(a), "\(login.stderr)")
 
+        // A reboot loses the rules while dockerd starts the containers again:
+        // reconcile sees it and puts them back.
+        let id12 = String(network.Id.prefix(12))
+        try ProcessRunner().run(["iptables", "-w", "-D", "INPUT", "-i", "br-\(id12)", "-j", "SEMAIL-I-\(id12)"])
+        try ProcessRunner().run(["iptables", "-w", "-F", "SEMAIL-F-\(id12)"])
+        #expect(try exec(a, as: owner(dir, a), probe(gateway, blockedPort)).text == "OPEN\n")
+        r = try semailctl(["reconcile", "--dry-run", "--json", "--config", cfg])
+        #expect(r.text.contains("isolate the network \(net)"), "\(r.text) \(r.stderr)")
+        r = try semailctl(["reconcile", "--config", cfg])
+        #expect(try exec(a, as: owner(dir, a), probe(gateway, blockedPort) + "; " + probe(ipB, 22)).text == "CLOSED\nCLOSED\n", "\(r.text) \(r.stderr)")
+        r = try semailctl(["reconcile", "--dry-run", "--json", "--config", cfg])
+        #expect(!r.text.contains("isolate the network"), "\(r.text)")
+
         // Removing the network takes its rules and chains with it.
         for u in [a, b] { #expect(try semailctl(["container", "remove", u, "--config", cfg]).status == 0) }
         r = try semailctl(["container", "network-remove", "--config", cfg])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try d.client.network(net) == nil)
         let rules = try ProcessRunner().run(["iptables", "-w", "-S"]).text
-        let id12 = String(network.Id.prefix(12))
         #expect(!rules.contains(id12), "rules left for \(id12): \(rules)")
     }
 

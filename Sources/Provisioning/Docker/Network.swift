@@ -85,20 +85,46 @@ public struct MailboxNetwork: Sendable {
         return n
     }
 
+    /// The rules of both chains, in order, as argv tails (chain first).
+    static func chainRules(bridge br: String, id: String, egress: [Egress]) -> [[String]] {
+        let (f, i) = chains(id)
+        let established = ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "RETURN"]
+        func allow(_ e: Egress) -> [String] { ["-p", e.proto.rawValue, "-d", "\(e.address)/32", "--dport", "\(e.port)", "-j", "RETURN"] }
+        return [[f] + established] + egress.map { [f, "-i", br] + allow($0) } + [[f, "-j", "DROP"]]
+            + [[i] + established] + egress.map { [i] + allow($0) } + [[i, "-j", "DROP"]]
+    }
+
     /// The iptables-restore input that (re)writes both chains, plus the
     /// hooks that are missing.
     static func rules(bridge br: String, id: String, egress: [Egress], hooks: [String]) -> String {
         let (f, i) = chains(id)
-        var lines = ["*filter", ":\(f) - [0:0]", ":\(i) - [0:0]"]
-        lines.append("-A \(f) -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN")
-        for e in egress { lines.append("-A \(f) -i \(br) -p \(e.proto.rawValue) -d \(e.address)/32 --dport \(e.port) -j RETURN") }
-        lines.append("-A \(f) -j DROP")
-        lines.append("-A \(i) -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN")
-        for e in egress { lines.append("-A \(i) -p \(e.proto.rawValue) -d \(e.address)/32 --dport \(e.port) -j RETURN") }
-        lines.append("-A \(i) -j DROP")
-        lines += hooks
-        lines.append("COMMIT")
+        let lines = ["*filter", ":\(f) - [0:0]", ":\(i) - [0:0]"] + chainRules(bridge: br, id: id, egress: egress).map { "-A " + $0.joined(separator: " ") }
+            + hooks + ["COMMIT"]
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Why the network is not as `ensure` leaves it, nil when it is: its
+    /// options, every hook and every rule (after a reboot the rules are gone
+    /// while dockerd restarts the containers).
+    public func drift() throws -> String? {
+        guard let n = try client.network(name) else { return nil }  // made with the first container
+        if n.Options?[Self.iccOption] != "false" { return "containers on \(name) can reach each other (made by an older semailctl)" }
+        let br = Self.bridge(n)
+        do {
+            for h in Self.hooks(bridge: br, id: n.Id) where try runner.run(["iptables", "-w", "-C"] + h, check: false).status != 0 {
+                return "its firewall rules are missing (after a reboot, or removed by hand)"
+            }
+            let want = Self.chainRules(bridge: br, id: n.Id, egress: egress)
+            for r in want where try runner.run(["iptables", "-w", "-C"] + r, check: false).status != 0 {
+                return "its firewall rules differ from [containers] egress"
+            }
+            let (f, i) = Self.chains(n.Id)
+            let have = try [f, i].map { try runner.run(["iptables", "-w", "-S", $0]).text.split(separator: "\n").filter { $0.hasPrefix("-A ") }.count }
+            if have.reduce(0, +) != want.count { return "its firewall chains hold rules semailctl did not write" }
+        } catch let e as ProcessError {
+            return "its firewall rules cannot be read: \(e.description)"
+        }
+        return nil
     }
 
     /// The rules that send the bridge's traffic into the chains, as argv tails.

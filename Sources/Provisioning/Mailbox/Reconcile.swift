@@ -53,6 +53,8 @@ public struct Reconciler: Sendable {
         var calls: [String: Int]
         var mounts: [String: String]
         var millis: [String: Double]
+        /// Why the mailbox network's isolation is not in place (nil: it is).
+        var networkDrift: String? = nil
     }
 
     func observe() throws -> Observation {
@@ -78,8 +80,12 @@ public struct Reconciler: Sendable {
         timed("zone") { do { zone = try host.dns.list() } catch { zerr = "\(error)" } }
         calls["zone parse", default: 0] += 1
         let fsTypes = Dictionary(mountTable.map { ($0.mountPoint, $0.fsType) }, uniquingKeysWith: { _, b in b })
+        var netDrift: String?
+        if !cts.isEmpty { netDrift = timed("network") {
+                do { return try cm.network().drift() } catch { return "it cannot be checked: \((error as? SemailError)?.description ?? "\(error)")" }
+            }; calls["iptables -C/-S", default: 0] += 1 }
         return Observation(mailboxes: boxes, volumes: vols, containers: cts, zone: zone, zoneError: zerr, map: mb.map.read(), baseImage: base,
-                           calls: calls, mounts: fsTypes, millis: millis)
+                           calls: calls, mounts: fsTypes, millis: millis, networkDrift: netDrift)
     }
 
     func plan(_ o: Observation) -> [ReconcileItem] {
@@ -92,6 +98,9 @@ public struct Reconciler: Sendable {
             items.append(ReconcileItem(kind: k, uid: uid, component: c, target: target ?? uid, action: a, reason: r, destructive: destructive))
         }
         let wanted = Set(o.mailboxes.map(\.uid))
+        if let why = o.networkDrift {
+            add(.repair, "-", "network", "isolate the network \(host.config.containers.network) (enable_icc off, firewall chains)", why)
+        }
         for m in o.mailboxes {
             let mp = "\(host.config.storage.mailRoot)/\(m.uid)"
             if let v = o.volumes[m.uid] {
@@ -169,6 +178,10 @@ public struct Reconciler: Sendable {
         }
         if opt.dryRun { return report }
         let mb = Mailboxes(host: host)
+        // The network first: the containers run, and must not reach each other.
+        if items.contains(where: { $0.component == "network" }) {
+            do { try host.containers().network().ensure() } catch { report.errors.append("network: \((error as? SemailError)?.description ?? "\(error)")") }
+        }
         // Repairs: one transaction per mailbox (every step checks first).
         let byUID = Dictionary(grouping: items.filter { $0.kind != .orphan && $0.uid != "-" }, by: \.uid)
         for m in o.mailboxes where byUID[m.uid] != nil {
