@@ -84,7 +84,11 @@ stop)
     for t in filter nat; do
       iptables -t "$t" -S 2>/dev/null | grep -- "$br" | grep '^-A' | sed 's/^-A //' | while read -r rule; do
         eval "iptables -t $t -D $rule" 2>/dev/null || true
-      done
+      done || true   # grep finds nothing once dockerd removed them itself (pipefail would end the script here)
+    done
+    # semailctl's own chains for that network (their hooks named the bridge, so they are gone above).
+    for c in "SEMAIL-F-${id:0:12}" "SEMAIL-I-${id:0:12}"; do
+      iptables -w -F "$c" 2>/dev/null && iptables -w -X "$c" 2>/dev/null || true
     done
   done
   for m in $(awk -v d="$dir" 'index($2,d)==1{print $2}' /proc/self/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done

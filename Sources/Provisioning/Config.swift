@@ -53,6 +53,11 @@ public struct Config: Sendable {
         public var sshHost = ""
         /// Extra Debian packages for every container, space-separated.
         public var packages = ""
+        /// CPUs each container may use (a decimal, e.g. "1.0", "0.5").
+        public var cpus = "1.0"
+        /// The only destinations containers may open connections to, space-separated
+        /// `tcp|udp:IPv4:port` (e.g. the outbound relay and DNS); "" = none, only replies.
+        public var egress = ""
     }
     public struct DNS: Sendable {
         public var zone = "semail.email"
@@ -150,7 +155,8 @@ public struct Config: Sendable {
         "containers.dockerfile_dir": s(\.containers.dockerfileDir), "containers.base_image": s(\.containers.baseImage),
         "containers.network": s(\.containers.network), "containers.memory": s(\.containers.memory),
         "containers.pids": i(\.containers.pids), "containers.ssh_host": s(\.containers.sshHost),
-        "containers.packages": s(\.containers.packages),
+        "containers.packages": s(\.containers.packages), "containers.cpus": s(\.containers.cpus),
+        "containers.egress": s(\.containers.egress),
         "dns.zone": s(\.dns.zone), "dns.zone_file": s(\.dns.zoneFile), "dns.mx_host": s(\.dns.mxHost),
         "dns.mx_priority": i(\.dns.mxPriority), "dns.ttl": i(\.dns.ttl), "dns.rndc": s(\.dns.rndc),
         "dns.rndc_server": s(\.dns.rndcServer), "dns.rndc_port": i(\.dns.rndcPort), "dns.rndc_key": s(\.dns.rndcKey),
@@ -210,6 +216,8 @@ public struct Config: Sendable {
         if (try? ByteSize.parse(storage.maxSize)) == nil { bad("storage.max_size", "must be a size such as \"50G\"") }
         if storage.overcommitPercent <= 0 { bad("storage.overcommit_percent", "must be a positive percentage") }
         if !policy.secretFile.isEmpty && !policy.secretFile.hasPrefix("/") { bad("policy.secret_file", "must be an absolute path") }
+        if Containers.nanoCPUs(containers.cpus) == nil { bad("containers.cpus", "must be a decimal number of CPUs between 0.01 and 256, e.g. \"1.0\"") }
+        do { _ = try Egress.parse(containers.egress) } catch let e as SemailError { bad("containers.egress", "\(e.what): \(e.why)") } catch {}
         return p
     }
 
@@ -246,4 +254,17 @@ public struct Config: Sendable {
 
     /// The host secret of the address policy's external-domain proofs.
     public var policySecretFile: String { policy.secretFile.isEmpty ? "\(state.dir)/policy.secret" : policy.secretFile }
+}
+
+extension Config.Containers {
+    /// "1.5" -> 1_500_000_000 (NanoCpus); nil unless 1-3 digits, an optional
+    /// fraction of up to 2 digits, between 0.01 and 256.
+    public static func nanoCPUs(_ s: String) -> Int? {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+              parts[0].count <= 3, parts.count == 1 || parts[1].count <= 2 else { return nil }
+        let whole = Int(parts[0])!, frac = parts.count == 2 ? Int(parts[1].padding(toLength: 2, withPad: "0", startingAt: 0))! : 0
+        let n = whole * 1_000_000_000 + frac * 10_000_000
+        return (10_000_000...256_000_000_000).contains(n) ? n : nil
+    }
 }

@@ -12,7 +12,8 @@ import TestSupport
     static let rootfsCache = "/var/cache/semail-test/bookworm-ssh.tar"
 
     /// A config for this suite's services; mail root and Dockerfiles under `dir`.
-    func config(_ dir: String, templates: String = "\(repoRoot)/templates", baseImage: String = "semail/base:latest", socket: String? = nil) throws -> String {
+    func config(_ dir: String, templates: String = "\(repoRoot)/templates", baseImage: String = "semail/base:latest", socket: String? = nil,
+                network: String = "semail-test", containers extra: String = "") throws -> String {
         try s.config(extra: """
 
         [storage]
@@ -25,10 +26,11 @@ import TestSupport
         template_dir = "\(templates)"
         dockerfile_dir = "\(dir)/Containers"
         base_image = "\(baseImage)"
-        network = "semail-test"
+        network = "\(network)"
         memory = "128M"
         pids = 64
         ssh_host = "jump.example"
+        \(extra)
         """).path.replacingOccurrences(of: "semail.toml", with: "semail.toml")
     }
 
@@ -56,8 +58,12 @@ import TestSupport
             try FileManager.default.createDirectory(atPath: "\(dir)/mail/\(uid)/Maildir/\(sub)", withIntermediateDirectories: true)
         }
         try "Subject: kept\n\nold mail\n".write(toFile: "\(dir)/mail/\(uid)/Maildir/cur/1.kept", atomically: true, encoding: .utf8)
-        // As `volume create` leaves it: the Maildir belongs to the user.
-        try ProcessRunner().run(["chown", "-R", "\(n):\(n)", "\(dir)/mail/\(uid)"])
+        // As `volume create` leaves it: the volume root is root's (0755),
+        // the Maildir and what it holds belong to the user.
+        try ProcessRunner().run(["chown", "0:0", "\(dir)/mail/\(uid)"])
+        try ProcessRunner().run(["chmod", "0755", "\(dir)/mail/\(uid)"])
+        try ProcessRunner().run(["chown", "-R", "\(n):\(n)", "\(dir)/mail/\(uid)/Maildir"])
+        try ProcessRunner().run(["chmod", "0700", "\(dir)/mail/\(uid)/Maildir"])
         return key
     }
 
@@ -97,7 +103,8 @@ import TestSupport
         #expect(i.HostConfig.Privileged == false)
         #expect(i.HostConfig.CapDrop == ["ALL"])
         #expect(Set(i.HostConfig.CapAdd ?? []) == Set(ContainerManager.sshdCaps))
-        #expect(i.HostConfig.Binds == ["\(dir)/mail/\(uid)/Maildir:/Maildir"])
+        #expect(i.HostConfig.Binds?.isEmpty ?? true)
+        #expect(i.Mounts?.contains { $0.Type == "bind" && $0.Source == "\(dir)/mail/\(uid)/Maildir" && $0.Destination == "/Maildir" } == true)
         #expect(i.HostConfig.RestartPolicy?.Name == "unless-stopped")
         #expect(i.NetworkSettings?.Networks?["semail-test"] != nil)
 
@@ -246,7 +253,7 @@ import TestSupport
         _ = try user(cfg, dir, uid)
         let id = try d.client.createContainer(name: "semail-\(uid)", spec: .init(
             Image: Dockerd.busyboxImage, Cmd: ["sleep", "600"], Hostname: nil, Labels: [:],
-            HostConfig: .init(Binds: [], CapAdd: [], Memory: 32 << 20, PidsLimit: 16, NetworkMode: "none")))
+            HostConfig: .init(CapAdd: [], Memory: 32 << 20, PidsLimit: 16, NetworkMode: "none")))
         defer { try? d.client.remove(container: id) }
         for args in [["container", "create", uid], ["container", "rebuild", uid], ["container", "remove", uid]] {
             let r = try semailctl(args + ["--config", cfg])

@@ -52,7 +52,7 @@ import TestSupport
         let spec = DockerClient.ContainerSpec(
             Image: tag, Cmd: ["sh", "-c", "cat /greeting /built /Maildir/in; echo written > /Maildir/out; sleep 60"], Hostname: uid,
             Labels: ["semail.uid": uid, "semail.address": "\(uid)@semail.email"],
-            HostConfig: .init(Binds: ["\(mail):/Maildir"], CapAdd: ["CHOWN", "SETUID", "SETGID"], Memory: 64 << 20, PidsLimit: 64, NetworkMode: net))
+            HostConfig: .init(Mounts: [.init(Source: mail, Target: "/Maildir")], CapAdd: ["CHOWN", "SETUID", "SETGID"], Memory: 64 << 20, PidsLimit: 64, NetworkMode: net))
         let id = try c.createContainer(name: name, spec: spec)
         defer { try? c.remove(container: id) }
         try c.start(container: id)
@@ -89,7 +89,7 @@ import TestSupport
 
     @Test func errorsCarryStatusAndMessage() throws {
         let spec = DockerClient.ContainerSpec(Image: "semail/no-such-image:latest", Cmd: nil, Hostname: nil, Labels: [:],
-                                              HostConfig: .init(Binds: [], CapAdd: [], Memory: 0, PidsLimit: 0, NetworkMode: "none"))
+                                              HostConfig: .init(CapAdd: [], Memory: 0, PidsLimit: 0, NetworkMode: "none"))
         let e = #expect(throws: DockerError.self) { _ = try d.client.createContainer(name: "semail-\(uniqueUID("x"))", spec: spec) }
         #expect(e?.status == 404)
         #expect(e?.message.contains("No such image") == true, "\(String(describing: e))")

@@ -20,7 +20,7 @@ import Testing
         #expect(df.contains("FROM semail/base:latest\n"))
         #expect(df.contains("useradd -m -u 10001 -g 10001 -p '*' -s /bin/bash ssow"))
         #expect(df.contains("--no-install-recommends mutt neomutt"))
-        #expect(df.contains("CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\", \"-o\", \"HostKey=/etc/ssh/ssh_host_ed25519_key\""))
+        #expect(df.contains("CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\", \"-o\", \"PidFile=none\", \"-o\", \"HostKey=/etc/ssh/ssh_host_ed25519_key\""))
         #expect(df.contains("COPY ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key"))
         #expect(hash.count == 64)
         // Same values, same hash; other values, other hash.
@@ -169,5 +169,49 @@ import Testing
                       ("ldap://127.0.0.1.evil.org", false), ("ldap://[2001:db8::1]:389", false)])
     func loopback(_ uri: String, _ loop: Bool) {
         #expect(LDAPURI.isLoopback(LDAPURI.host(uri)) == loop, "\(uri) -> \(LDAPURI.host(uri))")
+    }
+}
+
+@Suite struct ContainerIsolationPureTests {
+    @Test func egressIsParsedStrictly() throws {
+        let e = try Egress.parse("tcp:192.0.2.10:25  udp:192.0.2.1:53")
+        #expect(e == [Egress(proto: .tcp, address: "192.0.2.10", port: 25), Egress(proto: .udp, address: "192.0.2.1", port: 53)])
+        #expect(try Egress.parse("").isEmpty)
+        for bad in ["tcp:192.0.2.10", "icmp:192.0.2.1:0", "tcp:192.0.2.256:25", "tcp:192.0.2.1:0", "tcp:192.0.2.1:65536", "tcp:01.2.3.4:25",
+                    "tcp:example.org:25", "tcp:192.0.2.1:25 -j ACCEPT", "tcp:192.0.2.0/24:25", "tcp:192.0.2.1:025", "TCP:192.0.2.1:25"] {
+            #expect(throws: SemailError.self, "\(bad)") { try Egress.parse(bad) }
+        }
+    }
+
+    @Test func cpusBecomeNanoCPUs() {
+        #expect(Config.Containers.nanoCPUs("1.0") == 1_000_000_000)
+        #expect(Config.Containers.nanoCPUs("0.5") == 500_000_000)
+        #expect(Config.Containers.nanoCPUs("2") == 2_000_000_000)
+        #expect(Config.Containers.nanoCPUs("0.25") == 250_000_000)
+        for bad in ["", "0", "0.0", "-1", "1.", ".5", "1e9", "1.234", "257", "one"] { #expect(Config.Containers.nanoCPUs(bad) == nil, "\(bad)") }
+    }
+
+    @Test func theConfigRefusesBadIsolationKeys() throws {
+        let (_, p) = try Config.parse("[containers]\negress = \"tcp:1.2.3.4:25;reboot\"\ncpus = \"lots\"\n")
+        #expect(Set(p.filter(\.fatal).map(\.key)) == ["containers.egress", "containers.cpus"])
+    }
+
+    @Test func rulesDropAllButRepliesAndEgress() {
+        let text = MailboxNetwork.rules(bridge: "br-0123456789ab", id: "0123456789abcdef", egress: [Egress(proto: .tcp, address: "192.0.2.10", port: 25)],
+                                        hooks: ["-I INPUT 1 -i br-0123456789ab -j SEMAIL-I-0123456789ab"])
+        #expect(text == """
+        *filter
+        :SEMAIL-F-0123456789ab - [0:0]
+        :SEMAIL-I-0123456789ab - [0:0]
+        -A SEMAIL-F-0123456789ab -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN
+        -A SEMAIL-F-0123456789ab -i br-0123456789ab -p tcp -d 192.0.2.10/32 --dport 25 -j RETURN
+        -A SEMAIL-F-0123456789ab -j DROP
+        -A SEMAIL-I-0123456789ab -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN
+        -A SEMAIL-I-0123456789ab -p tcp -d 192.0.2.10/32 --dport 25 -j RETURN
+        -A SEMAIL-I-0123456789ab -j DROP
+        -I INPUT 1 -i br-0123456789ab -j SEMAIL-I-0123456789ab
+        COMMIT
+
+        """)
     }
 }

@@ -200,16 +200,94 @@ public struct ContainerManager: Sendable {
     }
 
     /// The hash the `semail.spec` label records: the build context, the base
-    /// image, and every setting of the container.
+    /// image, and every setting of the container (the whole HostConfig and
+    /// the hostname, so a new setting rebuilds the containers made without it).
     func specHash(inputs: String, base: String, input: ContainerInput, memory: Int) -> String {
-        SHA256.hex(Array("\(inputs)\n\(base)\n\(input.maildir):/Maildir\n\(input.address)\n\(memory)\n\(config.pids)\n\(config.network)\n\(Self.sshdCaps)".utf8))
+        let enc = JSONEncoder()
+        enc.outputFormatting = .sortedKeys
+        let host = (try? enc.encode(hostConfig(input, memory: memory))).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let resolv = (try? resolvConf()) ?? ""
+        return SHA256.hex(Array("\(inputs)\n\(base)\n\(input.address)\n\(Self.hostname)\n\(host)\n\(resolv)".utf8))
+    }
+
+    /// The container's /etc/resolv.conf: the DNS servers of `[containers]
+    /// egress` (udp, port 53), not Docker's embedded resolver, which answers
+    /// with the container names of the network (`semail-<uid>`: chosen by users).
+    func resolvConf() throws -> String {
+        let servers = try Egress.parse(config.egress).filter { $0.proto == .udp && $0.port == 53 }.map(\.address)
+        return "# Written by semailctl: the udp:IP:53 destinations of [containers] egress.\n"
+            + "# Not Docker's resolver, which answers with the names of the other containers.\n"
+            + servers.map { "nameserver \($0)\n" }.joined()
+    }
+
+    func resolvPath(_ uid: String) -> String { "\(dockerfileDir(uid))/resolv.conf" }
+
+    /// Every container's hostname. Never derived from the uid: a uid such as
+    /// `mx.example.org` would become that name for the other containers.
+    public static let hostname = "mailbox"
+    /// Writable places outside /Maildir: small, in memory, counted in the
+    /// container's memory limit. The rest of the root filesystem is read-only.
+    public static let tmpfs = ["/tmp": "rw,nosuid,nodev,size=64m,mode=1777", "/var/tmp": "rw,nosuid,nodev,size=16m,mode=1777"]
+    static let shmSize = 16 << 20
+
+    func hostConfig(_ input: ContainerInput, memory: Int) -> DockerClient.ContainerSpec.Host {
+        var resolv = DockerClient.ContainerSpec.Mount(Source: resolvPath(input.uid), Target: "/etc/resolv.conf")
+        resolv.ReadOnly = true
+        var h = DockerClient.ContainerSpec.Host(Mounts: [.init(Source: input.maildir, Target: "/Maildir"), resolv], CapAdd: Self.sshdCaps,
+                                                Memory: memory, PidsLimit: config.pids, NetworkMode: config.network)
+        h.NanoCpus = Config.Containers.nanoCPUs(config.cpus)
+        h.ReadonlyRootfs = true
+        h.Tmpfs = Self.tmpfs
+        h.ShmSize = Self.shmSize
+        h.SecurityOpt = ["no-new-privileges:true"]
+        h.CgroupnsMode = "private"
+        h.Sysctls = ["net.ipv6.conf.all.disable_ipv6": "1"]
+        return h
     }
 
     func spec(_ input: ContainerInput, image: String, r: Rendered, specHash: String, memory: Int) -> DockerClient.ContainerSpec {
         DockerClient.ContainerSpec(
-            Image: image, Cmd: nil, Hostname: input.uid,
+            Image: image, Cmd: nil, Hostname: Self.hostname,
             Labels: [SemailLabel.uid: input.uid, SemailLabel.address: input.address, SemailLabel.template: r.hash, SemailLabel.spec: specHash],
-            HostConfig: .init(Binds: ["\(input.maildir):/Maildir"], CapAdd: Self.sshdCaps, Memory: memory, PidsLimit: config.pids, NetworkMode: config.network))
+            HostConfig: hostConfig(input, memory: memory))
+    }
+
+    /// Refuses a volume whose layout lets its owner choose what is bound:
+    /// `<root>` = the Maildir's parent must be a real directory (no symlink
+    /// anywhere on the path) owned by root and writable by root only, and
+    /// `<root>/Maildir` a real directory owned by the mailbox owner.
+    /// Nothing is changed here: a volume in another shape needs a person.
+    func checkVolume(_ input: ContainerInput, uid: String) throws {
+        let maildir = input.maildir
+        let root = (maildir as NSString).deletingLastPathComponent
+        var st = stat()
+        guard lstat(maildir, &st) == 0 || errno != ENOENT else {
+            throw SemailError("no Maildir for \(uid) at \(maildir)", why: "the container binds it at /Maildir",
+                              hint: "create the volume first: `semailctl volume create \(uid)`", status: .failure)
+        }
+        func refuse(_ why: String) -> SemailError {
+            SemailError("refusing to bind \(maildir) into the container of \(uid)", why: why,
+                        hint: "an admin must look at \(root) before anything is bound: it should be a directory owned by root, mode 0711, "
+                        + "holding Maildir owned by \(uid) (uid \(input.owner.uid)), no symlinks; the mailbox owner may have changed it. "
+                        + "Nothing was changed. A volume made by an older semailctl has a root owned by the user: once its Maildir is checked "
+                        + "to be a real directory, `semailctl volume create \(uid)` gives the root back to root", status: .failure)
+        }
+        var rt = stat()
+        guard (maildir as NSString).lastPathComponent == "Maildir", lstat(root, &rt) == 0, (rt.st_mode & S_IFMT) == S_IFDIR else {
+            throw refuse("\(root) is not a directory")
+        }
+        guard rt.st_uid == 0, rt.st_mode & 0o022 == 0 else {
+            throw refuse("the volume root \(root) belongs to uid \(rt.st_uid) with mode \(String(rt.st_mode & 0o7777, radix: 8)); "
+                         + "its owner could replace Maildir with a link to anything on the host")
+        }
+        guard lstat(maildir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw refuse("\(maildir) is not a directory (a symlink?)") }
+        guard st.st_uid == input.owner.uid else { throw refuse("\(maildir) belongs to uid \(st.st_uid), not to \(uid) (uid \(input.owner.uid))") }
+        // Links above the volume root are the admin's (/home -> /srv/home); below it there are none.
+        guard let real = realpath(maildir, nil), let realRoot = realpath(root, nil) else { throw refuse("cannot resolve \(maildir)") }
+        defer { free(real); free(realRoot) }
+        guard String(cString: real) == String(cString: realRoot) + "/Maildir" else {
+            throw refuse("\(maildir) leads to \(String(cString: real)) (a symlink on the path)")
+        }
     }
 
     // MARK: Create / rebuild
@@ -229,11 +307,7 @@ public struct ContainerManager: Sendable {
 
     func ensureUnchecked(_ input: ContainerInput, uid: String, force: Bool, progress: ((String) -> Void)?) throws -> ContainerResult {
         let name = Self.name(uid)
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: input.maildir, isDirectory: &isDir), isDir.boolValue else {
-            throw SemailError("no Maildir for \(uid) at \(input.maildir)", why: "the container binds it at /Maildir",
-                              hint: "create the volume first: `semailctl volume create \(uid)`", status: .failure)
-        }
+        try checkVolume(input, uid: uid)
         let memory = Int(try ByteSize.parse(config.memory))
         let old = try client.inspect(container: name)
         if let old, old.Config.Labels?[SemailLabel.uid] != uid {
@@ -255,9 +329,14 @@ public struct ContainerManager: Sendable {
             }
             try client.remove(container: stale.Id)
         }
+        // Every pass puts the network's rules back (they do not survive a reboot).
+        try network().ensure()
         let base = try baseImageID()
         try Fault.check("container.render")
         let r = try render(input)
+        do { try AtomicFile.write(resolvPath(uid), Array(resolvConf().utf8)) } catch let e as SemailError { throw e } catch {
+            throw SemailError("cannot write \(resolvPath(uid))", why: "\(error)", hint: "check [containers] dockerfile_dir", status: .cantCreate)
+        }
         let want = specHash(inputs: r.inputsHash, base: base, input: input, memory: memory)
         let dockerfile = "\(dockerfileDir(uid))/Dockerfile"
         if let old, old.Config.Labels?[SemailLabel.spec] == want, !force {
@@ -269,7 +348,6 @@ public struct ContainerManager: Sendable {
             try waitRunning(old.Id, uid: uid)
             return ContainerResult(uid: uid, action: .started, container: try state(client.inspect(container: old.Id)!), dockerfile: dockerfile)
         }
-        try client.ensureNetwork(config.network, labels: ["semail.network": "1"])
         try Fault.check("container.build")
         var ctx = TarArchive()
         for (n, d, m) in r.files { ctx.add(n, d, mode: m) }

@@ -64,7 +64,15 @@ extension DockerClient {
 
     // MARK: Networks
 
-    public struct Network: Codable, Sendable { public var Id: String; public var Name: String; public var Driver: String; public var Labels: [String: String]? }
+    public struct Network: Codable, Sendable {
+        public var Id: String; public var Name: String; public var Driver: String; public var Labels: [String: String]?
+        public var Options: [String: String]?
+        public var IPAM: IPAM?
+        public var Containers: [String: Endpoint]?
+        public struct IPAM: Codable, Sendable { public var Config: [Pool]? }
+        public struct Pool: Codable, Sendable { public var Subnet: String?; public var Gateway: String? }
+        public struct Endpoint: Codable, Sendable { public var Name: String? }
+    }
 
     public func network(_ name: String) throws -> Network? {
         do { return try decode(call("GET", "/networks/\(DockerClient.escape(name))")) } catch let e as DockerError where e.status == 404 { return nil }
@@ -75,13 +83,17 @@ extension DockerClient {
     /// and two make the name ambiguous.
     static let networkLock = NSLock()
 
-    /// Creates a user-defined bridge network if missing.
+    /// Creates a user-defined bridge network if missing (an existing one is
+    /// returned as it is, whatever its options).
     @discardableResult
-    public func ensureNetwork(_ name: String, labels: [String: String] = [:]) throws -> Network {
+    public func ensureNetwork(_ name: String, labels: [String: String] = [:], options: [String: String] = [:]) throws -> Network {
         Self.networkLock.lock(); defer { Self.networkLock.unlock() }
         if let n = try network(name) { return n }
-        struct Req: Encodable { var Name: String; var Driver = "bridge"; var CheckDuplicate = true; var Labels: [String: String] }
-        do { try call("POST", "/networks/create", body: JSONEncoder().encode(Req(Name: name, Labels: labels))) } catch let e as DockerError where e.status == 409 {}
+        struct Req: Encodable {
+            var Name: String; var Driver = "bridge"; var CheckDuplicate = true; var Labels: [String: String]; var Options: [String: String]
+        }
+        do { try call("POST", "/networks/create", body: JSONEncoder().encode(Req(Name: name, Labels: labels, Options: options))) }
+        catch let e as DockerError where e.status == 409 {}
         guard let n = try network(name) else { throw DockerError(status: 404, message: "network \(name) vanished", request: "GET /networks") }
         return n
     }
@@ -110,12 +122,16 @@ extension DockerClient {
         public struct State: Codable, Sendable {
             public var Status: String; public var Running: Bool; public var ExitCode: Int; public var Restarting: Bool?
         }
-        public struct Config: Codable, Sendable { public var Image: String; public var Labels: [String: String]? }
+        public struct Config: Codable, Sendable { public var Image: String; public var Labels: [String: String]?; public var Hostname: String? }
         public struct HostConfig: Codable, Sendable {
             public var Memory: Int?; public var PidsLimit: Int?; public var Privileged: Bool?
             public var CapDrop: [String]?; public var CapAdd: [String]?; public var Binds: [String]?
             public var RestartPolicy: RestartPolicy?
+            public var ReadonlyRootfs: Bool?; public var NanoCpus: Int?; public var SecurityOpt: [String]?
+            public var CgroupnsMode: String?; public var Tmpfs: [String: String]?; public var Sysctls: [String: String]?
         }
+        /// A mount as the engine made it (`Source` is the host path).
+        public struct MountPoint: Codable, Sendable { public var `Type`: String?; public var Source: String?; public var Destination: String? }
         public struct RestartPolicy: Codable, Sendable { public var Name: String }
         public struct NetworkSettings: Codable, Sendable { public var Networks: [String: Endpoint]? }
         public struct Endpoint: Codable, Sendable { public var IPAddress: String? }
@@ -127,6 +143,7 @@ extension DockerClient {
         public var Config: Config
         public var HostConfig: HostConfig
         public var NetworkSettings: NetworkSettings?
+        public var Mounts: [MountPoint]?
     }
 
     public func inspect(container: String) throws -> ContainerInspect? {
@@ -146,7 +163,8 @@ extension DockerClient {
             self.NetworkingConfig = NetworkingConfig
         }
         public struct Host: Encodable, Sendable {
-            public var Binds: [String]
+            /// Bind mounts only: unlike `Binds`, the engine refuses a missing source instead of creating it.
+            public var Mounts: [Mount]
             public var RestartPolicy: [String: String]
             public var Privileged = false
             public var CapDrop = ["ALL"]
@@ -154,10 +172,26 @@ extension DockerClient {
             public var Memory: Int
             public var PidsLimit: Int
             public var NetworkMode: String
-            public init(Binds: [String], CapAdd: [String], Memory: Int, PidsLimit: Int, NetworkMode: String, restart: String = "unless-stopped") {
+            public var NanoCpus: Int?
+            public var ReadonlyRootfs: Bool?
+            /// Path -> mount options (`size=64m,nosuid,nodev`).
+            public var Tmpfs: [String: String]?
+            public var ShmSize: Int?
+            public var SecurityOpt: [String]?
+            public var CgroupnsMode: String?
+            public var Sysctls: [String: String]?
+            public init(Mounts: [Mount] = [], CapAdd: [String], Memory: Int, PidsLimit: Int, NetworkMode: String, restart: String = "unless-stopped") {
                 self.RestartPolicy = ["Name": restart]
-                self.Binds = Binds; self.CapAdd = CapAdd; self.Memory = Memory; self.PidsLimit = PidsLimit; self.NetworkMode = NetworkMode
+                self.Mounts = Mounts; self.CapAdd = CapAdd; self.Memory = Memory; self.PidsLimit = PidsLimit; self.NetworkMode = NetworkMode
             }
+        }
+        public struct Mount: Encodable, Sendable {
+            public var `Type` = "bind"
+            public var Source: String
+            public var Target: String
+            public var ReadOnly = false
+            public var BindOptions = ["Propagation": "rprivate"]
+            public init(Source: String, Target: String) { self.Source = Source; self.Target = Target }
         }
         public struct Networking: Encodable, Sendable { public var EndpointsConfig: [String: [String: [String]]] }
     }

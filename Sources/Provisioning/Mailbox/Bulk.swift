@@ -97,7 +97,7 @@ public enum BulkProvisioning {
     public static func run(_ requests: [MailboxRequest], host: Host, jobs: Int) -> Summary {
         let t0 = Date()
         let mb = Mailboxes(host: host)
-        _ = try? host.containers().client.ensureNetwork(host.config.containers.network, labels: ["semail.network": "1"])
+        _ = try? host.containers().network().ensure()
         let results = ResultSlots(requests.count)
         // One address, one mailbox: a later request for an address an
         // earlier one in the same file asked for fails at once (in parallel

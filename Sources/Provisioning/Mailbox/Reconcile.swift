@@ -63,6 +63,8 @@ public struct Reconciler: Sendable {
         var calls: [String: Int]
         var mounts: [String: String]
         var millis: [String: Double]
+        /// Why the mailbox network's isolation is not in place (nil: it is).
+        var networkDrift: String? = nil
     }
 
     func observe() throws -> Observation {
@@ -88,10 +90,14 @@ public struct Reconciler: Sendable {
         timed("zone") { do { zone = try host.dns.list() } catch { zerr = "\(error)" } }
         calls["zone parse", default: 0] += 1
         let fsTypes = Dictionary(mountTable.map { ($0.mountPoint, $0.fsType) }, uniquingKeysWith: { _, b in b })
+        var netDrift: String?
+        if !cts.isEmpty { netDrift = timed("network") {
+                do { return try cm.network().drift() } catch { return "it cannot be checked: \((error as? SemailError)?.description ?? "\(error)")" }
+            }; calls["iptables -C/-S", default: 0] += 1 }
         let current = mb.map.entries()
         let decision = timed("policy") { mb.decide(boxes, current: current) }
         var o = Observation(mailboxes: decision.accepted, volumes: vols, containers: cts, zone: zone, zoneError: zerr, map: mb.map.read(), baseImage: base,
-                            calls: calls, mounts: fsTypes, millis: millis)
+                            calls: calls, mounts: fsTypes, millis: millis, networkDrift: netDrift)
         o.all = boxes; o.refused = decision.refused; o.current = current
         return o
     }
@@ -112,6 +118,9 @@ public struct Reconciler: Sendable {
         }
         let maxSize = (try? ByteSize.parse(host.config.storage.maxSize)) ?? UInt64.max
         func owner(_ m: MailboxRecord) -> MailOwner? { fixedOwner ?? MailOwner.posix(uidNumber: m.uidNumber, gidNumber: m.gidNumber) }
+        if let why = o.networkDrift {
+            add(.repair, "-", "network", "isolate the network \(host.config.containers.network) (enable_icc off, firewall chains)", why)
+        }
         for m in o.mailboxes {
             let mp = "\(host.config.storage.mailRoot)/\(m.uid)"
             if let v = o.volumes[m.uid] {
@@ -208,6 +217,10 @@ public struct Reconciler: Sendable {
         }
         if opt.dryRun { return report }
         let mb = Mailboxes(host: host)
+        // The network first: the containers run, and must not reach each other.
+        if items.contains(where: { $0.component == "network" }) {
+            do { try host.containers().network().ensure() } catch { report.errors.append("network: \((error as? SemailError)?.description ?? "\(error)")") }
+        }
         // What needs an admin is reported and that mailbox left alone.
         let attention = Set(items.filter { $0.kind == .attention }.map(\.uid))
         for i in items where i.kind == .attention { report.errors.append("\(i.uid): needs an admin: \(i.reason)") }

@@ -5,7 +5,8 @@ import Provisioning
 struct ContainerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "container", abstract: "One persistent container per mailbox ([containers]): sshd, the Maildir at /Maildir.",
-        subcommands: [ContainerCreate.self, ContainerRebuild.self, ContainerRemove.self, ContainerList.self, ContainerShow.self])
+        subcommands: [ContainerCreate.self, ContainerRebuild.self, ContainerRemove.self, ContainerList.self, ContainerShow.self,
+                      ContainerNetworkRemove.self])
 }
 
 extension ContainerState {
@@ -107,6 +108,24 @@ struct ContainerRemove: AsyncParsableCommand {
             _ = try Validate.uid(uid)
             let r = try global.host().containers().remove(uid: uid)
             out.emit(Removed(uid: uid, removed: r)) { r in r.removed.isEmpty ? "no container for \(r.uid)" : r.removed.map { "removed \($0)" }.joined(separator: "\n") }
+            return .success
+        }
+    }
+}
+
+struct ContainerNetworkRemove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "network-remove",
+        abstract: "Remove the [containers] network and its firewall chains (no container may use it). Create/rebuild make it again.")
+    @OptionGroup var global: GlobalOptions
+
+    struct Removed: Encodable { var network: String }
+
+    func run() async throws {
+        let out = global.output
+        try await out.run {
+            let host = try global.host()
+            try host.containers().network().remove()
+            out.emit(Removed(network: host.config.containers.network)) { "removed the network \($0.network) and its firewall rules" }
             return .success
         }
     }
