@@ -80,6 +80,9 @@ static int semail_query(const char *name, const char *server, int port, int type
     int n = res_nquery(&st, name, ns_c_in, type, ans, anslen);
     if (n < 0) { *herr = st.res_h_errno; res_nclose(&st); return -1; }
     res_nclose(&st);
+    /* res_nquery returns the answer's whole length even when it did not fit
+       (a large answer over TCP): never parse past the buffer. */
+    if (n > anslen) { *herr = NO_RECOVERY; return -1; }
     if (ns_initparse(ans, n, msg) < 0) { *herr = NO_RECOVERY; return -1; }
     return 0;
 }

@@ -16,6 +16,16 @@ public enum Trust {
     /// Checks every directory from / down to `dir` (after resolving links
     /// the admin made, such as /var/run).
     public static func checkDirectories(_ dir: String, for what: String) throws {
+        // Links on the path as written are trusted only when root made them
+        // (someone else's could be re-pointed between the check and the open).
+        var walked = dir.hasPrefix("/") ? "" : "."
+        for part in dir.split(separator: "/") {
+            walked += "/\(part)"
+            var st = stat()
+            if lstat(walked, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK, !trustedOwner(st.st_uid) {
+                throw untrusted(what, walked, "it is a symbolic link owned by uid \(st.st_uid)")
+            }
+        }
         guard let real = realpath(dir, nil) else {
             throw SemailError("cannot check \(what)", why: "\(dir): \(SystemState.errnoText())", status: .config)
         }

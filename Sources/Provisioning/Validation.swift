@@ -80,6 +80,7 @@ public enum Validate {
     static func needsEscape(_ c: Unicode.Scalar) -> Bool {
         let v = c.value
         return (v < 0x20 && v != 0x0A && v != 0x09) || (v >= 0x7F && v <= 0x9F) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
+            || v == 0x2028 || v == 0x2029 || v == 0x200E || v == 0x200F || v == 0x061C
     }
 
     /// A value shown in a message, with control characters made visible.

@@ -41,7 +41,11 @@ public struct AddressPolicy: Sendable {
     func inZone(_ domain: String) -> Bool { domain == apex || domain.hasSuffix("." + apex) }
 
     /// Throws a SemailError naming the rule and what to do, or returns.
-    public func check(uid: String, local: String, domain: String, by requester: Requester, context: Context) throws {
+    /// `resolve`: look up an external domain's proof of control in the DNS
+    /// (only for the user's own request: never for every entry of a map
+    /// rewrite or a reconcile pass, under the locks, at a server the user
+    /// may run).
+    public func check(uid: String, local: String, domain: String, by requester: Requester, context: Context, resolve: Bool = true) throws {
         let address = "\(local)@\(domain)"
         func refuse(_ rule: String, _ why: String, _ hint: String) -> SemailError {
             SemailError("\(Validate.quoted(address)) is refused by the address policy (\(rule))", why: why, hint: hint, status: .noPermission)
@@ -75,16 +79,22 @@ public struct AddressPolicy: Sendable {
         }
         if !inZone(domain) {
             let token = try proofToken(uid: uid, domain: domain)
-            if try controls(domain, token: token) { return }
+            guard resolve else {
+                throw refuse("external domain without proof of control",
+                             "\(domain) is not in the managed zone \(apex); its proof of control is checked only when \(uid) asks for it",
+                             "publish `_semail.\(domain). IN TXT \"\(token)\"`, then run `semailctl mailbox create \(uid) --address \(address) --as-user`")
+            }
+            if controls(domain, token: token) { return }
             throw refuse("external domain without proof of control",
                          "\(domain) is not in the managed zone \(apex), and nothing shows that you control it",
-                         "publish `_semail.\(domain). IN TXT \"\(token)\"` in its zone (or point its MX at \(ZoneName.absolute(config.dns.mxHost))), then retry")
+                         "publish `_semail.\(domain). IN TXT \"\(token)\"` in its zone, then retry")
         }
     }
 
-    /// The MX already points here, or the TXT record holds the token.
-    func controls(_ domain: String, token: String) throws -> Bool {
-        if (try? host.dns.checkMX(domain))?.ok == true { return true }
+    /// The TXT record holds the token made for this uid and domain. (An
+    /// MX pointing here proves nothing about *who* asks: a domain whose
+    /// mailbox was deleted still points here.)
+    func controls(_ domain: String, token: String) -> Bool {
         let txt = (try? TXTResolver.lookup("_semail.\(domain)", server: config.dns.resolver)) ?? []
         return txt.contains { $0.trimmingCharacters(in: .whitespaces) == token }
     }
@@ -145,7 +155,11 @@ public struct MapDecision: Sendable {
     /// case or dot to normalise away), one entry per uid, one owner per
     /// address: the uid the current map lists for it, else the earliest
     /// createTimestamp, then the uid.
-    public static func decide(_ boxes: [MailboxRecord], current: [String: String]) -> MapDecision {
+    /// `prefer`: the uid a pipeline is giving this address, after its own
+    /// checks; it owns the address whatever the timestamps say.
+    public static func decide(_ boxes: [MailboxRecord], current: [String: String], prefer: String? = nil) -> MapDecision {
+        // A uid that is not one is reported quoted (a newline in it must not forge a line of output).
+        func shown(_ uid: String) -> String { (try? Validate.uid(uid)) != nil ? uid : Validate.quoted(uid) }
         var d = MapDecision()
         var valid: [MailboxRecord] = []
         let counts = Dictionary(boxes.map { ($0.uid, 1) }, uniquingKeysWith: +)
@@ -159,11 +173,11 @@ public struct MapDecision: Sendable {
                 guard counts[b.uid] == 1 else { throw SemailError("ambiguous uid \(Validate.quoted(b.uid))", why: "\(counts[b.uid]!) entries have it") }
                 valid.append(b)
             } catch let e as SemailError {
-                d.refused[b.uid] = "invalid: \(e.what)"
-            } catch { d.refused[b.uid] = "invalid: \(error)" }
+                d.refused[shown(b.uid)] = "invalid: \(e.what)"
+            } catch { d.refused[shown(b.uid)] = "invalid: \(error)" }
         }
         for (address, claimants) in Dictionary(grouping: valid, by: \.address) {
-            let owner = claimants.first { current[$0.uid] == address }
+            let owner = claimants.first { $0.uid == prefer } ?? claimants.first { current[$0.uid] == address }
                 ?? claimants.min { ($0.created ?? "~", $0.uid) < ($1.created ?? "~", $1.uid) }!
             for c in claimants where c.uid != owner.uid {
                 d.refused[c.uid] = "\(address) is claimed by \(owner.uid) (one owner per address)"

@@ -205,7 +205,7 @@ public struct Mailboxes: Sendable {
     /// policy. `allowing` is the mailbox a pipeline is making, already
     /// checked for its requester.
     public func decide(_ boxes: [MailboxRecord], current: [String: String], allowing: (uid: String, address: String)? = nil) -> MapDecision {
-        var d = MapDecision.decide(boxes, current: current)
+        var d = MapDecision.decide(boxes, current: current, prefer: allowing?.uid)
         let approved = approvals.entries()
         let new = d.accepted.filter {
             current[$0.uid] != $0.address && approved[$0.uid] != $0.address && !(allowing?.uid == $0.uid && allowing?.address == $0.address)
@@ -213,14 +213,16 @@ public struct Mailboxes: Sendable {
         guard !new.isEmpty else { return d }
         let policy = AddressPolicy(host: host)
         let context: AddressPolicy.Context
-        do { context = try policy.context(mailboxes: boxes) } catch {
+        // Only entries that own their address reserve it (or a domain): a
+        // refused value written by someone is no claim on anything.
+        do { context = try policy.context(mailboxes: d.accepted) } catch {
             for m in new { d.refused[m.uid] = "not yet checked by the address policy: \((error as? SemailError)?.what ?? "\(error)")" }
             d.accepted.removeAll { m in new.contains { $0.uid == m.uid } }
             return d
         }
         for m in new {
             let a = try! Validate.address(m.address)  // decide() let only valid ones through
-            do { try policy.check(uid: m.uid, local: a.local, domain: a.domain, by: .user, context: context) } catch {
+            do { try policy.check(uid: m.uid, local: a.local, domain: a.domain, by: .user, context: context, resolve: false) } catch {
                 d.refused[m.uid] = (error as? SemailError).map { "\($0.what): \($0.why)" } ?? "\(error)"
                 d.accepted.removeAll { $0.uid == m.uid }
             }
@@ -260,14 +262,20 @@ public struct Mailboxes: Sendable {
                 let dir = try host.directory()
                 _ = try dir.user(uid)
                 let policy = AddressPolicy(host: host)
-                // The admin's requests need only the zone (no search of every mailbox per create).
-                try policy.check(uid: uid, local: a.local, domain: a.domain, by: requester,
-                                 context: try policy.context(mailboxes: requester == .admin ? [] : nil))
+                // The admin's requests need only the zone (no search of every mailbox per create);
+                // a user's domain rule looks at the entries that own their address.
+                let owners = requester == .admin ? [] : me.decide(try dir.mailboxes(), current: map.entries()).accepted
+                try policy.check(uid: uid, local: a.local, domain: a.domain, by: requester, context: try policy.context(mailboxes: owners))
                 if let m = try dir.mailbox(uid), m.address != address {
                     throw SemailError("\(uid) already has a mailbox", why: "\(m.address) (one mailbox per user)",
                                       hint: "delete it first: `semailctl mailbox delete \(uid)`", status: .failure)
                 }
-                let holders = try dir.addressHolders(address, except: uid)
+                var holders = try dir.addressHolders(address, except: uid)
+                if !holders.isEmpty {
+                    // Only an entry that owns the address holds it: a value someone wrote that the map refuses is no claim.
+                    let owners = Set(me.decide(try dir.mailboxes(), current: map.entries()).accepted.map(\.uid))
+                    holders = holders.filter { owners.contains($0) }
+                }
                 guard holders.isEmpty else {
                     throw SemailError("\(address) is taken", why: "it belongs to \(holders.joined(separator: ", "))", status: .failure)
                 }
@@ -315,7 +323,15 @@ public struct Mailboxes: Sendable {
                  undo: { before in try host.directory().clearMailbox(uid, removeMail: before["hadMail"] == "0" ? address : nil) }),
             Step("address-map", why: "rewrite \(config.smtp.addressMap) with \(uid): \(address)", pointOfNoReturn: true,
                  check: { map.read() == (try me.mapText(allowing: (uid, address))) },
-                 apply: { try me.rewriteMap(for: uid, allowing: (uid, address)) },
+                 apply: {
+                     try me.rewriteMap(for: uid, allowing: (uid, address))
+                     // Never "done" without its line (an entry changed meanwhile, say): the step fails and is undone.
+                     guard map.entries()[uid] == address else {
+                         throw SemailError("the address map does not list \(uid): \(address)", why: me.decide(try host.directory().mailboxes(),
+                                           current: map.entries(), allowing: (uid, address)).refused[uid] ?? "the directory changed meanwhile",
+                                           hint: "check the entry with `semailctl mailbox show \(uid)`, then run the command again", status: .failure)
+                     }
+                 },
                  // Undone before the directory step is: leave this uid out explicitly.
                  undo: { _ in try me.rewriteMap(for: uid, excluding: [uid], revoking: uid) }),
         ]

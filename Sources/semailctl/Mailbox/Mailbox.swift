@@ -65,12 +65,13 @@ struct MailboxCreate: AsyncParsableCommand {
             _ = try Validate.uid(uid)
             _ = try Validate.address(address)
             let bytes = try size.map { try ByteSize.parse($0) }
-            let keys = try sshKey.map { try Directory.readKeyFile($0) }
             let host = try global.host()
+            // Self-service: the user proves who they are before any file they named is opened.
             if asUser {
                 guard let pw = try password.read(required: true, confirm: false) else { return .usage }
                 try host.directory().checkPassword(uid, pw)
             }
+            let keys = try sshKey.map { try Directory.readKeyFile($0) }
             let r = try out.locked(host, wait: !mutation.noWait) {
                 if let keys, !mutation.dryRun { _ = try host.directory().setSSHKeys(uid, keys) }
                 return try Mailboxes(host: host).create(uid: uid, address: address, size: bytes, by: asUser ? .user : .admin, dryRun: mutation.dryRun)
