@@ -233,3 +233,21 @@ func mx(_ owner: String, _ host: String) -> ZoneNewRecord { ZoneNewRecord(owner:
         #expect(Array(restored.utf8) == Array(original), "\(restored.debugDescription)")
     }
 }
+
+@Suite struct CheckMessageTests {
+    /// A check message about the edited file (a temp file) names the line
+    /// of the file as it is, and says whether the edit wrote it.
+    @Test func lineNumbersAreThoseOfTheFileAsItIs() throws {
+        let old = Array("$TTL 300\n@ SOA ns h 7 2 3 4 5\n NS ns\n; semailctl:begin x\n; semailctl:end\nns A 192.0.2.1\nbad A 192.0.2.2\n".utf8)
+        let z = try ZoneFile(bytes: old, origin: "example.org.")
+        let add = try ZoneEdit.add([mx("box.example.org.", "ns.example.org."), mx("box2.example.org.", "ns.example.org.")], to: z)
+        let (serial, _, _) = try ZoneEdit.bumpSerial(z)
+        let new = ZoneEdit.apply(add + serial, to: old)
+        let map = LineMap(old: old, new: new, splices: add + serial)
+        let out = "dns_master_load: /d/.z.semail-1:9: bad.example.org: something\n"
+        #expect(map.culprit(out, tmp: "/d/.z.semail-1", file: "/d/z", added: []) == "/d/z:7 `bad A 192.0.2.2` (a line this edit did not write)")
+        #expect(map.rewrite(out, tmp: "/d/.z.semail-1", file: "/d/z") == "dns_master_load: /d/z:7: bad.example.org: something")
+        #expect(map.culprit("x /d/.z.semail-1:2: y", tmp: "/d/.z.semail-1", file: "/d/z", added: [])?.hasSuffix("(a line this edit changes)") == true)
+        #expect(map.culprit("x /d/.z.semail-1:6: y", tmp: "/d/.z.semail-1", file: "/d/z", added: [])?.hasPrefix("the line `box2.example.org.") == true)
+    }
+}
