@@ -61,7 +61,7 @@ public enum GenericRData {
             withUnsafeMutableBytes(of: &a) { $0.copyBytes(from: bytes) }
             var buf = [CChar](repeating: 0, count: 64)
             inet_ntop(AF_INET6, &a, &buf, 64)
-            out = [String(cString: buf)]
+            out = [String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)]
             r.pos = 16
         case "NS", "CNAME", "PTR", "DNAME": out = [try r.name()]
         case "MX": out = [String(try r.u16()), try r.name()]
