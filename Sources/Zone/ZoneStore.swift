@@ -221,8 +221,9 @@ struct LineMap {
         for s in splices {
             let ns = s.range.lowerBound + delta, ne = ns + s.bytes.count
             if ns > r.upperBound { break }
-            if ne > r.lowerBound || (ns >= r.lowerBound && ns <= r.upperBound) { touched = true }
-            if r.lowerBound >= ns && r.lowerBound < ne { inserted = true }
+            if ns < r.upperBound && ne > r.lowerBound { touched = true }
+            // Whole lines the edit inserts (not an owner put back at a line's start).
+            if r.lowerBound >= ns && r.lowerBound < ne && s.bytes.contains(0x0A) { inserted = true }
             if r.lowerBound >= ne { delta += s.bytes.count - s.range.count }
         }
         guard !inserted else { return (nil, true) }

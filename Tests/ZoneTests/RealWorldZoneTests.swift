@@ -249,5 +249,13 @@ func mx(_ owner: String, _ host: String) -> ZoneNewRecord { ZoneNewRecord(owner:
         #expect(map.rewrite(out, tmp: "/d/.z.semail-1", file: "/d/z") == "dns_master_load: /d/z:7: bad.example.org: something")
         #expect(map.culprit("x /d/.z.semail-1:2: y", tmp: "/d/.z.semail-1", file: "/d/z", added: [])?.hasSuffix("(a line this edit changes)") == true)
         #expect(map.culprit("x /d/.z.semail-1:6: y", tmp: "/d/.z.semail-1", file: "/d/z", added: [])?.hasPrefix("the line `box2.example.org.") == true)
+        // A removal: the line after it keeps its old number, and one that
+        // gets its owner back is a line the edit changes.
+        let old2 = Array("$TTL 300\n@ SOA ns h 7 2 3 4 5\n NS ns\nhand MX 20 ns\n AAAA 2001:db8::2\nns A 192.0.2.1\n".utf8)
+        let z2 = try ZoneFile(bytes: old2, origin: "example.org.")
+        let rm = try ZoneEdit.remove(name: "hand.example.org.", types: ["MX"], from: z2, force: true)
+        let map2 = LineMap(old: old2, new: ZoneEdit.apply(rm, to: old2), splices: rm)
+        #expect(map2.culprit("x /t:4: y", tmp: "/t", file: "/z", added: []) == "/z:5 `hand.example.org. AAAA 2001:db8::2` (a line this edit changes)")
+        #expect(map2.culprit("x /t:5: y", tmp: "/t", file: "/z", added: []) == "/z:6 `ns A 192.0.2.1` (a line this edit did not write)")
     }
 }
