@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Provisioning", "LDAPClient"], path: "Tests/TestSupport"),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient"]),
         .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning"]),
-        .testTarget(name: "ZoneTests", dependencies: ["Zone"]),
+        .testTarget(name: "ZoneTests", dependencies: ["Zone"], exclude: ["Data"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Provisioning", "LDAPClient", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

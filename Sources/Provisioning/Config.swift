@@ -74,6 +74,9 @@ public struct Config: Sendable {
         public var dynamic = false
         /// DNS server for `zone check-mx`: "" for the system resolver, or "IPv4:port".
         public var resolver = ""
+        /// named's `directory` option (Debian's default): named reads a relative
+        /// `$INCLUDE` (and a relative zone_file) from there, and so do we.
+        public var directory = "/var/cache/bind"
     }
     public struct SMTP: Sendable { public var addressMap = "/var/lib/semail/mailbox.txt" }
     /// Which addresses a mailbox may have (`AddressPolicy`).
@@ -160,7 +163,7 @@ public struct Config: Sendable {
         "dns.zone": s(\.dns.zone), "dns.zone_file": s(\.dns.zoneFile), "dns.mx_host": s(\.dns.mxHost),
         "dns.mx_priority": i(\.dns.mxPriority), "dns.ttl": i(\.dns.ttl), "dns.rndc": s(\.dns.rndc),
         "dns.rndc_server": s(\.dns.rndcServer), "dns.rndc_port": i(\.dns.rndcPort), "dns.rndc_key": s(\.dns.rndcKey),
-        "dns.checkzone": s(\.dns.checkzone), "dns.dynamic": b(\.dns.dynamic), "dns.resolver": s(\.dns.resolver),
+        "dns.checkzone": s(\.dns.checkzone), "dns.dynamic": b(\.dns.dynamic), "dns.resolver": s(\.dns.resolver), "dns.directory": s(\.dns.directory),
         "smtp.address_map": s(\.smtp.addressMap),
         "policy.role_local_parts": s(\.policy.roleLocalParts), "policy.share_subdomains": b(\.policy.shareSubdomains),
         "policy.secret_file": s(\.policy.secretFile),

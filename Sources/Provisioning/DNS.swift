@@ -37,10 +37,15 @@ public struct DNSManager: Sendable {
     public init(config: Config.DNS, runner: ProcessRunner = ProcessRunner()) { self.config = config; self.runner = runner }
 
     public var store: ZoneStore {
-        ZoneStore(settings: ZoneSettings(zone: config.zone, file: config.zoneFile, checkzone: config.checkzone,
+        ZoneStore(settings: ZoneSettings(zone: config.zone, file: zoneFile, checkzone: config.checkzone,
                                          rndc: [config.rndc, "-s", config.rndcServer, "-p", String(config.rndcPort), "-k", config.rndcKey],
-                                         dynamic: config.dynamic),
+                                         dynamic: config.dynamic, directory: config.directory.isEmpty ? nil : config.directory),
                   runner: runner)
+    }
+
+    /// zone_file as named finds it: a relative path is relative to named's directory.
+    var zoneFile: String {
+        config.zoneFile.hasPrefix("/") || config.directory.isEmpty ? config.zoneFile : "\(config.directory)/\(config.zoneFile)"
     }
 
     var mxHost: String { ZoneName.absolute(config.mxHost.lowercased()) }
@@ -90,7 +95,7 @@ public struct DNSManager: Sendable {
 
     public func list() throws -> ZoneListing {
         let zone = try wrap { try store.read() }
-        return ZoneListing(zone: zone.origin, file: config.zoneFile, serial: zone.soa.flatMap { UInt32($0.rdata[2]) },
+        return ZoneListing(zone: zone.origin, file: zoneFile, serial: zone.soa.flatMap { UInt32($0.rdata[2]) },
                            managed: zone.records.filter(\.managed), mx: zone.records.filter { $0.type == "MX" })
     }
 
@@ -147,6 +152,8 @@ public struct DNSManager: Sendable {
         case let .conflict(m): SemailError("cannot edit the zone", why: m, status: .failure)
         case let .handWritten(m): SemailError("not removed", why: m, hint: "add --force to remove it anyway", status: .failure)
         case .checkFailed: SemailError("zone edit rejected; the old file is in place", why: e.description, status: .dataError)
+        case .alreadyFailing: SemailError("zone edit rejected; the old file is in place", why: e.description,
+                                          hint: "fix the zone file first (named-checkzone -k fail \(config.zone) \(zoneFile))", status: .dataError)
         case let .rndc(cmd, out): SemailError("rndc failed; the old zone file is back in place", why: "`\(cmd)`: \(out)",
                                              hint: "check that named is running and [dns] rndc_server/rndc_port/rndc_key match its controls", status: .unavailable)
         case let .io(m): SemailError("zone file I/O failed", why: m, status: .ioError)

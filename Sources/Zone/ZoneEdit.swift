@@ -7,6 +7,8 @@ public enum ZoneError: Error, Sendable, CustomStringConvertible, Equatable {
     case conflict(String)
     case handWritten(String)
     case checkFailed(record: String?, output: String)
+    /// The zone file as it is fails the check too: the edit is not to blame.
+    case alreadyFailing(output: String)
     case rndc(command: String, output: String)
     case io(String)
 
@@ -17,7 +19,9 @@ public enum ZoneError: Error, Sendable, CustomStringConvertible, Equatable {
         case let .conflict(m): m
         case let .handWritten(m): m
         case let .checkFailed(record, output):
-            "named-checkzone rejected the edited zone" + (record.map { " at the record `\($0)`" } ?? "") + ": \(output)"
+            "named-checkzone rejected the edited zone" + (record.map { " at \($0)" } ?? "") + ": \(output)"
+        case let .alreadyFailing(output):
+            "the zone file as it is already fails named-checkzone (not because of this edit; named keeps serving what it last loaded): \(output)"
         case let .rndc(command, output): "`\(command)` failed: \(output)"
         case let .io(m): m
         }
@@ -104,8 +108,12 @@ public enum ZoneEdit {
             return [ZoneSplice(at..<at, lines)]
         }
         let at = zone.bytes.count
-        let sep = zone.bytes.last.map { $0 == 0x0A ? "" : "\n" } ?? ""
-        return [ZoneSplice(at..<at, sep + beginLine + lines + endLine)]
+        // A file without a final newline keeps none: the block then ends
+        // without one too, and `remove` takes back the newline put before it.
+        if let last = zone.bytes.last, last != 0x0A {
+            return [ZoneSplice(at..<at, "\n" + beginLine + lines + String(endLine.dropLast()))]
+        }
+        return [ZoneSplice(at..<at, beginLine + lines + endLine)]
     }
 
     /// Whether a record read from the file is the record `r`.
@@ -174,7 +182,12 @@ public enum ZoneEdit {
                 return false
             }
             if remaining.isEmpty, inside.contains(where: { doomedEntries.contains($0) }) {
-                blockGone = zone.entries[b].range.lowerBound..<zone.entries[e].range.upperBound
+                var start = zone.entries[b].range.lowerBound
+                let end = zone.entries[e].range.upperBound
+                // The block closes the file without a final newline: `add`
+                // put a newline before it, which goes with it.
+                if end == zone.bytes.count, zone.bytes.last != 0x0A, start > 0, zone.bytes[start - 1] == 0x0A { start -= 1 }
+                blockGone = start..<end
                 splices.append(ZoneSplice(blockGone!, ""))
             }
         }
@@ -217,14 +230,51 @@ public enum ZoneEdit {
         a != b && ((a > b && a - b < 0x8000_0000) || (a < b && b - a > 0x8000_0000))
     }
 
-    /// The splice that sets the SOA serial to the next value.
-    public static func bumpSerial(_ zone: ZoneFile, now: Date = Date()) throws -> (ZoneSplice, old: UInt32, new: UInt32) {
-        guard let soa = zone.soa else { throw ZoneError.conflict("the zone \(zone.origin) has no SOA record at its apex") }
-        guard !soa.included, soa.rdataRanges.count == 7, let old = UInt32(soa.rdata[2]) else {
-            throw ZoneError.conflict("the SOA record (\(soa.file):\(soa.line)) is not in the zone file itself; semailctl cannot bump its serial")
-        }
+    /// The splices that set the SOA serial to the next value: in every SOA
+    /// record of the apex (a file in `dig axfr` form repeats the SOA at its
+    /// end, and named refuses two SOAs that differ).
+    public static func bumpSerial(_ zone: ZoneFile, now: Date = Date()) throws -> (splices: [ZoneSplice], old: UInt32, new: UInt32) {
+        let soas = zone.apexSOAs
+        guard let first = soas.first else { throw ZoneError.conflict("the zone \(zone.origin) has no SOA record at its apex") }
+        guard let old = UInt32(first.rdata[2]) else { throw ZoneError.conflict("the SOA record (\(first.file):\(first.line)) has no serial semailctl can read") }
         let new = nextSerial(old, now: now)
-        return (ZoneSplice(soa.rdataRanges[2], String(new)), old, new)
+        var splices: [ZoneSplice] = []
+        for soa in soas {
+            guard !soa.included else {
+                throw ZoneError.conflict("the SOA record (\(soa.file):\(soa.line)) is not in the zone file itself; semailctl cannot bump its serial")
+            }
+            splices += try serialSplices(soa, new, in: zone)
+        }
+        return (splices, old, new)
+    }
+
+    static func serialSplices(_ soa: ZoneRecord, _ new: UInt32, in zone: ZoneFile) throws -> [ZoneSplice] {
+        guard soa.generic else {
+            guard soa.rdataRanges.count == 7 else { throw ZoneError.conflict("the SOA record (\(soa.file):\(soa.line)) does not have 7 fields") }
+            return [ZoneSplice(soa.rdataRanges[2], String(new))]
+        }
+        // Generic rdata: the serial's 8 hex digits are rewritten where they
+        // stand, each token keeping its length (and its letter case).
+        let tokens = soa.rdataRanges.map { Array(zone.bytes[$0]) }
+        guard case let .success(wire) = GenericRData.wire(tokens.map { String(decoding: $0, as: UTF8.self) }),
+              let at = GenericRData.soaSerialOffset(wire) else {
+            throw ZoneError.conflict("the SOA record (\(soa.file):\(soa.line)) is generic rdata semailctl cannot read")
+        }
+        let digits = Array(String(new, radix: 16)), padded = Array(repeating: "0", count: 8 - digits.count) + digits
+        var splices: [ZoneSplice] = []
+        var pos = 0
+        let from = 2 * at, to = from + 8
+        for (i, range) in soa.rdataRanges.enumerated().dropFirst(2) {
+            let n = range.count, lo = max(from, pos), hi = min(to, pos + n)
+            if lo < hi {
+                let upper = tokens[i].contains { $0 >= 0x41 && $0 <= 0x46 }
+                let text = String(padded[(lo - from)..<(hi - from)])
+                let start = range.lowerBound + lo - pos
+                splices.append(ZoneSplice(start..<start + hi - lo, upper ? text.uppercased() : text))
+            }
+            pos += n
+        }
+        return splices
     }
 
     /// Applies splices (non-overlapping) to `bytes`.

@@ -32,8 +32,12 @@ public struct ZoneRecord: Sendable, Equatable, Codable {
     /// The `$ORIGIN` in effect where the record stands (relative rdata names
     /// are relative to it).
     public var origin: String
-    /// Byte ranges of the rdata fields in the file.
+    /// Byte ranges of the rdata fields in the file (for generic rdata, of
+    /// the tokens as written: `\#`, the length, the hex).
     public var rdataRanges: [Range<Int>]
+    /// Written as RFC 3597 generic rdata (`\# 4 C0000201`); `rdata` holds
+    /// the decoded presentation form when the type is one this module knows.
+    public var generic: Bool = false
 
     /// The owner, lowercased, for comparisons.
     public var key: String
@@ -73,19 +77,27 @@ public struct ZoneFile: Sendable {
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 
+    /// The TTL state where the file ends: named keeps `$TTL` (and the last
+    /// explicit TTL) set in an included file for the rest of the zone.
+    private(set) var endDefaultTTL: UInt32?
+    private(set) var endLastTTL: UInt32?
+
     /// Parses `bytes` as the zone `origin`. `$INCLUDE` files are read (from
-    /// `baseDir` when relative) and their records added, marked `included`.
+    /// `baseDir` when relative: named's `directory`) and their records
+    /// added, marked `included`.
     public init(bytes: [UInt8], origin: String, path: String = "<zone>", baseDir: String? = nil) throws {
-        try self.init(bytes: bytes, origin: origin, path: path, baseDir: baseDir, includeDepth: 0, defaultTTL: nil)
+        try self.init(bytes: bytes, origin: origin, path: path, baseDir: baseDir, includeDepth: 0, defaultTTL: nil, lastTTL: nil)
     }
 
-    init(bytes: [UInt8], origin: String, path: String, baseDir: String?, includeDepth: Int, defaultTTL: UInt32?) throws {
+    init(bytes: [UInt8], origin: String, path: String, baseDir: String?, includeDepth: Int, defaultTTL: UInt32?, lastTTL: UInt32?) throws {
         self.path = path
         self.origin = ZoneName.absolute(origin.lowercased())
         self.bytes = bytes
         var p = Parser(bytes: bytes, path: path)
         var state = ParseState(origin: self.origin)
         state.defaultTTL = defaultTTL
+        state.lastTTL = lastTTL
+        defer { endDefaultTTL = state.defaultTTL; endLastTTL = state.lastTTL }
         var inManaged = false
         while let raw = try p.nextEntry() {
             var entry = Entry(kind: .blank, range: raw.range, line: raw.line, tokens: raw.tokens, inheritsOwner: raw.inheritsOwner)
@@ -115,7 +127,12 @@ public struct ZoneFile: Sendable {
                         throw ZoneParseError(file: path, line: raw.line, message: "$INCLUDE \(file): cannot read it")
                     }
                     var inc = try ZoneFile(bytes: Array(data), origin: incOrigin, path: file,
-                                           baseDir: baseDir, includeDepth: includeDepth + 1, defaultTTL: state.defaultTTL)
+                                           baseDir: baseDir, includeDepth: includeDepth + 1, defaultTTL: state.defaultTTL, lastTTL: state.lastTTL)
+                    // As in named (BIND's load context holds the TTLs, not the
+                    // include's): its $TTL and last TTL carry on after it; the
+                    // origin and the owner to inherit do not.
+                    state.defaultTTL = inc.endDefaultTTL
+                    state.lastTTL = inc.endLastTTL
                     for i in inc.records.indices { inc.records[i].included = true }
                     records += inc.records
                     recordEntry += Array(repeating: nil, count: inc.records.count)
@@ -133,16 +150,21 @@ public struct ZoneFile: Sendable {
         if inManaged { throw ZoneParseError(file: path, line: p.line, message: "managed block not closed (\(Self.managedEndMarker) missing)") }
     }
 
-    /// Reads and parses a file.
-    public static func read(path: String, origin: String) throws -> ZoneFile {
+    /// Reads and parses a file. Relative `$INCLUDE`s are read from
+    /// `includeBase` (named's `directory`), else from the file's directory.
+    public static func read(path: String, origin: String, includeBase: String? = nil) throws -> ZoneFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ZoneParseError(file: path, line: 0, message: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
         }
-        return try ZoneFile(bytes: Array(data), origin: origin, path: path, baseDir: (path as NSString).deletingLastPathComponent)
+        return try ZoneFile(bytes: Array(data), origin: origin, path: path, baseDir: includeBase ?? (path as NSString).deletingLastPathComponent)
     }
 
-    /// The SOA record of the zone apex.
+    /// The SOA record of the zone apex (the first, when a file repeats it
+    /// at its end as `dig axfr` output does).
     public var soa: ZoneRecord? { records.first { $0.type == "SOA" && $0.key == origin } }
+
+    /// Every SOA record of the apex, in file order.
+    public var apexSOAs: [ZoneRecord] { records.filter { $0.type == "SOA" && $0.key == origin } }
 
     public func records(named name: String, type: String? = nil) -> [ZoneRecord] {
         let k = name.lowercased()
@@ -190,18 +212,26 @@ struct ParseState {
         }
         var ttl: UInt32?
         var rrclass: String?
-        var type: String?
+        var written: String?
         while let t = tokens.first {
             tokens.removeFirst()
             if ttl == nil, !t.quoted, let v = ZoneTTL.parse(t.text) { ttl = v; continue }
             if rrclass == nil, !t.quoted, let c = ZoneRecordType.rrclass(t.text) { rrclass = c; continue }
-            type = ZoneRecordType.upper(t.text)
-            guard !t.quoted, ZoneRecordType.isMnemonic(type!) else { throw fail("expected a record type, found \(ZoneName.shown(t.text))") }
+            written = ZoneRecordType.upper(t.text)
+            guard !t.quoted, ZoneRecordType.isMnemonic(written!) else { throw fail("expected a record type, found \(ZoneName.shown(t.text))") }
             break
         }
-        guard let type else { throw fail("a record needs a type (A, MX, ...) after the owner, TTL and class") }
-        let rdata = tokens.map(\.text)
+        guard let written else { throw fail("a record needs a type (A, MX, ...) after the owner, TTL and class") }
+        let type = ZoneRecordType.canonical(written)   // TYPE15 is MX
+        var rdata = tokens.map(\.text)
         let rdataRanges = tokens.map(\.range)
+        var generic = false
+        if GenericRData.isGeneric(rdata) {
+            do {
+                let wire = try GenericRData.wire(rdata).get()
+                if let decoded = try GenericRData.decode(type, wire) { rdata = decoded; generic = true }
+            } catch { throw fail("\(type) in generic form (\\# LENGTH HEX): \(error.message)") }
+        }
         try ZoneRecordType.checkRData(type, rdata, fail: fail)
         let effectiveTTL: UInt32
         if let ttl { effectiveTTL = ttl } else if let d = defaultTTL { effectiveTTL = d } else if let l = lastTTL { effectiveTTL = l }
@@ -212,7 +242,7 @@ struct ParseState {
         if let rrclass { lastClass = rrclass }
         return ZoneRecord(owner: owner, ttl: effectiveTTL, rrclass: rrclass ?? lastClass, type: type, rdata: rdata,
                           file: path, line: raw.line, managed: false, included: false,
-                          origin: origin, rdataRanges: rdataRanges, key: ZoneRecordType.lower(owner))
+                          origin: origin, rdataRanges: rdataRanges, generic: generic, key: ZoneRecordType.lower(owner))
     }
 }
 

@@ -107,6 +107,11 @@ public enum ZoneRecordType {
     static func upper(_ s: String) -> String { s.utf8.contains(where: { $0 >= 0x61 && $0 <= 0x7A }) ? s.uppercased() : s }
     static func lower(_ s: String) -> String { s.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? s.lowercased() : s }
     public static let known: Set<String> = ["SOA", "NS", "A", "AAAA", "MX", "CNAME", "TXT", "SRV", "CAA", "PTR", "SPF", "DNAME"]
+    static let numbers: [String: String] = ["TYPE1": "A", "TYPE2": "NS", "TYPE5": "CNAME", "TYPE6": "SOA", "TYPE12": "PTR", "TYPE15": "MX",
+                                            "TYPE16": "TXT", "TYPE28": "AAAA", "TYPE33": "SRV", "TYPE39": "DNAME", "TYPE99": "SPF", "TYPE257": "CAA"]
+
+    /// The mnemonic of a `TYPEnn` name for a type of `known` (RFC 3597 §5), else `s`.
+    static func canonical(_ s: String) -> String { s.hasPrefix("TYPE") ? numbers[s] ?? s : s }
 
     /// A type mnemonic (known or not, e.g. SVCB, NSAP, TYPE65534): a letter,
     /// then letters, digits or hyphens.

@@ -20,8 +20,13 @@ public struct ZoneSettings: Sendable {
     /// Dynamic zone: freeze before editing, thaw after. Also assumed when a
     /// `.jnl` journal lies beside the file.
     public var dynamic: Bool = false
-    public init(zone: String, file: String, checkzone: String = "/usr/bin/named-checkzone", rndc: [String], dynamic: Bool = false) {
-        self.zone = zone; self.file = file; self.checkzone = checkzone; self.rndc = rndc; self.dynamic = dynamic
+    /// named's `directory` option: where it resolves a relative `$INCLUDE`
+    /// (and the check runs, `named-checkzone -w`). nil: the zone file's
+    /// directory.
+    public var directory: String?
+    public init(zone: String, file: String, checkzone: String = "/usr/bin/named-checkzone", rndc: [String], dynamic: Bool = false,
+                directory: String? = nil) {
+        self.zone = zone; self.file = file; self.checkzone = checkzone; self.rndc = rndc; self.dynamic = dynamic; self.directory = directory
     }
 }
 
@@ -45,9 +50,13 @@ public struct ZoneStore: Sendable {
     public init(settings: ZoneSettings, runner: ZoneCommandRunner) { self.settings = settings; self.runner = runner }
 
     var dir: String { (settings.file as NSString).deletingLastPathComponent }
+    /// Where relative `$INCLUDE` files are: named's directory.
+    var includeBase: String { settings.directory ?? dir }
 
     public func read() throws -> ZoneFile {
-        do { return try ZoneFile.read(path: settings.file, origin: settings.zone) } catch let e as ZoneParseError { throw ZoneError.parse(e) }
+        do { return try ZoneFile.read(path: settings.file, origin: settings.zone, includeBase: includeBase) } catch let e as ZoneParseError {
+            throw ZoneError.parse(e)
+        }
     }
 
     public var isDynamic: Bool { settings.dynamic || FileManager.default.fileExists(atPath: settings.file + ".jnl") }
@@ -66,14 +75,14 @@ public struct ZoneStore: Sendable {
         let splices = try change(zone)
         guard !splices.isEmpty else { return ZoneEditResult(changed: false, oldSerial: zone.soa.flatMap { UInt32($0.rdata[2]) }) }
         let (serial, old, new) = try ZoneEdit.bumpSerial(zone, now: now)
-        let bytes = ZoneEdit.apply(splices + [serial], to: zone.bytes)
+        let all = splices + serial
+        let bytes = ZoneEdit.apply(all, to: zone.bytes)
         // What we insert must read back as records (named-checkzone then
         // checks the whole file).
-        let inserted = splices.filter { $0.bytes.last == 0x0A }.flatMap(\.bytes)
-        do { _ = try ZoneFile(bytes: inserted, origin: settings.zone, path: settings.file) } catch let e as ZoneParseError {
-            throw ZoneError.parse(e)
-        }
-        try install(bytes, old: zone.bytes)
+        let inserted: ZoneFile
+        do { inserted = try ZoneFile(bytes: splices.filter { $0.bytes.contains(0x0A) }.flatMap(\.bytes), origin: settings.zone, path: settings.file) }
+        catch let e as ZoneParseError { throw ZoneError.parse(e) }
+        try install(bytes, old: zone.bytes, splices: all, added: inserted.records)
         do {
             if dynamic { try rndc("thaw"); thawed = true } else { try rndc("reload") }
         } catch {
@@ -94,7 +103,7 @@ public struct ZoneStore: Sendable {
             let served = status.split(separator: "\n").first { $0.hasPrefix("serial:") }
                 .flatMap { UInt32($0.dropFirst("serial:".count).trimmingCharacters(in: .whitespaces)) }
             let zone = try read()
-            if let served, let soa = zone.soa, UInt32(soa.rdata[2]) == served { return zone }
+            if let served, let soa = zone.soa, UInt32(soa.rdata[2]) == served { return zone }  // the first; named wrote them all
             guard Date() < deadline else {
                 throw ZoneError.io("named did not write the frozen zone \(settings.zone) to \(settings.file) in \(Int(timeout)) s (it serves serial \(served.map(String.init) ?? "?"), the file has \(zone.soa?.rdata[2] ?? "none"))")
             }
@@ -115,19 +124,13 @@ public struct ZoneStore: Sendable {
     /// Temp file beside the zone file, same owner and mode, fsynced, checked
     /// with named-checkzone, then: old file linked to `.prev`, temp renamed
     /// over the file, directory fsynced.
-    func install(_ bytes: [UInt8], old: [UInt8]) throws {
+    func install(_ bytes: [UInt8], old: [UInt8], splices: [ZoneSplice] = [], added: [ZoneRecord] = []) throws {
         let base = (settings.file as NSString).lastPathComponent
         let tmp = "\(dir)/.\(base).semail-\(getpid())"
         try AtomicFile.writeTemp(tmp, bytes, like: settings.file)
         var keepTmp = false
         defer { if !keepTmp { unlink(tmp) } }
-        // As strict as named loading a primary zone (-k fail), and an MX that
-        // points at a CNAME is refused (RFC 2181 §10.3).
-        let check = runner.runCommand([settings.checkzone, "-k", "fail", "-M", "fail", "-w", dir, settings.zone, tmp])
-        guard check.status == 0 else {
-            throw ZoneError.checkFailed(record: Self.offendingLine(check.output, file: tmp, bytes: bytes, old: old),
-                                        output: check.output.replacingOccurrences(of: tmp, with: settings.file).trimmingCharacters(in: .whitespacesAndNewlines))
-        }
+        try check(tmp, bytes: bytes, old: old, splices: splices, added: added)
         let prevTmp = "\(dir)/.\(base).prev.semail-\(getpid())"
         unlink(prevTmp)
         // No .prev, no install: a failed reload must be able to put the old file back.
@@ -154,21 +157,110 @@ public struct ZoneStore: Sendable {
         AtomicFile.syncDirectory(dir)
     }
 
-    /// The record named-checkzone complains about: the line of its
-    /// "file:LINE:" message, else a new line whose owner its "name/TYPE"
-    /// message names.
-    static func offendingLine(_ output: String, file: String, bytes: [UInt8], old: [UInt8]) -> String? {
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        if let r = output.range(of: file + ":"), let n = Int(output[r.upperBound...].prefix { $0.isNumber }), n >= 1, n <= lines.count {
-            return lines[n - 1].trimmingCharacters(in: .whitespaces)
+    /// The check command: as strict as named loading a primary zone
+    /// (check-names fail; named's other defaults), run in named's directory.
+    func checkArgv(_ file: String) -> [String] {
+        var isDir: ObjCBool = false
+        let w = FileManager.default.fileExists(atPath: includeBase, isDirectory: &isDir) && isDir.boolValue ? ["-w", includeBase] : []
+        return [settings.checkzone, "-k", "fail"] + w + [settings.zone, file]
+    }
+
+    /// Refuses what named would refuse, and what the edit itself makes
+    /// worse: an MX it adds that points at a CNAME (RFC 2181 §10.3; named
+    /// only warns, and serves a zone whose own records do that). A zone
+    /// named accepts never becomes uneditable, and the message names the
+    /// line at fault in the file as it is, or the record the edit adds.
+    func check(_ tmp: String, bytes: [UInt8], old: [UInt8], splices: [ZoneSplice], added: [ZoneRecord]) throws {
+        let r = runner.runCommand(checkArgv(tmp))
+        guard r.status == 0 else {
+            let before = runner.runCommand(checkArgv(settings.file))
+            if before.status != 0 {
+                throw ZoneError.alreadyFailing(output: before.output.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            let map = LineMap(old: old, new: bytes, splices: splices)
+            throw ZoneError.checkFailed(record: map.culprit(r.output, tmp: tmp, file: settings.file, added: added),
+                                        output: map.rewrite(r.output, tmp: tmp, file: settings.file))
         }
-        let oldLines = Set(String(decoding: old, as: UTF8.self).split(separator: "\n"))
-        for l in lines where !oldLines.contains(l) {
-            guard let owner = l.split(whereSeparator: { $0 == " " || $0 == "\t" }).first else { continue }
-            let bare = owner.hasSuffix(".") ? owner.dropLast() : owner[...]
-            if output.lowercased().contains("\(bare.lowercased())/") { return l.replacingOccurrences(of: "\t", with: " ") }
+        for line in r.output.split(separator: "\n") where line.contains("/MX '") && line.hasSuffix("is a CNAME (illegal)") {
+            guard let slash = line.range(of: "/MX '"), let colon = line[..<slash.lowerBound].range(of: ": ", options: .backwards) else { continue }
+            let owner = ZoneName.absolute(String(line[colon.upperBound..<slash.lowerBound]).lowercased())
+            if let mx = added.first(where: { $0.type == "MX" && $0.key == owner }) {
+                throw ZoneError.checkFailed(record: "the record `\(mx.owner) \(mx.ttl) \(mx.rrclass) MX \(mx.rdataText)` this edit adds",
+                                            output: line.trimmingCharacters(in: .whitespaces) + " (an MX must not point at a CNAME, RFC 2181 §10.3)")
+            }
+        }
+    }
+}
+
+/// Line numbers of the edited file (checked as a temp file) mapped back to
+/// the file as it is, so a message names the line the administrator sees.
+struct LineMap {
+    let old: [UInt8], new: [UInt8]
+    let splices: [ZoneSplice]   // sorted, in old offsets
+
+    init(old: [UInt8], new: [UInt8], splices: [ZoneSplice]) {
+        self.old = old; self.new = new
+        self.splices = splices.sorted { $0.range.lowerBound < $1.range.lowerBound }
+    }
+
+    /// The byte range of line `n` (1-based) of the new file, newline excluded.
+    func newLine(_ n: Int) -> Range<Int>? {
+        guard n >= 1 else { return nil }
+        var line = 1, start = 0
+        while line < n {
+            guard let nl = new[start...].firstIndex(of: 0x0A) else { return nil }
+            start = nl + 1; line += 1
+        }
+        return start..<(new[start...].firstIndex(of: 0x0A) ?? new.count)
+    }
+
+    /// Where the new bytes `r` come from: the old line of their start (nil:
+    /// the edit inserted it), and whether the edit wrote any of them.
+    func origin(of r: Range<Int>) -> (oldLine: Int?, touched: Bool) {
+        var delta = 0, touched = false, inserted = false
+        for s in splices {
+            let ns = s.range.lowerBound + delta, ne = ns + s.bytes.count
+            if ns > r.upperBound { break }
+            if ns < r.upperBound && ne > r.lowerBound { touched = true }
+            // Whole lines the edit inserts (not an owner put back at a line's start).
+            if r.lowerBound >= ns && r.lowerBound < ne && s.bytes.contains(0x0A) { inserted = true }
+            if r.lowerBound >= ne { delta += s.bytes.count - s.range.count }
+        }
+        guard !inserted else { return (nil, true) }
+        let o = min(max(r.lowerBound - delta, 0), old.count)
+        return (old[..<o].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }, touched)
+    }
+
+    /// The culprit of a failed check: the line its "file:LINE:" names, else
+    /// a record the edit adds whose owner the message names.
+    func culprit(_ output: String, tmp: String, file: String, added: [ZoneRecord]) -> String? {
+        if let r = output.range(of: tmp + ":"), let n = Int(output[r.upperBound...].prefix { $0.isNumber }), let range = newLine(n) {
+            let text = String(decoding: new[range], as: UTF8.self).trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\t", with: " ")
+            let (line, touched) = origin(of: range)
+            guard let line else { return "the line `\(text)` this edit adds" }
+            return "\(file):\(line) `\(text)`" + (touched ? " (a line this edit changes)" : " (a line this edit did not write)")
+        }
+        let lower = output.lowercased()
+        if let r = added.first(where: { lower.contains(String($0.key.dropLast()) + "/") }) {
+            return "the record `\(r.owner) \(r.ttl) \(r.rrclass) \(r.type) \(r.rdataText)` this edit adds"
         }
         return nil
+    }
+
+    /// The check's output with the temp file's name and line numbers made
+    /// those of the zone file (a line the edit adds: "added line N").
+    func rewrite(_ output: String, tmp: String, file: String) -> String {
+        var out = ""
+        var rest = output[...]
+        while let r = rest.range(of: tmp) {
+            out += rest[..<r.lowerBound] + file
+            rest = rest[r.upperBound...]
+            if rest.hasPrefix(":"), let n = Int(rest.dropFirst().prefix { $0.isNumber }), let range = newLine(n) {
+                out += ":" + (origin(of: range).oldLine.map(String.init) ?? "(added line \(n))")
+                rest = rest.dropFirst(1 + String(n).count)
+            }
+        }
+        return (out + rest).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

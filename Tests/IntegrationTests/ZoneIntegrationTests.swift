@@ -149,4 +149,72 @@ import TestSupport
         #expect(r.status == 1)
         #expect(r.text.contains("does not exist"))
     }
+
+    /// Zone files of other projects' shapes (Tests/ZoneTests/Data), loaded
+    /// by this named as zones of their own: add-mx is served, remove-mx gives
+    /// the file back as it was but for the serial.
+    @Test(arguments: ["axfr-style", "generic-rdata", "no-final-newline", "apex-mx-cname"])
+    func realWorldZoneIsEditedAndServed(_ name: String) throws {
+        let zone = "\(name).example", file = "\(n.dir)/data-\(name).db"
+        let original = try #require(FileManager.default.contents(atPath: "\(repoRoot)/Tests/ZoneTests/Data/\(name).db"))
+        try original.write(to: URL(fileURLWithPath: file))
+        try n.rndc(["addzone", zone, "{ type primary; file \"\(file)\"; };"])
+        defer { try? n.rndc(["delzone", zone]) }
+        let serial = try n.serial(zone)
+        let c = try cfg(zone: zone, file: file)
+        var r = try semailctl(["zone", "add-mx", "box", "--config", c])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try n.dig("box.\(zone)", "MX") == ["10 mx.\(zone)."])
+        let added = try n.serial(zone)
+        #expect(added != serial)
+        r = try semailctl(["zone", "remove-mx", "box", "--config", c])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try n.dig("box.\(zone)", "MX").isEmpty)
+        let now = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(now.replacingOccurrences(of: String(try n.serial(zone)), with: String(serial)) == String(decoding: original, as: UTF8.self))
+    }
+
+    /// A relative `$INCLUDE` is read from named's `directory`, not from the
+    /// zone file's: here the zone file is in a subdirectory and the include
+    /// beside named.conf, and `[dns] directory` says where named runs.
+    @Test func relativeIncludeIsReadFromNamedsDirectory() throws {
+        let id = uniqueUID("inc").lowercased()
+        let zone = "\(id).test", sub = "\(n.dir)/zones-\(id)", file = "\(sub)/db.\(zone)", inc = "inc-\(id).db"
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+        try "$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 300\n@ IN NS ns1\nns1 IN A 127.0.0.1\nmx IN A 127.0.0.1\n$INCLUDE \(inc)\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        try "hand IN MX 20 mx\n".write(toFile: "\(n.dir)/\(inc)", atomically: true, encoding: .utf8)
+        try n.rndc(["addzone", zone, "{ type primary; file \"\(file)\"; };"])
+        defer { try? n.rndc(["delzone", zone]) }
+        // named itself reads the include from its directory.
+        #expect(try n.dig("hand.\(zone)", "MX") == ["20 mx.\(zone)."])
+        let c = try cfg("directory = \"\(n.dir)\"", zone: zone, file: file)
+        var r = try semailctl(["zone", "add-mx", "box", "--config", c])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try n.dig("box.\(zone)", "MX") == ["10 mx.\(zone)."])
+        #expect(try n.dig("hand.\(zone)", "MX") == ["20 mx.\(zone)."])
+        r = try semailctl(["zone", "list", "--config", c])
+        #expect(r.status == 0 && r.text.contains("\(n.dir)/\(inc):1"), "\(r.text)\(r.stderr)")
+        // The included record is still never removed.
+        r = try semailctl(["zone", "remove-mx", "hand", "--config", c, "--force"])
+        #expect(r.status == 1 && r.stderr.contains("included file"), "\(r.stderr)")
+    }
+
+    /// named serves a zone whose apex MX points at a CNAME (a warning):
+    /// semailctl edits it too; only an MX it would itself point at a CNAME
+    /// is refused (rejectedEditLeavesNamedServingTheOldData).
+    @Test func aZoneNamedServesWithAWarningStaysEditable() throws {
+        let original = try #require(FileManager.default.contents(atPath: n.zoneFile))
+        try (String(decoding: original, as: UTF8.self) + "@\tIN\tMX\t5 alias\nalias\tIN\tCNAME\twww\n").write(toFile: n.zoneFile, atomically: true, encoding: .utf8)
+        try n.rndc(["reload", "semail.email"])
+        defer {
+            try? original.write(to: URL(fileURLWithPath: n.zoneFile))
+            try? n.rndc(["reload", "semail.email"])
+        }
+        #expect(try n.dig("semail.email", "MX") == ["5 alias.semail.email."])
+        let name = uniqueUID("warn")
+        let r = try semailctl(["zone", "add-mx", name, "--config", try cfg()])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try n.dig("\(name).semail.email", "MX") == ["10 mx.semail.email."])
+    }
 }

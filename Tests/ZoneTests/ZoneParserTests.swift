@@ -54,18 +54,18 @@ let corpus: [CorpusFile] = {
         #expect(!add.isEmpty)
         let (s1, old, new) = try ZoneEdit.bumpSerial(z)
         #expect(ZoneEdit.serialGreater(new, old))
-        let added = try ZoneFile(bytes: ZoneEdit.apply(add + [s1], to: z.bytes), origin: f.origin, path: f.path)
+        let added = try ZoneFile(bytes: ZoneEdit.apply(add + s1, to: z.bytes), origin: f.origin, path: f.path)
         let mx = added.records(named: owner, type: "MX")
         #expect(mx.count == 1 && mx[0].managed)
         // Adding again: nothing.
         #expect(try ZoneEdit.add([ZoneNewRecord(owner: owner, ttl: 300, type: "MX", rdata: ["10", "mx.\(z.origin)"])], to: added).isEmpty)
         let rm = try ZoneEdit.remove(name: owner, types: ["MX"], from: added, force: false)
         let (s2, _, _) = try ZoneEdit.bumpSerial(added)
-        let back = try ZoneFile(bytes: ZoneEdit.apply(rm + [s2], to: added.bytes), origin: f.origin, path: f.path)
+        let back = try ZoneFile(bytes: ZoneEdit.apply(rm + s2, to: added.bytes), origin: f.origin, path: f.path)
         // Same bytes once the serial is put back.
         let (restore, _, _) = try ZoneEdit.bumpSerial(back)
-        let original = ZoneSplice(restore.range, String(old))
-        #expect(ZoneEdit.apply([original], to: back.bytes) == data)
+        let original = restore.map { ZoneSplice($0.range, String(old)) }
+        #expect(ZoneEdit.apply(original, to: back.bytes) == data)
     }
 
     @Test func readsDirectivesParenthesesInheritanceAndEscapes() throws {
