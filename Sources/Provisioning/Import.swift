@@ -117,7 +117,7 @@ public struct Importer {
                 // Compared (and updated) now, before any later record on this DN is sent.
                 if let f = firstFailure, i > f { s.notApplied += 1; return }
                 try compare(r, into: &s, apply: true)
-            case (.delete, .noSuchObject) where r.controls.isEmpty:
+            case (.delete, .noSuchObject):
                 s.skipped += 1
             default:
                 fail(i, e.description)
@@ -217,7 +217,11 @@ public struct Importer {
             return
         }
         if !apply { s.modified += 1; return }
-        let mods = wanted.attributes.filter { a in diff.contains(a.name.lowercased()) }.map { LDAPModification(.replace, $0) }
+        // The RDN values stay (the server refuses to remove them: notAllowedOnRDN).
+        let mods = wanted.attributes.filter { a in diff.contains(a.name.lowercased()) }.map { a -> LDAPModification in
+            let rdn = (DNKey(r.dn)?.rdnValues(of: a.name) ?? []).filter { Importer.rdnValuesAdded(r.dn, a.name, Set(a.values)).contains(Importer.folded($0)) }
+            return LDAPModification(.replace, LDAPAttribute(a.name, a.values + rdn))
+        }
         do {
             try connection.modify(r.dn, mods)
             s.modified += 1
@@ -230,14 +234,12 @@ public struct Importer {
 
     /// Whether the entry holds exactly the wanted values of `name` as the
     /// server matches them: each wanted value compares true, and it holds no
-    /// more values than those, plus an RDN value the server added itself.
+    /// other values than those, but for RDN values the server added itself.
     private func sameOnServer(_ dn: String, _ name: String, _ wanted: LDAPEntry, _ have: LDAPEntry) throws -> Bool {
         let want = Set(wanted.values(name))
-        let theirs = have.values(name)
-        let rdn = (DNKey(dn)?.rdnValues(of: name) ?? []).filter { v in
-            !want.contains { String(decoding: $0, as: UTF8.self).lowercased() == String(decoding: v, as: UTF8.self).lowercased() }
-        }
-        guard theirs.count >= want.count, theirs.count <= want.count + rdn.count else { return false }
+        let added = Importer.rdnValuesAdded(dn, name, want)
+        let theirs = have.values(name).filter { !added.contains(Importer.folded($0)) }
+        guard theirs.count == want.count else { return false }
         for v in want {
             do {
                 guard try connection.compare(dn, attribute: name, value: v) else { return false }
@@ -246,6 +248,14 @@ public struct Importer {
             }
         }
         return true
+    }
+
+    static func folded(_ v: [UInt8]) -> String { String(decoding: v, as: UTF8.self).lowercased() }
+
+    /// The RDN values of `name` that `want` lacks: slapd adds them to the entry.
+    static func rdnValuesAdded(_ dn: String, _ name: String, _ want: Set<[UInt8]>) -> Set<String> {
+        let w = Set(want.map(folded))
+        return Set((DNKey(dn)?.rdnValues(of: name) ?? []).map(folded).filter { !w.contains($0) })
     }
 
     /// Names (lowercased) of the attributes whose value sets differ.

@@ -262,6 +262,15 @@ import TestSupport
         doc = try json(again)
         #expect(doc["modified"] as? Int == 0 && doc["failed"] as? Int == 0, "--update rewrote unchanged entries: \(doc)")
         #expect(try p.dump("b") == r.b)
+        // A value beside the RDN value the server added is a difference;
+        // --update removes it and keeps the RDN value.
+        let extra = try p.ldapmodify("dn: cn=Ghost,{BASE}\nchangetype: modify\nadd: cn\ncn: Intruder\n-\n\n", side: "b", continueOnError: false)
+        #expect(extra.status == 0, "\(extra.stderr)")
+        doc = try json(try p.semailctl(ldif))
+        #expect((doc["differing"] as? [[String: Any]])?.map { $0["reason"] as? String } == ["differs in: cn"], "\(doc)")
+        doc = try json(try p.semailctl(ldif, ["--update"]))
+        #expect(doc["modified"] as? Int == 1 && doc["failed"] as? Int == 0, "\(doc)")
+        #expect(try p.dump("b") == r.b)
     }
 
     /// DNs slapd refuses to read are failures of their records, in the
