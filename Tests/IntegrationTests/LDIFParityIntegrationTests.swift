@@ -22,6 +22,7 @@ import TestSupport
         // test017/test018 data and RFC 2849 example 6).
         var setup = ""
         var ldif = ""
+        let big = String(repeating: "Large value ", count: 80_000)
         for i in 0..<20 {
             setup += "dn: cn=r\(i),{BASE}\nobjectClass: person\ncn: r\(i)\nsn: s\n\n"
             ldif += "dn: cn=r\(i),{BASE}\nchangetype: modrdn\nnewrdn: cn=n\(i)\ndeleteoldrdn: 1\n\n"
@@ -37,7 +38,8 @@ import TestSupport
         }
         for m in 0..<10 {
             setup += "dn: cn=m\(m),{BASE}\nobjectClass: person\ncn: m\(m)\nsn: s\n\n"
-            ldif += "dn: ou=new\(m),{BASE}\nchangetype: add\nobjectClass: organizationalUnit\nou: new\(m)\n\n"
+            // A large value makes the server take its time over the add.
+            ldif += "dn: ou=new\(m),{BASE}\nchangetype: add\nobjectClass: organizationalUnit\nou: new\(m)\ndescription: \(big)\n\n"
             ldif += "dn: cn=m\(m),{BASE}\nchangetype: modrdn\nnewrdn: cn=m\(m)\ndeleteoldrdn: 0\nnewsuperior: ou=new\(m),{BASE}\n\n"
             ldif += "dn: cn=m\(m),ou=new\(m),{BASE}\nchangetype: modify\nadd: description\ndescription: moved\n-\n\n"
         }
