@@ -116,7 +116,7 @@ public struct Importer {
             case (.content, .alreadyExists), (.add, .alreadyExists):
                 // Compared (and updated) now, before any later record on this DN is sent.
                 if let f = firstFailure, i > f { s.notApplied += 1; return }
-                try compare(r, into: &s, apply: true)
+                if let reason = try compare(r, into: &s, apply: true) { fail(i, reason) }
             case (.delete, .noSuchObject):
                 s.skipped += 1
             default:
@@ -150,7 +150,9 @@ public struct Importer {
         if let f = firstFailure {
             s.notApplied += records.count - index
             if index < records.count { s.notSentFromLine = records[index].line }
-            s.appliedAfterFailure = appliedAt.filter { $0 > f }.sorted().map { .init(dn: records[$0].dn, line: records[$0].line, reason: "sent before the failure came back") }
+            s.appliedAfterFailure = appliedAt.filter { $0 > f }.sorted().map {
+                .init(dn: records[$0].dn, line: records[$0].line, reason: "sent before the failure came back")
+            }
         }
         return s
     }
@@ -182,7 +184,12 @@ public struct Importer {
             do {
                 switch r.change {
                 case .content, .add:
-                    if try connection.read(r.dn, attributes: ["1.1"]) == nil { s.added += 1 } else { try compare(r, into: &s, apply: false) }
+                    if try connection.read(r.dn, attributes: ["1.1"]) == nil {
+                        s.added += 1
+                    } else if let reason = try compare(r, into: &s, apply: false) {
+                        s.failed += 1
+                        s.failures.append(.init(dn: r.dn, line: r.line, reason: reason))
+                    }
                 case .delete:
                     if try connection.read(r.dn, attributes: ["1.1"]) == nil { s.skipped += 1 } else { s.deleted += 1 }
                 case .modify: s.modified += 1
@@ -201,22 +208,19 @@ public struct Importer {
     /// replaced with `--update`. Values that differ as bytes are asked of
     /// the server (compare), which matches them as it stores them (DN
     /// syntax, case, the RDN value it adds).
-    private func compare(_ r: LDIFRecord, into s: inout ImportSummary, apply: Bool) throws {
-        guard let wanted = r.entry else { return }
+    /// Returns why it failed, if it did.
+    private func compare(_ r: LDIFRecord, into s: inout ImportSummary, apply: Bool) throws -> String? {
+        guard let wanted = r.entry else { return nil }
         let names = wanted.attributes.map(\.name)
-        guard let have = try connection.read(r.dn, attributes: names) else {
-            s.failed += 1
-            s.failures.append(.init(dn: r.dn, line: r.line, reason: "entry vanished while importing"))
-            return
-        }
+        guard let have = try connection.read(r.dn, attributes: names) else { return "entry vanished while importing" }
         let diff = try Importer.differences(wanted: wanted, have: have).filter { try !sameOnServer(r.dn, $0, wanted, have) }
-        if diff.isEmpty { s.skipped += 1; return }
+        if diff.isEmpty { s.skipped += 1; return nil }
         guard options.update else {
             s.differing.append(.init(dn: r.dn, line: r.line, reason: "differs in: \(diff.joined(separator: ", "))"))
             s.skipped += 1
-            return
+            return nil
         }
-        if !apply { s.modified += 1; return }
+        if !apply { s.modified += 1; return nil }
         // The RDN values stay (the server refuses to remove them: notAllowedOnRDN).
         let mods = wanted.attributes.filter { a in diff.contains(a.name.lowercased()) }.map { a -> LDAPModification in
             let rdn = (DNKey(r.dn)?.rdnValues(of: a.name) ?? []).filter { Importer.rdnValuesAdded(r.dn, a.name, Set(a.values)).contains(Importer.folded($0)) }
@@ -225,10 +229,10 @@ public struct Importer {
         do {
             try connection.modify(r.dn, mods)
             s.modified += 1
+            return nil
         } catch let e as LDAPError {
             if e.code.isConnectionFailure { throw Host.explain(e, uri: connection.options.uri) }
-            s.failed += 1
-            s.failures.append(.init(dn: r.dn, line: r.line, reason: e.description))
+            return e.description
         }
     }
 
