@@ -35,6 +35,8 @@ extension String {
 
 public enum LDAPModOp: String, Sendable, Hashable, Codable {
     case add, delete, replace
+    /// RFC 4525 modify-increment (`increment:` in LDIF).
+    case increment
 }
 
 public struct LDAPModification: Sendable, Hashable {

@@ -234,34 +234,33 @@ public final class LDAPConnection: @unchecked Sendable {
     private func perform(_ request: LDAPRequest) throws {
         lock.lock(); defer { lock.unlock() }
         let id = try send(request)
-        while true {
-            let done = try next()
-            if done.messageID == id {
-                if let e = done.error { throw e }
-                return
-            }
-        }
+        // Only this request's result: others sent with `send` stay queued for `next`.
+        if let e = try next(id).error { throw e }
     }
 
     // MARK: Asynchronous message-id API
 
     /// Sends one request without waiting; returns its message id.
-    public func send(_ request: LDAPRequest) throws -> Int32 {
+    /// `controls` go with it as server controls (an LDIF record's
+    /// `control:` lines); the server fails the request when it does not
+    /// support a critical one (unavailableCriticalExtension).
+    public func send(_ request: LDAPRequest, controls: [LDIFRecord.Control] = []) throws -> Int32 {
         lock.lock(); defer { lock.unlock() }
         let arena = CArena()
+        let sctrls = arena.controls(controls)
         var msgid: Int32 = 0
         switch request {
         case let .add(entry):
             let mods = entry.attributes.map { LDAPModification(.add, $0) }
-            try check(ldap_add_ext(ld, entry.dn, arena.mods(mods), nil, nil, &msgid), "add", dn: entry.dn)
+            try check(ldap_add_ext(ld, entry.dn, arena.mods(mods), sctrls, nil, &msgid), "add", dn: entry.dn)
         case let .modify(dn, mods):
-            try check(ldap_modify_ext(ld, dn, arena.mods(mods), nil, nil, &msgid), "modify", dn: dn)
+            try check(ldap_modify_ext(ld, dn, arena.mods(mods), sctrls, nil, &msgid), "modify", dn: dn)
         case let .delete(dn):
-            try check(ldap_delete_ext(ld, dn, nil, nil, &msgid), "delete", dn: dn)
+            try check(ldap_delete_ext(ld, dn, sctrls, nil, &msgid), "delete", dn: dn)
         case let .rename(dn, newRDN, deleteOld, newSuperior):
-            try check(ldap_rename(ld, dn, newRDN, newSuperior, deleteOld ? 1 : 0, nil, nil, &msgid), "rename", dn: dn)
+            try check(ldap_rename(ld, dn, newRDN, newSuperior, deleteOld ? 1 : 0, sctrls, nil, &msgid), "rename", dn: dn)
         case let .passwordModify(dn, newPassword):
-            try check(ldap_passwd(ld, arena.berval(Array(dn.utf8)), nil, arena.berval(newPassword), nil, nil, &msgid),
+            try check(ldap_passwd(ld, arena.berval(Array(dn.utf8)), nil, arena.berval(newPassword), sctrls, nil, &msgid),
                       "password modify", dn: dn)
         }
         pending[msgid] = (request.operationName, request.dn)
@@ -270,12 +269,27 @@ public final class LDAPConnection: @unchecked Sendable {
 
     private var pending: [Int32: (String, String)] = [:]
 
+    /// Compare (RFC 4511 §4.10): whether the entry holds `value` as the
+    /// server's equality matching rule for `attribute` sees it. Throws
+    /// (e.g. inappropriateMatching) when the server cannot tell.
+    public func compare(_ dn: String, attribute: String, value: [UInt8]) throws -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        let arena = CArena()
+        let rc = ldap_compare_ext_s(ld, dn, attribute, arena.berval(value), nil, nil)
+        if rc == LDAP_COMPARE_TRUE { return true }
+        if rc == LDAP_COMPARE_FALSE { return false }
+        try check(rc, "compare \(attribute)", dn: dn)
+        return false
+    }
+
     /// Waits for the next completed request sent with `send`.
-    public func next() throws -> LDAPCompletion {
+    public func next() throws -> LDAPCompletion { try next(semail_ldap_msgid_any()) }
+
+    private func next(_ msgid: Int32) throws -> LDAPCompletion {
         lock.lock(); defer { lock.unlock() }
         var msg: OpaquePointer?
         var tv = timeval(tv_sec: options.timeout, tv_usec: 0)
-        let type = ldap_result(ld, semail_ldap_msgid_any(), LDAP_MSG_ALL, &tv, &msg)
+        let type = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &msg)
         if type == 0 { throw LDAPError(code: .timeout, operation: "waiting for results (\(pending.count) pending)") }
         guard type > 0, let msg else {
             try check(lastError(), "waiting for results")

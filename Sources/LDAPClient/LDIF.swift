@@ -15,6 +15,9 @@ public struct LDIFRecord: Sendable, Hashable {
         public var oid: String
         public var critical: Bool
         public var value: [UInt8]?
+        public init(oid: String, critical: Bool = false, value: [UInt8]? = nil) {
+            self.oid = oid; self.critical = critical; self.value = value
+        }
     }
 
     public var dn: String
@@ -196,25 +199,13 @@ struct LDIFParser {
         let (dnKey, dnValue) = try attrval(lines[0])
         guard dnKey.lowercased() == "dn" else { throw fail(lines[0], "a record must start with \"dn:\", found \"\(dnKey):\"") }
         let dn = try string(lines[0], dnValue, "the DN")
-        do { _ = try DN(dn) } catch { throw fail(lines[0], "\(error)") }
+        // Sent as written: the server parses it (LDAPv2 forms included).
         i = 1
         var controls: [LDIFRecord.Control] = []
         while i < lines.count {
             let (k, v) = try attrval(lines[i])
             guard k.lowercased() == "control" else { break }
-            let parts = String(decoding: v, as: UTF8.self).split(separator: " ", maxSplits: 2).map(String.init)
-            guard let oid = parts.first else { throw fail(lines[i], "control without an OID") }
-            var critical = false
-            var value: [UInt8]?
-            if parts.count > 1 {
-                if parts[1] == "true" || parts[1] == "false" {
-                    critical = parts[1] == "true"
-                    if parts.count > 2 { value = Array(parts[2].utf8) }
-                } else {
-                    value = Array(parts.dropFirst().joined(separator: " ").utf8)
-                }
-            }
-            controls.append(.init(oid: oid, critical: critical, value: value))
+            controls.append(try control(lines[i], v))
             i += 1
         }
         guard i < lines.count else {
@@ -245,6 +236,30 @@ struct LDIFParser {
         return LDIFRecord(dn: dn, controls: controls, change: change, line: lines[0].number)
     }
 
+    /// `control: oid [true|false] [: value | :: base64 | :< url]` (RFC 2849).
+    func control(_ l: LogicalLine, _ v: [UInt8]) throws -> LDIFRecord.Control {
+        var rest = v[...]
+        func skipSpaces() { while rest.first == 0x20 { rest = rest.dropFirst() } }
+        skipSpaces()
+        let oidEnd = rest.firstIndex { $0 == 0x20 || $0 == UInt8(ascii: ":") } ?? rest.endIndex
+        let oid = String(decoding: rest[..<oidEnd], as: UTF8.self)
+        guard !oid.isEmpty, oid.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") }) else {
+            throw fail(l, "control \"\(preview(Array(v)))\" does not start with a numeric OID")
+        }
+        rest = rest[oidEnd...]
+        skipSpaces()
+        var critical = false
+        for word in ["true", "false"] where rest.starts(with: word.utf8) {
+            critical = word == "true"
+            rest = rest.dropFirst(word.utf8.count)
+            skipSpaces()
+        }
+        guard let colon = rest.first else { return .init(oid: oid, critical: critical) }
+        guard colon == UInt8(ascii: ":") else { throw fail(l, "control \(oid): expected true, false or \":\" before a value") }
+        let (_, value) = try attrval(LogicalLine(number: l.number, bytes: Array("control".utf8) + Array(rest)))
+        return .init(oid: oid, critical: critical, value: value)
+    }
+
     func attributes(_ lines: ArraySlice<LogicalLine>) throws -> [LDAPAttribute] {
         var attrs: [LDAPAttribute] = []
         var index: [String: Int] = [:]
@@ -267,14 +282,14 @@ struct LDIFParser {
         var current: LDAPModification?
         for l in lines {
             if l.bytes == [UInt8(ascii: "-")] {
-                guard let c = current else { throw fail(l, "\"-\" without a preceding add:, delete: or replace:") }
+                guard let c = current else { throw fail(l, "\"-\" without a preceding add:, delete:, replace: or increment:") }
                 mods.append(c); current = nil
                 continue
             }
             let (k, v) = try attrval(l)
             if current == nil {
                 guard let op = LDAPModOp(rawValue: k.lowercased()) else {
-                    throw fail(l, "expected add:, delete: or replace:, found \"\(k):\"")
+                    throw fail(l, "expected add:, delete:, replace: or increment:, found \"\(k):\"")
                 }
                 let attr = try string(l, v, "the attribute name").trimmingCharacters(in: .whitespaces)
                 guard !attr.isEmpty, attr.utf8.allSatisfy({ isAttrChar($0) }) else {

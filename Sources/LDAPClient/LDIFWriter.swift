@@ -18,7 +18,7 @@ extension LDIF {
         line("dn", Array(r.dn.utf8))
         for c in r.controls {
             var v = c.oid + (c.critical ? " true" : " false")
-            if let value = c.value { v += " " + String(decoding: value, as: UTF8.self) }
+            if let value = c.value { v += ":: " + Data(value).base64EncodedString() }  // RFC 2849 value-spec
             line("control", Array(v.utf8))
         }
         switch r.change {

@@ -29,6 +29,12 @@ public struct ImportSummary: Sendable, Codable {
     public var failed = 0
     /// Records after a failure that were not applied (without --continue-on-error).
     public var notApplied = 0
+    /// The line of the first record not sent after a failure (all later ones were not sent either).
+    public var notSentFromLine: Int?
+    /// Records later in the file than the first failure that were already in
+    /// flight when it came back, and were applied (ldapmodify, one record at
+    /// a time, would not have applied them; `--window 1` does the same).
+    public var appliedAfterFailure: [Item] = []
     /// Entries that exist with other attribute values (updated only with --update).
     public var differing: [Item] = []
     public var failures: [Item] = []
@@ -36,8 +42,12 @@ public struct ImportSummary: Sendable, Codable {
 }
 
 /// Applies LDIF records with many requests in flight on one connection
-/// (the asynchronous message-id API). A record waits while its own DN or
-/// its parent is still in flight, so parents are always added first.
+/// (the asynchronous message-id API), in file order. A record is sent only
+/// when no entry it touches (its DN, a rename's new DN and new superior) is
+/// in flight, nor any ancestor or descendant of one: so it always sees the
+/// results of every earlier record it depends on, as with ldapmodify.
+/// Without --continue-on-error nothing is sent after a failure; records
+/// already in flight then are reported (`appliedAfterFailure`).
 public struct Importer {
     public let connection: LDAPConnection
     public let options: ImportOptions
@@ -71,20 +81,25 @@ public struct Importer {
     private func apply(_ records: [LDIFRecord], into start: ImportSummary) throws -> ImportSummary {
         var s = start
         if options.dryRun { return try plan(records, into: s) }
-        var inFlight: [Int32: (LDIFRecord, String)] = [:]  // msgid → record, normalized DN
-        var busy: [String: Int] = [:]
-        var existing: [LDIFRecord] = []
+        var inFlight: [Int32: (index: Int, keys: [DNKey]?)] = [:]
+        var deps = InFlightDNs()
         var done = 0
-        var stop = false
+        /// Index of the first record that failed (without --continue-on-error: nothing is sent after it).
+        var firstFailure: Int?
+        var appliedAt: [Int] = []
 
-        func key(_ dn: String) -> String { (try? DN(dn).normalized) ?? dn.lowercased() }
-        func parentKey(_ dn: String) -> String? { (try? DN(dn))?.parent.map(\.normalized) }
+        func fail(_ i: Int, _ reason: String) {
+            let r = records[i]
+            s.failed += 1
+            s.failures.append(.init(dn: r.dn, line: r.line, reason: reason))
+            if !options.continueOnError { firstFailure = min(firstFailure ?? i, i) }
+        }
 
         func complete() throws {
             let c = try connection.next()
-            guard let (r, k) = inFlight.removeValue(forKey: c.messageID) else { return }
-            busy[k, default: 1] -= 1
-            if busy[k] == 0 { busy[k] = nil }
+            guard let (i, keys) = inFlight.removeValue(forKey: c.messageID) else { return }
+            deps.remove(keys)
+            let r = records[i]
             done += 1
             reporter.progress(done, records.count)
             guard let e = c.error else {
@@ -94,66 +109,95 @@ public struct Importer {
                 case .delete: s.deleted += 1
                 case .modDN: s.renamed += 1
                 }
+                appliedAt.append(i)
                 return
             }
             switch (r.change, e.code) {
             case (.content, .alreadyExists), (.add, .alreadyExists):
-                existing.append(r)
+                // Compared (and updated) now, before any later record on this DN is sent.
+                if let f = firstFailure, i > f { s.notApplied += 1; return }
+                if let reason = try compare(r, into: &s, apply: true) { fail(i, reason) }
             case (.delete, .noSuchObject):
                 s.skipped += 1
             default:
-                s.failed += 1
-                s.failures.append(.init(dn: r.dn, line: r.line, reason: e.description))
-                if !options.continueOnError { stop = true }
+                fail(i, e.description)
             }
         }
 
         var index = 0
-        while index < records.count, !stop {
+        while index < records.count, firstFailure == nil {
             let r = records[index]
-            let k = key(r.dn)
-            // Wait while this DN or its parent is being written.
-            while busy[k] != nil || (parentKey(r.dn).map { busy[$0] != nil } ?? false) || inFlight.count >= options.window {
+            let keys = Importer.touched(r)
+            // Wait until nothing this record depends on (or that depends on it) is in flight.
+            while !inFlight.isEmpty, firstFailure == nil, inFlight.count >= options.window || deps.conflicts(keys) {
                 try complete()
-                if stop { break }
             }
-            if stop { break }
+            if firstFailure != nil { break }
             let id: Int32
             do {
-                id = try connection.send(request(for: r))
+                id = try connection.send(request(for: r), controls: r.controls)
             } catch let e as LDAPError {
                 if e.code.isConnectionFailure { throw Host.explain(e, uri: connection.options.uri) }
-                s.failed += 1
-                s.failures.append(.init(dn: r.dn, line: r.line, reason: e.description))
-                if !options.continueOnError { stop = true }
+                fail(index, e.description)
                 index += 1
                 continue
             }
-            inFlight[id] = (r, k)
-            busy[k, default: 0] += 1
+            inFlight[id] = (index, keys)
+            deps.insert(keys)
             index += 1
         }
         while !inFlight.isEmpty { try complete() }
-        if stop { s.notApplied += records.count - index }
-
-        for r in existing {
-            try compare(r, into: &s, apply: true)
+        if let f = firstFailure {
+            s.notApplied += records.count - index
+            if index < records.count { s.notSentFromLine = records[index].line }
+            s.appliedAfterFailure = appliedAt.filter { $0 > f }.sorted().map {
+                .init(dn: records[$0].dn, line: records[$0].line, reason: "sent before the failure came back")
+            }
         }
         return s
     }
 
-    /// `--dry-run`: reads only, says what would happen to each record.
+    /// Every entry a record touches: its DN, and for a rename the new DN and
+    /// the new superior. Nil when one of them does not parse: such a record
+    /// is sent alone, with nothing else in flight.
+    static func touched(_ r: LDIFRecord) -> [DNKey]? {
+        guard let dn = DNKey(r.dn) else { return nil }
+        guard case let .modDN(newRDN, _, newSuperior, _) = r.change else { return [dn] }
+        let parent: DNKey?
+        if let newSuperior {
+            guard let p = DNKey(newSuperior) else { return nil }
+            parent = p
+        } else {
+            parent = dn.parent
+        }
+        guard let moved = DNKey.renamed(newRDN: newRDN, under: parent) else { return nil }
+        return [dn, moved] + (newSuperior == nil ? [] : [parent!])
+    }
+
+    /// `--dry-run`: reads only, says what would happen to each record. A
+    /// record the server refuses to read (a DN it cannot parse) is a failure
+    /// of that record, as it would be in the import.
     private func plan(_ records: [LDIFRecord], into start: ImportSummary) throws -> ImportSummary {
         var s = start
         for (i, r) in records.enumerated() {
             reporter.progress(i + 1, records.count)
-            switch r.change {
-            case .content, .add:
-                if try connection.read(r.dn, attributes: ["1.1"]) == nil { s.added += 1 } else { try compare(r, into: &s, apply: false) }
-            case .delete:
-                if try connection.read(r.dn, attributes: ["1.1"]) == nil { s.skipped += 1 } else { s.deleted += 1 }
-            case .modify: s.modified += 1
-            case .modDN: s.renamed += 1
+            do {
+                switch r.change {
+                case .content, .add:
+                    if try connection.read(r.dn, attributes: ["1.1"]) == nil {
+                        s.added += 1
+                    } else if let reason = try compare(r, into: &s, apply: false) {
+                        s.failed += 1
+                        s.failures.append(.init(dn: r.dn, line: r.line, reason: reason))
+                    }
+                case .delete:
+                    if try connection.read(r.dn, attributes: ["1.1"]) == nil { s.skipped += 1 } else { s.deleted += 1 }
+                case .modify: s.modified += 1
+                case .modDN: s.renamed += 1
+                }
+            } catch let e as LDAPError where !e.code.isConnectionFailure {
+                s.failed += 1
+                s.failures.append(.init(dn: r.dn, line: r.line, reason: e.description))
             }
         }
         return s
@@ -161,31 +205,61 @@ public struct Importer {
 
     /// Compares an existing entry with the record's attributes (only those
     /// the record names); same → skipped, different → reported, and
-    /// replaced with `--update`.
-    private func compare(_ r: LDIFRecord, into s: inout ImportSummary, apply: Bool) throws {
-        guard let wanted = r.entry else { return }
+    /// replaced with `--update`. Values that differ as bytes are asked of
+    /// the server (compare), which matches them as it stores them (DN
+    /// syntax, case, the RDN value it adds).
+    /// Returns why it failed, if it did.
+    private func compare(_ r: LDIFRecord, into s: inout ImportSummary, apply: Bool) throws -> String? {
+        guard let wanted = r.entry else { return nil }
         let names = wanted.attributes.map(\.name)
-        guard let have = try connection.read(r.dn, attributes: names) else {
-            s.failed += 1
-            s.failures.append(.init(dn: r.dn, line: r.line, reason: "entry vanished while importing"))
-            return
-        }
-        let diff = Importer.differences(wanted: wanted, have: have)
-        if diff.isEmpty { s.skipped += 1; return }
+        guard let have = try connection.read(r.dn, attributes: names) else { return "entry vanished while importing" }
+        let diff = try Importer.differences(wanted: wanted, have: have).filter { try !sameOnServer(r.dn, $0, wanted, have) }
+        if diff.isEmpty { s.skipped += 1; return nil }
         guard options.update else {
             s.differing.append(.init(dn: r.dn, line: r.line, reason: "differs in: \(diff.joined(separator: ", "))"))
             s.skipped += 1
-            return
+            return nil
         }
-        if !apply { s.modified += 1; return }
-        let mods = wanted.attributes.filter { a in diff.contains(a.name.lowercased()) }.map { LDAPModification(.replace, $0) }
+        if !apply { s.modified += 1; return nil }
+        // The RDN values stay (the server refuses to remove them: notAllowedOnRDN).
+        let mods = wanted.attributes.filter { a in diff.contains(a.name.lowercased()) }.map { a -> LDAPModification in
+            let rdn = (DNKey(r.dn)?.rdnValues(of: a.name) ?? []).filter { Importer.rdnValuesAdded(r.dn, a.name, Set(a.values)).contains(Importer.folded($0)) }
+            return LDAPModification(.replace, LDAPAttribute(a.name, a.values + rdn))
+        }
         do {
             try connection.modify(r.dn, mods)
             s.modified += 1
+            return nil
         } catch let e as LDAPError {
-            s.failed += 1
-            s.failures.append(.init(dn: r.dn, line: r.line, reason: e.description))
+            if e.code.isConnectionFailure { throw Host.explain(e, uri: connection.options.uri) }
+            return e.description
         }
+    }
+
+    /// Whether the entry holds exactly the wanted values of `name` as the
+    /// server matches them: each wanted value compares true, and it holds no
+    /// other values than those, but for RDN values the server added itself.
+    private func sameOnServer(_ dn: String, _ name: String, _ wanted: LDAPEntry, _ have: LDAPEntry) throws -> Bool {
+        let want = Set(wanted.values(name))
+        let added = Importer.rdnValuesAdded(dn, name, want)
+        let theirs = have.values(name).filter { !added.contains(Importer.folded($0)) }
+        guard theirs.count == want.count else { return false }
+        for v in want {
+            do {
+                guard try connection.compare(dn, attribute: name, value: v) else { return false }
+            } catch let e as LDAPError where !e.code.isConnectionFailure {
+                return false   // no equality rule: the bytes decide
+            }
+        }
+        return true
+    }
+
+    static func folded(_ v: [UInt8]) -> String { String(decoding: v, as: UTF8.self).lowercased() }
+
+    /// The RDN values of `name` that `want` lacks: slapd adds them to the entry.
+    static func rdnValuesAdded(_ dn: String, _ name: String, _ want: Set<[UInt8]>) -> Set<String> {
+        let w = Set(want.map(folded))
+        return Set((DNKey(dn)?.rdnValues(of: name) ?? []).map(folded).filter { !w.contains($0) })
     }
 
     /// Names (lowercased) of the attributes whose value sets differ.
@@ -217,6 +291,49 @@ public struct Importer {
         case let .modify(mods): .modify(dn: r.dn, mods)
         case let .modDN(newRDN, deleteOld, newSuperior, _):
             .rename(dn: r.dn, newRDN: newRDN, deleteOldRDN: deleteOld, newSuperior: newSuperior)
+        }
+    }
+}
+
+/// The DNs touched by the requests in flight, for telling whether a record
+/// may be sent: not while an entry it touches, an ancestor or a descendant
+/// of one is being written.
+struct InFlightDNs {
+    private var exact: [ArraySlice<String>: Int] = [:]
+    private var under: [ArraySlice<String>: Int] = [:]
+    /// Requests in flight whose DNs did not parse: nothing goes beside them.
+    private var alone = 0
+    private var count = 0
+
+    func conflicts(_ keys: [DNKey]?) -> Bool {
+        guard let keys else { return count > 0 }
+        if alone > 0 { return true }
+        for k in keys {
+            let full = k.rdns[...]
+            if exact[full] != nil || under[full] != nil { return true }
+            for a in k.ancestors where exact[a] != nil { return true }
+        }
+        return false
+    }
+
+    mutating func insert(_ keys: [DNKey]?) {
+        count += 1
+        guard let keys else { alone += 1; return }
+        for k in keys {
+            exact[k.rdns[...], default: 0] += 1
+            for a in k.ancestors { under[a, default: 0] += 1 }
+        }
+    }
+
+    mutating func remove(_ keys: [DNKey]?) {
+        count -= 1
+        guard let keys else { alone -= 1; return }
+        func drop(_ d: inout [ArraySlice<String>: Int], _ k: ArraySlice<String>) {
+            if let n = d[k], n > 1 { d[k] = n - 1 } else { d[k] = nil }
+        }
+        for k in keys {
+            drop(&exact, k.rdns[...])
+            for a in k.ancestors { drop(&under, a) }
         }
     }
 }

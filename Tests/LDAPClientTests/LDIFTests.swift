@@ -220,6 +220,40 @@ changetype: delete
         #expect(r[0].change == .delete)
     }
 
+    @Test func controlValuesAndIncrement() throws {
+        let r = try records("""
+        dn: cn=a,dc=x
+        control: 1.3.6.1.1.12 true:: o4AEAnNuBAFh
+        control: 1.2.3 false: plain value
+        control: 1.2.4:: AAE=
+        changetype: modify
+        increment: uidNumber
+        uidNumber: 5
+        -
+
+        """)
+        #expect(r[0].controls == [.init(oid: "1.3.6.1.1.12", critical: true, value: [0xA3, 0x80, 0x04, 0x02, 0x73, 0x6E, 0x04, 0x01, 0x61]),
+                                  .init(oid: "1.2.3", critical: false, value: Array("plain value".utf8)),
+                                  .init(oid: "1.2.4", critical: false, value: [0, 1])])
+        #expect(r[0].change == .modify([.init(.increment, .init("uidNumber", strings: ["5"]))]))
+        #expect(try records(LDIF.write(r)) == r)
+        #expect(LDIF.parse("dn: cn=a,dc=x\ncontrol: not-an-oid true\nchangetype: delete\n").first.map {
+            if case .error = $0 { true } else { false } } == true)
+    }
+
+    /// DNs are sent as written; libldap's parser (slapd's) gives the keys.
+    @Test func ldapV2DNFormsAreKept() throws {
+        let r = try records("dn: cn = Spaced , ou=x;dc=y\nobjectClass: top\n\ndn: cn=\"a, b\",dc=y\nobjectClass: top\n")
+        #expect(r.map(\.dn) == ["cn = Spaced , ou=x;dc=y", "cn=\"a, b\",dc=y"])
+        #expect(DNKey("cn = Spaced , ou=x;dc=y") == DNKey("CN=spaced,OU=X,DC=Y"))
+        #expect(DNKey("OID.2.5.4.3=a,dc=y") == DNKey("commonName=A,dc=y"))
+        let child = try #require(DNKey("uid=u,ou=People,dc=y")), ou = try #require(DNKey("ou=people, dc=Y"))
+        #expect(child.isWithin(ou) && !ou.isWithin(child) && child.parent == ou)
+        #expect(DNKey.renamed(newRDN: "uid=v", under: ou) == DNKey("uid=v,ou=People,dc=y"))
+        #expect(DNKey("cn=a+sn=b,dc=y") == DNKey("sn=B+cn=A,dc=y"))
+        #expect(DNKey("cn=a,,dc=y") == nil)
+    }
+
     @Test(arguments: [rfcExample1, rfcExample2, rfcExample3, rfcExample5, rfcExample6, rfcExample7])
     func roundTrips(_ text: String) throws {
         let r = try records(text)

@@ -25,7 +25,7 @@ public enum BulkProvisioning {
         func text(_ v: [UInt8]) -> String { String(decoding: v, as: UTF8.self) }
         let out: [LDIFItem] = items.compactMap { item in
             guard case var .record(r) = item else { return item }
-            let rdnUID: String = (try? DN(r.dn))?.rdns.first?.first.flatMap { $0.type.lowercased() == "uid" ? $0.value : nil } ?? ""
+            let rdnUID: String = DNKey(r.dn)?.rdnValues(of: "uid").first.map { String(decoding: $0, as: UTF8.self) } ?? ""
             func strip(_ attrs: [LDAPAttribute]) -> [LDAPAttribute] {
                 guard let a = attrs.first(where: { $0.name.lowercased() == "semailmailbox" })?.values.first else {
                     return attrs.filter { !mailboxAttributes.contains($0.name.lowercased()) }
@@ -63,17 +63,18 @@ public enum BulkProvisioning {
     /// (the OU itself and entries below it are fine): an LDIF from elsewhere
     /// must not reach the rest of the directory unless the admin says so.
     public static func confine(_ items: [LDIFItem], to people: String, file: String) -> [LDIFItem] {
-        let p = (try? DN(people))?.normalized ?? people.lowercased()
+        // Parsed as the server parses DNs (LDAPv2 forms included); one that does not parse is outside.
+        let p = DNKey(people)
         func inside(_ dn: String) -> Bool {
-            guard let n = try? DN(dn).normalized else { return false }
-            return n == p || n.hasSuffix("," + p)
+            guard let p, let n = DNKey(dn) else { return false }
+            return n.isWithin(p)
         }
         return items.map { item in
             guard case let .record(r) = item else { return item }
             var ok = inside(r.dn)
             if case let .modDN(newRDN, _, newSuperior, _) = r.change {
-                let parent = newSuperior ?? (try? DN(r.dn))?.parent?.description ?? ""
-                ok = ok && inside("\(newRDN),\(parent)")
+                let parent = newSuperior.map { DNKey($0) } ?? DNKey(r.dn)?.parent
+                ok = ok && (parent.flatMap { DNKey.renamed(newRDN: newRDN, under: $0) }.map { n in p.map { n.isWithin($0) } ?? false } ?? false)
             }
             guard ok else {
                 return .error(LDIFError(file: file, line: r.line, message:

@@ -8,8 +8,12 @@ struct ImportCommand: AsyncParsableCommand {
         commandName: "import",
         abstract: "Apply an LDIF file (RFC 2849), idempotently, with many requests in flight.",
         discussion: """
-        An entry that already exists with the same attributes is skipped; one that differs is reported,
-        and its differing attributes replaced only with --update. Exit code 1 when any record failed.
+        An entry that already exists with the same attributes (as the server matches them) is skipped; one that
+        differs is reported, and its differing attributes replaced only with --update. Exit code 1 when any record failed.
+        Records are applied in file order: one is sent ahead of earlier ones only when no entry it touches (nor an
+        ancestor or descendant) is in flight. `control:` lines are sent with their record; increment: is supported.
+        Without --continue-on-error nothing is sent after the first failure; records already in flight then are
+        listed as applied after the failure (--window 1 applies one record at a time, as ldapmodify does).
         Records outside the people OU are refused (each one said), unless --outside-people.
         Entries that carry semailMailbox (and optionally semailVolumeSize, in bytes), in add or modify records,
         get a mailbox instead of the attributes: each one is its own `mailbox create` transaction (with its checks),
@@ -20,7 +24,7 @@ struct ImportCommand: AsyncParsableCommand {
     @Flag(help: "Say what would change; change nothing.") var dryRun = false
     @Flag(help: "Go on past malformed or failing records.") var continueOnError = false
     @Flag(help: "Replace the differing attributes of entries that already exist.") var update = false
-    @Option(help: "Requests kept in flight.") var window = 64
+    @Option(help: "Requests kept in flight (1: one at a time, as ldapmodify).") var window = 64
     @Option(help: "Mailboxes provisioned in parallel (default: the number of cores).") var jobs = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Fail at once if another semailctl holds the state lock.") var noWait = false
     @Flag(help: "Also apply records outside the people OU ([ldap] people); refused otherwise.") var outsidePeople = false
@@ -78,6 +82,8 @@ extension ImportSummary {
         let s = self
         var l = ["\(s.dryRun ? "dry run: would have " : "")added \(s.added), modified \(s.modified), deleted \(s.deleted), renamed \(s.renamed), skipped \(s.skipped), failed \(s.failed)"
                  + (s.notApplied > 0 ? ", not applied after the first failure \(s.notApplied)" : "")]
+        if let line = s.notSentFromLine { l.append("  not sent: every record from line \(line) on (stopped at the first failure)") }
+        l += s.appliedAfterFailure.map { "  applied after the failure: \($0.dn ?? "") (line \($0.line)): \($0.reason)" }
         l += s.differing.map { "  differs: \($0.dn ?? "") (line \($0.line)): \($0.reason)" + (update ? "" : " (use --update)") }
         l += s.failures.map { "  failed: \($0.dn.map { "\($0) " } ?? "")(line \($0.line)): \($0.reason)" }
         return l.joined(separator: "\n")
