@@ -8,11 +8,7 @@ import TestSupport
 /// permissive site would), claims made with `mailbox create --as-user`, and
 /// LDIF files from elsewhere. Each attack is performed for real.
 @Suite(.slapd, .named, .dockerd, .serialized) struct DirectoryAttackIntegrationTests {
-    func world(_ extra: String = "") throws -> World {
-        let w = try World(slapd: .shared, named: .shared, dockerd: .shared, extra: extra)
-        try w.bootstrap()
-        return w
-    }
+    func world(_ extra: String = "") throws -> World { try World.ready(extra) }
 
     func json(_ r: ProcessOutput) throws -> [String: Any] {
         try #require(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "stdout: \(r.text)\nstderr: \(r.stderr)")

@@ -7,11 +7,7 @@ import TestSupport
 /// their uid) and on the files root trusts, against real slapd, named,
 /// dockerd and loop devices. Each attack must leave the host as it was.
 @Suite(.slapd, .named, .dockerd, .serialized) struct HostileOwnerTests {
-    func world(_ extra: String = "") throws -> World {
-        let w = try World(slapd: .shared, named: .shared, dockerd: .shared, extra: extra)
-        try w.bootstrap()
-        return w
-    }
+    func world(_ extra: String = "") throws -> World { try World.ready(extra) }
 
     func mailbox(_ w: World, _ uid: String) throws -> (domain: String, uidNumber: Int) {
         try w.addUser(uid)

@@ -7,11 +7,7 @@ import TestSupport
 /// against real slapd, named, dockerd and loop devices, with faults
 /// injected at every step.
 @Suite(.slapd, .named, .dockerd, .serialized) struct MailboxIntegrationTests {
-    func world(_ extra: String = "") throws -> World {
-        let w = try World(slapd: .shared, named: .shared, dockerd: .shared, extra: extra)
-        try w.bootstrap()
-        return w
-    }
+    func world(_ extra: String = "") throws -> World { try World.ready(extra) }
 
     func json(_ r: ProcessOutput) throws -> [String: Any] {
         try #require(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "stdout: \(r.text)\nstderr: \(r.stderr)")

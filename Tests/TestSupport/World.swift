@@ -66,6 +66,14 @@ public final class World: Sendable {
         """.write(toFile: config, atomically: true, encoding: .utf8)
     }
 
+    /// A world on the enclosing suite's slapd, named and dockerd, with the
+    /// base image imported: what every mailbox suite starts from.
+    public static func ready(_ extra: String = "") throws -> World {
+        let w = try World(slapd: .shared, named: .shared, dockerd: .shared, extra: extra)
+        try w.bootstrap()
+        return w
+    }
+
     /// Imports the base image once per dockerd (rootfs cached between runs).
     public func bootstrap() throws {
         try FileManager.default.createDirectory(atPath: "/var/cache/semail-test", withIntermediateDirectories: true)

@@ -264,8 +264,16 @@ public struct Mailboxes: Sendable {
                 let policy = AddressPolicy(host: host)
                 // The admin's requests need only the zone (no search of every mailbox per create);
                 // a user's domain rule looks at the entries that own their address.
-                let owners = requester == .admin ? [] : me.decide(try dir.mailboxes(), current: map.entries()).accepted
-                try policy.check(uid: uid, local: a.local, domain: a.domain, by: requester, context: try policy.context(mailboxes: owners))
+                // The entries that own their address, read once and only when needed.
+                var owning: [MailboxRecord]?
+                func owners() throws -> [MailboxRecord] {
+                    if let owning { return owning }
+                    let o = me.decide(try dir.mailboxes(), current: map.entries()).accepted
+                    owning = o
+                    return o
+                }
+                try policy.check(uid: uid, local: a.local, domain: a.domain, by: requester,
+                                 context: try policy.context(mailboxes: requester == .admin ? [] : try owners()))
                 if let m = try dir.mailbox(uid), m.address != address {
                     throw SemailError("\(uid) already has a mailbox", why: "\(m.address) (one mailbox per user)",
                                       hint: "delete it first: `semailctl mailbox delete \(uid)`", status: .failure)
@@ -273,8 +281,8 @@ public struct Mailboxes: Sendable {
                 var holders = try dir.addressHolders(address, except: uid)
                 if !holders.isEmpty {
                     // Only an entry that owns the address holds it: a value someone wrote that the map refuses is no claim.
-                    let owners = Set(me.decide(try dir.mailboxes(), current: map.entries()).accepted.map(\.uid))
-                    holders = holders.filter { owners.contains($0) }
+                    let uids = Set(try owners().map(\.uid))
+                    holders = holders.filter { uids.contains($0) }
                 }
                 guard holders.isEmpty else {
                     throw SemailError("\(address) is taken", why: "it belongs to \(holders.joined(separator: ", "))", status: .failure)
