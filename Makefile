@@ -2,7 +2,23 @@
 # Both install what is missing (apt), build, and clean up what they start.
 SWIFT ?= swift
 BUILD_FLAGS ?=
-.PHONY: all deps build release test demo bench clean
+.PHONY: all deps build release man completions install deb installtest test demo bench clean
+
+# `make install`: PREFIX and DESTDIR as usual; the configuration always goes to
+# /etc/semail (where the binary looks for it), whatever the prefix.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+# The one version: the string `semailctl --version` prints.
+VERSION := $(shell sed -n 's/^ *version: "\([^"]*\)",.*/\1/p' Sources/semailctl/Semailctl.swift)
+RELEASE_BIN = .build/release/semailctl
+# Man pages come from swift-argument-parser's generate-manual plugin run on the
+# debug build (the same command tree; the plugin's own build would otherwise
+# replace the static release binary). MAN_SCRATCH=.build-man: a separate tree.
+MAN_SCRATCH ?= .build
+MAN_OUT = $(MAN_SCRATCH)/plugins/GenerateManual/outputs/semailctl
+MAN_DATE := $(shell git log -1 --format=%cs 2>/dev/null)
 
 all: build
 
@@ -19,6 +35,7 @@ test: deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(BUILD_FLAGS)
 	@if [ -x scripts/vmtest.sh ]; then bash scripts/vmtest.sh; fi
+	@if [ -x scripts/installtest.sh ]; then bash scripts/installtest.sh; fi
 
 demo: build
 	bash scripts/demo.sh
@@ -30,5 +47,53 @@ release: deps
 bench: release
 	@for b in bench/*.sh; do echo "== $$b"; SEMAILCTL=$(CURDIR)/.build/release/semailctl bash "$$b" || exit 1; done
 
+# Section 8 man pages, one per command (semailctl.8, semailctl.mailbox.create.8, ...).
+man: deps
+	rm -rf $(MAN_OUT)
+	$(SWIFT) package --scratch-path $(MAN_SCRATCH) generate-manual --configuration debug --multi-page --section 8 $(if $(MAN_DATE),--date $(MAN_DATE))
+
+completions: release
+	mkdir -p .build/completions
+	$(RELEASE_BIN) --generate-completion-script bash > .build/completions/semailctl
+	$(RELEASE_BIN) --generate-completion-script zsh > .build/completions/_semailctl
+	$(RELEASE_BIN) --generate-completion-script fish > .build/completions/semailctl.fish
+
+# Binary (stripped) in sbin, data in share/semail, man pages, completions, the
+# systemd units (never enabled), and /etc/semail/semail.toml only when absent.
+install: release man completions
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/semail/templates \
+	  $(DESTDIR)$(PREFIX)/share/semail/schema $(DESTDIR)$(PREFIX)/share/semail/examples \
+	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/semailctl \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d $(DESTDIR)$(UNITDIR)
+	install -m 0755 -s $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/sbin/semailctl
+	install -m 0644 templates/* $(DESTDIR)$(PREFIX)/share/semail/templates/
+	install -m 0644 schema/* $(DESTDIR)$(PREFIX)/share/semail/schema/
+	install -m 0644 packaging/semail.toml $(DESTDIR)$(PREFIX)/share/semail/examples/semail.toml
+	install -m 0644 README.md SECURITY.md $(DESTDIR)$(PREFIX)/share/doc/semailctl/
+	install -m 0644 $(MAN_OUT)/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 .build/completions/semailctl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/semailctl
+	install -m 0644 .build/completions/_semailctl $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_semailctl
+	install -m 0644 .build/completions/semailctl.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/semailctl.fish
+	cd packaging/systemd && find . -type f \( -name '*.service' -o -name '*.timer' -o -name '*.socket' \
+	  -o -name '*.path' -o -name '*.mount' -o -name '*.target' -o -name '*.conf' \) | sort | while read -r f; do \
+	  install -d "$(DESTDIR)$(UNITDIR)/$$(dirname "$$f")" && \
+	  sed -E 's#(^|[=[:space:]"])(/usr)?(/local)?/s?bin/semailctl\b#\1$(PREFIX)/sbin/semailctl#g' "$$f" > "$(DESTDIR)$(UNITDIR)/$$f" && \
+	  chmod 0644 "$(DESTDIR)$(UNITDIR)/$$f" || exit 1; done
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/semail
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/semail/semail.toml ]; then \
+	  echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/semail/semail.toml (the new example: $(PREFIX)/share/semail/examples/semail.toml)"; \
+	else \
+	  install -m 0600 $$([ "$$(id -u)" = 0 ] && echo "-o 0 -g 0") packaging/semail.toml $(DESTDIR)$(SYSCONFDIR)/semail/semail.toml; fi
+
+# A Debian package of the same tree (PREFIX=/usr) in .build/deb/.
+deb: deps
+	rm -rf .build/deb/root
+	$(MAKE) install DESTDIR=$(CURDIR)/.build/deb/root PREFIX=/usr
+	bash scripts/mkdeb.sh .build/deb/root $(VERSION) .build/deb
+
+installtest: deps
+	bash scripts/installtest.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-man

@@ -43,7 +43,8 @@ public struct Config: Sendable {
     }
     public struct Containers: Sendable {
         public var socket = "/var/run/docker.sock"
-        public var templateDir = "/usr/share/semail/templates"
+        /// Default: `<prefix>/share/semail/templates` next to the installed binary (see `defaultTemplateDir`).
+        public var templateDir = Config.defaultTemplateDir
         public var dockerfileDir = "/home/Containers"
         public var baseImage = "semail/base:latest"
         public var network = "semail"
@@ -257,6 +258,36 @@ public struct Config: Sendable {
 
     /// The host secret of the address policy's external-domain proofs.
     public var policySecretFile: String { policy.secretFile.isEmpty ? "\(state.dir)/policy.secret" : policy.secretFile }
+
+    /// The built-in `containers.template_dir`: the templates installed with
+    /// this binary (`<dir of the executable>/../share/semail/templates`, so
+    /// `make install PREFIX=/usr/local` and the Debian package each find
+    /// their own), else the distribution path `/usr/share/semail/templates`.
+    public static let defaultTemplateDir: String = templateDir(executable: executablePath())
+
+    static let distributionTemplateDir = "/usr/share/semail/templates"
+
+    static func executablePath() -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        buf[n] = 0
+        return String(cString: buf)
+    }
+
+    /// `<dir of executable>/../share/semail/templates` when that directory
+    /// exists, else `/usr/share/semail/templates`.
+    static func templateDir(executable: String?, exists: (String) -> Bool = Config.isDirectory) -> String {
+        guard let exe = executable, exe.hasPrefix("/") else { return distributionTemplateDir }
+        let prefix = URL(fileURLWithPath: exe).deletingLastPathComponent().deletingLastPathComponent().path
+        let dir = (prefix == "/" ? "" : prefix) + "/share/semail/templates"
+        return exists(dir) ? dir : distributionTemplateDir
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+    }
 }
 
 extension Config.Containers {

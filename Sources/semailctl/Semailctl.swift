@@ -10,6 +10,14 @@ struct Semailctl: AsyncParsableCommand {
         Configuration: --config PATH, else $SEMAIL_CONFIG, else /etc/semail/semail.toml.
         Every command takes --json: one JSON document on stdout, logs on stderr.
 
+        FILES
+          /etc/semail/semail.toml      the configuration (root, mode 0600)
+          <prefix>/share/semail/       templates/ (template_dir's default), schema/,
+                                       examples/semail.toml (every key, its default)
+          <prefix>/lib/systemd/system  semailctl-watch.service (installed, not enabled)
+        <prefix> is the directory above this binary's sbin/ (make install's PREFIX);
+        template_dir falls back to /usr/share/semail/templates when not found there.
+
         EXIT CODES
         \(ExitStatus.allCases.map { "  \(String($0.rawValue).padding(toLength: 4, withPad: " ", startingAt: 0))\($0.meaning)" }.joined(separator: "\n"))
         """,

@@ -215,3 +215,25 @@ import Testing
         """)
     }
 }
+
+@Suite struct InstallLayoutTests {
+    @Test func templateDirFollowsTheInstallPrefix() {
+        let have: Set<String> = ["/usr/local/share/semail/templates", "/opt/semail/share/semail/templates", "/share/semail/templates"]
+        let exists = { have.contains($0) }
+        #expect(Config.templateDir(executable: "/usr/local/sbin/semailctl", exists: exists) == "/usr/local/share/semail/templates")
+        #expect(Config.templateDir(executable: "/opt/semail/sbin/semailctl", exists: exists) == "/opt/semail/share/semail/templates")
+        #expect(Config.templateDir(executable: "/sbin/semailctl", exists: exists) == "/share/semail/templates")
+        // Not installed (a checkout's .build), or no /proc: the distribution path.
+        #expect(Config.templateDir(executable: "/src/semail/.build/debug/semailctl", exists: exists) == "/usr/share/semail/templates")
+        #expect(Config.templateDir(executable: nil, exists: exists) == "/usr/share/semail/templates")
+        #expect(Config.templateDir(executable: "relative/sbin/semailctl", exists: exists) == "/usr/share/semail/templates")
+    }
+
+    @Test func theExampleConfigurationHasNoProblems() throws {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        let text = try String(contentsOf: url.appendingPathComponent("packaging/semail.toml"), encoding: .utf8)
+        let (_, problems) = try Config.parse(text)
+        #expect(problems.isEmpty, "\(problems)")
+    }
+}
