@@ -2,7 +2,7 @@
 # Both install what is missing (apt), build, and clean up what they start.
 SWIFT ?= swift
 BUILD_FLAGS ?=
-.PHONY: all deps build release man completions install deb installtest test demo bench clean
+.PHONY: all deps build release man completions install uninstall deb installtest test demo bench clean
 
 # `make install`: PREFIX and DESTDIR as usual; the configuration always goes to
 # /etc/semail (where the binary looks for it), whatever the prefix.
@@ -10,6 +10,9 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+# zsh reads /usr/share/zsh/vendor-completions (packages) and
+# /usr/local/share/zsh/site-functions (local installs), not the other two.
+ZSHCOMPDIR ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/share/zsh/vendor-completions,$(PREFIX)/share/zsh/site-functions)
 # The one version: the string `semailctl --version` prints.
 VERSION := $(shell sed -n 's/^ *version: "\([^"]*\)",.*/\1/p' Sources/semailctl/Semailctl.swift)
 RELEASE_BIN = .build/release/semailctl
@@ -64,7 +67,7 @@ install: release man completions
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/semail/templates \
 	  $(DESTDIR)$(PREFIX)/share/semail/schema $(DESTDIR)$(PREFIX)/share/semail/examples \
 	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/semailctl \
-	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(ZSHCOMPDIR) \
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d $(DESTDIR)$(UNITDIR)
 	install -m 0755 -s $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/sbin/semailctl
 	install -m 0644 templates/* $(DESTDIR)$(PREFIX)/share/semail/templates/
@@ -73,18 +76,28 @@ install: release man completions
 	install -m 0644 README.md SECURITY.md $(DESTDIR)$(PREFIX)/share/doc/semailctl/
 	install -m 0644 $(MAN_OUT)/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 .build/completions/semailctl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/semailctl
-	install -m 0644 .build/completions/_semailctl $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_semailctl
+	install -m 0644 .build/completions/_semailctl $(DESTDIR)$(ZSHCOMPDIR)/_semailctl
 	install -m 0644 .build/completions/semailctl.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/semailctl.fish
 	cd packaging/systemd && find . -type f \( -name '*.service' -o -name '*.timer' -o -name '*.socket' \
 	  -o -name '*.path' -o -name '*.mount' -o -name '*.target' -o -name '*.conf' \) | sort | while read -r f; do \
 	  install -d "$(DESTDIR)$(UNITDIR)/$$(dirname "$$f")" && \
 	  sed -E 's#(^|[=[:space:]"])(/usr)?(/local)?/s?bin/semailctl\b#\1$(PREFIX)/sbin/semailctl#g' "$$f" > "$(DESTDIR)$(UNITDIR)/$$f" && \
 	  chmod 0644 "$(DESTDIR)$(UNITDIR)/$$f" || exit 1; done
-	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/semail
+	[ -d $(DESTDIR)$(SYSCONFDIR)/semail ] || install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/semail
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/semail/semail.toml ]; then \
 	  echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/semail/semail.toml (the new example: $(PREFIX)/share/semail/examples/semail.toml)"; \
 	else \
 	  install -m 0600 $$([ "$$(id -u)" = 0 ] && echo "-o 0 -g 0") packaging/semail.toml $(DESTDIR)$(SYSCONFDIR)/semail/semail.toml; fi
+
+# Removes what `make install` put there, except /etc/semail (and never state or mail).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/semailctl $(DESTDIR)$(PREFIX)/share/man/man8/semailctl.*8 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/semailctl $(DESTDIR)$(ZSHCOMPDIR)/_semailctl \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/semailctl.fish
+	rm -rf $(DESTDIR)$(PREFIX)/share/semail $(DESTDIR)$(PREFIX)/share/doc/semailctl
+	cd packaging/systemd && find . -type f \( -name '*.service' -o -name '*.timer' -o -name '*.socket' \
+	  -o -name '*.path' -o -name '*.mount' -o -name '*.target' -o -name '*.conf' \) | while read -r f; do \
+	  rm -f "$(DESTDIR)$(UNITDIR)/$$f"; rmdir "$$(dirname "$(DESTDIR)$(UNITDIR)/$$f")" 2>/dev/null || true; done
 
 # A Debian package of the same tree (PREFIX=/usr) in .build/deb/.
 deb: deps

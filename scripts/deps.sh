@@ -12,6 +12,7 @@ pkgs=(
   lvm2 e2fsprogs util-linux kmod                           # volumes, ext4, loop devices
   qemu-system-x86 linux-image-amd64 cpio                   # LVM tests in a guest (host has no device-mapper)
   openssl openssh-client python3 procps psmisc hyperfine time
+  dpkg-dev file                                            # make deb (dpkg-shlibdeps), the install test
 )
 missing=()
 for p in "${pkgs[@]}"; do

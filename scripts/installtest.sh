@@ -66,18 +66,19 @@ root_processes() {
 phase_local() {
   phase "make install DESTDIR PREFIX=/usr/local"
   local d=$WORK/dest p=$WORK/dest/usr/local mine="# the admin's own configuration"
-  mkdir -p "$d/etc/semail"
+  mkdir -p "$d/etc/semail"; chmod 700 "$d/etc/semail"
   printf '%s\n' "$mine" > "$d/etc/semail/semail.toml"; chmod 600 "$d/etc/semail/semail.toml"
   check "make install (first)" make -s install DESTDIR="$d" PREFIX=/usr/local
   check "make install (second, over the first)" make -s install DESTDIR="$d" PREFIX=/usr/local
   check "an existing etc/semail/semail.toml is kept" test "$(cat "$d/etc/semail/semail.toml")" = "$mine"
+  check "an existing etc/semail keeps its mode" test "$(stat -c %a "$d/etc/semail")" = 700
   check "the binary is in sbin and stripped" sh -c "file -L '$p/sbin/semailctl' | grep -q ', stripped'"
   check "the binary needs no Swift library (ldd)" sh -c "ldd '$p/sbin/semailctl' && ! ldd '$p/sbin/semailctl' | grep -Eq 'libswift|libFoundation|not found'"
   check "the binary runs: --version is $VERSION" test "$("$p/sbin/semailctl" --version)" = "$VERSION"
   check "man pages in share/man/man8" test -s "$p/share/man/man8/semailctl.8" -a -s "$p/share/man/man8/semailctl.mailbox.create.8"
   check "man page section 8" grep -q '^\.Dt SEMAILCTL 8' "$p/share/man/man8/semailctl.8"
   check "bash completion" sh -c "grep -q 'complete .*semailctl' '$p/share/bash-completion/completions/semailctl' && bash -n '$p/share/bash-completion/completions/semailctl'"
-  check "zsh completion" grep -q '^#compdef semailctl' "$p/share/zsh/vendor-completions/_semailctl"
+  check "zsh completion (site-functions under /usr/local)" grep -q '^#compdef semailctl' "$p/share/zsh/site-functions/_semailctl"
   check "fish completion" grep -q "^complete -c 'semailctl'" "$p/share/fish/vendor_completions.d/semailctl.fish"
   check "templates, schema and the example under share/semail" test -s "$p/share/semail/templates/Dockerfile.template" \
     -a -s "$p/share/semail/schema/semail.schema" -a -s "$p/share/semail/examples/semail.toml"
@@ -96,6 +97,8 @@ phase_local() {
   check "make install into an empty DESTDIR" make -s install DESTDIR="$d2" PREFIX=/usr/local
   check "a fresh install writes etc/semail/semail.toml 0600 root, the example" sh -c \
     "[ \"\$(stat -c %a:%u:%g '$d2/etc/semail/semail.toml')\" = 600:0:0 ] && cmp '$d2/etc/semail/semail.toml' packaging/semail.toml"
+  check "make uninstall leaves only etc/semail" sh -c \
+    "make -s uninstall DESTDIR='$d2' PREFIX=/usr/local && [ -z \"\$(find '$d2' -type f ! -path '$d2/etc/semail/*')\" ]"
   rm -rf "$d" "$d2"
 }
 
