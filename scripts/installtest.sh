@@ -138,6 +138,7 @@ phase_deb_install() {
   check "the package is semailctl_${VERSION}_$(dpkg --print-architecture).deb" test -n "$deb"
   [ -n "$deb" ] || return 0
   check "Depends has the libraries and the tools" sh -c "dpkg-deb -f '$deb' Depends | tee -a '$LOG' | grep -q 'libldap-2.5-0' && dpkg-deb -f '$deb' Depends | grep -q 'e2fsprogs'"
+  check "control: the description as written" sh -c "dpkg-deb -f '$deb' Description | grep -qF 'run \`semailctl config check\`'"
   check "conffiles: /etc/semail/semail.toml" sh -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xOf - ./conffiles | grep -qx /etc/semail/semail.toml"
 
   phase "a fresh Debian 12 root, apt-get install ./$(basename "$deb")"

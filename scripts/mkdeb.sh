@@ -50,6 +50,9 @@ Description: provision a multi-user mail host (LDAP users, volumes, containers, 
  one Docker container per user, MX records in a bind9 zone, and the address
  map for the SMTP servers. Transactional, idempotent, with reconcile.
  .
+EOF
+# Quoted: nothing below is expanded.
+cat >> "$root/DEBIAN/control" <<'EOF'
  Nothing is started or enabled on install: edit /etc/semail/semail.toml,
  run `semailctl config check`, then enable semailctl-watch.service.
 EOF
