@@ -229,11 +229,45 @@ import Testing
         #expect(Config.templateDir(executable: "relative/sbin/semailctl", exists: exists) == "/usr/share/semail/templates")
     }
 
-    @Test func theExampleConfigurationHasNoProblems() throws {
+    var repo: URL {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
-        let text = try String(contentsOf: url.appendingPathComponent("packaging/semail.toml"), encoding: .utf8)
+        return url
+    }
+
+    /// `section.key = value` for each assignment of a TOML text, comments dropped.
+    func assignments(_ text: Substring) -> Set<String> {
+        var section = "", out: Set<String> = []
+        for raw in text.split(separator: "\n") {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("[") { section = String(line.dropFirst().prefix { $0 != "]" }); continue }
+            guard !line.hasPrefix("#"), let eq = line.firstIndex(of: "=") else { continue }
+            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
+            var value = String(line[line.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+            if value.hasPrefix("\"") { value = String(value.prefix(through: value.dropFirst().firstIndex(of: "\"") ?? value.startIndex)) }
+            else { value = String(value.prefix { $0 != "#" && $0 != " " }) }
+            out.insert("\(section).\(key) = \(value)")
+        }
+        return out
+    }
+
+    @Test func theExampleConfigurationHasNoProblems() throws {
+        let text = try String(contentsOf: repo.appendingPathComponent("packaging/semail.toml"), encoding: .utf8)
         let (_, problems) = try Config.parse(text)
         #expect(problems.isEmpty, "\(problems)")
+    }
+
+    /// The installed example and the README's configuration block set the
+    /// same keys to the same values (template_dir: commented out in the
+    /// example, its default follows the prefix).
+    @Test func theExampleConfigurationIsTheREADMEs() throws {
+        let example = try String(contentsOf: repo.appendingPathComponent("packaging/semail.toml"), encoding: .utf8)
+        let readme = try String(contentsOf: repo.appendingPathComponent("README.md"), encoding: .utf8)
+        let block = try #require(readme.components(separatedBy: "```toml\n").dropFirst().first?.components(separatedBy: "```").first)
+        let fromReadme = assignments(Substring(block)).filter { !$0.hasPrefix("containers.template_dir ") }
+        let fromExample = assignments(Substring(example))
+        #expect(fromReadme.count > 40)
+        #expect(fromReadme.subtracting(fromExample).sorted() == [], "in README.md's block, not in packaging/semail.toml")
+        #expect(fromExample.subtracting(fromReadme).sorted() == [], "in packaging/semail.toml, not in README.md's block")
     }
 }
