@@ -94,7 +94,12 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/semailctl $(DESTDIR)$(PREFIX)/share/man/man8/semailctl.*8 \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/semailctl $(DESTDIR)$(ZSHCOMPDIR)/_semailctl \
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/semailctl.fish
-	rm -rf $(DESTDIR)$(PREFIX)/share/semail $(DESTDIR)$(PREFIX)/share/doc/semailctl
+	cd templates && for f in *; do rm -f "$(DESTDIR)$(PREFIX)/share/semail/templates/$$f"; done
+	cd schema && for f in *; do rm -f "$(DESTDIR)$(PREFIX)/share/semail/schema/$$f"; done
+	rm -f $(DESTDIR)$(PREFIX)/share/semail/examples/semail.toml $(DESTDIR)$(PREFIX)/share/doc/semailctl/README.md \
+	  $(DESTDIR)$(PREFIX)/share/doc/semailctl/SECURITY.md
+	-rmdir $(DESTDIR)$(PREFIX)/share/semail/templates $(DESTDIR)$(PREFIX)/share/semail/schema \
+	  $(DESTDIR)$(PREFIX)/share/semail/examples $(DESTDIR)$(PREFIX)/share/semail $(DESTDIR)$(PREFIX)/share/doc/semailctl 2>/dev/null
 	cd packaging/systemd && find . -type f \( -name '*.service' -o -name '*.timer' -o -name '*.socket' \
 	  -o -name '*.path' -o -name '*.mount' -o -name '*.target' -o -name '*.conf' \) | while read -r f; do \
 	  rm -f "$(DESTDIR)$(UNITDIR)/$$f"; rmdir "$$(dirname "$(DESTDIR)$(UNITDIR)/$$f")" 2>/dev/null || true; done
