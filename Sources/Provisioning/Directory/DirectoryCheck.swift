@@ -50,13 +50,34 @@ extension ConfigChecker {
     /// not to 1.3.6.1.4.1.4203.1.10.2.
     static let noOpControl = "1.3.6.1.4.1.4203.666.5.2"
 
+    /// What slapd adds to every new entry (olcLastMod on).
+    static let operationalOnAdd = ["structuralObjectClass", "entryUUID", "creatorsName", "createTimestamp",
+                                   "entryCSN", "modifiersName", "modifyTimestamp"]
+
     static func checkDirectoryWrite(_ c: LDAPConnection, _ config: Config) -> ConfigReport.Component {
         let name = "directory access"
         let who = ((try? c.whoAmI()) ?? "").replacingOccurrences(of: "dn:", with: "")
         let identity = who.isEmpty ? DirectorySetup.identity(config) : who
-        let probe = LDAPEntry(dn: DN("uid", "semail-probe-\(UUID().uuidString.prefix(8).lowercased())", under: (try? DN(config.peopleDN)) ?? DN(rdns: [])).description,
-                              attributes: [.init("objectClass", strings: ["inetOrgPerson"]), .init("cn", strings: ["semailctl config check"]),
-                                           .init("sn", strings: ["probe"])])
+        // The probe is an organizationalUnit like the people OU itself and
+        // only sent when that entry already has every attribute the probe
+        // would carry: slapd 2.5's back-mdb registers an attribute it has
+        // never stored inside the add's transaction and does not take it
+        // back when the No-Op control cancels the add, which corrupts the
+        // database (mdb_entry_decode errors on every later search).
+        let ou: LDAPEntry?
+        do { ou = try c.read(config.peopleDN, attributes: ["objectClass", "ou", "+"]) } catch {
+            return .init(name: name, ok: false, message: "cannot read \(config.peopleDN) as \(identity): \(error)")
+        }
+        guard let ou else {
+            return .init(name: name, ok: false, message: "the people OU \(config.peopleDN) does not exist", hint: setupHint + ", or fix [ldap] base / people")
+        }
+        let stored = Set(ou.attributes.map { $0.name.lowercased() })
+        guard (["objectClass", "ou"] + operationalOnAdd).allSatisfy({ stored.contains($0.lowercased()) }),
+              ou.strings("objectClass").contains(where: { $0.caseInsensitiveCompare("organizationalUnit") == .orderedSame }) else {
+            return .init(name: name, ok: true, message: "not tested (\(config.peopleDN) is not an organizationalUnit with operational attributes); \(identity) must be able to write it")
+        }
+        let probe = LDAPEntry(dn: DN("ou", "semail-probe-\(UUID().uuidString.prefix(8).lowercased())", under: (try? DN(config.peopleDN)) ?? DN(rdns: [])).description,
+                              attributes: [.init("objectClass", strings: ["organizationalUnit"]), .init("ou", strings: ["semail-probe"])])
         do {
             _ = try c.send(.add(probe), controls: [.init(oid: noOpControl, critical: true)])
             let result = try c.next().error?.code ?? .success

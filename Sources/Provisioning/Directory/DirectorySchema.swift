@@ -32,6 +32,7 @@ olcAttributeTypes: ( 1.3.6.1.4.1.24552.500.1.1.1.13 NAME 'sshPublicKey' DESC '
 olcObjectClasses: ( 1.3.6.1.4.1.24552.500.1.1.2.0 NAME 'ldapPublicKey' DESC 'M
  ANDATORY: OpenSSH LPK objectclass' SUP top AUXILIARY MAY ( sshPublicKey $ uid
   ) )
+
 """
 
 private let semailText = """
@@ -51,4 +52,5 @@ olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.2 NAME 'semailVolumeSize' DESC 'Siz
 olcObjectClasses: ( 1.3.6.1.4.1.99999.1.2.1 NAME 'semailUser' DESC 'A user wit
  h a semail mailbox' SUP top AUXILIARY MAY ( semailMailbox $ semailVolumeSize
   ) )
+
 """

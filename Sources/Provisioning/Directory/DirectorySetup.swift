@@ -170,7 +170,7 @@ public struct DirectorySetup {
     }
 
     /// The NAMEs a schema definition declares.
-    static func names(_ definition: String) -> [String] {
+    public static func names(_ definition: String) -> [String] {
         guard let r = definition.range(of: " NAME ") else { return [] }
         let rest = definition[r.upperBound...].drop(while: { $0 == " " })
         let part: Substring
