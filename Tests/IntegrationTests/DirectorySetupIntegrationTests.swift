@@ -179,3 +179,71 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
         #expect(seen.contains("uid=\(uid1),\(people)".lowercased()))
     }
 }
+
+/// A schema of the same name with another definition is reported, not
+/// changed; the rest is still set up; the identity is a bind_dn (not root).
+@Suite(.debianSlapd, .serialized) struct DirectorySetupConflictIntegrationTests {
+    var s: DebianSlapd { DebianSlapd.shared }
+
+    @Test func differingSchemaIsReportedAndABindDNGetsWriteAccess() throws {
+        // Someone loaded an older openssh-lpk (another DESC) by hand.
+        let old = try String(contentsOfFile: "\(repoRoot)/schema/openssh-lpk.ldif", encoding: .utf8)
+            .replacingOccurrences(of: "DESC '\n MANDATORY: OpenSSH Public key'", with: "DESC 'an older key'")
+        #expect(old.contains("an older key"))
+        let r0 = try ProcessRunner().run(["ldapadd", "-Q", "-Y", "EXTERNAL", "-H", s.ldapiURI], stdin: Data(old.utf8), check: false)
+        #expect(r0.status == 0, "\(r0.stderr)")
+
+        // The tool's own account, made by the admin with debconf's rootdn password.
+        let people = "ou=Personnes,\(s.base)"
+        let account = "cn=semailctl,\(s.base)"
+        let admin = try LDAPConnection(.init(uri: s.uri))
+        try admin.bind(dn: s.adminDN, password: s.adminPassword)
+        try admin.add(LDAPEntry(dn: account, attributes: [
+            .init("objectClass", strings: ["organizationalRole", "simpleSecurityObject"]), .init("cn", strings: ["semailctl"]),
+            .init("userPassword", strings: ["account secret"]),
+        ]))
+        let secret = "\(s.dir)/semailctl.secret"
+        FileManager.default.createFile(atPath: secret, contents: Data("account secret".utf8), attributes: [.posixPermissions: 0o600])
+        let cfg = "\(s.dir)/account.toml"
+        try """
+        [ldap]
+        uri = "\(s.uri)"
+        base = "\(s.base)"
+        people = "ou=Personnes"
+        bind_dn = "\(account)"
+        bind_password_file = "\(secret)"
+        """.write(toFile: cfg, atomically: true, encoding: .utf8)
+
+        // [ldap] uri is not ldapi://: setup falls back to ldapi:/// unless --uri says where.
+        var r = try semailctl(["directory", "setup", "--uri", s.ldapiURI, "--config", cfg, "--json"])
+        #expect(r.status == 1, "\(r.stderr)")
+        let doc = try json(r)
+        let conflicts = try #require(doc["conflicts"] as? [String])
+        #expect(conflicts.count == 1)
+        #expect(conflicts.first?.contains("openssh-lpk") == true)
+        let loaded = try changes(r).compactMap { $0["dn"] as? String }
+        #expect(loaded.contains("cn=semail,cn=schema,cn=config"))
+        #expect(!loaded.contains("cn=openssh-lpk,cn=schema,cn=config"))
+        #expect(loaded.contains(people))
+        r = try semailctl(["directory", "setup", "--uri", s.ldapiURI, "--config", cfg])
+        #expect(r.status == 1)
+        #expect(r.text.contains("conflict: schema openssh-lpk"))
+
+        // The account got write access to the people OU, and only there.
+        let c = try rootConnection(s)
+        let db = try #require(try c.read("olcDatabase={1}mdb,cn=config", attributes: ["olcAccess"]))
+        #expect(db.strings("olcAccess").first == "{0}" + DirectorySetup.accessRule(peopleDN: people, identity: account))
+        r = try semailctl(["config", "check", "--config", cfg, "--json"])
+        let comps = try components(r)
+        #expect(comps["directory access"] == true, "\(r.text)")
+        #expect(comps["directory sync"] == true)
+        r = try semailctl(["user", "add", uniqueUID("acct"), "--cn", "X", "--sn", "Y", "--config", cfg])
+        #expect(r.status == 0, "\(r.stderr)")
+        let bound = try LDAPConnection(.init(uri: s.uri))
+        try bound.bind(dn: account, password: Array("account secret".utf8))
+        let outside = #expect(throws: LDAPError.self) {
+            try bound.add(LDAPEntry(dn: "ou=Elsewhere,\(s.base)", attributes: [.init("objectClass", strings: ["organizationalUnit"]), .init("ou", strings: ["Elsewhere"])]))
+        }
+        #expect(outside?.code == .insufficientAccessRights)
+    }
+}
