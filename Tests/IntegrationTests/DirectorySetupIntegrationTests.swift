@@ -247,3 +247,18 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
         #expect(outside?.code == .insufficientAccessRights)
     }
 }
+
+/// The project's usual test slapd runs from slapd.conf: setup refuses it and says what to do instead.
+@Suite(.slapd) struct DirectorySetupRefusalIntegrationTests {
+    @Test func aSlapdConfServerIsRefusedWithWhatToDo() throws {
+        let s = Slapd.shared
+        let cfg = "\(s.dir)/setup.toml"
+        try "[ldap]\nuri = \"\(s.ldapiURI)\"\nbind_dn = \"\"\n".write(toFile: cfg, atomically: true, encoding: .utf8)
+        let before = try String(contentsOfFile: "\(s.dir)/slapd.conf", encoding: .utf8)
+        let r = try semailctl(["directory", "setup", "--config", cfg])
+        #expect(r.status == 77, "\(r.stderr)")
+        #expect(r.stderr.contains("may not manage cn=config"))
+        #expect(r.stderr.contains("slapd.conf"))
+        #expect(try String(contentsOfFile: "\(s.dir)/slapd.conf", encoding: .utf8) == before)
+    }
+}

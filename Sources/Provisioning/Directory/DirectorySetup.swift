@@ -121,7 +121,7 @@ public struct DirectorySetup {
             guard hasConfig else {
                 c.close()
                 throw SemailError("the server at \(uri) does not keep its configuration in cn=config", why: "its root DSE has no configContext (a slapd.conf set-up)",
-                                  hint: "with slapd.conf, include schema/openssh-lpk.schema and schema/semail.schema, load syncprov and unique, and add the access rule by hand (see README, \"Installing on a server\"); or convert to slapd.d with slaptest -f slapd.conf -F slapd.d",
+                                  hint: "with slapd.conf, include schema/openssh-lpk.schema and schema/semail.schema, load syncprov and unique, and add the access rule by hand (see README, `directory setup`); or convert to slapd.d with slaptest -f slapd.conf -F slapd.d",
                                   status: .config)
             }
             var readable = false
@@ -130,7 +130,9 @@ public struct DirectorySetup {
                 let who = (try? c.whoAmI()) ?? "?"
                 c.close()
                 throw SemailError("root may not manage cn=config on \(uri)", why: "cn=config is not readable as \(who)",
-                                  hint: "Debian's package gives gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth manage access to cn=config (olcDatabase={0}config); restore that rule",
+                                  hint: "on a slapd.d (cn=config) server, give \(rootPeercred) manage access to olcDatabase={0}config as Debian's package does; "
+                                      + "a slapd run from slapd.conf (-f) does not keep changes to cn=config: there include schema/openssh-lpk.schema and "
+                                      + "schema/semail.schema, load syncprov and unique, and add the access rule by hand (see README, `directory setup`)",
                                   status: .noPermission)
             }
         } catch let e as LDAPError {
