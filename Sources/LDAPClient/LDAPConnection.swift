@@ -393,4 +393,46 @@ extension LDAPConnection {
             }
         }
     }
+
+    /// Runs an RFC 4533 refreshOnly search (scope base, no attributes) with
+    /// a critical sync request control and returns when the server ends it
+    /// with success: the server can serve `syncWatch` on `base`. Throws the
+    /// server's result otherwise (unavailableCriticalExtension without the
+    /// syncprov overlay).
+    public func syncRefresh(base: String) throws {
+        lock.lock(); defer { lock.unlock() }
+        let arena = CArena()
+        // syncRequestValue ::= SEQUENCE { mode ENUMERATED { refreshOnly (1) } }
+        var value: [CChar] = [0x30, 0x03, 0x0A, 0x01, 0x01]
+        var control: UnsafeMutablePointer<LDAPControl>?
+        let rc = value.withUnsafeMutableBufferPointer { buf -> Int32 in
+            var bv = berval(bv_len: ber_len_t(buf.count), bv_val: buf.baseAddress)
+            return ldap_control_create("1.3.6.1.4.1.4203.1.9.1.1", 1, &bv, 1, &control)
+        }
+        try check(rc, "sync request control")
+        defer { ldap_control_free(control) }
+        let sctrls = arena.array([control!])
+        let attrs = arena.strings(["1.1"])
+        var msgid: Int32 = 0
+        try check(ldap_search_ext(ld, base, LDAPScope.base.rawValue, "(objectClass=*)", attrs, 0, sctrls, nil, nil, 0, &msgid),
+                  "sync refresh", dn: base)
+        while true {
+            var msg: OpaquePointer?
+            var tv = timeval(tv_sec: options.timeout, tv_usec: 0)
+            let type = ldap_result(ld, msgid, LDAP_MSG_ONE, &tv, &msg)
+            if type == 0 {
+                _ = ldap_abandon_ext(ld, msgid, nil, nil)
+                throw LDAPError(code: .timeout, operation: "sync refresh", dn: base)
+            }
+            guard type > 0, let msg else { throw LDAPError(code: .init(rawValue: lastError()), operation: "sync refresh", dn: base) }
+            defer { ldap_msgfree(msg) }
+            guard ber_tag_t(type) == LDAP_RES_SEARCH_RESULT else { continue }
+            var code: Int32 = 0
+            var errmsg: UnsafeMutablePointer<CChar>?
+            _ = ldap_parse_result(ld, msg, &code, nil, &errmsg, nil, nil, 0)
+            defer { if let errmsg { ldap_memfree(errmsg) } }
+            if code == LDAP_SUCCESS { return }
+            throw LDAPError(code: .init(rawValue: code), operation: "sync refresh", dn: base, diagnostic: errmsg.map { String(cString: $0) })
+        }
+    }
 }

@@ -11,6 +11,7 @@ public struct LDAPResultCode: RawRepresentable, Hashable, Sendable, CustomString
     public static let protocolError = Self(rawValue: 2)
     public static let timeLimitExceeded = Self(rawValue: 3)
     public static let sizeLimitExceeded = Self(rawValue: 4)
+    public static let unavailableCriticalExtension = Self(rawValue: 12)
     public static let noSuchAttribute = Self(rawValue: 16)
     public static let undefinedAttributeType = Self(rawValue: 17)
     public static let constraintViolation = Self(rawValue: 19)
@@ -29,6 +30,9 @@ public struct LDAPResultCode: RawRepresentable, Hashable, Sendable, CustomString
     public static let notAllowedOnNonLeaf = Self(rawValue: 66)
     public static let alreadyExists = Self(rawValue: 68)
     public static let other = Self(rawValue: 80)
+    /// The LDAP No-Op control's result (draft-zeilenga-ldap-noop, OpenLDAP's
+    /// 0x410e): the operation would have succeeded, nothing was changed.
+    public static let noOperation = Self(rawValue: 0x410e)
     // libldap client-side codes (negative).
     public static let serverDown = Self(rawValue: -1)
     public static let localError = Self(rawValue: -2)

@@ -20,6 +20,7 @@ public enum ConfigChecker {
         let (config, problems) = try Config.loadWithProblems(path)
         var components: [ConfigReport.Component] = []
         components.append(checkLDAP(config))
+        components += checkDirectory(config)
         // The other services only when their section is in the file.
         if config.sections.contains("storage") { components.append(checkStorage(config)) }
         if config.sections.contains("containers") { components.append(checkDocker(config)) }
