@@ -36,6 +36,7 @@ let package = Package(
         .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning"]),
         .testTarget(name: "ZoneTests", dependencies: ["Zone"], exclude: ["Data"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Provisioning", "LDAPClient", "TestSupport"]),
+        .testTarget(name: "SemailctlTests", dependencies: ["semailctl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ],
     swiftLanguageModes: [.v6]
 )

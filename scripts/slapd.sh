@@ -3,6 +3,7 @@
 # port on 127.0.0.1, ldapi socket and test CA. Nothing system-wide is touched.
 #   scripts/slapd.sh start DIR [PORT]   -> writes DIR/env (shell variables)
 #   scripts/slapd.sh stop DIR           -> stops it and removes DIR
+# SLAPD_SYNCPROV=no: without the syncprov overlay (as Debian's slapd comes).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cmd=${1:?usage: slapd.sh start|stop DIR [PORT]}
@@ -18,6 +19,9 @@ start)
   dir=$(cd "$dir" && pwd)
   port=${3:-$(free_port)}
   tls_port=$(free_port)
+  syncprov_module="moduleload syncprov"
+  syncprov_overlay=$'# Content Synchronization (RFC 4533) for reconcile --watch.\noverlay syncprov\nsyncprov-checkpoint 100 10'
+  if [ "${SLAPD_SYNCPROV:-yes}" = no ]; then syncprov_module=""; syncprov_overlay=""; fi
   sock="$dir/ldapi"
   enc_sock=$(python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$sock")
   pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=' )
@@ -46,7 +50,7 @@ pidfile $dir/slapd.pid
 argsfile $dir/slapd.args
 modulepath /usr/lib/ldap
 moduleload back_mdb
-moduleload syncprov
+$syncprov_module
 # A small plain size limit, unlimited for paged searches: clients must page.
 sizelimit size.soft=500 size.hard=500 size.prtotal=unlimited
 # As some sites run it: a DN with an empty password binds, unauthenticated
@@ -71,9 +75,7 @@ access to attrs=userPassword by self write by anonymous auth by * none
 # attack tests write them as the user; semailctl must not trust them).
 access to attrs=sshPublicKey,semailMailbox,semailVolumeSize,mail by self write by users read by * none
 access to * by self read by users read by * none
-# Content Synchronization (RFC 4533) for reconcile --watch.
-overlay syncprov
-syncprov-checkpoint 100 10
+$syncprov_overlay
 CONF
   cat > "$dir/base.ldif" <<LDIF
 dn: $base

@@ -341,6 +341,9 @@ public enum LDAPRequest: Sendable, Hashable {
 
 /// What a refreshAndPersist search reports.
 public enum LDAPSyncEvent: Sendable, Equatable {
+    /// The search was sent: whatever changes from now on will be reported
+    /// (the server's answer, entries or a refusal, is still to be read).
+    case started
     /// An entry was added, changed or deleted (or sent during the refresh).
     case entry(dn: String)
     /// The initial refresh is over; from now on only changes arrive.
@@ -371,6 +374,7 @@ extension LDAPConnection {
         var msgid: Int32 = 0
         try check(ldap_search_ext(ld, base, LDAPScope.subtree.rawValue, filter.description, attrs, 0, sctrls, nil, nil, 0, &msgid), "sync search", dn: base)
         defer { _ = ldap_abandon_ext(ld, msgid, nil, nil) }
+        if try !event(.started) { return }
         while true {
             var msg: OpaquePointer?
             var tv = timeval(tv_sec: 1, tv_usec: 0)

@@ -4,16 +4,39 @@ import Provisioning
 
 /// The only place that switches on the output format. Data goes to stdout
 /// (text or one JSON document); messages and progress go to stderr; the
-/// progress bar is drawn only on a terminal.
+/// progress bar is drawn only on a terminal. Off a terminal (a service
+/// manager's journal, a pipe, a file) every message line starts with its
+/// syslog priority `<N>` (journald's SyslogLevelPrefix= turns it into the
+/// entry's priority) and an ISO-8601 UTC timestamp; `--json` lines of a
+/// long-running command carry a `time` field.
 struct Output: Sendable {
     let json: Bool
     let quiet: Bool
 
     func info(_ s: String) { if !quiet { Output.stderr(s) } }
-    func warn(_ s: String) { Output.stderr("warning: \(s)") }
+    func warn(_ s: String) { Output.stderr("warning: \(s)", .warning) }
+    /// A message of a long-running command: with the time on a terminal too.
+    func note(_ s: String) { info(Output.stamped ? s : "\(Output.timestamp()) \(s)") }
 
-    /// Every message goes out through here: control characters escaped.
-    static func stderr(_ s: String) { write(2, Validate.printable(s) + "\n") }
+    /// syslog(3) priorities of the messages.
+    enum Priority: Int { case error = 3, warning = 4, info = 6 }
+
+    /// Whether messages carry a priority and a timestamp: stderr is not a terminal.
+    static let stamped = isatty(2) == 0
+
+    /// Every message goes out through here: control characters escaped,
+    /// and off a terminal each line stamped.
+    static func stderr(_ s: String, _ priority: Priority = .info) {
+        let text = Validate.printable(s)
+        guard stamped else { write(2, text + "\n"); return }
+        let prefix = "<\(priority.rawValue)>\(timestamp()) "
+        write(2, text.split(separator: "\n", omittingEmptySubsequences: false).map { prefix + $0 }.joined(separator: "\n") + "\n")
+    }
+
+    /// Now, in ISO 8601, UTC, to the millisecond.
+    static func timestamp(_ date: Date = Date()) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
+    }
 
     /// Writes all of `s`; a closed pipe or terminal is not an error worth
     /// dying for (SIGPIPE is ignored: a transaction must never be killed
@@ -40,7 +63,7 @@ struct Output: Sendable {
     var reporter: Reporter {
         let quiet = quiet, drawBar = !json && isatty(2) == 1
         let bar = ProgressBar()
-        return Reporter(info: { if !quiet { Output.stderr($0) } }, warn: { Output.stderr("warning: \($0)") },
+        return Reporter(info: { if !quiet { Output.stderr($0) } }, warn: { Output.stderr("warning: \($0)", .warning) },
                         progress: { done, total in if drawBar { bar.draw(done, total) } })
     }
 
@@ -57,12 +80,14 @@ struct Output: Sendable {
         }
     }
 
-    /// One result of a long-running command: a JSON line, or text.
+    /// One result of a long-running command: a JSON line with a `time`
+    /// field (when it was printed), or text. Each goes out in one write(2),
+    /// so it reaches a pipe or a journal at once (there is no stdio buffer).
     func emitLine<T: Encodable>(_ value: T, text: (T) -> String) {
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            Output.write(1, ((try? enc.encode(value)) ?? Data("{}".utf8)) + Data("\n".utf8))
+            Output.write(1, ((try? enc.encode(Timed(value: value, time: Output.timestamp()))) ?? Data("{}".utf8)) + Data("\n".utf8))
         } else {
             Output.write(1, Validate.printable(text(value)) + "\n")
         }
@@ -99,10 +124,22 @@ struct Output: Sendable {
     }
 
     func report(_ e: SemailError) {
-        Output.stderr("error: \(e)")
+        Output.stderr("error: \(e)", .error)
         if json {
             emit(ErrorDocument(error: .init(what: e.what, why: e.why, hint: e.hint, exitCode: e.status.rawValue))) { _ in "" }
         }
+    }
+}
+
+/// A JSON object with a `time` member added to the value's own.
+private struct Timed<T: Encodable>: Encodable {
+    var value: T
+    var time: String
+    enum Key: String, CodingKey { case time }
+    func encode(to encoder: Encoder) throws {
+        try value.encode(to: encoder)
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(time, forKey: .time)
     }
 }
 

@@ -7,7 +7,7 @@ struct Semailctl: AsyncParsableCommand {
         commandName: "semailctl",
         abstract: "Provision and keep in shape a multi-user mail host (LDAP users, volumes, containers, DNS).",
         discussion: """
-        Configuration: --config PATH, else $SEMAIL_CONFIG, else /etc/semail/semail.toml.
+        Configuration: --config PATH (anywhere on the command line), else $SEMAIL_CONFIG, else /etc/semail/semail.toml.
         Every command takes --json: one JSON document on stdout, logs on stderr.
 
         FILES
@@ -24,4 +24,7 @@ struct Semailctl: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [ConfigCommand.self, DirectoryCommand.self, UserCommand.self, ImportCommand.self, VolumeCommand.self, ContainerCommand.self, ImageCommand.self, ZoneCommand.self, MailboxCommand.self, ReconcileCommand.self, QuarantineCommand.self, RecoverCommand.self]
     )
+
+    /// The entry point: `--config` given before the subcommand is moved after it.
+    static func main() async { await main(CommandLineArguments.normalized(Array(CommandLine.arguments.dropFirst()))) }
 }

@@ -29,9 +29,11 @@ extension ScriptedService {
     public static var dirPrefix: String { FileManager.default.temporaryDirectory.appendingPathComponent("semail-test-\(script)-").path }
     public func prepare() throws {}
 
-    public static func start() throws -> Self {
+    /// `environment`: extra variables for the script (e.g. SLAPD_SYNCPROV=no).
+    public static func start(environment: [String: String] = [:]) throws -> Self {
         let dir = "\(dirPrefix)\(UUID().uuidString.prefix(8))"
-        do { try ProcessRunner().run(["\(repoRoot)/scripts/\(script).sh", "start", dir]) } catch {
+        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        do { try ProcessRunner(environment: env).run(["\(repoRoot)/scripts/\(script).sh", "start", dir]) } catch {
             _ = try? ProcessRunner().run(["\(repoRoot)/scripts/\(script).sh", "stop", dir])
             throw error
         }

@@ -36,8 +36,11 @@ public final class DockerClient: @unchecked Sendable {
         var data = Data()
         var line: ((Data) -> Void)?
         var pending = Data()
+        /// A stream (events) keeps no body, and stops when this says so.
+        var streaming = false
+        var abort: (() -> Bool)?
         func append(_ p: UnsafeRawBufferPointer) {
-            data.append(contentsOf: p)
+            if !streaming { data.append(contentsOf: p) }
             guard let line else { return }
             pending.append(contentsOf: p)
             while let nl = pending.firstIndex(of: 0x0A) {
@@ -54,13 +57,14 @@ public final class DockerClient: @unchecked Sendable {
     @discardableResult
     public func call(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
                      contentType: String = "application/json", versioned: Bool = true,
-                     expect: Set<Int> = [200, 201, 204], timeout: Int = 0, line: ((Data) -> Void)? = nil) throws -> Response {
+                     expect: Set<Int> = [200, 201, 204], timeout: Int = 0, line: ((Data) -> Void)? = nil,
+                     abort: (() -> Bool)? = nil) throws -> Response {
         let prefix = versioned ? "/v\(try apiVersion())" : ""
         var url = "http://localhost\(prefix)\(path)"
         if !query.isEmpty {
             url += "?" + query.map { "\(Self.escape($0.0))=\(Self.escape($0.1))" }.joined(separator: "&")
         }
-        let r = try perform(method: method, url: url, body: body, contentType: contentType, timeout: timeout, line: line)
+        let r = try perform(method: method, url: url, body: body, contentType: contentType, timeout: timeout, line: line, abort: abort)
         guard expect.contains(r.status) else {
             struct Msg: Decodable { var message: String }
             let msg = (try? JSONDecoder().decode(Msg.self, from: r.body))?.message ?? String(decoding: r.body.prefix(500), as: UTF8.self)
@@ -73,13 +77,16 @@ public final class DockerClient: @unchecked Sendable {
         s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? s
     }
 
-    private func perform(method: String, url: String, body: Data?, contentType: String, timeout: Int, line: ((Data) -> Void)?) throws -> Response {
+    private func perform(method: String, url: String, body: Data?, contentType: String, timeout: Int, line: ((Data) -> Void)?,
+                         abort: (() -> Bool)?) throws -> Response {
         lock.lock(); defer { lock.unlock() }
         if handle == nil { handle = OpaquePointer(curl_easy_init()) }
         guard let h = handle.map({ UnsafeMutableRawPointer($0) }) else { throw unavailable("curl_easy_init failed") }
         curl_easy_reset(h)
         let sink = Sink()
         sink.line = line
+        sink.abort = abort
+        sink.streaming = abort != nil
         let ctx = Unmanaged.passRetained(sink)
         defer { ctx.release() }
         var headers: UnsafeMutablePointer<curl_slist>? = nil
@@ -97,8 +104,16 @@ public final class DockerClient: @unchecked Sendable {
         rc = rc == CURLE_OK ? semail_curl_setopt_write(h, CURLOPT_WRITEFUNCTION, { ptr, size, n, user in
             let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
             sink.append(UnsafeRawBufferPointer(start: ptr, count: size * n))
-            return size * n
+            return sink.abort?() == true ? 0 : size * n
         }) : rc
+        if abort != nil {
+            // Called about once a second while idle: a stream ends when `abort` says so.
+            rc = rc == CURLE_OK ? semail_curl_setopt_long(h, CURLOPT_NOPROGRESS, 0) : rc
+            rc = rc == CURLE_OK ? semail_curl_setopt_ptr(h, CURLOPT_XFERINFODATA, ctx.toOpaque()) : rc
+            rc = rc == CURLE_OK ? semail_curl_setopt_xferinfo(h, CURLOPT_XFERINFOFUNCTION, { user, _, _, _, _ in
+                Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue().abort?() == true ? 1 : 0
+            }) : rc
+        }
         // The body is copied by libcurl (COPYPOSTFIELDS), so no pointer outlives this call.
         if let body {
             rc = rc == CURLE_OK ? semail_curl_setopt_long(h, CURLOPT_POSTFIELDSIZE_LARGE, body.count) : rc
@@ -106,6 +121,7 @@ public final class DockerClient: @unchecked Sendable {
         }
         guard rc == CURLE_OK else { throw unavailable(String(cString: curl_easy_strerror(rc))) }
         let res = curl_easy_perform(h)
+        if abort?() == true, res == CURLE_ABORTED_BY_CALLBACK || res == CURLE_WRITE_ERROR { return Response(status: 200, body: Data()) }
         guard res == CURLE_OK else { throw unavailable(String(cString: curl_easy_strerror(res))) }
         if !sink.pending.isEmpty { line?(sink.pending) }
         var status = 0

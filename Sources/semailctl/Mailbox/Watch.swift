@@ -4,6 +4,8 @@ import Provisioning
 nonisolated(unsafe) var watchStopRequested: sig_atomic_t = 0
 
 /// `reconcile --watch`: prints each reconcile it runs; stops on SIGTERM/SIGINT.
+/// A server that cannot serve the watch ends it with exit status 78
+/// (EX_CONFIG), which the shipped unit does not restart.
 struct Watcher {
     let host: Provisioning.Host
     let options: Reconciler.Options
@@ -16,7 +18,7 @@ struct Watcher {
         try w.run(stop: { watchStopRequested != 0 }) { result in
             switch result {
             case let .success(r):
-                if r.items.isEmpty && !out.json { out.info("\(Date()): no drift") } else { out.emitLine(r) { $0.text } }
+                if r.items.isEmpty && !out.json { out.note("no drift") } else { out.emitLine(r) { $0.text } }
             case let .failure(e):
                 out.warn("reconcile failed: \((e as? SemailError)?.description ?? "\(e)")")
             }
