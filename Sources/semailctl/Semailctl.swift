@@ -14,6 +14,6 @@ struct Semailctl: AsyncParsableCommand {
         \(ExitStatus.allCases.map { "  \(String($0.rawValue).padding(toLength: 4, withPad: " ", startingAt: 0))\($0.meaning)" }.joined(separator: "\n"))
         """,
         version: "0.1.0",
-        subcommands: [ConfigCommand.self, UserCommand.self, ImportCommand.self, VolumeCommand.self, ContainerCommand.self, ImageCommand.self, ZoneCommand.self, MailboxCommand.self, ReconcileCommand.self, QuarantineCommand.self, RecoverCommand.self]
+        subcommands: [ConfigCommand.self, UserCommand.self, ImportCommand.self, VolumeCommand.self, ContainerCommand.self, SSHConfigCommand.self, ImageCommand.self, ZoneCommand.self, MailboxCommand.self, ReconcileCommand.self, QuarantineCommand.self, RecoverCommand.self]
     )
 }

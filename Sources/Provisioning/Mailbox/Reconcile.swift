@@ -65,6 +65,8 @@ public struct Reconciler: Sendable {
         var millis: [String: Double]
         /// Why the mailbox network's isolation is not in place (nil: it is).
         var networkDrift: String? = nil
+        /// The fixed container addresses (`<state>/addresses`).
+        var addresses: [String: String] = [:]
     }
 
     func observe() throws -> Observation {
@@ -99,6 +101,7 @@ public struct Reconciler: Sendable {
         var o = Observation(mailboxes: decision.accepted, volumes: vols, containers: cts, zone: zone, zoneError: zerr, map: mb.map.read(), baseImage: base,
                             calls: calls, mounts: fsTypes, millis: millis, networkDrift: netDrift)
         o.all = boxes; o.refused = decision.refused; o.current = current
+        o.addresses = (try? cm.addresses.entries()) ?? [:]
         return o
     }
 
@@ -161,8 +164,14 @@ public struct Reconciler: Sendable {
                     let input = ContainerInput(uid: m.uid, address: m.address, owner: owner, sshKeys: m.sshKeys, maildir: "\(mp)/Maildir")
                     expected = try? cm.expectedSpecHash(input, baseImageID: base, template: template)
                 }
-                if c.specHash != expected { add(.repair, m.uid, "container", "rebuild semail-\(m.uid)", "its recorded hash no longer matches the template, image, keys or mounts") }
-                else if c.state != "running" { add(.repair, m.uid, "container", "start semail-\(m.uid)", "it is \(c.state)") }
+                if c.isUp, o.volumes[m.uid]?.mounted != true {
+                    add(.repair, m.uid, "container", "stop semail-\(m.uid), mount the volume, start it", "it runs without its volume (VOLUME NOT MOUNTED)")
+                } else if c.specHash != expected {
+                    add(.repair, m.uid, "container", "rebuild semail-\(m.uid)", "its recorded hash no longer matches the template, image, keys or mounts")
+                } else if c.fixedAddress == nil || c.fixedAddress != o.addresses[m.uid] {
+                    add(.repair, m.uid, "container", "rebuild semail-\(m.uid) with its fixed address",
+                        "it was made with \(c.fixedAddress ?? "no fixed address"), its address is \(o.addresses[m.uid] ?? "not assigned yet")")
+                } else if c.state != "running" { add(.repair, m.uid, "container", "start semail-\(m.uid)", "it is \(c.state)") }
             } else {
                 add(.repair, m.uid, "container", "create semail-\(m.uid)", "the mailbox has no container")
             }
@@ -229,6 +238,10 @@ public struct Reconciler: Sendable {
         let byUID = Dictionary(grouping: items.filter { ($0.kind == .create || $0.kind == .repair) && $0.uid != "-" }, by: \.uid)
         for m in o.mailboxes where byUID[m.uid] != nil && !attention.contains(m.uid) {
             do {
+                // A container running without its volume stops before the volume is mounted under it.
+                if let c = o.containers[m.uid], c.isUp, o.volumes[m.uid]?.mounted != true {
+                    try host.containers().client.stop(container: c.name)
+                }
                 if let want = m.size, let v = o.volumes[m.uid], v.size < want, v.mounted {
                     _ = try host.volumes().resize(uid: m.uid, to: want, owner: try host.mailOwner(m.uid))
                 }
