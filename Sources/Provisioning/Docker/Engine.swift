@@ -93,16 +93,17 @@ extension DockerClient {
     /// returned as it is, whatever its options). With `subnet`, the IPv4
     /// pool is configured (fixed container addresses need one).
     @discardableResult
-    public func ensureNetwork(_ name: String, labels: [String: String] = [:], options: [String: String] = [:], subnet: String? = nil) throws -> Network {
+    public func ensureNetwork(_ name: String, labels: [String: String] = [:], options: [String: String] = [:], subnet: String? = nil,
+                              gateway: String? = nil) throws -> Network {
         Self.networkLock.lock(); defer { Self.networkLock.unlock() }
         if let n = try network(name) { return n }
-        struct Pool: Encodable { var Subnet: String }
+        struct Pool: Encodable { var Subnet: String; var Gateway: String? }
         struct IPAM: Encodable { var Driver = "default"; var Config: [Pool] }
         struct Req: Encodable {
             var Name: String; var Driver = "bridge"; var CheckDuplicate = true; var Labels: [String: String]; var Options: [String: String]
             var IPAM: IPAM?
         }
-        let req = Req(Name: name, Labels: labels, Options: options, IPAM: subnet.map { IPAM(Config: [Pool(Subnet: $0)]) })
+        let req = Req(Name: name, Labels: labels, Options: options, IPAM: subnet.map { IPAM(Config: [Pool(Subnet: $0, Gateway: gateway)]) })
         do { try call("POST", "/networks/create", body: JSONEncoder().encode(req)) }
         catch let e as DockerError where e.status == 409 {}
         guard let n = try network(name) else { throw DockerError(status: 404, message: "network \(name) vanished", request: "GET /networks") }

@@ -104,7 +104,7 @@ public struct MailboxNetwork: Sendable {
                 return n
             }
         }
-        var want = subnet
+        var want = subnet, gateway: String?
         if want.isEmpty {
             // The engine picks a free subnet from its pools; it is then made again with that subnet configured.
             let probe = try client.ensureNetwork(name, labels: [Self.label: "1"], options: [Self.iccOption: "false"])
@@ -114,8 +114,12 @@ public struct MailboxNetwork: Sendable {
             }
             try client.removeNetwork(probe.Id)
             want = sn
+            gateway = probe.ipv4?.gateway
         }
-        let n = try client.ensureNetwork(name, labels: [Self.label: "1", Self.subnetLabel: want], options: [Self.iccOption: "false"], subnet: want)
+        // The gateway is named (the engine's choice, the first address), so the network's inspect shows it.
+        if gateway == nil, let s = IPv4Subnet(want) { gateway = IPv4Subnet.text(s.network + 1) }
+        let n = try client.ensureNetwork(name, labels: [Self.label: "1", Self.subnetLabel: want], options: [Self.iccOption: "false"],
+                                         subnet: want, gateway: gateway)
         try applyRules(n)
         return n
     }
