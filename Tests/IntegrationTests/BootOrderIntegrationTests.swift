@@ -53,11 +53,28 @@ import TestSupport
         #expect(ipA != ipB)
         let book = try String(contentsOfFile: "\(w.dir)/state/addresses", encoding: .utf8)
         #expect(book.contains("\(a) \(ipA)\n") && book.contains("\(b) \(ipB)\n"), "\(book)")
+        // A mount point left unsealed under its mounted volume (made by an older
+        // version) is found and sealed by reconcile, through a bind of the mail root.
+        let scratch = "\(w.dir)/under"
+        try SystemState.underneath("\(w.dir)/mail", scratch: scratch) { root in
+            #expect(SystemState.isSealed("\(root)/\(a)"))
+            SystemState.unsealMountPoint("\(root)/\(a)")
+            chmod("\(root)/\(a)", 0o755)
+        }
+        var r = try w.run(["reconcile", "--dry-run", "--json"])
+        let plan = try #require((try json(r) as? [String: Any])?["items"] as? [[String: Any]])
+        #expect(plan.contains { $0["uid"] as? String == a && ($0["action"] as? String ?? "").hasPrefix("seal ") }, "\(plan)")
+        #expect(!plan.contains { $0["uid"] as? String == b && ($0["action"] as? String ?? "").hasPrefix("seal ") }, "\(plan)")
+        r = try w.run(["reconcile"])
+        #expect(r.status == 0, "\(r.stderr)\(r.text)")
+        try SystemState.underneath("\(w.dir)/mail", scratch: scratch) { root in #expect(SystemState.isSealed("\(root)/\(a)")) }
+        #expect(try ip(a) == ipA)
+
         // The fstab entries order the engine after the mounts.
         #expect(w.fstab.split(separator: "\n").filter { $0.contains("/mail/") }.allSatisfy { $0.contains("x-systemd.before=docker.service") }, "\(w.fstab)")
 
         // A forced rebuild (a new container beside the old one) keeps the address.
-        var r = try w.run(["container", "rebuild", a, "--force", "--json"])
+        r = try w.run(["container", "rebuild", a, "--force", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(((try json(r) as? [String: Any])?["action"] as? String) == "rebuilt")
         #expect(try ip(a) == ipA)

@@ -67,6 +67,8 @@ public struct Reconciler: Sendable {
         var networkDrift: String? = nil
         /// The fixed container addresses (`<state>/addresses`).
         var addresses: [String: String] = [:]
+        /// Mounted volumes whose mount point is not sealed underneath (true: files lie there).
+        var unsealed: [String: Bool] = [:]
     }
 
     func observe() throws -> Observation {
@@ -102,6 +104,12 @@ public struct Reconciler: Sendable {
                             calls: calls, mounts: fsTypes, millis: millis, networkDrift: netDrift)
         o.all = boxes; o.refused = decision.refused; o.current = current
         o.addresses = (try? cm.addresses.entries()) ?? [:]
+        let mounted = vols.values.filter(\.mounted).map(\.uid).sorted()
+        if !mounted.isEmpty {
+            o.unsealed = timed("volumes") { (try? vm.unsealedUnderneath(mounted)) ?? [:] }
+            calls["bind mount of the mail root", default: 0] += 1
+            o.calls = calls; o.millis = millis
+        }
         return o
     }
 
@@ -146,7 +154,16 @@ public struct Reconciler: Sendable {
                         }
                     }
                 }
-                if !v.persistent { add(.repair, m.uid, "volume", "add the fstab entry", "it would not be mounted at boot") }
+                if !v.persistent { add(.repair, m.uid, "volume", "add the fstab entry", "it would not be mounted at boot before the container engine") }
+                if let hidden = o.unsealed[m.uid] {
+                    if hidden {
+                        add(.attention, m.uid, "volume", "none: an admin must look (unmount the volume and move them away)",
+                            "files lie in \(mp) under the mounted volume (made while it was not mounted)")
+                    } else {
+                        add(.repair, m.uid, "volume", "seal the mount point under the volume (mode 000, immutable)",
+                            "made before mount points were sealed: while the volume is not mounted a Maildir could be made there")
+                    }
+                }
                 if let want = m.size, v.size < want {
                     if want > maxSize {
                         add(.attention, m.uid, "volume", "none: not grown", "the directory asks for \(ByteSize.format(want)), above [storage] max_size \(host.config.storage.maxSize)")
@@ -229,6 +246,11 @@ public struct Reconciler: Sendable {
         // The network first: the containers run, and must not reach each other.
         if items.contains(where: { $0.component == "network" }) {
             do { try host.containers().network().ensure() } catch { report.errors.append("network: \((error as? SemailError)?.description ?? "\(error)")") }
+        }
+        // Mount points under mounted volumes, sealed in one pass (one bind of the mail root).
+        let toSeal = items.filter { $0.component == "volume" && $0.action.hasPrefix("seal ") }.map(\.uid)
+        if !toSeal.isEmpty {
+            do { _ = try host.volumes().sealUnderneath(toSeal) } catch { report.errors.append("seal: \((error as? SemailError)?.description ?? "\(error)")") }
         }
         // What needs an admin is reported and that mailbox left alone.
         let attention = Set(items.filter { $0.kind == .attention }.map(\.uid))

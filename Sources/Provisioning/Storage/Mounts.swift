@@ -134,6 +134,24 @@ public enum SystemState {
 
     /// Whether a directory carries the immutable attribute.
     public static func isSealed(_ mp: String) -> Bool { semail_is_immutable(mp) == 1 }
+
+    /// Runs `body` with a view of DIR's own filesystem, without what is
+    /// mounted below it (the mount points under mounted volumes): a
+    /// non-recursive bind of DIR on `scratch` (made, made private, and
+    /// removed again here).
+    public static func underneath<T>(_ dir: String, scratch: String, _ body: (String) throws -> T) throws -> T {
+        guard mkdir(scratch, 0o700) == 0 || errno == EEXIST else {
+            throw SemailError("cannot create \(scratch)", why: errnoText(), status: .cantCreate)
+        }
+        guard mount(dir, scratch, nil, UInt(MS_BIND), nil) == 0 else {
+            let e = errno
+            rmdir(scratch)
+            throw SemailError("cannot look under the volumes of \(dir)", why: "bind mount on \(scratch): \(errnoText(e))", status: .ioError)
+        }
+        _ = mount(nil, scratch, nil, UInt(MS_PRIVATE), nil)
+        defer { _ = umount2(scratch, Int32(MNT_DETACH)); rmdir(scratch) }
+        return try body(scratch)
+    }
 }
 
 /// Mount options as in fstab: flags become mount(2) flags, the rest data.

@@ -221,6 +221,43 @@ public struct VolumeManager: Sendable {
     /// owner's, 0700), through descriptors: nothing the user made is followed.
     func makeMaildir(_ root: String, owner: MailOwner) throws { try MaildirTree.ensure(root, owner: owner) }
 
+    /// The mount points of mounted volumes (among UIDS) that are not sealed
+    /// underneath (made before mount points were sealed), with whether
+    /// something lies there (`true`: files hidden under the volume).
+    public func unsealedUnderneath(_ uids: [String]) throws -> [String: Bool] {
+        guard !uids.isEmpty, FileManager.default.fileExists(atPath: config.mailRoot) else { return [:] }
+        try Trust.stateDirectory(stateDir)
+        return try SystemState.underneath(config.mailRoot, scratch: "\(stateDir)/.underneath-\(getpid())") { root in
+            var out: [String: Bool] = [:]
+            for uid in uids where !SystemState.isSealed("\(root)/\(uid)") {
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(uid)")) ?? []
+                out[uid] = !(entries.isEmpty || entries == ["Maildir"] && (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(uid)/Maildir")) == [])
+            }
+            return out
+        }
+    }
+
+    /// Seals the mount points under mounted volumes (`SystemState.sealMountPoint`):
+    /// only empty ones, or holding only the empty Maildir an engine made.
+    public func sealUnderneath(_ uids: [String]) throws -> [String] {
+        guard !uids.isEmpty else { return [] }
+        let lock = try lock()
+        defer { lock.release() }
+        return try SystemState.underneath(config.mailRoot, scratch: "\(stateDir)/.underneath-\(getpid())") { root in
+            var sealed: [String] = []
+            for uid in uids {
+                let dir = "\(root)/\(uid)"
+                var st = stat()
+                guard lstat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, !SystemState.isSealed(dir) else { continue }
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? ["?"]
+                guard entries.isEmpty || (entries == ["Maildir"] && Self.removeEngineMaildir("\(dir)/Maildir")) else { continue }
+                try SystemState.sealMountPoint(dir)
+                sealed.append(uid)
+            }
+            return sealed
+        }
+    }
+
     /// The empty, root-owned Maildir a container engine made in an
     /// unmounted mount point (before mount points were sealed): removed
     /// (rmdir: only when empty) so the volume can be mounted again.
