@@ -187,3 +187,30 @@ int semail_loop_detach(const char *dev) {
     close(fd);
     return rc;
 }
+
+#include <linux/fs.h>
+
+static int immutable_fd(const char *dir) { return open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }
+
+int semail_is_immutable(const char *dir) {
+    int fd = immutable_fd(dir);
+    if (fd < 0) return -errno;
+    int flags = 0;
+    int rc = ioctl(fd, FS_IOC_GETFLAGS, &flags);
+    int e = errno;
+    close(fd);
+    if (rc != 0) return -e;
+    return (flags & FS_IMMUTABLE_FL) ? 1 : 0;
+}
+
+int semail_set_immutable(const char *dir, int on) {
+    int fd = immutable_fd(dir);
+    if (fd < 0) return -errno;
+    int flags = 0;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) { int e = errno; close(fd); return -e; }
+    int want = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
+    int rc = want == flags ? 0 : ioctl(fd, FS_IOC_SETFLAGS, &want);
+    int e = errno;
+    close(fd);
+    return rc == 0 ? 0 : -e;
+}

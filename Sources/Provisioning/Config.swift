@@ -59,6 +59,8 @@ public struct Config: Sendable {
         /// The only destinations containers may open connections to, space-separated
         /// `tcp|udp:IPv4:port` (e.g. the outbound relay and DNS); "" = none, only replies.
         public var egress = ""
+        /// The mailbox network's IPv4 subnet (CIDR); "" = a free one from the engine's pools, fixed when the network is made.
+        public var subnet = ""
     }
     public struct DNS: Sendable {
         public var zone = "semail.email"
@@ -160,7 +162,7 @@ public struct Config: Sendable {
         "containers.network": s(\.containers.network), "containers.memory": s(\.containers.memory),
         "containers.pids": i(\.containers.pids), "containers.ssh_host": s(\.containers.sshHost),
         "containers.packages": s(\.containers.packages), "containers.cpus": s(\.containers.cpus),
-        "containers.egress": s(\.containers.egress),
+        "containers.egress": s(\.containers.egress), "containers.subnet": s(\.containers.subnet),
         "dns.zone": s(\.dns.zone), "dns.zone_file": s(\.dns.zoneFile), "dns.mx_host": s(\.dns.mxHost),
         "dns.mx_priority": i(\.dns.mxPriority), "dns.ttl": i(\.dns.ttl), "dns.rndc": s(\.dns.rndc),
         "dns.rndc_server": s(\.dns.rndcServer), "dns.rndc_port": i(\.dns.rndcPort), "dns.rndc_key": s(\.dns.rndcKey),
@@ -221,6 +223,9 @@ public struct Config: Sendable {
         if storage.overcommitPercent <= 0 { bad("storage.overcommit_percent", "must be a positive percentage") }
         if !policy.secretFile.isEmpty && !policy.secretFile.hasPrefix("/") { bad("policy.secret_file", "must be an absolute path") }
         if Containers.nanoCPUs(containers.cpus) == nil { bad("containers.cpus", "must be a decimal number of CPUs between 0.01 and 256, e.g. \"1.0\"") }
+        if !containers.subnet.isEmpty && IPv4Subnet(containers.subnet) == nil {
+            bad("containers.subnet", "must be an IPv4 subnet /8 to /29 with its host bits zero, e.g. \"172.30.0.0/24\"")
+        }
         do { _ = try Egress.parse(containers.egress) } catch let e as SemailError { bad("containers.egress", "\(e.what): \(e.why)") } catch {}
         return p
     }

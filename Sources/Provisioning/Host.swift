@@ -47,7 +47,13 @@ public final class Host: @unchecked Sendable {
     public func volumes() throws -> VolumeManager { try VolumeManager(config: config.storage, stateDir: config.state.dir, runner: runner) }
 
     /// Mailbox containers (`[containers]`).
-    public func containers() -> ContainerManager { ContainerManager(config: config.containers, runner: runner, reporter: reporter) }
+    public func containers() -> ContainerManager { ContainerManager(config: config.containers, stateDir: config.state.dir, runner: runner, reporter: reporter) }
+
+    /// Containers marked when they run without their mailbox volume mounted.
+    public func checkVolumes(_ cs: [ContainerState]) -> [ContainerState] {
+        let vols = Dictionary(((try? volumes().list()) ?? []).map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
+        return cs.map { $0.checked(against: vols[$0.uid]) }
+    }
 
     /// What UID's container is made from: the user's entry (address, SSH
     /// keys, ids) and the Maildir on the user's volume.

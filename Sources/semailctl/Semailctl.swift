@@ -22,7 +22,7 @@ struct Semailctl: AsyncParsableCommand {
         \(ExitStatus.allCases.map { "  \(String($0.rawValue).padding(toLength: 4, withPad: " ", startingAt: 0))\($0.meaning)" }.joined(separator: "\n"))
         """,
         version: "0.1.0",
-        subcommands: [ConfigCommand.self, DirectoryCommand.self, UserCommand.self, ImportCommand.self, VolumeCommand.self, ContainerCommand.self, ImageCommand.self, ZoneCommand.self, MailboxCommand.self, ReconcileCommand.self, QuarantineCommand.self, RecoverCommand.self]
+        subcommands: [ConfigCommand.self, DirectoryCommand.self, UserCommand.self, ImportCommand.self, VolumeCommand.self, ContainerCommand.self, SSHConfigCommand.self, ImageCommand.self, ZoneCommand.self, MailboxCommand.self, ReconcileCommand.self, QuarantineCommand.self, RecoverCommand.self]
     )
 
     /// The entry point: `--config` given before the subcommand is moved after it.

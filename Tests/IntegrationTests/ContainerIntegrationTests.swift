@@ -89,7 +89,7 @@ import TestSupport
         #expect(c["action"] as? String == "created")
         let first = try #require(c["container"] as? [String: Any])
         let ip = try #require(first["ipAddress"] as? String)
-        #expect(first["ssh"] as? String == "ssh -J jump.example \(uid)@\(ip)")
+        #expect(first["ssh"] as? String == "ssh -J jump.example -o HostKeyAlias=semail-\(uid) \(uid)@\(ip)")
         #expect(FileManager.default.fileExists(atPath: "\(dir)/Containers/\(uid)/Dockerfile"))
 
         // What the engine holds: labels, limits, capabilities, mount, policy, network.
@@ -148,7 +148,7 @@ import TestSupport
 
         // show and list.
         r = try semailctl(["container", "show", uid, "--config", cfg])
-        #expect(r.text.contains("ssh -J jump.example \(uid)@\(ip2)"))
+        #expect(r.text.contains("ssh -J jump.example -o HostKeyAlias=semail-\(uid) \(uid)@\(ip2)"))
         r = try semailctl(["container", "list", "--config", cfg, "--json"])
         let listed = try #require(JSONSerialization.jsonObject(with: r.stdout) as? [[String: Any]])
         #expect(listed.contains { $0["uid"] as? String == uid && $0["state"] as? String == "running" })

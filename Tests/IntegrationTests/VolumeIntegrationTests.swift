@@ -52,7 +52,7 @@ import TestSupport
             #expect(s.st_uid == 5000 && s.st_gid == 5000 && s.st_mode & 0o777 == 0o700, "\(d)")
         }
         // Boot persistence.
-        #expect(a.fstab.contains("\(a.image(uid)) \(mp) ext4 loop,nodev,nosuid,noexec,nofail 0 2"))
+        #expect(a.fstab.contains("\(a.image(uid)) \(mp) ext4 loop,nodev,nosuid,noexec,nofail,x-systemd.before=docker.service 0 2"))
 
         // Mail written, then create again: reused, not formatted, mail kept.
         try "Subject: hi\n\nhello\n".write(toFile: "\(mp)/Maildir/new/1.msg", atomically: true, encoding: .utf8)

@@ -45,6 +45,8 @@ public final class StorageArea: Sendable {
             if f.count > 4 { _ = umount2(String(f[4]), 0) }
         }
         for l in loops { _ = try? ProcessRunner().run(["losetup", "-d", "/dev/\(l)"], check: false) }
+        // Mount points are sealed (immutable) while unmounted.
+        for m in (try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/mail")) ?? [] { SystemState.unsealMountPoint("\(dir)/mail/\(m)") }
         try? FileManager.default.removeItem(atPath: dir)
     }
 }

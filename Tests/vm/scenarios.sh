@@ -29,7 +29,7 @@ check create-lv lvm lvs mvg/Volalice
 check create-mounted grep -q ' /home/Personnes/alice ' /proc/mounts
 check create-maildir [ -d /home/Personnes/alice/Maildir/cur ]
 [ "$(stat -c '%u:%g:%a' /home/Personnes/alice/Maildir/new)" = "5000:5000:700" ] && ok create-owner || fail create-owner "$(stat -c '%u:%g:%a' /home/Personnes/alice/Maildir/new)"
-check create-fstab grep -q '^/dev/mvg/Volalice /home/Personnes/alice ext4 nodev,nosuid,noexec,nofail 0 2' /etc/fstab
+check create-fstab grep -q '^/dev/mvg/Volalice /home/Personnes/alice ext4 nodev,nosuid,noexec,nofail,x-systemd.before=docker.service 0 2' /etc/fstab
 echo "mail" > /home/Personnes/alice/Maildir/new/1.msg
 
 # rerun: reused, not formatted

@@ -39,4 +39,11 @@ int semail_loop_set_capacity(const char *dev);
 /* Detaches a loop device now (LOOP_CLR_FD). 0 or -errno. */
 int semail_loop_detach(const char *dev);
 
+/* Sets (on != 0) or clears the immutable attribute (FS_IMMUTABLE_FL) of a
+   directory, opened O_NOFOLLOW|O_DIRECTORY. 0 or -errno (-ENOTTY or
+   -EOPNOTSUPP: the filesystem has no such attribute). */
+int semail_set_immutable(const char *dir, int on);
+/* 1 when the directory carries FS_IMMUTABLE_FL, 0 when not, or -errno. */
+int semail_is_immutable(const char *dir);
+
 #endif

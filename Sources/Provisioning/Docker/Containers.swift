@@ -28,6 +28,24 @@ public struct ContainerState: Sendable, Codable, Equatable {
     public var specHash: String
     public var ipAddress: String?
     public var ssh: String?
+    /// The address the container was made with (kept across rebuilds and restarts).
+    public var fixedAddress: String? = nil
+    /// false when the container runs while its mailbox volume is not
+    /// mounted (`VolumeState.mounted`); nil when not known or not running.
+    public var volumeMounted: Bool? = nil
+
+    /// Whether the engine runs it (or keeps restarting it).
+    public var isUp: Bool { state == "running" || state == "restarting" }
+    /// The state as shown: the engine's, and when the container runs
+    /// without its volume, "running, VOLUME NOT MOUNTED".
+    public var shownState: String { volumeMounted == false ? "\(state), VOLUME NOT MOUNTED" : state }
+
+    /// Marks a container that is up while VOLUME (its mailbox's) is not mounted.
+    public func checked(against volume: VolumeState?) -> ContainerState {
+        var c = self
+        c.volumeMounted = isUp ? (volume?.mounted ?? false) : nil
+        return c
+    }
 }
 
 /// What `container create/rebuild` did.
@@ -56,10 +74,33 @@ public struct ContainerManager: Sendable {
     public let client: DockerClient
     public let runner: ProcessRunner
     public let reporter: Reporter
+    /// `[state] dir`: where the fixed addresses are kept.
+    public let stateDir: String
 
-    public init(config: Config.Containers, runner: ProcessRunner = ProcessRunner(), reporter: Reporter = .silent) {
-        self.config = config; self.runner = runner; self.reporter = reporter
+    public init(config: Config.Containers, stateDir: String, runner: ProcessRunner = ProcessRunner(), reporter: Reporter = .silent) {
+        self.config = config; self.stateDir = stateDir; self.runner = runner; self.reporter = reporter
         client = DockerClient(socket: config.socket)
+    }
+
+    /// The fixed container addresses (`<state>/addresses`).
+    public var addresses: ContainerAddresses { ContainerAddresses(stateDir: stateDir) }
+
+    /// UID's address on the network: kept, or the lowest free one. The
+    /// addresses the engine gave to other containers count as taken.
+    func assignAddress(_ uid: String, network n: DockerClient.Network) throws -> String {
+        guard let pool = n.ipv4, let subnet = IPv4Subnet(pool.subnet) else {
+            throw SemailError("the network \(config.network) has no usable IPv4 subnet", why: "its IPAM configuration says \(n.ipv4?.subnet ?? "nothing")",
+                              hint: "set [containers] subnet to a /8-/29 IPv4 subnet", status: .failure)
+        }
+        let mine: Set<String> = [Self.name(uid), Self.nextName(uid), Self.oldName(uid)]
+        let inUse = Set((n.Containers ?? [:]).values.filter { !mine.contains($0.Name ?? "") }
+            .compactMap { $0.IPv4Address?.split(separator: "/").first.map(String.init) })
+        return try addresses.assign(uid, subnet: subnet, gateway: pool.gateway, inUse: inUse)
+    }
+
+    /// The fixed address a container was made with on the mailbox network.
+    func fixedAddress(_ c: DockerClient.ContainerInspect) -> String? {
+        c.NetworkSettings?.Networks?[config.network]?.IPAMConfig?.IPv4Address.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     public static func name(_ uid: String) -> String { "semail-\(uid)" }
@@ -330,7 +371,8 @@ public struct ContainerManager: Sendable {
             try client.remove(container: stale.Id)
         }
         // Every pass puts the network's rules back (they do not survive a reboot).
-        try network().ensure()
+        let net = try network().ensure()
+        let ip = try assignAddress(uid, network: net)
         let base = try baseImageID()
         try Fault.check("container.render")
         let r = try render(input)
@@ -339,8 +381,12 @@ public struct ContainerManager: Sendable {
         }
         let want = specHash(inputs: r.inputsHash, base: base, input: input, memory: memory)
         let dockerfile = "\(dockerfileDir(uid))/Dockerfile"
-        if let old, old.Config.Labels?[SemailLabel.spec] == want, !force {
+        if let old, old.Config.Labels?[SemailLabel.spec] == want, !force, fixedAddress(old) == ip {
             try writeRendered(r, uid: uid)
+            // A rebuild interrupted while the old container was off the network left it there.
+            if old.NetworkSettings?.Networks?[config.network] == nil {
+                try client.connect(container: old.Id, network: config.network, ipv4: ip)
+            }
             if old.State.Running && old.State.Restarting != true {
                 return ContainerResult(uid: uid, action: .upToDate, container: try state(old), dockerfile: dockerfile)
             }
@@ -368,8 +414,21 @@ public struct ContainerManager: Sendable {
         // the policy is set once it has stayed up. A first container has
         // nothing to keep serving: it is checked once, like `docker run -d`.
         var sp = spec(input, image: tag, r: r, specHash: want, memory: memory)
+        sp.NetworkingConfig = .init(network: config.network, ipv4: ip)
         if old != nil { sp.HostConfig.RestartPolicy = ["Name": "no"] }
-        let id = try client.createContainer(name: target, spec: sp)
+        // The replacement needs the old container's address, which the engine
+        // gives to one container at a time: the old one leaves the network
+        // (it keeps running) just before the new one is made and started, and
+        // comes back with its address if the new one does not stay up.
+        let net0 = config.network
+        if let old, old.NetworkSettings?.Networks?[net0] != nil {
+            try Fault.check("container.disconnect")
+            try client.disconnect(container: old.Id, network: net0)
+            let back = fixedAddress(old) ?? ip
+            undo.push("put the old container back on \(net0)") { try client.connect(container: old.Id, network: net0, ipv4: back) }
+        }
+        let id: String
+        do { id = try client.createContainer(name: target, spec: sp) } catch { undo.unwind(); throw error }
         undo.push("remove container \(target)") { try client.remove(container: id) }
         do {
             try Fault.check("container.start")
@@ -437,6 +496,11 @@ public struct ContainerManager: Sendable {
             try client.removeImage(i.Id, force: true)
             removed.append("image \((i.RepoTags ?? []).first ?? i.Id)")
         }
+        // The mailbox's address is free again once its container is gone.
+        if let had = try addresses.entries()[uid] {
+            try addresses.release(uid)
+            removed.append("address \(had)")
+        }
         return removed
     }
 
@@ -444,9 +508,13 @@ public struct ContainerManager: Sendable {
     public func list() throws -> [ContainerState] {
         try client.containers(label: SemailLabel.uid).compactMap { c in
             guard let uid = c.Labels?[SemailLabel.uid], let n = c.Names.first, n == "/\(Self.name(uid))" else { return nil }
-            return ContainerState(uid: uid, name: Self.name(uid), id: String(c.Id.prefix(12)), address: c.Labels?[SemailLabel.address] ?? "",
-                                  state: c.State, status: c.Status, image: c.Image, templateHash: c.Labels?[SemailLabel.template] ?? "",
-                                  specHash: c.Labels?[SemailLabel.spec] ?? "", ipAddress: nil, ssh: nil)
+            let ep = c.NetworkSettings?.Networks?[config.network]
+            let ip = ep?.IPAddress.flatMap { $0.isEmpty ? nil : $0 }
+            var s = ContainerState(uid: uid, name: Self.name(uid), id: String(c.Id.prefix(12)), address: c.Labels?[SemailLabel.address] ?? "",
+                                   state: c.State, status: c.Status, image: c.Image, templateHash: c.Labels?[SemailLabel.template] ?? "",
+                                   specHash: c.Labels?[SemailLabel.spec] ?? "", ipAddress: ip, ssh: nil)
+            s.fixedAddress = ep?.IPAMConfig?.IPv4Address.flatMap { $0.isEmpty ? nil : $0 }
+            return s
         }.sorted { $0.uid < $1.uid }
     }
 
@@ -459,10 +527,11 @@ public struct ContainerManager: Sendable {
     func state(_ c: DockerClient.ContainerInspect) throws -> ContainerState {
         let uid = c.Config.Labels?[SemailLabel.uid] ?? ""
         let ip = c.NetworkSettings?.Networks?[config.network]?.IPAddress.flatMap { $0.isEmpty ? nil : $0 }
-        let jump = config.sshHost.isEmpty ? (ProcessInfo.processInfo.hostName) : config.sshHost
-        return ContainerState(uid: uid, name: Self.name(uid), id: String(c.Id.prefix(12)), address: c.Config.Labels?[SemailLabel.address] ?? "",
-                              state: c.State.Status, status: c.State.Running ? "running" : "exited (\(c.State.ExitCode))", image: c.Config.Image,
-                              templateHash: c.Config.Labels?[SemailLabel.template] ?? "", specHash: c.Config.Labels?[SemailLabel.spec] ?? "",
-                              ipAddress: ip, ssh: ip.map { "ssh -J \(jump) \(uid)@\($0)" })
+        var s = ContainerState(uid: uid, name: Self.name(uid), id: String(c.Id.prefix(12)), address: c.Config.Labels?[SemailLabel.address] ?? "",
+                               state: c.State.Status, status: c.State.Running ? "running" : "exited (\(c.State.ExitCode))", image: c.Config.Image,
+                               templateHash: c.Config.Labels?[SemailLabel.template] ?? "", specHash: c.Config.Labels?[SemailLabel.spec] ?? "",
+                               ipAddress: ip, ssh: ip.map { SSHAccess.command(uid: uid, address: $0, jump: SSHAccess.jumpHost(config)) })
+        s.fixedAddress = fixedAddress(c)
+        return s
     }
 }

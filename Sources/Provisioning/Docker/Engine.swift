@@ -71,7 +71,13 @@ extension DockerClient {
         public var Containers: [String: Endpoint]?
         public struct IPAM: Codable, Sendable { public var Config: [Pool]? }
         public struct Pool: Codable, Sendable { public var Subnet: String?; public var Gateway: String? }
-        public struct Endpoint: Codable, Sendable { public var Name: String? }
+        /// `IPv4Address` is a CIDR ("172.18.0.2/24").
+        public struct Endpoint: Codable, Sendable { public var Name: String?; public var IPv4Address: String? }
+        /// The first IPv4 pool: (subnet, gateway).
+        public var ipv4: (subnet: String, gateway: String?)? {
+            guard let p = self.IPAM?.Config?.first(where: { ($0.Subnet ?? "").contains(".") }), let sn = p.Subnet else { return nil }
+            return (sn, p.Gateway)
+        }
     }
 
     public func network(_ name: String) throws -> Network? {
@@ -84,15 +90,21 @@ extension DockerClient {
     static let networkLock = NSLock()
 
     /// Creates a user-defined bridge network if missing (an existing one is
-    /// returned as it is, whatever its options).
+    /// returned as it is, whatever its options). With `subnet`, the IPv4
+    /// pool is configured (fixed container addresses need one).
     @discardableResult
-    public func ensureNetwork(_ name: String, labels: [String: String] = [:], options: [String: String] = [:]) throws -> Network {
+    public func ensureNetwork(_ name: String, labels: [String: String] = [:], options: [String: String] = [:], subnet: String? = nil,
+                              gateway: String? = nil) throws -> Network {
         Self.networkLock.lock(); defer { Self.networkLock.unlock() }
         if let n = try network(name) { return n }
+        struct Pool: Encodable { var Subnet: String; var Gateway: String? }
+        struct IPAM: Encodable { var Driver = "default"; var Config: [Pool] }
         struct Req: Encodable {
             var Name: String; var Driver = "bridge"; var CheckDuplicate = true; var Labels: [String: String]; var Options: [String: String]
+            var IPAM: IPAM?
         }
-        do { try call("POST", "/networks/create", body: JSONEncoder().encode(Req(Name: name, Labels: labels, Options: options))) }
+        let req = Req(Name: name, Labels: labels, Options: options, IPAM: subnet.map { IPAM(Config: [Pool(Subnet: $0, Gateway: gateway)]) })
+        do { try call("POST", "/networks/create", body: JSONEncoder().encode(req)) }
         catch let e as DockerError where e.status == 409 {}
         guard let n = try network(name) else { throw DockerError(status: 404, message: "network \(name) vanished", request: "GET /networks") }
         return n
@@ -100,6 +112,19 @@ extension DockerClient {
 
     public func removeNetwork(_ name: String) throws {
         do { try call("DELETE", "/networks/\(DockerClient.escape(name))") } catch let e as DockerError where e.status == 404 {}
+    }
+
+    /// Connects a container to a network, with a fixed IPv4 address when given.
+    public func connect(container: String, network: String, ipv4: String?) throws {
+        var body: [String: Any] = ["Container": container]
+        if let ipv4 { body["EndpointConfig"] = ["IPAMConfig": ["IPv4Address": ipv4]] }
+        try call("POST", "/networks/\(DockerClient.escape(network))/connect", body: JSONSerialization.data(withJSONObject: body))
+    }
+
+    /// Disconnects a container from a network (running or not).
+    public func disconnect(container: String, network: String) throws {
+        let body = try JSONSerialization.data(withJSONObject: ["Container": container, "Force": true])
+        try call("POST", "/networks/\(DockerClient.escape(network))/disconnect", body: body)
     }
 
     // MARK: Containers
@@ -111,6 +136,13 @@ extension DockerClient {
         public var State: String
         public var Status: String
         public var Labels: [String: String]?
+        public var NetworkSettings: Networks?
+        public struct Networks: Codable, Sendable, Equatable { public var Networks: [String: Endpoint]? }
+        public struct Endpoint: Codable, Sendable, Equatable {
+            public var IPAddress: String?
+            public var IPAMConfig: IPAM?
+        }
+        public struct IPAM: Codable, Sendable, Equatable { public var IPv4Address: String? }
     }
 
     /// Every container carrying `label` (all states), in one call.
@@ -134,7 +166,12 @@ extension DockerClient {
         public struct MountPoint: Codable, Sendable { public var `Type`: String?; public var Source: String?; public var Destination: String? }
         public struct RestartPolicy: Codable, Sendable { public var Name: String }
         public struct NetworkSettings: Codable, Sendable { public var Networks: [String: Endpoint]? }
-        public struct Endpoint: Codable, Sendable { public var IPAddress: String? }
+        public struct Endpoint: Codable, Sendable {
+            public var IPAddress: String?
+            /// The address asked for at creation (a fixed address), if any.
+            public var IPAMConfig: IPAMSettings?
+        }
+        public struct IPAMSettings: Codable, Sendable { public var IPv4Address: String? }
         public var Id: String
         public var Name: String
         public var Image: String
@@ -193,7 +230,15 @@ extension DockerClient {
             public var BindOptions = ["Propagation": "rprivate"]
             public init(Source: String, Target: String) { self.Source = Source; self.Target = Target }
         }
-        public struct Networking: Encodable, Sendable { public var EndpointsConfig: [String: [String: [String]]] }
+        /// Per network: the fixed IPv4 address (`IPAMConfig.IPv4Address`).
+        public struct Networking: Encodable, Sendable {
+            public var EndpointsConfig: [String: Endpoint]
+            public struct Endpoint: Encodable, Sendable {
+                public var IPAMConfig: [String: String]
+                public init(ipv4: String) { IPAMConfig = ["IPv4Address": ipv4] }
+            }
+            public init(network: String, ipv4: String) { EndpointsConfig = [network: Endpoint(ipv4: ipv4)] }
+        }
     }
 
     public func createContainer(name: String, spec: ContainerSpec) throws -> String {

@@ -43,8 +43,12 @@ public struct MailboxNetwork: Sendable {
     public let egress: [Egress]
     public let client: DockerClient
     public let runner: ProcessRunner
+    /// `[containers] subnet`: "" = the one the engine picks at creation, then kept.
+    public var subnet: String = ""
 
     public static let label = "semail.network"
+    /// The subnet the network was made with, configured (fixed addresses need one).
+    public static let subnetLabel = "semail.subnet"
     /// The option that turns inter-container traffic off on a bridge.
     static let iccOption = "com.docker.network.bridge.enable_icc"
     /// One ensure at a time in this process (bulk runs create mailboxes in parallel).
@@ -57,10 +61,28 @@ public struct MailboxNetwork: Sendable {
     static func chains(_ id: String) -> (forward: String, input: String) { ("SEMAIL-F-\(id.prefix(12))", "SEMAIL-I-\(id.prefix(12))") }
     static func bridge(_ n: DockerClient.Network) -> String { n.Options?["com.docker.network.bridge.name"] ?? "br-\(n.Id.prefix(12))" }
 
-    /// Makes the network exist with inter-container traffic off and its
-    /// rules in place (idempotent; rules are rewritten each time, in one
-    /// iptables-restore transaction). A network of that name made without
-    /// those settings is recreated when nothing uses it, refused otherwise.
+    /// Why an existing network must be made again (nil: it is right):
+    /// inter-container traffic on, or no configured subnet (or another one
+    /// than `[containers] subnet`).
+    func mismatch(_ n: DockerClient.Network) -> (what: String, why: String)? {
+        if n.Driver != "bridge" || n.Options?[Self.iccOption] != "false" {
+            return ("the network \(name) lets containers reach each other", "an older semailctl made it with inter-container traffic on")
+        }
+        guard let made = n.Labels?[Self.subnetLabel], n.ipv4?.subnet == made else {
+            return ("the network \(name) has no fixed subnet", "an older semailctl made it without one, so containers cannot keep their addresses")
+        }
+        if !subnet.isEmpty && made != subnet {
+            return ("the network \(name) has the subnet \(made)", "[containers] subnet is \(subnet)")
+        }
+        return nil
+    }
+
+    /// Makes the network exist with inter-container traffic off, a
+    /// configured subnet (`[containers] subnet`, or the one the engine's
+    /// pools give, fixed at creation) and its rules in place (idempotent;
+    /// rules are rewritten each time, in one iptables-restore transaction).
+    /// A network of that name made without those settings is recreated when
+    /// nothing uses it, refused otherwise.
     @discardableResult
     public func ensure() throws -> DockerClient.Network {
         Self.lock.lock(); defer { Self.lock.unlock() }
@@ -69,18 +91,35 @@ public struct MailboxNetwork: Sendable {
                 throw SemailError("a network named \(name) exists but semailctl did not make it", why: "it has no \(Self.label) label",
                                   hint: "choose another [containers] network, or remove it yourself (`docker network rm \(name)`)", status: .failure)
             }
-            if n.Driver != "bridge" || n.Options?[Self.iccOption] != "false" {
+            if let (what, why) = mismatch(n) {
                 let users = (n.Containers ?? [:]).values.compactMap(\.Name).sorted()
                 guard users.isEmpty else {
-                    throw SemailError("the network \(name) lets containers reach each other", why: "an older semailctl made it with inter-container traffic on; "
-                                      + "\(users.count) container(s) still use it: \(users.prefix(5).joined(separator: ", "))",
+                    throw SemailError(what, why: "\(why); \(users.count) container(s) still use it: \(users.prefix(5).joined(separator: ", "))",
                                       hint: "remove its containers (`semailctl container remove UID` for each; the mail stays), then run "
-                                      + "`semailctl reconcile`: the network is made again without it and the containers are recreated", status: .failure)
+                                      + "`semailctl reconcile`: the network is made again and the containers are recreated", status: .failure)
                 }
                 try client.removeNetwork(n.Id)
+            } else {
+                try applyRules(n)
+                return n
             }
         }
-        let n = try client.ensureNetwork(name, labels: [Self.label: "1"], options: [Self.iccOption: "false"])
+        var want = subnet, gateway: String?
+        if want.isEmpty {
+            // The engine picks a free subnet from its pools; it is then made again with that subnet configured.
+            let probe = try client.ensureNetwork(name, labels: [Self.label: "1"], options: [Self.iccOption: "false"])
+            guard let sn = probe.ipv4?.subnet else {
+                throw SemailError("the engine gave the network \(name) no IPv4 subnet", why: "its IPAM configuration is empty",
+                                  hint: "set [containers] subnet (e.g. \"172.30.0.0/24\")", status: .failure)
+            }
+            try client.removeNetwork(probe.Id)
+            want = sn
+            gateway = probe.ipv4?.gateway
+        }
+        // The gateway is named (the engine's choice, the first address), so the network's inspect shows it.
+        if gateway == nil, let s = IPv4Subnet(want) { gateway = IPv4Subnet.text(s.network + 1) }
+        let n = try client.ensureNetwork(name, labels: [Self.label: "1", Self.subnetLabel: want], options: [Self.iccOption: "false"],
+                                         subnet: want, gateway: gateway)
         try applyRules(n)
         return n
     }
@@ -108,7 +147,7 @@ public struct MailboxNetwork: Sendable {
     /// while dockerd restarts the containers).
     public func drift() throws -> String? {
         guard let n = try client.network(name) else { return nil }  // made with the first container
-        if n.Options?[Self.iccOption] != "false" { return "containers on \(name) can reach each other (made by an older semailctl)" }
+        if let (what, why) = mismatch(n) { return "\(what) (\(why))" }
         let br = Self.bridge(n)
         do {
             for h in Self.hooks(bridge: br, id: n.Id) where try runner.run(["iptables", "-w", "-C"] + h, check: false).status != 0 {
@@ -185,6 +224,8 @@ public struct MailboxNetwork: Sendable {
 extension ContainerManager {
     /// The mailbox network of `[containers] network`, with its firewall rules.
     public func network() throws -> MailboxNetwork {
-        MailboxNetwork(name: config.network, egress: try Egress.parse(config.egress), client: client, runner: runner)
+        var n = MailboxNetwork(name: config.network, egress: try Egress.parse(config.egress), client: client, runner: runner)
+        n.subnet = config.subnet
+        return n
     }
 }

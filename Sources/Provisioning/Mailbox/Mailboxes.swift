@@ -496,7 +496,7 @@ public struct Mailboxes: Sendable {
         return boxes.map { b in
             let domain = String(b.address.split(separator: "@").last ?? "")
             let dns = !managedDomain(domain) ? "external" : (zone.map { hasMX(domain, in: $0) } ?? false) ? "ok" : "missing"
-            return MailboxStatus(uid: b.uid, address: b.address, size: b.size, volume: vols[b.uid], container: cts[b.uid], dns: dns,
+            return MailboxStatus(uid: b.uid, address: b.address, size: b.size, volume: vols[b.uid], container: cts[b.uid]?.checked(against: vols[b.uid]), dns: dns,
                                  inAddressMap: inMap[b.uid] == b.address)
         }
     }

@@ -65,6 +65,10 @@ public struct Reconciler: Sendable {
         var millis: [String: Double]
         /// Why the mailbox network's isolation is not in place (nil: it is).
         var networkDrift: String? = nil
+        /// The fixed container addresses (`<state>/addresses`).
+        var addresses: [String: String] = [:]
+        /// Mounted volumes whose mount point is not sealed underneath (true: files lie there).
+        var unsealed: [String: Bool] = [:]
     }
 
     func observe() throws -> Observation {
@@ -99,6 +103,13 @@ public struct Reconciler: Sendable {
         var o = Observation(mailboxes: decision.accepted, volumes: vols, containers: cts, zone: zone, zoneError: zerr, map: mb.map.read(), baseImage: base,
                             calls: calls, mounts: fsTypes, millis: millis, networkDrift: netDrift)
         o.all = boxes; o.refused = decision.refused; o.current = current
+        o.addresses = (try? cm.addresses.entries()) ?? [:]
+        let mounted = vols.values.filter(\.mounted).map(\.uid).sorted()
+        if !mounted.isEmpty {
+            o.unsealed = timed("volumes") { (try? vm.unsealedUnderneath(mounted)) ?? [:] }
+            calls["bind mount of the mail root", default: 0] += 1
+            o.calls = calls; o.millis = millis
+        }
         return o
     }
 
@@ -143,7 +154,16 @@ public struct Reconciler: Sendable {
                         }
                     }
                 }
-                if !v.persistent { add(.repair, m.uid, "volume", "add the fstab entry", "it would not be mounted at boot") }
+                if !v.persistent { add(.repair, m.uid, "volume", "add the fstab entry", "it would not be mounted at boot before the container engine") }
+                if let hidden = o.unsealed[m.uid] {
+                    if hidden {
+                        add(.attention, m.uid, "volume", "none: an admin must look (unmount the volume and move them away)",
+                            "files lie in \(mp) under the mounted volume (made while it was not mounted)")
+                    } else {
+                        add(.repair, m.uid, "volume", "seal the mount point under the volume (mode 000, immutable)",
+                            "made before mount points were sealed: while the volume is not mounted a Maildir could be made there")
+                    }
+                }
                 if let want = m.size, v.size < want {
                     if want > maxSize {
                         add(.attention, m.uid, "volume", "none: not grown", "the directory asks for \(ByteSize.format(want)), above [storage] max_size \(host.config.storage.maxSize)")
@@ -161,8 +181,14 @@ public struct Reconciler: Sendable {
                     let input = ContainerInput(uid: m.uid, address: m.address, owner: owner, sshKeys: m.sshKeys, maildir: "\(mp)/Maildir")
                     expected = try? cm.expectedSpecHash(input, baseImageID: base, template: template)
                 }
-                if c.specHash != expected { add(.repair, m.uid, "container", "rebuild semail-\(m.uid)", "its recorded hash no longer matches the template, image, keys or mounts") }
-                else if c.state != "running" { add(.repair, m.uid, "container", "start semail-\(m.uid)", "it is \(c.state)") }
+                if c.isUp, o.volumes[m.uid]?.mounted != true {
+                    add(.repair, m.uid, "container", "stop semail-\(m.uid), mount the volume, start it", "it runs without its volume (VOLUME NOT MOUNTED)")
+                } else if c.specHash != expected {
+                    add(.repair, m.uid, "container", "rebuild semail-\(m.uid)", "its recorded hash no longer matches the template, image, keys or mounts")
+                } else if c.fixedAddress == nil || c.fixedAddress != o.addresses[m.uid] {
+                    add(.repair, m.uid, "container", "rebuild semail-\(m.uid) with its fixed address",
+                        "it was made with \(c.fixedAddress ?? "no fixed address"), its address is \(o.addresses[m.uid] ?? "not assigned yet")")
+                } else if c.state != "running" { add(.repair, m.uid, "container", "start semail-\(m.uid)", "it is \(c.state)") }
             } else {
                 add(.repair, m.uid, "container", "create semail-\(m.uid)", "the mailbox has no container")
             }
@@ -221,6 +247,11 @@ public struct Reconciler: Sendable {
         if items.contains(where: { $0.component == "network" }) {
             do { try host.containers().network().ensure() } catch { report.errors.append("network: \((error as? SemailError)?.description ?? "\(error)")") }
         }
+        // Mount points under mounted volumes, sealed in one pass (one bind of the mail root).
+        let toSeal = items.filter { $0.component == "volume" && $0.action.hasPrefix("seal ") }.map(\.uid)
+        if !toSeal.isEmpty {
+            do { _ = try host.volumes().sealUnderneath(toSeal) } catch { report.errors.append("seal: \((error as? SemailError)?.description ?? "\(error)")") }
+        }
         // What needs an admin is reported and that mailbox left alone.
         let attention = Set(items.filter { $0.kind == .attention }.map(\.uid))
         for i in items where i.kind == .attention { report.errors.append("\(i.uid): needs an admin: \(i.reason)") }
@@ -229,6 +260,10 @@ public struct Reconciler: Sendable {
         let byUID = Dictionary(grouping: items.filter { ($0.kind == .create || $0.kind == .repair) && $0.uid != "-" }, by: \.uid)
         for m in o.mailboxes where byUID[m.uid] != nil && !attention.contains(m.uid) {
             do {
+                // A container running without its volume stops before the volume is mounted under it.
+                if let c = o.containers[m.uid], c.isUp, o.volumes[m.uid]?.mounted != true {
+                    try host.containers().client.stop(container: c.name)
+                }
                 if let want = m.size, let v = o.volumes[m.uid], v.size < want, v.mounted {
                     _ = try host.volumes().resize(uid: m.uid, to: want, owner: try host.mailOwner(m.uid))
                 }

@@ -107,6 +107,51 @@ public enum SystemState {
     }
 
     public static func errnoText(_ e: Int32 = errno) -> String { String(cString: strerror(e)) }
+
+    /// Makes an empty, unmounted mount point unusable on its own: mode 000
+    /// and immutable (FS_IMMUTABLE_FL, as `chattr +i`), so that while the
+    /// volume is not mounted nothing, root included, can create a Maildir in
+    /// it: the container engine's bind of `<mount point>/Maildir` fails
+    /// instead of running the container on an empty directory of the root
+    /// filesystem. Mounting over an immutable directory works; the mounted
+    /// volume's root hides it. Returns false when the filesystem has no
+    /// immutable attribute (mode 000 is all there is then).
+    @discardableResult
+    public static func sealMountPoint(_ mp: String) throws -> Bool {
+        if semail_is_immutable(mp) == 1 { return true }
+        guard chmod(mp, 0) == 0 else { throw SemailError("cannot seal the mount point \(mp)", why: "chmod: \(errnoText())", status: .ioError) }
+        let rc = semail_set_immutable(mp, 1)
+        if rc == -ENOTTY || rc == -EOPNOTSUPP || rc == -EINVAL { return false }
+        guard rc == 0 else {
+            throw SemailError("cannot make the mount point \(mp) immutable", why: errnoText(-rc),
+                              hint: "semailctl needs CAP_LINUX_IMMUTABLE (run it as root)", status: .ioError)
+        }
+        return true
+    }
+
+    /// Lifts `sealMountPoint` (before the directory is removed).
+    public static func unsealMountPoint(_ mp: String) { _ = semail_set_immutable(mp, 0) }
+
+    /// Whether a directory carries the immutable attribute.
+    public static func isSealed(_ mp: String) -> Bool { semail_is_immutable(mp) == 1 }
+
+    /// Runs `body` with a view of DIR's own filesystem, without what is
+    /// mounted below it (the mount points under mounted volumes): a
+    /// non-recursive bind of DIR on `scratch` (made, made private, and
+    /// removed again here).
+    public static func underneath<T>(_ dir: String, scratch: String, _ body: (String) throws -> T) throws -> T {
+        guard mkdir(scratch, 0o700) == 0 || errno == EEXIST else {
+            throw SemailError("cannot create \(scratch)", why: errnoText(), status: .cantCreate)
+        }
+        guard mount(dir, scratch, nil, UInt(MS_BIND), nil) == 0 else {
+            let e = errno
+            rmdir(scratch)
+            throw SemailError("cannot look under the volumes of \(dir)", why: "bind mount on \(scratch): \(errnoText(e))", status: .ioError)
+        }
+        _ = mount(nil, scratch, nil, UInt(MS_PRIVATE), nil)
+        defer { _ = umount2(scratch, Int32(MNT_DETACH)); rmdir(scratch) }
+        return try body(scratch)
+    }
 }
 
 /// Mount options as in fstab: flags become mount(2) flags, the rest data.
@@ -146,6 +191,9 @@ public struct MountOptions: Sendable {
 public struct FstabBlock: Sendable {
     public static let begin = "# semailctl:begin mail volumes (managed by semailctl; do not edit by hand)"
     public static let end = "# semailctl:end"
+    /// Every entry orders the container engine after its mount (systemd.mount(5)):
+    /// the engine does not start its containers before the mail volumes are there.
+    public static let engineOrder = "x-systemd.before=docker.service"
     public let path: String
 
     public struct Line: Sendable, Equatable {

@@ -39,6 +39,7 @@ extension VolumeManager {
                 }
             }
             if try fstab.read().contains(where: { $0.mountPoint == mp }) { try fstab.set(mountPoint: mp, to: nil) }
+            if !SystemState.mounts().contains(where: { $0.mountPoint == mp }) { SystemState.unsealMountPoint(mp) }
             rmdir(mp)
             let again = "the volume is intact, only unmounted: `semailctl volume create \(uid)` mounts it again"
             let place: String

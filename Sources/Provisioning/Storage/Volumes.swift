@@ -82,8 +82,10 @@ public struct VolumeManager: Sendable {
         var a = stat(), b = stat()
         guard try exists(uid), lstat(mp, &a) == 0, stat(config.mailRoot, &b) == 0, a.st_dev != b.st_dev else { return false }
         guard MaildirTree.isComplete(mp, owner: nil) else { return false }
-        return try fstab.read().contains { $0.mountPoint == mp }
+        return try fstab.read().contains { $0.mountPoint == mp && Self.ordered($0) }
     }
+    /// Whether an fstab entry carries the engine ordering.
+    static func ordered(_ l: FstabBlock.Line) -> Bool { l.options.split(separator: ",").contains(Substring(FstabBlock.engineOrder)) }
     var fstab: FstabBlock { FstabBlock(path: config.fstab) }
 
     /// Serialises volume changes (and fstab rewrites) between processes.
@@ -141,7 +143,8 @@ public struct VolumeManager: Sendable {
                 throw SemailError("mount point \(mp) is already used", why: "\(m.source) (\(m.fsType)) is mounted there",
                                   hint: "unmount it, or choose another [storage] mail_root", status: .cantCreate)
             }
-        } else if let entries = try? FileManager.default.contentsOfDirectory(atPath: mp), !entries.isEmpty {
+        } else if let entries = try? FileManager.default.contentsOfDirectory(atPath: mp), !entries.isEmpty,
+                  !(entries == ["Maildir"] && Self.removeEngineMaildir("\(mp)/Maildir")) {
             throw SemailError("mount point \(mp) is not empty", why: "mounting a volume there would hide \(entries.count) file(s)",
                               hint: "move them away first", status: .cantCreate)
         }
@@ -183,8 +186,10 @@ public struct VolumeManager: Sendable {
                 // the owner reach <mail_root>/<uid>/Maildir through it.
                 try SystemState.makeDirectories(config.mailRoot, mode: 0o755)
                 guard mkdir(mp, 0o755) == 0 else { throw SemailError("cannot create \(mp)", why: SystemState.errnoText(), status: .cantCreate) }
-                undo.push("remove \(mp)") { rmdir(mp) }
+                undo.push("remove \(mp)") { SystemState.unsealMountPoint(mp); rmdir(mp) }
             }
+            // Unusable unless the volume is mounted on it (boot order, a failed mount).
+            try SystemState.sealMountPoint(mp)
             try Fault.check("storage.mount")
             guard mount(vol.device, mp, "ext4", options.flags, options.data.isEmpty ? nil : options.data) == 0 else {
                 let e = errno
@@ -198,7 +203,7 @@ public struct VolumeManager: Sendable {
         try makeMaildir(mp, owner: owner)
         try Fault.check("storage.fstab")
         let src = backend.fstab(uid: uid)
-        let opts = ([src.options, options.text, "nofail"].filter { !$0.isEmpty }).joined(separator: ",")
+        let opts = ([src.options, options.text, "nofail", FstabBlock.engineOrder].filter { !$0.isEmpty }).joined(separator: ",")
         let hadLine = try fstab.read().contains { $0.mountPoint == mp }
         try fstab.set(mountPoint: mp, to: .init(source: src.source, mountPoint: mp, fsType: "ext4", options: opts))
         if !hadLine { undo.push("remove the fstab entry for \(mp)") { [fstab] in try fstab.set(mountPoint: mp, to: nil) } }
@@ -216,13 +221,59 @@ public struct VolumeManager: Sendable {
     /// owner's, 0700), through descriptors: nothing the user made is followed.
     func makeMaildir(_ root: String, owner: MailOwner) throws { try MaildirTree.ensure(root, owner: owner) }
 
+    /// The mount points of mounted volumes (among UIDS) that are not sealed
+    /// underneath (made before mount points were sealed), with whether
+    /// something lies there (`true`: files hidden under the volume).
+    public func unsealedUnderneath(_ uids: [String]) throws -> [String: Bool] {
+        guard !uids.isEmpty, FileManager.default.fileExists(atPath: config.mailRoot) else { return [:] }
+        try Trust.stateDirectory(stateDir)
+        return try SystemState.underneath(config.mailRoot, scratch: "\(stateDir)/.underneath-\(getpid())") { root in
+            var out: [String: Bool] = [:]
+            for uid in uids where !SystemState.isSealed("\(root)/\(uid)") {
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(uid)")) ?? []
+                out[uid] = !(entries.isEmpty || entries == ["Maildir"] && (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(uid)/Maildir")) == [])
+            }
+            return out
+        }
+    }
+
+    /// Seals the mount points under mounted volumes (`SystemState.sealMountPoint`):
+    /// only empty ones, or holding only the empty Maildir an engine made.
+    public func sealUnderneath(_ uids: [String]) throws -> [String] {
+        guard !uids.isEmpty else { return [] }
+        let lock = try lock()
+        defer { lock.release() }
+        return try SystemState.underneath(config.mailRoot, scratch: "\(stateDir)/.underneath-\(getpid())") { root in
+            var sealed: [String] = []
+            for uid in uids {
+                let dir = "\(root)/\(uid)"
+                var st = stat()
+                guard lstat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, !SystemState.isSealed(dir) else { continue }
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? ["?"]
+                guard entries.isEmpty || (entries == ["Maildir"] && Self.removeEngineMaildir("\(dir)/Maildir")) else { continue }
+                try SystemState.sealMountPoint(dir)
+                sealed.append(uid)
+            }
+            return sealed
+        }
+    }
+
+    /// The empty, root-owned Maildir a container engine made in an
+    /// unmounted mount point (before mount points were sealed): removed
+    /// (rmdir: only when empty) so the volume can be mounted again.
+    static func removeEngineMaildir(_ path: String) -> Bool {
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == 0 else { return false }
+        return rmdir(path) == 0
+    }
+
     /// Every semail volume, observed at once: one backend listing, one read of
     /// the mount table and of the fstab block, statvfs on mounted ones.
     public func list(mounts given: [MountEntry]? = nil, only uid: String? = nil) throws -> [VolumeState] {
         // mount point -> sources mounted there (one pass, not one per volume)
         var mounted: [String: Set<String>] = [:]
         for m in given ?? SystemState.mounts() { mounted[m.mountPoint, default: []].insert(m.source) }
-        let persistent = Set(try fstab.read().map(\.mountPoint))
+        let persistent = Set(try fstab.read().filter(Self.ordered).map(\.mountPoint))
         return try backend.observeAll().filter { uid == nil || $0.uid == uid }.map { v in
             let mp = mountPoint(v.uid)
             let isMounted = v.device.map { dev in mounted[mp]?.contains(dev) ?? false } ?? false
@@ -257,6 +308,7 @@ public struct VolumeManager: Sendable {
             try fstab.set(mountPoint: mp, to: nil)
             removed.append("fstab entry")
         }
+        if !SystemState.mounts().contains(where: { $0.mountPoint == mp }) { SystemState.unsealMountPoint(mp) }
         if rmdir(mp) == 0 { removed.append("directory \(mp)") }
         if let vol {
             try backend.remove(uid: uid)

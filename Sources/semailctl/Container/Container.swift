@@ -11,7 +11,8 @@ struct ContainerCommand: AsyncParsableCommand {
 
 extension ContainerState {
     var line: String {
-        "\(uid.padding(toLength: 16, withPad: " ", startingAt: 0)) \(state.padding(toLength: 10, withPad: " ", startingAt: 0)) "
+        "\(uid.padding(toLength: 16, withPad: " ", startingAt: 0)) \(MailboxStatus.column(shownState, 10)) "
+            + "\((fixedAddress ?? ipAddress ?? "-").padding(toLength: 15, withPad: " ", startingAt: 0)) "
             + "\(address.padding(toLength: 28, withPad: " ", startingAt: 0)) \(name)  template \(templateHash.prefix(12))"
     }
 }
@@ -138,7 +139,8 @@ struct ContainerList: AsyncParsableCommand {
     func run() async throws {
         let out = global.output
         try await out.run {
-            let l = try global.host().containers().list()
+            let host = try global.host()
+            let l = host.checkVolumes(try host.containers().list())
             out.emit(l) { $0.map(\.line).joined(separator: "\n") }
             return .success
         }
@@ -154,13 +156,17 @@ struct ContainerShow: AsyncParsableCommand {
         let out = global.output
         try await out.run {
             _ = try Validate.uid(uid)
-            guard let c = try global.host().containers().show(uid: uid) else {
+            let host = try global.host()
+            guard let c = try host.containers().show(uid: uid).map({ host.checkVolumes([$0])[0] }) else {
                 throw SemailError("no container for \(uid)", why: "semail-\(uid) does not exist or has no semail labels",
                                   hint: "`semailctl container create \(uid)`", status: .failure)
             }
             out.emit(c) { c in
-                ["name      \(c.name) (\(c.id))", "address   \(c.address)", "state     \(c.status)", "image     \(c.image)",
-                 "template  \(c.templateHash)", "ip        \(c.ipAddress ?? "-")", "ssh       \(c.ssh ?? "- (not running)")"].joined(separator: "\n")
+                ["name      \(c.name) (\(c.id))", "address   \(c.address)",
+                 "state     \(c.status)" + (c.volumeMounted == false ? ", VOLUME NOT MOUNTED (run `semailctl reconcile`)" : ""), "image     \(c.image)",
+                 "template  \(c.templateHash)", "ip        \(c.ipAddress ?? "-") (fixed: \(c.fixedAddress ?? "none"))",
+                 "ssh       \(c.ssh ?? "- (not running)")", "          or: `semailctl ssh-config \(c.uid)` for ~/.ssh/config, then `ssh \(SSHAccess.hostName(c.uid))`"]
+                    .joined(separator: "\n")
             }
             return .success
         }

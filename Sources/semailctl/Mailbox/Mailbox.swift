@@ -110,11 +110,14 @@ struct MailboxDelete: AsyncParsableCommand {
 }
 
 extension MailboxStatus {
+    /// Padded to `width`, never cut (a long state such as "running, VOLUME NOT MOUNTED" stays whole).
+    static func column(_ s: String, _ width: Int) -> String { s.count >= width ? s : s.padding(toLength: width, withPad: " ", startingAt: 0) }
+
     var line: String {
         let vol = volume.map { v in v.mounted ? "\(ByteSize.format(v.fsUsed ?? 0))/\(ByteSize.format(v.fsSize ?? v.size))" : "unmounted" } ?? "no volume"
         let shown = refused == nil ? address : Validate.quoted(address)
         return "\(uid.padding(toLength: 16, withPad: " ", startingAt: 0)) \(shown.padding(toLength: 30, withPad: " ", startingAt: 0)) "
-            + "\(vol.padding(toLength: 16, withPad: " ", startingAt: 0)) \((container?.state ?? "no container").padding(toLength: 13, withPad: " ", startingAt: 0)) "
+            + "\(vol.padding(toLength: 16, withPad: " ", startingAt: 0)) \(Self.column(container?.shownState ?? "no container", 13)) "
             + "dns \(dns)\(inAddressMap ? "" : "  (not in address map)")" + (refused.map { "  NOT DELIVERED: \($0)" } ?? "")
     }
 }
@@ -152,7 +155,8 @@ struct MailboxShow: AsyncParsableCommand {
                 if let v = m.volume {
                     l.append("volume     \(v.source) \(v.mounted ? "mounted at \(v.mountPoint), \(ByteSize.format(v.fsUsed ?? 0)) used of \(ByteSize.format(v.fsSize ?? 0))" : "NOT mounted")")
                 } else { l.append("volume     MISSING") }
-                l.append("container  \(m.container.map { "\($0.name) \($0.state)" } ?? "MISSING")")
+                l.append("container  \(m.container.map { "\($0.name) \($0.shownState)" } ?? "MISSING")"
+                         + (m.container?.volumeMounted == false ? " (run `semailctl reconcile`)" : ""))
                 if let s = m.container?.ssh { l.append("ssh        \(s)") }
                 l.append("dns        \(m.dns)")
                 l.append("map        \(m.inAddressMap ? "listed" : "NOT listed")")
