@@ -60,6 +60,12 @@ import TestSupport
         #expect(file(.gids) == "\(address) \(owner.gid)\n")
         #expect(file(.domains) == "\(domain) OK\n")
         for p in paths.values { #expect(stat(p).map { $0.uid == 0 && $0.mode == 0o644 } == true, "\(p): \(String(describing: stat(p)))") }
+        // A stale or lost Postfix file is drift: reconcile rewrites it.
+        try "stale.example OK\n".write(toFile: paths[.domains]!, atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: paths[.uids]!)
+        let rec = try w.run(["reconcile"])
+        #expect(rec.status == 0, "\(rec.stderr)\(rec.text)")
+        #expect(file(.domains) == "\(domain) OK\n" && file(.uids) == "\(address) \(owner.uid)\n", "\(rec.text)")
 
         let pf = try Postfix.start(mainCF: [
             "virtual_mailbox_domains = texthash:\(paths[.domains]!)",
