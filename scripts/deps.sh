@@ -11,6 +11,7 @@ pkgs=(
   docker.io busybox-static debootstrap                     # engine and local base images
   lvm2 e2fsprogs util-linux kmod                           # volumes, ext4, loop devices
   qemu-system-x86 linux-image-amd64 cpio                   # LVM tests in a guest (host has no device-mapper)
+  postfix                                                  # delivery test: a private instance (no system-wide set-up)
   openssl openssh-client python3 procps psmisc hyperfine time
   dpkg-dev file                                            # make deb (dpkg-shlibdeps), the install test
 )
@@ -36,4 +37,6 @@ if [ ! -e "$policy" ]; then
   printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"; made_policy=1
 fi
 trap '[ $made_policy = 1 ] && rm -f "$policy"' EXIT
+# Postfix without its questions and without a system-wide main.cf.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2

@@ -81,7 +81,16 @@ public struct Config: Sendable {
         /// `$INCLUDE` (and a relative zone_file) from there, and so do we.
         public var directory = "/var/cache/bind"
     }
-    public struct SMTP: Sendable { public var addressMap = "/var/lib/semail/mailbox.txt" }
+    public struct SMTP: Sendable {
+        public var addressMap = "/var/lib/semail/mailbox.txt"
+        /// The same lines in Postfix's form, for texthash: tables ("" = not written;
+        /// see `PostfixMaps`): `address uid/Maildir/`, `address uidNumber`,
+        /// `address gidNumber`, `domain OK`.
+        public var postfixVirtualMailboxMaps = ""
+        public var postfixVirtualUIDMaps = ""
+        public var postfixVirtualGIDMaps = ""
+        public var postfixVirtualMailboxDomains = ""
+    }
     /// Which addresses a mailbox may have (`AddressPolicy`).
     public struct Policy: Sendable {
         /// Local parts only the administrator gives (RFC 2142 and the usual system names), space- or comma-separated.
@@ -168,6 +177,8 @@ public struct Config: Sendable {
         "dns.rndc_server": s(\.dns.rndcServer), "dns.rndc_port": i(\.dns.rndcPort), "dns.rndc_key": s(\.dns.rndcKey),
         "dns.checkzone": s(\.dns.checkzone), "dns.dynamic": b(\.dns.dynamic), "dns.resolver": s(\.dns.resolver), "dns.directory": s(\.dns.directory),
         "smtp.address_map": s(\.smtp.addressMap),
+        "smtp.postfix_virtual_mailbox_maps": s(\.smtp.postfixVirtualMailboxMaps), "smtp.postfix_virtual_uid_maps": s(\.smtp.postfixVirtualUIDMaps),
+        "smtp.postfix_virtual_gid_maps": s(\.smtp.postfixVirtualGIDMaps), "smtp.postfix_virtual_mailbox_domains": s(\.smtp.postfixVirtualMailboxDomains),
         "policy.role_local_parts": s(\.policy.roleLocalParts), "policy.share_subdomains": b(\.policy.shareSubdomains),
         "policy.secret_file": s(\.policy.secretFile),
     ]
@@ -222,6 +233,12 @@ public struct Config: Sendable {
         if (try? ByteSize.parse(storage.maxSize)) == nil { bad("storage.max_size", "must be a size such as \"50G\"") }
         if storage.overcommitPercent <= 0 { bad("storage.overcommit_percent", "must be a positive percentage") }
         if !policy.secretFile.isEmpty && !policy.secretFile.hasPrefix("/") { bad("policy.secret_file", "must be an absolute path") }
+        var smtpPaths: [String: String] = ["smtp.address_map": smtp.addressMap]
+        for (key, path) in PostfixMaps(config: self).paths.map({ ("smtp.\($0.key.rawValue)", $0.value) }).sorted(by: { $0.0 < $1.0 }) {
+            if !path.hasPrefix("/") { bad(key, "must be an absolute path (or \"\" to not write it)"); continue }
+            if let other = smtpPaths.first(where: { $0.value == path })?.key { bad(key, "is the same file as \(other)") }
+            smtpPaths[key] = path
+        }
         if Containers.nanoCPUs(containers.cpus) == nil { bad("containers.cpus", "must be a decimal number of CPUs between 0.01 and 256, e.g. \"1.0\"") }
         if !containers.subnet.isEmpty && IPv4Subnet(containers.subnet) == nil {
             bad("containers.subnet", "must be an IPv4 subnet /8 to /29 with its host bits zero, e.g. \"172.30.0.0/24\"")

@@ -25,6 +25,7 @@ public enum ConfigChecker {
         if config.sections.contains("storage") { components.append(checkStorage(config)) }
         if config.sections.contains("containers") { components.append(checkDocker(config)) }
         if config.sections.contains("dns") { components.append(checkDNS(config)) }
+        if config.sections.contains("smtp") { components.append(checkSMTP(config)) }
         return ConfigReport(file: path, problems: problems, components: components)
     }
 
@@ -75,6 +76,34 @@ public enum ConfigChecker {
         } catch let e as SemailError {
             return .init(name: "containers", ok: false, message: "\(e.what): \(e.why)", hint: e.hint)
         } catch { return .init(name: "containers", ok: false, message: "\(error)") }
+    }
+
+    /// The address map and its Postfix form: each file's directory exists
+    /// (the map's is made on the first write; Postfix's must be there).
+    static func checkSMTP(_ config: Config) -> ConfigReport.Component {
+        let map = AddressMap(path: config.smtp.addressMap, postfix: PostfixMaps(config: config))
+        var problems: [String] = []
+        var hint: String?
+        do { _ = try MailOwner.fixed(config.storage.owner) } catch let e as SemailError {
+            if !map.postfix.paths.isEmpty { problems.append("the Postfix uid/gid maps need [storage] owner: \(e.why)") }
+        } catch {}
+        for kind in PostfixMaps.Kind.allCases {
+            guard let path = map.postfix.paths[kind] else { continue }
+            let dir = (path as NSString).deletingLastPathComponent
+            var isDir: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) || !isDir.boolValue {
+                problems.append("[smtp] \(kind.rawValue): the directory \(dir) does not exist")
+                hint = "create it (root's, e.g. mode 0755), or fix the path"
+            }
+        }
+        guard problems.isEmpty else { return .init(name: "smtp", ok: false, message: problems.joined(separator: "; "), hint: hint) }
+        let n = map.entries().count
+        let outputs = map.postfix.paths.isEmpty ? "no Postfix maps" : "Postfix maps: " + PostfixMaps.Kind.allCases.compactMap { map.postfix.paths[$0] }.joined(separator: ", ")
+        let unwritten = map.postfix.paths.values.filter { !FileManager.default.fileExists(atPath: $0) }.sorted()
+        return .init(name: "smtp", ok: true,
+                     message: "address map \(config.smtp.addressMap) (\(map.read() == nil ? "not written yet" : "\(n) mailbox(es)")); \(outputs)"
+                         + (unwritten.isEmpty ? "" : "; not written yet: \(unwritten.joined(separator: ", "))"),
+                     hint: unwritten.isEmpty ? nil : "`semailctl reconcile` writes them")
     }
 
     static func checkDNS(_ config: Config) -> ConfigReport.Component {

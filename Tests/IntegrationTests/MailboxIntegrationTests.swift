@@ -29,7 +29,7 @@ import TestSupport
         let check = try w.run(["config", "check", "--json"])
         #expect(check.status == 0, "\(check.text)\(check.stderr)")
         let comps = try #require(try json(check)["components"] as? [[String: Any]])
-        #expect(comps.compactMap { $0["name"] as? String } == ["ldap", "directory schema", "directory access", "directory sync", "storage", "containers", "dns"])
+        #expect(comps.compactMap { $0["name"] as? String } == ["ldap", "directory schema", "directory access", "directory sync", "storage", "containers", "dns", "smtp"])
         #expect(comps.allSatisfy { $0["ok"] as? Bool == true }, "\(comps)")
         let uid = uniqueUID("m"), other = uniqueUID("x")
         try w.addUser(uid); try w.addUser(other)

@@ -103,20 +103,27 @@ public struct Approvals: Sendable {
 }
 
 /// The address map the SMTP servers read: one `uid: <uid> mail: <address>`
-/// line per mailbox, sorted, rewritten atomically, one rewrite at a time.
+/// line per mailbox, sorted, rewritten atomically, one rewrite at a time;
+/// with it, from the same records and under the same lock, its Postfix
+/// form (`PostfixMaps`) when configured.
 public struct AddressMap: Sendable {
     public let path: String
+    public var postfix: PostfixMaps
+    public init(path: String, postfix: PostfixMaps = PostfixMaps()) { self.path = path; self.postfix = postfix }
+
     /// Only mailboxes whose values pass validation, one owner per address
     /// (`MapDecision`): a directory value never adds a line of its own.
     public static func render(_ mailboxes: [MailboxRecord], excluding: Set<String> = [], current: [String: String] = [:]) -> String {
-        MapDecision.decide(mailboxes.filter { !excluding.contains($0.uid) }, current: current).accepted
-            .map { "uid: \($0.uid) mail: \($0.address)\n" }.joined()
+        lines(MapDecision.decide(mailboxes.filter { !excluding.contains($0.uid) }, current: current).accepted)
     }
+    /// The map's text for records already decided.
+    public static func lines(_ accepted: [MailboxRecord]) -> String { accepted.map { "uid: \($0.uid) mail: \($0.address)\n" }.joined() }
 
-    /// Computes and writes the map holding an exclusive lock (`<map>.lock`)
-    /// across reading the directory and writing, so that two rewrites (two
-    /// import workers, two processes) never lose each other's lines.
-    public func rewrite(for label: String, _ compute: () throws -> String) throws {
+    /// Computes the records and writes every output holding an exclusive
+    /// lock (`<map>.lock`) across reading the directory and writing, so that
+    /// two rewrites (two import workers, two processes) never lose each
+    /// other's lines.
+    public func rewrite(for label: String, _ compute: () throws -> [MailboxRecord]) throws {
         try SystemState.makeDirectories((path as NSString).deletingLastPathComponent, mode: 0o755)
         let lockPath = "\(path).lock"
         let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
@@ -129,12 +136,29 @@ public struct AddressMap: Sendable {
             if e == EINTR { continue }
             throw SemailError("cannot lock \(lockPath)", why: String(cString: strerror(e)), status: .ioError)
         }
-        let text = try compute()
+        let accepted = try compute()
         try Fault.check("address-map.write")
         try Fault.check("address-map.write@\(label)")
-        try write(text)
+        try write(accepted)
     }
     public func read() -> String? { FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } }
+
+    /// The Postfix outputs first, the map last: a failure leaves the map as
+    /// it was, so the step that wrote it is not "done" and runs again.
+    public func write(_ accepted: [MailboxRecord]) throws {
+        for out in try postfix.render(accepted) {
+            let dir = (out.path as NSString).deletingLastPathComponent
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+                throw SemailError("cannot write \(out.path)", why: "its directory \(dir) does not exist",
+                                  hint: "create it, or fix [smtp] \(out.kind.rawValue)", status: .ioError)
+            }
+            do { try AtomicFile.write(out.path, Array(out.text.utf8)) } catch {
+                throw SemailError("cannot write \(out.path)", why: "\(error)", hint: "check [smtp] \(out.kind.rawValue)", status: .ioError)
+            }
+        }
+        try write(Self.lines(accepted))
+    }
     public func write(_ text: String) throws {
         do {
             // Readable by the SMTP servers, whatever the umask.
@@ -143,6 +167,15 @@ public struct AddressMap: Sendable {
         } catch {
             throw SemailError("cannot write the address map \(path)", why: "\(error)", hint: "check [smtp] address_map", status: .ioError)
         }
+    }
+
+    /// Whether every output says what ACCEPTED would write.
+    public func isCurrent(_ accepted: [MailboxRecord]) -> Bool { read() == Self.lines(accepted) && stalePostfix(accepted).isEmpty }
+
+    /// The configured Postfix outputs that differ from what ACCEPTED would write.
+    public func stalePostfix(_ accepted: [MailboxRecord]) -> [String] {
+        guard let outs = try? postfix.render(accepted) else { return postfix.paths.values.sorted() }
+        return outs.filter { FileManager.default.contents(atPath: $0.path) != Data($0.text.utf8) }.map(\.path)
     }
     /// uid -> address, as the file says.
     public func entries() -> [String: String] {
@@ -178,7 +211,7 @@ public struct Mailboxes: Sendable {
 
     var config: Config { host.config }
     public var journal: Journal { Journal(stateDir: config.state.dir) }
-    var map: AddressMap { AddressMap(path: config.smtp.addressMap) }
+    var map: AddressMap { AddressMap(path: config.smtp.addressMap, postfix: PostfixMaps(config: config)) }
 
     /// Whether DOMAIN's MX belongs in the managed zone (a subdomain of it).
     public func managedDomain(_ domain: String) -> Bool {
@@ -230,10 +263,11 @@ public struct Mailboxes: Sendable {
         return d
     }
 
-    func mapText(excluding: Set<String> = [], allowing: (uid: String, address: String)? = nil) throws -> String {
+    /// The records the map (and its Postfix form) lists.
+    func mapRecords(excluding: Set<String> = [], allowing: (uid: String, address: String)? = nil) throws -> [MailboxRecord] {
         let current = map.entries()
         let d = decide(try host.directory().mailboxes(), current: current, allowing: allowing)
-        return AddressMap.render(d.accepted, excluding: excluding, current: current)
+        return MapDecision.decide(d.accepted.filter { !excluding.contains($0.uid) }, current: current).accepted
     }
 
     public var approvals: Approvals { Approvals(stateDir: config.state.dir) }
@@ -245,7 +279,7 @@ public struct Mailboxes: Sendable {
         try map.rewrite(for: label) {
             if let allowing { try approvals.set(allowing.uid, allowing.address) }
             if let revoking { try approvals.set(revoking, nil) }
-            return try mapText(excluding: excluding, allowing: allowing)
+            return try mapRecords(excluding: excluding, allowing: allowing)
         }
     }
 
@@ -330,7 +364,7 @@ public struct Mailboxes: Sendable {
                  apply: { try host.directory().setMailbox(uid, address: address, size: size) },
                  undo: { before in try host.directory().clearMailbox(uid, removeMail: before["hadMail"] == "0" ? address : nil) }),
             Step("address-map", why: "rewrite \(config.smtp.addressMap) with \(uid): \(address)", pointOfNoReturn: true,
-                 check: { map.read() == (try me.mapText(allowing: (uid, address))) },
+                 check: { map.isCurrent(try me.mapRecords(allowing: (uid, address))) },
                  apply: {
                      try me.rewriteMap(for: uid, allowing: (uid, address))
                      // Never "done" without its line (an entry changed meanwhile, say): the step fails and is undone.
@@ -385,7 +419,7 @@ public struct Mailboxes: Sendable {
                  check: { try host.directory().mailbox(uid) == nil },
                  apply: { try host.directory().clearMailbox(uid) }),
             Step("address-map", why: "rewrite \(config.smtp.addressMap) without \(uid)",
-                 check: { map.read() == (try me.mapText(excluding: [uid])) && me.approvals.entries()[uid] == nil },
+                 check: { map.isCurrent(try me.mapRecords(excluding: [uid])) && me.approvals.entries()[uid] == nil },
                  apply: { try me.rewriteMap(for: uid, excluding: [uid], revoking: uid) }),
             Step("dockerfile", why: "remove \(config.containers.dockerfileDir)/\(uid) (Dockerfile, authorized_keys, the container's host key)",
                  check: { !FileManager.default.fileExists(atPath: host.containers().dockerfileDir(uid)) },

@@ -200,6 +200,8 @@ public struct Reconciler: Sendable {
         // The address map as a whole.
         let mapWanted = AddressMap.render(o.mailboxes)
         if o.map != mapWanted { add(.repair, "-", "address-map", "rewrite \(host.config.smtp.addressMap)", o.map == nil ? "it does not exist" : "it differs from the directory") }
+        let stale = mb.map.stalePostfix(o.mailboxes)
+        if !stale.isEmpty { add(.repair, "-", "address-map", "rewrite \(stale.joined(separator: ", "))", "the Postfix form of the map differs from it") }
         // Orphans.
         for (uid, v) in o.volumes.sorted(by: { $0.key < $1.key }) where !wanted.contains(uid) {
             add(.orphan, uid, "volume", "move \(v.source) to the quarantine", "no mailbox in the directory", destructive: true)
