@@ -9,7 +9,6 @@ public struct LDAPResultCode: RawRepresentable, Hashable, Sendable, CustomString
     public static let success = Self(rawValue: 0)
     public static let operationsError = Self(rawValue: 1)
     public static let protocolError = Self(rawValue: 2)
-    public static let unavailableCriticalExtension = Self(rawValue: 12)
     public static let timeLimitExceeded = Self(rawValue: 3)
     public static let sizeLimitExceeded = Self(rawValue: 4)
     public static let unavailableCriticalExtension = Self(rawValue: 12)

@@ -172,6 +172,7 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
             switch ev {
             case let .entry(dn): seen.append(dn.lowercased()); return true
             case .refreshDone: refreshed = true; return false
+            case .started: return true
             case .idle: return false
             }
         }
