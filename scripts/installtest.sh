@@ -171,7 +171,10 @@ phase_deb_install() {
 
 # --- 3. the production flow (directory setup, config check, user add, ...) ---
 phase_flow() {
-  :
+  phase "the production flow (scripts/installflow.sh)"
+  local rc=0
+  bash "$here/scripts/installflow.sh" "$ROOT" 2>&1 | tee -a "$LOG" || rc=$?
+  if [ "$rc" -eq 0 ]; then ok "the production flow"; else fail "the production flow (exit $rc)"; fi
 }
 
 # --- 4. purge: the configuration goes, state and mail stay -------------------
