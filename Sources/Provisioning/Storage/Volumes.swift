@@ -84,7 +84,7 @@ public struct VolumeManager: Sendable {
         guard MaildirTree.isComplete(mp, owner: nil) else { return false }
         return try fstab.read().contains { $0.mountPoint == mp }
     }
-    var fstab: FstabBlock { FstabBlock(path: config.fstab) }
+    var fstab: FstabBlock { FstabBlock(path: config.fstab, mailRoot: config.mailRoot) }
 
     /// Serialises volume changes (and fstab rewrites) between processes.
     func lock() throws -> FileLock {
