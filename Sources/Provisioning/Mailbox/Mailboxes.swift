@@ -272,7 +272,8 @@ public struct Mailboxes: Sendable {
     /// retries them under the admin's rules, not the self-service ones).
     public func approvedAddresses() -> [String: String] {
         var d = approvals.entries()
-        for (uid, f) in failures.all() where f.by == .admin && d[uid] == nil { d[uid] = f.address }
+        // Only requests that passed the admin's checks (the rules for everyone included).
+        for (uid, f) in failures.all() where f.by == .admin && (f.step.map { $0 != "directory-check" } ?? false) && d[uid] == nil { d[uid] = f.address }
         return d
     }
 
@@ -290,8 +291,10 @@ public struct Mailboxes: Sendable {
                           reason: (error as? SemailError)?.description ?? "\(error)")
             throw error
         }
+        // A failed check records too when the entry holds the request (a
+        // retry's new reason replaces the old one); recordFailure looks.
         if r.ok { failures.clear(uid) }
-        else if r.applied.contains("request") || r.skipped.contains("request") {
+        else {
             recordFailure(uid: uid, address: address, requestSize: requestSize, by: requester, step: r.failedStep, reason: r.reason ?? "failed")
         }
         return r
