@@ -12,7 +12,7 @@ public struct Config: Sendable {
         public var bindPasswordFile = "/etc/semail/ldap.secret"
         public var startTLS = false
         public var caFile = ""
-        /// First uidNumber handed out by `user add --posix`.
+        /// First uidNumber handed out by `user add --posix` and `user modify --posix`.
         public var uidNumberMin = 10000
         public var timeout = 30
         /// Send a simple bind's password over ldap:// to a non-loopback server without StartTLS.

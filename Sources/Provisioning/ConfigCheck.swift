@@ -53,6 +53,7 @@ public enum ConfigChecker {
         do {
             // The state directory, when it exists: nobody but root may change it.
             if FileManager.default.fileExists(atPath: config.state.dir) { try Trust.stateDirectory(config.state.dir) }
+            try checkKernel(config)
             let vm = try VolumeManager(config: config.storage, stateDir: config.state.dir)
             let n = try vm.backend.observeAll().count
             _ = try MountOptions(config.storage.mountOptions)
@@ -62,6 +63,13 @@ public enum ConfigChecker {
         } catch let e as SemailError {
             return .init(name: "storage", ok: false, message: "\(e.what): \(e.why)", hint: e.hint)
         } catch { return .init(name: "storage", ok: false, message: "\(error)") }
+    }
+
+    /// Whether the kernel can do what the storage backend needs (LVM:
+    /// device-mapper and the volume group; image: loop devices).
+    static func checkKernel(_ config: Config) throws {
+        if let e = KernelSupport.missing(for: config.storage) { throw e }
+        if config.storage.backend == "lvm" { try LVMBackend(vg: config.storage.volumeGroup).checkVolumeGroup() }
     }
 
     static func checkDocker(_ config: Config) -> ConfigReport.Component {

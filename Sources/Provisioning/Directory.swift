@@ -42,6 +42,18 @@ public struct NewUser: Sendable {
     }
 }
 
+/// What `user modify` changes; nil leaves a field alone.
+public struct UserChange: Sendable {
+    public var cn: String?
+    public var sn: String?
+    public var givenName: String?
+    public var mail: String?
+    public var posix: Bool
+    public init(cn: String? = nil, sn: String? = nil, givenName: String? = nil, mail: String? = nil, posix: Bool = false) {
+        self.cn = cn; self.sn = sn; self.givenName = givenName; self.mail = mail; self.posix = posix
+    }
+}
+
 /// Users under the people OU. Every uid is validated and every DN and
 /// filter is built by escaping, so input never becomes LDAP syntax.
 public struct Directory: Sendable {
@@ -126,6 +138,44 @@ public struct Directory: Sendable {
             }
         }
         undo.commit()
+        return try user(uid)
+    }
+
+    /// `user modify`: replaces the given attributes (a nil field is left
+    /// alone; an empty given name removes it), validated as `user add` does,
+    /// and with `posix` makes the entry a posixAccount with the next free
+    /// uidNumber (refused when it already is one). One modify: all or none.
+    public func modify(_ uid: String, _ change: UserChange) throws -> UserRecord {
+        let uid = try Validate.uid(uid)
+        let cn = try change.cn.map { try Validate.text($0, field: "cn") }
+        let sn = try change.sn.map { try Validate.text($0, field: "sn") }
+        let given = try change.givenName.map { $0.isEmpty ? "" : try Validate.text($0, field: "given name") }
+        let mail: String? = try change.mail.map { m in let a = try Validate.address(m); return "\(a.local)@\(a.domain)" }
+        guard let e = try find(uid) else { throw noUser(uid) }
+        var mods: [LDAPModification] = []
+        if let cn { mods.append(.replace("cn", [cn])) }
+        if let sn { mods.append(.replace("sn", [sn])) }
+        if let given {
+            if !given.isEmpty { mods.append(.replace("givenName", [given])) } else if e.first("givenName") != nil { mods.append(.delete("givenName")) }
+        }
+        if let mail {
+            // The mailbox's own value stays: `mail` holds it beside the one given here.
+            let box = e.first("semailMailbox")?.lowercased()
+            var want = e.strings("mail").filter { $0.lowercased() == box }
+            if !want.contains(where: { $0.lowercased() == mail }) { want.append(mail) }
+            if Set(want.map { $0.lowercased() }) != Set(e.strings("mail").map { $0.lowercased() }) { mods.append(.replace("mail", want)) }
+        }
+        if change.posix {
+            if e.strings("objectClass").contains(where: { $0.lowercased() == "posixaccount" }) {
+                throw SemailError("\(uid) is already a posixAccount", why: "uidNumber \(e.first("uidNumber") ?? "?")", hint: "see `semailctl user show \(uid)`",
+                                  status: .failure)
+            }
+            let n = try nextUIDNumber()
+            mods += [.add("objectClass", ["posixAccount"]), .replace("uidNumber", ["\(n)"]), .replace("gidNumber", ["\(n)"]),
+                     .replace("homeDirectory", ["\(config.storage.mailRoot)/\(uid)"])]
+        }
+        guard !mods.isEmpty else { return UserRecord(e) }
+        try wrap { try connection.modify(e.dn, mods) }
         return try user(uid)
     }
 

@@ -78,7 +78,7 @@ public final class Host: @unchecked Sendable {
         let u = try directory().user(uid)
         guard u.uidNumber != nil else {
             throw SemailError("\(uid) has no uidNumber", why: "[storage] owner is \"posix\" but the entry is not a posixAccount",
-                              hint: "add it with `user add --posix`, or set [storage] owner = \"vmail:5000:5000\"", status: .failure)
+                              hint: "make it one with `semailctl user modify \(uid) --posix`, or set [storage] owner = \"vmail:5000:5000\"", status: .failure)
         }
         guard let owner = MailOwner.posix(uidNumber: u.uidNumber, gidNumber: u.gidNumber) else {
             throw SemailError("\(uid)'s uidNumber or gidNumber is not allowed", why: "uidNumber \(u.uidNumber ?? 0), gidNumber \(u.gidNumber ?? 0): "

@@ -284,7 +284,7 @@ import TestSupport
         try ProcessRunner().run(["ldapmodify", "-x", "-H", Slapd.shared.uri, "-D", Slapd.shared.adminDN, "-y", Slapd.shared.secretFile], stdin: Data(ldif.utf8))
         r = try w.run(["reconcile", "--dry-run", "--json"])
         let orphans = try #require(try json(r)["items"] as? [[String: Any]]).filter { $0["kind"] as? String == "orphan" }
-        #expect(Set(orphans.compactMap { $0["component"] as? String }) == ["volume", "container", "dns"], "\(orphans)")
+        #expect(Set(orphans.compactMap { $0["component"] as? String }) == ["volume", "container", "dns", "dockerfile"], "\(orphans)")
         // Without --prune they stay.
         r = try w.run(["reconcile"])
         #expect(FileManager.default.fileExists(atPath: "\(w.dir)/images/\(b).img"))

@@ -83,7 +83,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         let original = "# /etc/fstab\nUUID=abc / ext4 errors=remount-ro 0 1\n/dev/sdb1 /srv xfs defaults 0 2\n"
         try original.write(toFile: path, atomically: true, encoding: .utf8)
-        let f = FstabBlock(path: path)
+        let f = FstabBlock(path: path, mailRoot: "/home/Personnes")
         try f.set(mountPoint: "/home/Personnes/a b", to: .init(source: "/img/a.img", mountPoint: "/home/Personnes/a b", fsType: "ext4", options: "loop,nodev"))
         try f.set(mountPoint: "/home/Personnes/c", to: .init(source: "/dev/mvg/Volc", mountPoint: "/home/Personnes/c", fsType: "ext4", options: "nodev"))
         let text = try String(contentsOfFile: path, encoding: .utf8)
@@ -93,6 +93,34 @@ import Testing
         try f.set(mountPoint: "/home/Personnes/a b", to: nil)
         try f.set(mountPoint: "/home/Personnes/c", to: nil)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == original)
+    }
+
+    /// Two configurations (two mail roots) on one fstab: one block each,
+    /// labelled with the mail root; neither write touches the other's
+    /// entries; an old unlabelled block's entries move to their owner's block.
+    @Test func fstabOneBlockPerMailRoot() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fstab-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let head = "UUID=abc / ext4 errors=remount-ro 0 1\n"
+        // What an older semailctl wrote: one unlabelled block holding both roots' entries.
+        try (head + FstabBlock.legacyBegin + "\n/img/a.img /home/A/a ext4 loop,nodev 0 2\n/img/b.img /home/B/b ext4 loop,nodev 0 2\n"
+             + FstabBlock.legacyEnd + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let a = FstabBlock(path: path, mailRoot: "/home/A"), b = FstabBlock(path: path, mailRoot: "/home/B/")
+        #expect(try a.read().map(\.mountPoint) == ["/home/A/a"])
+        #expect(try b.read().map(\.mountPoint) == ["/home/B/b"])
+        try a.set(mountPoint: "/home/A/c", to: .init(source: "/img/c.img", mountPoint: "/home/A/c", fsType: "ext4", options: "loop"))
+        var text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.contains("# semailctl:begin /home/A\n/img/a.img /home/A/a ext4 loop,nodev 0 2\n/img/c.img /home/A/c ext4 loop 0 2\n# semailctl:end /home/A\n"), "\(text)")
+        #expect(text.contains(FstabBlock.legacyBegin + "\n/img/b.img /home/B/b ext4 loop,nodev 0 2\n" + FstabBlock.legacyEnd), "\(text)")
+        try b.set(mountPoint: "/home/B/d", to: .init(source: "/img/d.img", mountPoint: "/home/B/d", fsType: "ext4", options: "loop"))
+        text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(!text.contains(FstabBlock.legacyBegin), "the old block is empty: gone\n\(text)")
+        #expect(try a.read().map(\.mountPoint) == ["/home/A/a", "/home/A/c"])
+        #expect(try b.read().map(\.mountPoint) == ["/home/B/b", "/home/B/d"])
+        // Removing all of A's leaves B's block whole.
+        try a.set(mountPoint: "/home/A/a", to: nil); try a.set(mountPoint: "/home/A/c", to: nil)
+        text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text == head + "# semailctl:begin /home/B\n/img/b.img /home/B/b ext4 loop,nodev 0 2\n/img/d.img /home/B/d ext4 loop 0 2\n# semailctl:end /home/B\n", "\(text)")
     }
 
     /// /proc/self/mountinfo is read whole, past Foundation's 4 KiB procfs

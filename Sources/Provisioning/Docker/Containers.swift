@@ -124,6 +124,16 @@ public struct ContainerManager: Sendable {
 
     public func dockerfileDir(_ uid: String) -> String { "\(config.dockerfileDir)/\(uid)" }
 
+    /// The uids with a directory (never a link) under dockerfile_dir: one
+    /// readdir. Names that are not valid uids are not ours.
+    public func dockerfileDirs() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: config.dockerfileDir)) ?? []
+        return names.filter { n in
+            var st = stat()
+            return (try? Validate.uid(n)) == n && lstat("\(config.dockerfileDir)/\(n)", &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+        }
+    }
+
     // MARK: Rendering
 
     public struct Rendered: Sendable {

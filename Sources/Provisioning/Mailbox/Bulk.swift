@@ -94,7 +94,9 @@ public enum BulkProvisioning {
     }
 
     /// Runs one `mailbox create` transaction per request, `jobs` at a time;
-    /// one user's failure does not stop the others.
+    /// one user's failure does not stop the others. A request that passed
+    /// its checks and then failed stays on the entry, its reason recorded
+    /// (`Mailboxes.provision`): reconcile retries it.
     public static func run(_ requests: [MailboxRequest], host: Host, jobs: Int) -> Summary {
         let t0 = Date()
         let mb = Mailboxes(host: host)
@@ -130,7 +132,9 @@ public enum BulkProvisioning {
                     let q = requests[i]
                     var r: PipelineReport
                     do {
-                        r = try mb.create(uid: q.uid, address: q.address, size: q.size)
+                        // A request: a failure keeps it on the entry (with why) for reconcile to retry.
+                        r = try mb.provision(uid: q.uid, address: q.address, size: q.size ?? ByteSize.parse(host.config.storage.defaultSize),
+                                             requestSize: q.size, by: .admin)
                     } catch {
                         r = PipelineReport(kind: "mailbox.create", subject: q.uid, ok: false)
                         r.reason = (error as? SemailError)?.description ?? "\(error)"

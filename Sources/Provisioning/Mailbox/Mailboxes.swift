@@ -62,13 +62,39 @@ extension Directory {
         try wrap { try connection.modify(e.dn, mods) }
     }
 
-    /// Removes the mailbox attributes (and `address` from mail when asked).
-    public func clearMailbox(_ uid: String, removeMail address: String? = nil) throws {
+    /// Removes the mailbox attributes (and `address` from mail when asked;
+    /// with `objectClass`, the semailUser class too), in one modify.
+    public func clearMailbox(_ uid: String, removeMail address: String? = nil, objectClass: Bool = false) throws {
         guard let e = try find(uid) else { return }
         var mods: [LDAPModification] = []
         if e.first("semailMailbox") != nil { mods.append(.delete("semailMailbox")) }
         if e.first("semailVolumeSize") != nil { mods.append(.delete("semailVolumeSize")) }
         if let address, let v = e.strings("mail").first(where: { $0.lowercased() == address }) { mods.append(.delete("mail", [v])) }
+        if objectClass, let c = e.strings("objectClass").first(where: { $0.lowercased() == "semailuser" }) { mods.append(.delete("objectClass", [c])) }
+        if !mods.isEmpty { try wrap { try connection.modify(e.dn, mods) } }
+    }
+
+    /// Whether nothing of a mailbox is left on UID's entry: no mailbox
+    /// attributes, no semailUser class, no `address` in mail.
+    public func mailboxCleared(_ uid: String, address: String) throws -> Bool {
+        guard let e = try find(uid) else { return true }
+        return e.first("semailMailbox") == nil && e.first("semailVolumeSize") == nil
+            && !e.strings("objectClass").contains { $0.lowercased() == "semailuser" }
+            && !e.strings("mail").contains { $0.lowercased() == address }
+    }
+
+    /// Records a mailbox request on UID's entry (semailMailbox, and
+    /// semailVolumeSize when given; none when nil), without `mail`: what a
+    /// failed provisioning leaves for reconcile to retry. One modify;
+    /// `removeMail` also takes that value out of mail.
+    public func setRequest(_ uid: String, address: String, size: UInt64?, removeMail: String? = nil) throws {
+        guard let e = try find(uid) else { throw noUser(uid) }
+        var mods: [LDAPModification] = []
+        if !e.strings("objectClass").contains(where: { $0.lowercased() == "semailuser" }) { mods.append(.add("objectClass", ["semailUser"])) }
+        if e.strings("semailMailbox") != [address] { mods.append(.replace("semailMailbox", [address])) }
+        if let size { if e.strings("semailVolumeSize") != ["\(size)"] { mods.append(.replace("semailVolumeSize", ["\(size)"])) } }
+        else if e.first("semailVolumeSize") != nil { mods.append(.delete("semailVolumeSize")) }
+        if let removeMail, let v = e.strings("mail").first(where: { $0.lowercased() == removeMail }) { mods.append(.delete("mail", [v])) }
         if !mods.isEmpty { try wrap { try connection.modify(e.dn, mods) } }
     }
 }
@@ -201,6 +227,8 @@ public struct MailboxStatus: Sendable, Codable {
     /// Why the address map does not list it (invalid value, address claimed
     /// by another, refused by the address policy); nil when it may.
     public var refused: String? = nil
+    /// Why its provisioning last failed (reconcile retries it).
+    public var lastFailure: ProvisioningFailure? = nil
 }
 
 /// Mailboxes: the pipelines of `mailbox create/delete`, their recovery, and
@@ -239,7 +267,7 @@ public struct Mailboxes: Sendable {
     /// checked for its requester.
     public func decide(_ boxes: [MailboxRecord], current: [String: String], allowing: (uid: String, address: String)? = nil) -> MapDecision {
         var d = MapDecision.decide(boxes, current: current, prefer: allowing?.uid)
-        let approved = approvals.entries()
+        let approved = approvedAddresses()
         let new = d.accepted.filter {
             current[$0.uid] != $0.address && approved[$0.uid] != $0.address && !(allowing?.uid == $0.uid && allowing?.address == $0.address)
         }
@@ -271,6 +299,49 @@ public struct Mailboxes: Sendable {
     }
 
     public var approvals: Approvals { Approvals(stateDir: config.state.dir) }
+    public var failures: ProvisioningFailures { ProvisioningFailures(stateDir: config.state.dir) }
+
+    /// uid -> address the admin approved: the approvals file, and the
+    /// admin's requests that failed to provision (kept for reconcile, which
+    /// retries them under the admin's rules, not the self-service ones).
+    public func approvedAddresses() -> [String: String] {
+        var d = approvals.entries()
+        // Only requests that passed the admin's checks (the rules for everyone included).
+        for (uid, f) in failures.all() where f.by == .admin && (f.step.map { $0 != "directory-check" } ?? false) && d[uid] == nil { d[uid] = f.address }
+        return d
+    }
+
+    /// Provisions a directory request (`request` mode of the create
+    /// pipeline): a failure is recorded (`failures`) with the request left
+    /// on the entry; a success clears the record.
+    public func provision(uid: String, address: String, size: UInt64, requestSize: UInt64?, by requester: Requester) throws -> PipelineReport {
+        let uid = try Validate.uid(uid)
+        let r: PipelineReport
+        do {
+            r = try createPipeline(uid: uid, address: address, size: size, by: requester, request: true, requestSize: requestSize)
+                .run(journal: journal, reporter: host.reporter)
+        } catch {
+            recordFailure(uid: uid, address: address, requestSize: requestSize, by: requester, step: nil,
+                          reason: (error as? SemailError)?.description ?? "\(error)")
+            throw error
+        }
+        // A failed check records too when the entry holds the request (a
+        // retry's new reason replaces the old one); recordFailure looks.
+        if r.ok { failures.clear(uid) }
+        else {
+            recordFailure(uid: uid, address: address, requestSize: requestSize, by: requester, step: r.failedStep, reason: r.reason ?? "failed")
+        }
+        return r
+    }
+
+    func recordFailure(uid: String, address: String, requestSize: UInt64?, by requester: Requester, step: String?, reason: String) {
+        // Only while the request is on the entry (nothing to retry otherwise).
+        guard let a = try? Validate.address(address), (try? host.directory().mailbox(uid))?.address == "\(a.local)@\(a.domain)" else { return }
+        do {
+            try failures.record(ProvisioningFailure(uid: uid, address: "\(a.local)@\(a.domain)", size: requestSize, by: requester, step: step,
+                                                    reason: reason, at: ProvisioningFailures.now()))
+        } catch { host.reporter.warn("cannot record why \(uid)'s mailbox failed: \((error as? SemailError)?.description ?? "\(error)")") }
+    }
 
     /// Rewrites the map under its lock (directory read inside it); records
     /// the address a pipeline checked (`allowing`), or forgets UID's
@@ -285,13 +356,20 @@ public struct Mailboxes: Sendable {
 
     // MARK: Pipelines
 
-    public func createPipeline(uid: String, address: String, size: UInt64, by requester: Requester = .admin) throws -> Pipeline {
+    /// `request`: the mailbox is a directory request (from `import`, or an
+    /// entry's semailMailbox reconcile provisions): it is recorded on the
+    /// entry first and a failure leaves it there (without the `mail` value
+    /// the create added) for reconcile to retry; `requestSize` is the size it
+    /// asks for (nil: none, the default). Otherwise a failure removes
+    /// everything the create added.
+    public func createPipeline(uid: String, address: String, size: UInt64, by requester: Requester = .admin,
+                               request: Bool = false, requestSize: UInt64? = nil) throws -> Pipeline {
         let uid = try Validate.uid(uid)
         let a = try Validate.address(address)
         let address = "\(a.local)@\(a.domain)"
         let host = self.host, map = self.map, managed = managedDomain(a.domain), domain = a.domain
         let me = self
-        let steps: [Step] = [
+        var steps: [Step] = [
             Step("directory-check", why: "the admin bind works, \(uid) exists and has no other mailbox, \(address) is free and allowed (\(requester.rawValue))", apply: {
                 let dir = try host.directory()
                 _ = try dir.user(uid)
@@ -322,6 +400,14 @@ public struct Mailboxes: Sendable {
                     throw SemailError("\(address) is taken", why: "it belongs to \(holders.joined(separator: ", "))", status: .failure)
                 }
             }),
+        ]
+        if request {
+            // No undo: a request outlives a failed provisioning (reconcile retries it).
+            steps.append(Step("request", why: "record the request on \(uid)'s entry (semailMailbox\(requestSize == nil ? "" : ", semailVolumeSize")) so a failure leaves it for reconcile",
+                              check: { let m = try host.directory().mailbox(uid); return m?.address == address && (requestSize == nil || m?.size == requestSize) },
+                              apply: { try host.directory().setRequest(uid, address: address, size: requestSize) }))
+        }
+        steps += [
             Step("volume", why: "create the \(ByteSize.format(size)) volume, ext4, mount it at \(config.storage.mailRoot)/\(uid) with a Maildir",
                  check: { try host.volumes().looksComplete(uid) },
                  observe: { ["existed": try host.volumes().exists(uid) ? "1" : "0"] },
@@ -352,17 +438,28 @@ public struct Mailboxes: Sendable {
                            if before["existed"] == "0", try !me.domainHasOtherMailbox(domain, besides: uid) { _ = try host.dns.removeMX(domain) }
                        })
                 : Step("dns", why: "\(domain) is outside \(config.dns.zone): print the MX record to publish and check it",
-                       check: { try host.directory().mailbox(uid)?.address == address },  // said once, at creation
+                       // Said once, at creation (a recorded request is not created yet).
+                       check: { request ? map.entries()[uid] == address : try host.directory().mailbox(uid)?.address == address },
                        apply: {
                     let c = try host.dns.checkMX(domain)
                     host.reporter.info("\(domain) is not in the managed zone: publish `\(domain). IN MX \(config.dns.mxPriority) \(ZoneName.absolute(config.dns.mxHost))`")
                     host.reporter.info("zone check-mx \(domain): \(c.ok ? "ok" : "not yet"): \(c.message)")
                 }),
             Step("directory", why: "record the mailbox on \(uid)'s entry (semailMailbox, semailVolumeSize, mail)",
-                 check: { let m = try host.directory().mailbox(uid); return m?.address == address && m?.size == size },
+                 check: {
+                     let m = try host.directory().mailbox(uid)
+                     guard m?.address == address && m?.size == size else { return false }
+                     // The request step recorded the attributes without `mail`.
+                     if !request { return true }
+                     return try host.directory().user(uid).mail.contains { $0.lowercased() == address }
+                 },
                  observe: { ["hadMail": try host.directory().user(uid).mail.contains { $0.lowercased() == address } ? "1" : "0"] },
                  apply: { try host.directory().setMailbox(uid, address: address, size: size) },
-                 undo: { before in try host.directory().clearMailbox(uid, removeMail: before["hadMail"] == "0" ? address : nil) }),
+                 undo: { before in
+                     let added = before["hadMail"] == "0" ? address : nil
+                     if request { try host.directory().setRequest(uid, address: address, size: requestSize, removeMail: added) }
+                     else { try host.directory().clearMailbox(uid, removeMail: added) }
+                 }),
             Step("address-map", why: "rewrite \(config.smtp.addressMap) with \(uid): \(address)", pointOfNoReturn: true,
                  check: { map.isCurrent(try me.mapRecords(allowing: (uid, address))) },
                  apply: {
@@ -377,8 +474,9 @@ public struct Mailboxes: Sendable {
                  // Undone before the directory step is: leave this uid out explicitly.
                  undo: { _ in try me.rewriteMap(for: uid, excluding: [uid], revoking: uid) }),
         ]
-        return Pipeline(kind: "mailbox.create", subject: uid,
-                        params: ["uid": uid, "address": address, "size": "\(size)", "by": requester.rawValue], steps: steps)
+        var params = ["uid": uid, "address": address, "size": "\(size)", "by": requester.rawValue]
+        if request { params["request"] = requestSize.map { "\($0)" } ?? "-" }
+        return Pipeline(kind: "mailbox.create", subject: uid, params: params, steps: steps)
     }
 
     public func deletePipeline(uid: String, address: String, archive: String?) throws -> Pipeline {
@@ -415,9 +513,9 @@ public struct Mailboxes: Sendable {
                      return try me.domainHasOtherMailbox(domain, besides: uid)
                  },
                  apply: { _ = try host.dns.removeMX(domain) }),
-            Step("directory", why: "remove the mailbox attributes from \(uid)'s entry",
-                 check: { try host.directory().mailbox(uid) == nil },
-                 apply: { try host.directory().clearMailbox(uid) }),
+            Step("directory", why: "remove the mailbox from \(uid)'s entry in one modify: semailMailbox, semailVolumeSize, the semailUser class, and the mail value \(address) (other mail values stay)",
+                 check: { try host.directory().mailboxCleared(uid, address: address) },
+                 apply: { try host.directory().clearMailbox(uid, removeMail: address, objectClass: true) }),
             Step("address-map", why: "rewrite \(config.smtp.addressMap) without \(uid)",
                  check: { map.isCurrent(try me.mapRecords(excluding: [uid])) && me.approvals.entries()[uid] == nil },
                  apply: { try me.rewriteMap(for: uid, excluding: [uid], revoking: uid) }),
@@ -477,7 +575,8 @@ public struct Mailboxes: Sendable {
         guard let start = p.records.first, let params = start.params, let uid = params["uid"], let address = params["address"] else { return nil }
         switch start.kind {
         case "mailbox.create": return try createPipeline(uid: uid, address: address, size: UInt64(params["size"] ?? "") ?? 0,
-                                                         by: params["by"] == Requester.user.rawValue ? .user : .admin)
+                                                         by: params["by"] == Requester.user.rawValue ? .user : .admin,
+                                                         request: params["request"] != nil, requestSize: params["request"].flatMap { UInt64($0) })
         case "mailbox.delete": return try deletePipeline(uid: uid, address: address, archive: params["archive"])
         default: return nil
         }
@@ -492,7 +591,15 @@ public struct Mailboxes: Sendable {
                 continue
             }
             host.reporter.info("recovering an interrupted \(pipe.kind) of \(pipe.subject)")
-            reports.append(try pipe.recover(p, journal: journal))
+            let r = try pipe.recover(p, journal: journal)
+            reports.append(r)
+            // An interrupted request that was rolled back is kept on the entry: say why it is not provisioned.
+            if pipe.kind == "mailbox.create", let params = p.records.first?.params, let req = params["request"], let address = params["address"] {
+                if r.ok && r.applied.isEmpty && r.notes.contains("rolling back") {
+                    recordFailure(uid: pipe.subject, address: address, requestSize: UInt64(req), by: params["by"] == Requester.user.rawValue ? .user : .admin,
+                                  step: p.records.last(where: { $0.event == "begin" })?.step, reason: "interrupted, rolled back by recovery")
+                } else if r.ok { failures.clear(pipe.subject) }
+            }
         }
         return reports
     }
@@ -502,9 +609,11 @@ public struct Mailboxes: Sendable {
     public func list() throws -> [MailboxStatus] {
         let boxes = try host.directory().mailboxes()
         let refused = decide(boxes, current: map.entries()).refused
+        let failed = failures.all()
         return try statuses(boxes, volumes: try host.volumes().list()) { try host.containers().list() }.map { s in
             var s = s
             s.refused = refused[s.uid]
+            s.lastFailure = failed[s.uid].flatMap { $0.address == s.address ? $0 : nil }
             return s
         }
     }
@@ -516,6 +625,7 @@ public struct Mailboxes: Sendable {
         guard let m = try host.directory().mailbox(uid) else { return nil }
         var s = try statuses([m], volumes: try host.volumes().list(only: uid)) { try host.containers().show(uid: uid).map { [$0] } ?? [] }.first
         s?.refused = decide(try host.directory().mailboxes(), current: map.entries()).refused[uid]
+        s?.lastFailure = failures.get(uid).flatMap { $0.address == m.address ? $0 : nil }
         return s
     }
 
@@ -549,6 +659,13 @@ extension Mailboxes {
     /// `mailbox create`: the pipeline, or its plan with `dryRun`.
     public func create(uid: String, address: String, size: UInt64?, by requester: Requester = .admin, dryRun: Bool = false) throws -> PipelineReport {
         let bytes = try size ?? ByteSize.parse(config.storage.defaultSize)
+        // The entry already asks for this address (a directory request, or
+        // an import that failed): a failure keeps the request.
+        let a = try Validate.address(address)
+        if let m = try host.directory().mailbox(uid), m.address == "\(a.local)@\(a.domain)" {
+            if dryRun { return try createPipeline(uid: uid, address: address, size: bytes, by: requester, request: true, requestSize: m.size).plan() }
+            return try provision(uid: uid, address: address, size: bytes, requestSize: m.size, by: requester)
+        }
         let p = try createPipeline(uid: uid, address: address, size: bytes, by: requester)
         return dryRun ? p.plan() : try p.run(journal: journal, reporter: host.reporter)
     }
@@ -577,6 +694,9 @@ extension Mailboxes {
             }
         }
         let p = try deletePipeline(uid: uid, address: m.address, archive: archive)
-        return dryRun ? p.plan() : try p.run(journal: journal, reporter: host.reporter)
+        if dryRun { return p.plan() }
+        let r = try p.run(journal: journal, reporter: host.reporter)
+        if r.ok { failures.clear(uid) }
+        return r
     }
 }

@@ -69,6 +69,10 @@ public struct Reconciler: Sendable {
         var addresses: [String: String] = [:]
         /// Mounted volumes whose mount point is not sealed underneath (true: files lie there).
         var unsealed: [String: Bool] = [:]
+        /// Requests whose provisioning failed (`<state>/failures`).
+        var failures: [String: ProvisioningFailure] = [:]
+        /// The uids with a directory under [containers] dockerfile_dir.
+        var dockerfileDirs: [String] = []
     }
 
     func observe() throws -> Observation {
@@ -110,6 +114,8 @@ public struct Reconciler: Sendable {
             calls["bind mount of the mail root", default: 0] += 1
             o.calls = calls; o.millis = millis
         }
+        o.failures = mb.failures.all()
+        o.dockerfileDirs = cm.dockerfileDirs()
         return o
     }
 
@@ -125,7 +131,8 @@ public struct Reconciler: Sendable {
         // A refused entry's things are not orphans: it may be its owner's mailbox with a bad value written over it.
         let wanted = Set((o.all.isEmpty ? o.mailboxes : o.all).map(\.uid))
         for (uid, why) in o.refused.sorted(by: { $0.key < $1.key }) {
-            add(.refused, uid, "address-map", "none: not provisioned, not in the address map", why)
+            let last = o.failures[uid].map { "; \($0.summary)" } ?? ""
+            add(.refused, uid, "address-map", "none: not provisioned, not in the address map", why + last)
         }
         let maxSize = (try? ByteSize.parse(host.config.storage.maxSize)) ?? UInt64.max
         func owner(_ m: MailboxRecord) -> MailOwner? { fixedOwner ?? MailOwner.posix(uidNumber: m.uidNumber, gidNumber: m.gidNumber) }
@@ -134,6 +141,9 @@ public struct Reconciler: Sendable {
         }
         for m in o.mailboxes {
             let mp = "\(host.config.storage.mailRoot)/\(m.uid)"
+            if let f = o.failures[m.uid], f.address == m.address {
+                add(.create, m.uid, "mailbox", "retry provisioning \(m.address)", f.summary)
+            }
             if let v = o.volumes[m.uid] {
                 if !v.mounted { add(.repair, m.uid, "volume", "mount \(v.source) at \(mp)", "the volume is not mounted") }
                 else {
@@ -209,6 +219,10 @@ public struct Reconciler: Sendable {
         for (uid, _) in o.containers.sorted(by: { $0.key < $1.key }) where !wanted.contains(uid) {
             add(.orphan, uid, "container", "remove semail-\(uid)", "no mailbox in the directory", destructive: true)
         }
+        for uid in o.dockerfileDirs.sorted() where !wanted.contains(uid) {
+            add(.orphan, uid, "dockerfile", "remove \(cm.dockerfileDir(uid)) (Dockerfile, authorized_keys, the container's private host key)",
+                "no mailbox in the directory")
+        }
         if let z = o.zone {
             let mx = ZoneName.absolute(host.config.dns.mxHost.lowercased())
             let domains = Set((o.mailboxes + o.all).map { ZoneName.absolute(String($0.address.split(separator: "@").last ?? "")) })
@@ -258,7 +272,7 @@ public struct Reconciler: Sendable {
         let attention = Set(items.filter { $0.kind == .attention }.map(\.uid))
         for i in items where i.kind == .attention { report.errors.append("\(i.uid): needs an admin: \(i.reason)") }
         // Repairs: one transaction per mailbox (every step checks first).
-        let approved = mb.approvals.entries()
+        let approved = mb.approvedAddresses()
         let byUID = Dictionary(grouping: items.filter { ($0.kind == .create || $0.kind == .repair) && $0.uid != "-" }, by: \.uid)
         for m in o.mailboxes where byUID[m.uid] != nil && !attention.contains(m.uid) {
             do {
@@ -270,9 +284,9 @@ public struct Reconciler: Sendable {
                     _ = try host.volumes().resize(uid: m.uid, to: want, owner: try host.mailOwner(m.uid))
                 }
                 // An address never approved nor provisioned is checked as a user's request would be.
-                let r = try mb.createPipeline(uid: m.uid, address: m.address, size: m.size ?? (try ByteSize.parse(host.config.storage.defaultSize)),
-                                              by: o.current[m.uid] == m.address || approved[m.uid] == m.address ? .admin : .user)
-                    .run(journal: mb.journal, reporter: host.reporter)
+                // A directory request: a failure keeps it, with why, for the next pass.
+                let r = try mb.provision(uid: m.uid, address: m.address, size: m.size ?? (try ByteSize.parse(host.config.storage.defaultSize)),
+                                         requestSize: m.size, by: o.current[m.uid] == m.address || approved[m.uid] == m.address ? .admin : .user)
                 report.applied.append(r)
                 if !r.ok { report.errors.append("\(m.uid): \(r.reason ?? "failed")") }
             } catch {
@@ -288,6 +302,10 @@ public struct Reconciler: Sendable {
                     switch i.component {
                     case "container": _ = try host.containers().remove(uid: i.uid); report.pruned.append("container semail-\(i.uid)")
                     case "dns": _ = try host.dns.removeMX(i.target); report.pruned.append("MX \(i.target)")
+                    case "dockerfile":
+                        let dir = host.containers().dockerfileDir(try Validate.uid(i.uid))
+                        try FileManager.default.removeItem(atPath: dir)
+                        report.pruned.append("directory \(dir)")
                     default: break
                     }
                 } catch { report.errors.append("prune \(i.component) \(i.uid): \((error as? SemailError)?.description ?? "\(error)")") }

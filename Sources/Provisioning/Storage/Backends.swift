@@ -222,6 +222,13 @@ public struct LVMBackend: VolumeBackend {
 
     func lvm(_ args: [String]) throws -> ProcessOutput {
         do { return try runner.run(["lvm"] + args) } catch let e as ProcessError {
+            // Without device-mapper no LVM command can work: `vgs` would not help.
+            if !KernelSupport.hasDeviceMapper {
+                var d = KernelSupport.noDeviceMapper
+                d.what = "LVM command failed: the kernel has no device-mapper"
+                d.why = "\(e.description)\n  (/proc/misc lists no device-mapper and /dev/mapper/control is missing)"
+                throw d
+            }
             throw SemailError("LVM command failed", why: e.description, hint: "check the volume group with `vgs \(vg)`", status: .failure)
         }
     }
@@ -234,6 +241,17 @@ public struct LVMBackend: VolumeBackend {
             guard lv.lv_name.hasPrefix("Vol"), let uid = try? Validate.uid(String(lv.lv_name.dropFirst(3))) else { return nil }
             return BackendVolume(uid: uid, source: lvPath(uid), size: UInt64(lv.lv_size) ?? 0,
                                  device: lv.lv_active == "active" ? (lv.lv_path ?? lvPath(uid)) : nil)
+        }
+    }
+
+    /// Whether the volume group exists (for `config check`).
+    public func checkVolumeGroup() throws {
+        try Self.checkVG(vg)
+        let out = try lvm(["vgs", "--reportformat", "json", "-o", "vg_name"])
+        let r = try JSONDecoder().decode(Report.self, from: out.stdout)
+        guard (r.report.first?.vg ?? []).contains(where: { $0.vg_name == vg }) else {
+            throw SemailError("volume group \(vg) does not exist", why: "`lvm vgs` does not list it",
+                              hint: "create it (vgcreate \(vg) DEVICE) or fix [storage] volume_group", status: .config)
         }
     }
 

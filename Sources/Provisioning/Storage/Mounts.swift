@@ -187,56 +187,99 @@ public struct MountOptions: Sendable {
     }
 }
 
-/// The block of /etc/fstab this tool manages, rewritten atomically.
+/// The block of /etc/fstab one configuration manages, rewritten
+/// atomically: `# semailctl:begin <mail_root>` … `# semailctl:end
+/// <mail_root>`, so configurations with different mail roots sharing one
+/// fstab keep their own blocks. The entries of this mail root found in an
+/// old unlabelled block (`legacyBegin` … `legacyEnd`) are read as ours and
+/// moved into our block by the next write; the other entries stay there.
 public struct FstabBlock: Sendable {
-    public static let begin = "# semailctl:begin mail volumes (managed by semailctl; do not edit by hand)"
-    public static let end = "# semailctl:end"
+    public static let legacyBegin = "# semailctl:begin mail volumes (managed by semailctl; do not edit by hand)"
+    public static let legacyEnd = "# semailctl:end"
     /// Every entry orders the container engine after its mount (systemd.mount(5)):
     /// the engine does not start its containers before the mail volumes are there.
     public static let engineOrder = "x-systemd.before=docker.service"
     public let path: String
+    public let mailRoot: String
+    public init(path: String, mailRoot: String) {
+        self.path = path
+        self.mailRoot = mailRoot.count > 1 && mailRoot.hasSuffix("/") ? String(mailRoot.dropLast()) : mailRoot
+    }
+    public var begin: String { "# semailctl:begin \(SystemState.escape(mailRoot))" }
+    public var end: String { "# semailctl:end \(SystemState.escape(mailRoot))" }
 
     public struct Line: Sendable, Equatable {
         public var source: String, mountPoint: String, fsType: String, options: String
         var text: String { "\(SystemState.escape(source)) \(SystemState.escape(mountPoint)) \(fsType) \(options) 0 2" }
     }
 
-    /// The managed lines.
-    public func read() throws -> [Line] {
-        let (_, block, _) = try split()
-        return block.compactMap { l in
-            let f = l.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            guard f.count >= 4, !l.hasPrefix("#") else { return nil }
-            return Line(source: SystemState.unescape(f[0]), mountPoint: SystemState.unescape(f[1]), fsType: f[2], options: f[3])
-        }
+    static func parse(_ l: String) -> Line? {
+        let f = l.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard f.count >= 4, !l.hasPrefix("#") else { return nil }
+        return Line(source: SystemState.unescape(f[0]), mountPoint: SystemState.unescape(f[1]), fsType: f[2], options: f[3])
     }
 
-    /// (lines before, managed lines, lines after).
-    func split() throws -> ([String], [String], [String]) {
+    func mine(_ l: String) -> Bool { Self.parse(l).map { $0.mountPoint.hasPrefix(mailRoot + "/") } ?? false }
+
+    /// The managed lines (ours, and ours still in an old unlabelled block).
+    public func read() throws -> [Line] {
+        let p = try parts()
+        return (p.block(p.ours) + p.block(p.legacy).filter(mine)).compactMap(Self.parse)
+    }
+
+    struct Parts {
+        var lines: [String]
+        /// Index of the begin and end lines of our block and of the old one.
+        var ours: (Int, Int)?
+        var legacy: (Int, Int)?
+        func block(_ r: (Int, Int)?) -> [String] { r.map { Array(lines[($0.0 + 1)..<$0.1]) } ?? [] }
+    }
+
+    func parts() throws -> Parts {
         let text = FileManager.default.fileExists(atPath: path) ? try String(contentsOfFile: path, encoding: .utf8) : ""
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
-        guard let b = lines.firstIndex(of: Self.begin) else { return (lines, [], []) }
-        guard let e = lines[b...].firstIndex(of: Self.end) else {
-            throw SemailError("\(path) has a damaged semailctl block", why: "`\(Self.begin)` without `\(Self.end)`",
-                              hint: "add the end line by hand after the semailctl entries", status: .dataError)
+        func find(_ b: String, _ e: String) throws -> (Int, Int)? {
+            guard let i = lines.firstIndex(of: b) else { return nil }
+            guard let j = lines[i...].firstIndex(of: e) else {
+                throw SemailError("\(path) has a damaged semailctl block", why: "`\(b)` without `\(e)`",
+                                  hint: "add the end line by hand after the semailctl entries", status: .dataError)
+            }
+            return (i, j)
         }
-        return (Array(lines[..<b]), Array(lines[(b + 1)..<e]), Array(lines[(e + 1)...]))
+        return Parts(lines: lines, ours: try find(begin, end), legacy: try find(Self.legacyBegin, Self.legacyEnd))
     }
 
     /// Sets (or with nil removes) the entry for `mountPoint`. No change, no write.
     public func set(mountPoint: String, to line: Line?) throws {
-        let (before, block, after) = try split()
-        var kept = block.filter { l in
+        let p = try parts()
+        let block = p.block(p.ours), old = p.block(p.legacy)
+        var kept = (block + old.filter(mine)).filter { l in
             let f = l.split(whereSeparator: { $0 == " " || $0 == "\t" })
             return f.count < 2 || SystemState.unescape(String(f[1])) != mountPoint
         }
         if let line { kept.append(line.text) }
         kept.sort { a, b in a.split(separator: " ").dropFirst().first ?? "" < b.split(separator: " ").dropFirst().first ?? "" }
-        guard kept != block else { return }
-        var out = before
-        if !kept.isEmpty { out += [Self.begin] + kept + [Self.end] }
-        out += after
+        let oldKept = old.filter { !mine($0) }
+        guard kept != block || oldKept != old else { return }
+        // Rebuild: the old block keeps the other entries (gone when none),
+        // ours stays where it was (else where the old one was, else last).
+        var out: [String] = []
+        let oursText = kept.isEmpty ? [] : [begin] + kept + [end]
+        var placed = false
+        var i = 0
+        while i < p.lines.count {
+            if let o = p.ours, i == o.0 {
+                out += oursText; placed = true; i = o.1 + 1; continue
+            }
+            if let l = p.legacy, i == l.0 {
+                if !oldKept.isEmpty { out += [Self.legacyBegin] + oldKept + [Self.legacyEnd] }
+                if p.ours == nil { out += oursText; placed = true }
+                i = l.1 + 1; continue
+            }
+            out.append(p.lines[i]); i += 1
+        }
+        if !placed { out += oursText }
         let text = out.isEmpty ? "" : out.joined(separator: "\n") + "\n"
         do { try AtomicFile.write(path, Array(text.utf8)) } catch let e as ZoneError {
             throw SemailError("cannot update \(path)", why: e.description, status: .ioError)

@@ -86,7 +86,7 @@ public struct VolumeManager: Sendable {
     }
     /// Whether an fstab entry carries the engine ordering.
     static func ordered(_ l: FstabBlock.Line) -> Bool { l.options.split(separator: ",").contains(Substring(FstabBlock.engineOrder)) }
-    var fstab: FstabBlock { FstabBlock(path: config.fstab) }
+    var fstab: FstabBlock { FstabBlock(path: config.fstab, mailRoot: config.mailRoot) }
 
     /// Serialises volume changes (and fstab rewrites) between processes.
     func lock() throws -> FileLock {

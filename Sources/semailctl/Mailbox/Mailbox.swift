@@ -119,6 +119,7 @@ extension MailboxStatus {
         return "\(uid.padding(toLength: 16, withPad: " ", startingAt: 0)) \(shown.padding(toLength: 30, withPad: " ", startingAt: 0)) "
             + "\(vol.padding(toLength: 16, withPad: " ", startingAt: 0)) \(Self.column(container?.shownState ?? "no container", 13)) "
             + "dns \(dns)\(inAddressMap ? "" : "  (not in address map)")" + (refused.map { "  NOT DELIVERED: \($0)" } ?? "")
+            + (lastFailure.map { "  NOT PROVISIONED (reconcile retries): \($0.summary)" } ?? "")
     }
 }
 
@@ -152,6 +153,7 @@ struct MailboxShow: AsyncParsableCommand {
             out.emit(m) { m in
                 var l = ["uid        \(m.uid)", "address    \(m.refused == nil ? m.address : Validate.quoted(m.address))", "size       \(m.size.map { ByteSize.format($0) } ?? "-")"]
                 if let why = m.refused { l.append("REFUSED    \(why) (not in the address map)") }
+                if let f = m.lastFailure { l.append("FAILED     \(f.summary) (`semailctl reconcile` retries it)") }
                 if let v = m.volume {
                     l.append("volume     \(v.source) \(v.mounted ? "mounted at \(v.mountPoint), \(ByteSize.format(v.fsUsed ?? 0)) used of \(ByteSize.format(v.fsSize ?? 0))" : "NOT mounted")")
                 } else { l.append("volume     MISSING") }
