@@ -2,7 +2,7 @@
 # Both install what is missing (apt), build, and clean up what they start.
 SWIFT ?= swift
 BUILD_FLAGS ?=
-.PHONY: all deps build release man completions install uninstall deb installtest test demo bench clean
+.PHONY: all deps build-deps build release man completions install uninstall deb installtest test demo bench clean
 
 # `make install`: PREFIX and DESTDIR as usual; the configuration always goes to
 # /etc/semail (where the binary looks for it), whatever the prefix.
@@ -28,6 +28,10 @@ all: build
 deps:
 	@bash scripts/deps.sh
 
+# Only the build's own packages (the -dev libraries): what `make install` needs.
+build-deps:
+	@bash scripts/deps.sh build
+
 build: deps
 	$(SWIFT) build $(BUILD_FLAGS)
 
@@ -44,14 +48,14 @@ demo: build
 	bash scripts/demo.sh
 
 # Benchmarks use the release binary, Swift runtime linked statically (start-up time counts).
-release: deps
+release: build-deps
 	$(SWIFT) build -c release --static-swift-stdlib --product semailctl
 
 bench: release
 	@for b in bench/*.sh; do echo "== $$b"; SEMAILCTL=$(CURDIR)/.build/release/semailctl bash "$$b" || exit 1; done
 
 # Section 8 man pages, one per command (semailctl.8, semailctl.mailbox.create.8, ...).
-man: deps
+man: build-deps
 	rm -rf $(MAN_OUT)
 	$(SWIFT) package --scratch-path $(MAN_SCRATCH) generate-manual --configuration debug --multi-page --section 8 $(if $(MAN_DATE),--date $(MAN_DATE))
 

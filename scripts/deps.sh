@@ -15,6 +15,12 @@ pkgs=(
   openssl openssh-client python3 procps psmisc hyperfine time
   dpkg-dev file                                            # make deb (dpkg-shlibdeps), the install test
 )
+# `deps.sh build`: only what building needs (make release/man/install on a
+# server must not install services, a kernel, or an MTA that replaces the
+# host's own).
+if [ "${1:-}" = build ]; then
+  pkgs=(pkg-config libldap2-dev liblvm2-dev libcurl4-openssl-dev)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -38,5 +44,5 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ $made_policy = 1 ] && rm -f "$policy"' EXIT
 # Postfix without its questions and without a system-wide main.cf.
-echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+[[ " ${missing[*]} " == *" postfix "* ]] && echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2

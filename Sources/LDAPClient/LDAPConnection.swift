@@ -353,6 +353,19 @@ public enum LDAPSyncEvent: Sendable, Equatable {
 }
 
 extension LDAPConnection {
+    /// A critical RFC 4533 sync request control; the caller frees it.
+    /// syncRequestValue ::= SEQUENCE { mode ENUMERATED { refreshOnly (1), refreshAndPersist (3) } }
+    private func syncRequestControl(mode: CChar) throws -> UnsafeMutablePointer<LDAPControl> {
+        var value: [CChar] = [0x30, 0x03, 0x0A, 0x01, mode]
+        var control: UnsafeMutablePointer<LDAPControl>?
+        let rc = value.withUnsafeMutableBufferPointer { buf -> Int32 in
+            var bv = berval(bv_len: ber_len_t(buf.count), bv_val: buf.baseAddress)
+            return ldap_control_create("1.3.6.1.4.1.4203.1.9.1.1", 1, &bv, 1, &control)
+        }
+        try check(rc, "sync request control")
+        return control!
+    }
+
     /// Runs an RFC 4533 refreshAndPersist search (the syncprov overlay on
     /// OpenLDAP) and reports each message to `event`, which returns false to
     /// stop. Returns when stopped; throws when the server goes away or ends
@@ -360,16 +373,9 @@ extension LDAPConnection {
     public func syncWatch(base: String, filter: LDAPFilter, attributes: [String], event: (LDAPSyncEvent) throws -> Bool) throws {
         lock.lock(); defer { lock.unlock() }
         let arena = CArena()
-        // syncRequestValue ::= SEQUENCE { mode ENUMERATED { refreshAndPersist (3) } }
-        var value: [CChar] = [0x30, 0x03, 0x0A, 0x01, 0x03]
-        var control: UnsafeMutablePointer<LDAPControl>?
-        let rc = value.withUnsafeMutableBufferPointer { buf -> Int32 in
-            var bv = berval(bv_len: ber_len_t(buf.count), bv_val: buf.baseAddress)
-            return ldap_control_create("1.3.6.1.4.1.4203.1.9.1.1", 1, &bv, 1, &control)
-        }
-        try check(rc, "sync request control")
+        let control = try syncRequestControl(mode: 3)  // refreshAndPersist
         defer { ldap_control_free(control) }
-        let sctrls = arena.array([control!])
+        let sctrls = arena.array([control])
         let attrs = arena.strings(attributes)
         var msgid: Int32 = 0
         try check(ldap_search_ext(ld, base, LDAPScope.subtree.rawValue, filter.description, attrs, 0, sctrls, nil, nil, 0, &msgid), "sync search", dn: base)
@@ -406,16 +412,9 @@ extension LDAPConnection {
     public func syncRefresh(base: String) throws {
         lock.lock(); defer { lock.unlock() }
         let arena = CArena()
-        // syncRequestValue ::= SEQUENCE { mode ENUMERATED { refreshOnly (1) } }
-        var value: [CChar] = [0x30, 0x03, 0x0A, 0x01, 0x01]
-        var control: UnsafeMutablePointer<LDAPControl>?
-        let rc = value.withUnsafeMutableBufferPointer { buf -> Int32 in
-            var bv = berval(bv_len: ber_len_t(buf.count), bv_val: buf.baseAddress)
-            return ldap_control_create("1.3.6.1.4.1.4203.1.9.1.1", 1, &bv, 1, &control)
-        }
-        try check(rc, "sync request control")
+        let control = try syncRequestControl(mode: 1)  // refreshOnly
         defer { ldap_control_free(control) }
-        let sctrls = arena.array([control!])
+        let sctrls = arena.array([control])
         let attrs = arena.strings(["1.1"])
         var msgid: Int32 = 0
         try check(ldap_search_ext(ld, base, LDAPScope.base.rawValue, "(objectClass=*)", attrs, 0, sctrls, nil, nil, 0, &msgid),

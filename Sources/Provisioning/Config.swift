@@ -243,6 +243,9 @@ public struct Config: Sendable {
         if !containers.subnet.isEmpty && IPv4Subnet(containers.subnet) == nil {
             bad("containers.subnet", "must be an IPv4 subnet /8 to /29 with its host bits zero, e.g. \"172.30.0.0/24\"")
         }
+        if !containers.sshHost.isEmpty && !SSHAccess.isJumpHost(containers.sshHost) {
+            bad("containers.ssh_host", "must be [user@]host[:port]: letters, digits and . - _ @ : [ ] only")
+        }
         do { _ = try Egress.parse(containers.egress) } catch let e as SemailError { bad("containers.egress", "\(e.what): \(e.why)") } catch {}
         return p
     }

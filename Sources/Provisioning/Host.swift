@@ -51,7 +51,13 @@ public final class Host: @unchecked Sendable {
 
     /// Containers marked when they run without their mailbox volume mounted.
     public func checkVolumes(_ cs: [ContainerState]) -> [ContainerState] {
-        let vols = Dictionary(((try? volumes().list()) ?? []).map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
+        let list: [VolumeState]
+        do { list = try volumes().list() } catch {
+            // Unknown is not "not mounted": leave volumeMounted nil and say why.
+            reporter.warn("cannot list the volumes, so whether each container has its volume is unknown: \((error as? SemailError)?.description ?? "\(error)")")
+            return cs
+        }
+        let vols = Dictionary(list.map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
         return cs.map { $0.checked(against: vols[$0.uid]) }
     }
 

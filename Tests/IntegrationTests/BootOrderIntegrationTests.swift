@@ -158,13 +158,26 @@ import TestSupport
         s = try login("\(w.dir)/known_hosts")
         #expect(s.status == 0 && s.text.contains("precious \(a)"), "\(s.stderr)")
 
+        // `container remove` keeps the mailbox's address: a mailbox made
+        // meanwhile gets another one, and reconcile gives b its own back.
+        r = try w.run(["container", "remove", b, "-q"])
+        #expect(r.status == 0, "\(r.stderr)\(r.text)")
+        #expect(try String(contentsOfFile: "\(w.dir)/state/addresses", encoding: .utf8).contains("\(b) \(ipB)") ||
+                (try String(contentsOfFile: "\(w.dir)/state/addresses", encoding: .utf8)).contains(b))
+        let c = uniqueUID("c")
+        try mailbox(w, c)
+        #expect(try ip(c) != ipB)
+        r = try w.run(["reconcile", "-q"])
+        #expect(r.status == 0, "\(r.stderr)\(r.text)")
+        #expect(try ip(b) == ipB)
+
         // A deleted mailbox's address is free again: the next mailbox gets it; a keeps its own.
         r = try w.run(["mailbox", "delete", b, "--yes", "-q"])
         #expect(r.status == 0, "\(r.stderr)\(r.text)")
         #expect(try !String(contentsOfFile: "\(w.dir)/state/addresses", encoding: .utf8).contains(b))
-        let c = uniqueUID("c")
-        try mailbox(w, c)
-        #expect(try ip(c) == ipB)
+        let e = uniqueUID("e")
+        try mailbox(w, e)
+        #expect(try ip(e) == ipB)
         #expect(try ip(a) == ipA)
     }
 }

@@ -486,7 +486,7 @@ public struct ContainerManager: Sendable {
 
     // MARK: Observe / remove
 
-    public func remove(uid: String) throws -> [String] {
+    public func remove(uid: String, releaseAddress: Bool = false) throws -> [String] {
         let uid = try Validate.uid(uid)
         var removed: [String] = []
         for n in [Self.nextName(uid), Self.oldName(uid), Self.name(uid)] {
@@ -506,8 +506,9 @@ public struct ContainerManager: Sendable {
             try client.removeImage(i.Id, force: true)
             removed.append("image \((i.RepoTags ?? []).first ?? i.Id)")
         }
-        // The mailbox's address is free again once its container is gone.
-        if let had = try addresses.entries()[uid] {
+        // The mailbox keeps its address while it exists (a `container remove`,
+        // a delete rolled back): only a mailbox that is gone gives it back.
+        if releaseAddress, let had = try addresses.entries()[uid] {
             try addresses.release(uid)
             removed.append("address \(had)")
         }

@@ -19,7 +19,19 @@ public struct SSHAccess: Sendable, Codable, Equatable {
     public static func hostName(_ uid: String) -> String { "\(uid).semail" }
     public static func alias(_ uid: String) -> String { "semail-\(uid)" }
     /// `[containers] ssh_host`, or this host's name.
-    public static func jumpHost(_ c: Config.Containers) -> String { c.sshHost.isEmpty ? ProcessInfo.processInfo.hostName : c.sshHost }
+    public static func jumpHost(_ c: Config.Containers) -> String {
+        if !c.sshHost.isEmpty { return c.sshHost }  // checked by Config.validate
+        let name = ProcessInfo.processInfo.hostName
+        return isJumpHost(name) ? name : "localhost"
+    }
+
+    /// `[user@]host[:port]` with nothing an ssh_config line or `ssh -J` could
+    /// read as more (no whitespace, `%` token, quote, comma or newline).
+    public static func isJumpHost(_ s: String) -> Bool {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_@:[]")
+        guard !s.isEmpty, s.count <= 255, s.allSatisfy({ allowed.contains($0) }), !s.hasPrefix("-") else { return false }
+        return s.filter { $0 == "@" }.count <= 1
+    }
     /// The one-line form `container show` prints.
     public static func command(uid: String, address: String, jump: String) -> String {
         "ssh -J \(jump) -o HostKeyAlias=\(alias(uid)) \(uid)@\(address)"

@@ -424,7 +424,7 @@ public struct Mailboxes: Sendable {
                  apply: { _ = try host.containers().ensure(host.containerInput(uid, address: address)) },
                  undo: { before in
                      if before["existed"] == "0" {
-                         _ = try host.containers().remove(uid: uid)
+                         _ = try host.containers().remove(uid: uid, releaseAddress: true)
                          try? FileManager.default.removeItem(atPath: host.containers().dockerfileDir(uid))
                      }
                  }),
@@ -522,6 +522,10 @@ public struct Mailboxes: Sendable {
             Step("dockerfile", why: "remove \(config.containers.dockerfileDir)/\(uid) (Dockerfile, authorized_keys, the container's host key)",
                  check: { !FileManager.default.fileExists(atPath: host.containers().dockerfileDir(uid)) },
                  apply: { try FileManager.default.removeItem(atPath: host.containers().dockerfileDir(uid)) }),
+            // Past the point of no return (the volume is gone): its address is free again.
+            Step("address", why: "give back the fixed container address of \(uid)",
+                 check: { (try host.containers().addresses.entries()[uid]) == nil },
+                 apply: { try host.containers().addresses.release(uid) }),
         ]
         var params = ["uid": uid, "address": "\(a.local)@\(a.domain)"]
         if let archive { params["archive"] = archive }

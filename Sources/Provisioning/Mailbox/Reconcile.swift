@@ -300,7 +300,7 @@ public struct Reconciler: Sendable {
             for i in items where i.kind == .orphan {
                 do {
                     switch i.component {
-                    case "container": _ = try host.containers().remove(uid: i.uid); report.pruned.append("container semail-\(i.uid)")
+                    case "container": _ = try host.containers().remove(uid: i.uid, releaseAddress: true); report.pruned.append("container semail-\(i.uid)")
                     case "dns": _ = try host.dns.removeMX(i.target); report.pruned.append("MX \(i.target)")
                     case "dockerfile":
                         let dir = host.containers().dockerfileDir(try Validate.uid(i.uid))

@@ -119,7 +119,15 @@ public enum SystemState {
     @discardableResult
     public static func sealMountPoint(_ mp: String) throws -> Bool {
         if semail_is_immutable(mp) == 1 { return true }
-        guard chmod(mp, 0) == 0 else { throw SemailError("cannot seal the mount point \(mp)", why: "chmod: \(errnoText())", status: .ioError) }
+        // Through a descriptor opened without following a link: a link in the
+        // place of the mount point is refused, never its target chmod-ed.
+        let fd = open(mp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw SemailError("cannot seal the mount point \(mp)", why: "open: \(errnoText()) (a link or not a directory?)",
+                              hint: "an admin must look at \(mp)", status: .ioError)
+        }
+        defer { close(fd) }
+        guard fchmod(fd, 0) == 0 else { throw SemailError("cannot seal the mount point \(mp)", why: "chmod: \(errnoText())", status: .ioError) }
         let rc = semail_set_immutable(mp, 1)
         if rc == -ENOTTY || rc == -EOPNOTSUPP || rc == -EINVAL { return false }
         guard rc == 0 else {
