@@ -104,7 +104,10 @@ import TestSupport
             let running = try docker.inspect(container: third)?.State.Running ?? false
             return third != second && running
         }, "the base image re-tag did not rebuild the container: \(p.stderr)")
-        #expect(try w.missing(uid, domain: domain).isEmpty)
+        // The new container runs before the pass's transaction ends (its
+        // journal goes at the commit): wait for the pass to finish.
+        var missing: [String] = []
+        #expect(try waitFor(30) { missing = try w.missing(uid, domain: domain); return missing.isEmpty }, "after the rebuild: missing \(missing)")
 
         p.stop()
         // Off a terminal: "<priority>ISO-8601-time message" on every stderr line.
