@@ -1,5 +1,6 @@
 import Foundation
 import LDAPClient
+import Synchronization
 
 /// Where progress and messages go. Logs and progress go to stderr; stdout
 /// stays data. The CLI decides whether progress is drawn (terminal only).
@@ -15,39 +16,71 @@ public struct Reporter: Sendable {
 }
 
 /// One context carrying every external system the tool talks to: the
-/// configuration, the reporter, and lazily opened clients. Passed down to
-/// every operation, never global.
-public final class Host: @unchecked Sendable {
+/// configuration, the reporter, the process runner, and the directory,
+/// volumes, containers and zone as protocols (`Context/Services.swift`),
+/// built once per command. Passed down to every operation, never global.
+/// Tests build one from fakes with `init(config:reporter:runner:...)`.
+public final class Host: Sendable {
     public let config: Config
     public let reporter: Reporter
-    private let lock = NSLock()
-    private var admin: LDAPConnection?
+    /// The one process runner.
+    public let runner: any CommandRunner
+    private let makeDirectory: @Sendable (Host) throws -> any DirectoryService
+    private let makeVolumes: @Sendable () throws -> any VolumeService
+    private let makeContainers: @Sendable () -> any ContainerService
+    private let makeZone: @Sendable () -> any ZoneService
+    private let admin = Mutex<LDAPConnection?>(nil)
 
+    /// The real clients, from the configuration; the LDAP connection is
+    /// opened on first use.
     public init(config: Config, reporter: Reporter = .silent) {
         self.config = config
         self.reporter = reporter
+        let runner = ProcessRunner()
+        self.runner = runner
+        makeDirectory = { host in Directory(connection: try host.ldap(), config: config) }
+        makeVolumes = { try VolumeManager(config: config.storage, stateDir: config.state.dir, runner: runner) }
+        makeContainers = {
+            ContainerManager(config: config.containers, stateDir: config.state.dir, runner: runner, reporter: reporter)
+        }
+        makeZone = { DNSManager(config: config.dns, runner: runner) }
+    }
+
+    /// A context of given clients (the tests' fakes).
+    public init(config: Config, reporter: Reporter = .silent, runner: any CommandRunner,
+                directory: any DirectoryService, volumes: any VolumeService,
+                containers: any ContainerService, dns: any ZoneService) {
+        self.config = config
+        self.reporter = reporter
+        self.runner = runner
+        makeDirectory = { _ in directory }
+        makeVolumes = { volumes }
+        makeContainers = { containers }
+        makeZone = { dns }
     }
 
     /// The admin connection from `[ldap]`, connected and bound once.
     public func ldap() throws -> LDAPConnection {
-        lock.lock(); defer { lock.unlock() }
-        if let admin { return admin }
-        let c = try Host.connect(config.ldap)
-        try Host.bindAdmin(c, config.ldap)
-        admin = c
-        return c
+        try admin.withLock { admin in
+            if let admin { return admin }
+            let c = try Host.connect(config.ldap)
+            try Host.bindAdmin(c, config.ldap)
+            admin = c
+            return c
+        }
     }
 
-    public func directory() throws -> Directory { Directory(connection: try ldap(), config: config) }
+    /// The people and their mailboxes (`[ldap]`).
+    public func directory() throws -> any DirectoryService { try makeDirectory(self) }
 
     /// The bind9 zone the tool manages.
-    public var dns: DNSManager { DNSManager(config: config.dns, runner: runner) }
+    public var dns: any ZoneService { makeZone() }
 
     /// Mailbox volumes (`[storage]`).
-    public func volumes() throws -> VolumeManager { try VolumeManager(config: config.storage, stateDir: config.state.dir, runner: runner) }
+    public func volumes() throws -> any VolumeService { try makeVolumes() }
 
     /// Mailbox containers (`[containers]`).
-    public func containers() -> ContainerManager { ContainerManager(config: config.containers, stateDir: config.state.dir, runner: runner, reporter: reporter) }
+    public func containers() -> any ContainerService { makeContainers() }
 
     /// Containers marked when they run without their mailbox volume mounted.
     public func checkVolumes(_ cs: [ContainerState]) -> [ContainerState] {
@@ -93,9 +126,6 @@ public final class Host: @unchecked Sendable {
         }
         return owner
     }
-
-    /// The one process runner.
-    public let runner = ProcessRunner()
 
     /// Opens a connection (no bind). Failures become a SemailError that says
     /// how to fix them.
