@@ -37,8 +37,8 @@ import Testing
         }
 
         var host: Provisioning.Host {
-            Provisioning.Host(config: config, reporter: recordingReporter(log), runner: FakeRunner(), directory: directory,
-                 volumes: volumes, containers: containers, dns: dns)
+            Provisioning.Host(config: config, reporter: recordingReporter(log), runner: FakeRunner(),
+                              directory: directory, volumes: volumes, containers: containers, dns: dns)
         }
         var mailboxes: Mailboxes { Mailboxes(host: host) }
 
@@ -48,12 +48,15 @@ import Testing
             let j = Journal(stateDir: config.state.dir)
             let w = try j.begin(kind: kind, params: params)
             for r in records {
-                try w.write(JournalRecord(tx: w.tx, event: r.event, step: r.step, before: r.event == "begin" ? r.before : nil))
+                let before = r.event == "begin" ? r.before : nil
+                try w.write(JournalRecord(tx: w.tx, event: r.event, step: r.step, before: before))
             }
             return "\(j.dir)/\(w.tx).jsonl"
         }
 
-        var mapLines: String? { FileManager.default.contents(atPath: config.smtp.addressMap).map { String(decoding: $0, as: UTF8.self) } }
+        var mapLines: String? {
+            FileManager.default.contents(atPath: config.smtp.addressMap).map { String(decoding: $0, as: UTF8.self) }
+        }
     }
 
     static func user() -> UserRecord {
@@ -68,6 +71,9 @@ import Testing
     static func container(_ uid: String) -> ContainerState {
         ContainerState(uid: uid, name: "semail-\(uid)", id: "c0ffee", address: address, state: "running", status: "Up",
                        image: "semail/mailbox:\(uid)-0", templateHash: "t", specHash: "s", ipAddress: nil, ssh: nil)
+    }
+    static func created(_ uid: String) -> ContainerResult {
+        ContainerResult(uid: uid, action: .created, container: container(uid), dockerfile: "")
     }
     static let createParams = ["uid": uid, "address": address, "size": "\(1 << 30)", "by": "admin"]
 
@@ -91,7 +97,8 @@ import Testing
         #expect(r.ok)
         #expect(r.kind == "mailbox.create")
         #expect(r.rolledBack == ["container", "dockerfile", "volume"])
-        #expect(log.value.filter { !$0.hasPrefix("info") } == ["containers.remove alice release=true", "volumes.delete alice"])
+        #expect(log.value.filter { !$0.hasPrefix("info") }
+                    == ["containers.remove alice release=true", "volumes.delete alice"])
         #expect(!FileManager.default.fileExists(atPath: "\(w.config.containers.dockerfileDir)/\(Self.uid)"))
         #expect(!FileManager.default.fileExists(atPath: path))
     }
@@ -123,7 +130,7 @@ import Testing
         w.volumes.onLooksComplete = { _ in true }
         w.containers.onEnsure = { input in
             log.add("containers.ensure \(input.uid) \(input.address) \(input.owner.uid) \(input.maildir)")
-            return ContainerResult(uid: input.uid, action: .created, container: Self.container(input.uid), dockerfile: "")
+            return Self.created(input.uid)
         }
         let keyDir = "\(w.config.containers.dockerfileDir)/\(Self.uid)"
         try FileManager.default.createDirectory(atPath: keyDir, withIntermediateDirectories: true)
@@ -143,7 +150,8 @@ import Testing
         // Every step without a check runs again; the others are skipped as done.
         #expect(r.applied == ["directory-check", "container", "address-map"])
         #expect(r.rolledBack.isEmpty)
-        #expect(log.value.contains("containers.ensure alice alice@example.org 5000 \(w.config.storage.mailRoot)/alice/Maildir"))
+        let maildir = "\(w.config.storage.mailRoot)/alice/Maildir"
+        #expect(log.value.contains("containers.ensure alice alice@example.org 5000 \(maildir)"))
         #expect(w.mapLines == "uid: alice mail: alice@example.org\n")
         #expect(Approvals(stateDir: w.config.state.dir).entries() == [Self.uid: Self.address])
         #expect(!FileManager.default.fileExists(atPath: path))
@@ -159,7 +167,7 @@ import Testing
         w.directory.onMailboxes = { [Self.record()] }
         w.containers.onEnsure = { input in
             log.add("containers.ensure \(input.uid)")
-            return ContainerResult(uid: input.uid, action: .created, container: Self.container(input.uid), dockerfile: "")
+            return Self.created(input.uid)
         }
         _ = try w.interrupted("mailbox.delete", params: Self.deleteParams, [
             ("begin", "directory-check", [:]), ("done", "directory-check", [:]),
@@ -188,7 +196,11 @@ import Testing
         }
         w.containers.onShow = { _ in nil }
         w.volumes.onExists = { _ in volume.value }
-        w.volumes.onDelete = { uid in log.add("volumes.delete \(uid)"); volume.value = false; return .init(uid: uid, removed: []) }
+        w.volumes.onDelete = { uid in
+            log.add("volumes.delete \(uid)")
+            volume.value = false
+            return .init(uid: uid, removed: [])
+        }
         try FileManager.default.createDirectory(atPath: "\(w.config.containers.dockerfileDir)/\(Self.uid)",
                                                 withIntermediateDirectories: true)
         let path = try w.interrupted("mailbox.delete", params: Self.deleteParams, [

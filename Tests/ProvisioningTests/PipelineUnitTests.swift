@@ -10,7 +10,9 @@ import Testing
                      pointOfNoReturn: Bool = false, undoable: Bool = true) -> Step {
         @Sendable func act(_ what: String) throws {
             log.add("\(what) \(name)")
-            if fail.contains(what) { throw SemailError("\(what) \(name) failed", why: "the test says so", status: .failure) }
+            if fail.contains(what) {
+                throw SemailError("\(what) \(name) failed", why: "the test says so", status: .failure)
+            }
         }
         let check: @Sendable () throws -> Bool = {
             log.add("check \(name)")
@@ -98,7 +100,8 @@ import Testing
         try withJournal { j in
             let log = CallLog([])
             let p = Pipeline(kind: "t", subject: "s", params: [:], steps: [
-                Self.step("a", log), Self.step("ponr", log, pointOfNoReturn: true), Self.step("c", log, fail: ["apply"]),
+                Self.step("a", log), Self.step("ponr", log, pointOfNoReturn: true),
+                Self.step("c", log, fail: ["apply"]),
             ])
             let r = try p.run(journal: j)
             #expect(!r.ok)
@@ -144,7 +147,8 @@ import Testing
                             _ records: [(event: String, step: String)]) throws -> Journal.Pending {
         let w = try j.begin(kind: kind, params: params)
         for r in records {
-            try w.write(JournalRecord(tx: w.tx, event: r.event, step: r.step, before: r.event == "begin" ? ["of": r.step] : nil))
+            let before = r.event == "begin" ? ["of": r.step] : nil
+            try w.write(JournalRecord(tx: w.tx, event: r.event, step: r.step, before: before))
         }
         return try #require(try j.pending().first { $0.tx == w.tx })
     }

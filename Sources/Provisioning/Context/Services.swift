@@ -21,7 +21,8 @@ extension CommandRunner {
 }
 
 extension ProcessRunner: CommandRunner {
-    public func spawn(_ argv: [String], stdin: Data?, stdinFD: Int32?, stdoutFD: Int32?, check: Bool) throws -> ProcessOutput {
+    public func spawn(_ argv: [String], stdin: Data?, stdinFD: Int32?, stdoutFD: Int32?,
+                      check: Bool) throws -> ProcessOutput {
         try run(argv, stdin: stdin, stdinFD: stdinFD, stdoutFD: stdoutFD, check: check)
     }
 }
@@ -112,7 +113,9 @@ public protocol ContainerService: Sendable {
 }
 
 extension ContainerService {
-    public func ensure(_ input: ContainerInput) throws -> ContainerResult { try ensure(input, force: false, progress: nil) }
+    public func ensure(_ input: ContainerInput) throws -> ContainerResult {
+        try ensure(input, force: false, progress: nil)
+    }
     public func ensure(_ input: ContainerInput, force: Bool) throws -> ContainerResult {
         try ensure(input, force: force, progress: nil)
     }

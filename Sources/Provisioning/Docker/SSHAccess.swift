@@ -72,7 +72,8 @@ public struct SSHAccess: Sendable, Codable, Equatable {
 
     /// The access of UID, or all of them (those with an address and a host
     /// key; the others are reported through `skipped`).
-    public static func entries(_ cm: any ContainerService, only uid: String?, skipped: (String, String) -> Void = { _, _ in }) throws -> [SSHAccess] {
+    public static func entries(_ cm: any ContainerService, only uid: String?,
+                               skipped: (String, String) -> Void = { _, _ in }) throws -> [SSHAccess] {
         let addresses = try cm.addresses.entries()
         let uids = try uid.map { [try Validate.uid($0)] } ?? addresses.keys.sorted()
         let jump = jumpHost(cm.config)

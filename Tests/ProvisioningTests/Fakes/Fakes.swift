@@ -67,9 +67,13 @@ struct FakeDirectory: DirectoryService {
     }
     func list(each: (UserRecord) throws -> Void) throws { throw unexpected("directory.list") }
     func add(_ u: NewUser, password: Secret?) throws -> UserRecord { throw unexpected("directory.add(\(u.uid))") }
-    func modify(_ uid: String, _ change: UserChange) throws -> UserRecord { throw unexpected("directory.modify(\(uid))") }
+    func modify(_ uid: String, _ change: UserChange) throws -> UserRecord {
+        throw unexpected("directory.modify(\(uid))")
+    }
     func setPassword(_ uid: String, _ password: Secret) throws { throw unexpected("directory.setPassword(\(uid))") }
-    func setSSHKeys(_ uid: String, _ keys: [String]) throws -> UserRecord { throw unexpected("directory.setSSHKeys(\(uid))") }
+    func setSSHKeys(_ uid: String, _ keys: [String]) throws -> UserRecord {
+        throw unexpected("directory.setSSHKeys(\(uid))")
+    }
     func delete(_ uid: String) throws -> UserRecord { throw unexpected("directory.delete(\(uid))") }
     func checkPassword(_ uid: String, _ password: Secret) throws { throw unexpected("directory.checkPassword(\(uid))") }
     func mailboxes() throws -> [MailboxRecord] {
@@ -138,12 +142,16 @@ struct FakeVolumes: VolumeService {
         guard let onList else { throw unexpected("volumes.list") }
         return try onList(uid)
     }
-    func unsealedUnderneath(_ uids: [String]) throws -> [String: Bool] { throw unexpected("volumes.unsealedUnderneath") }
+    func unsealedUnderneath(_ uids: [String]) throws -> [String: Bool] {
+        throw unexpected("volumes.unsealedUnderneath")
+    }
     func sealUnderneath(_ uids: [String]) throws -> [String] { throw unexpected("volumes.sealUnderneath") }
     func quarantine(uid: String, days: Int) throws -> QuarantineEntry { throw unexpected("volumes.quarantine(\(uid))") }
     func quarantined() throws -> [QuarantineEntry] { throw unexpected("volumes.quarantined") }
     func entry(_ id: String) throws -> QuarantineEntry { throw unexpected("volumes.entry(\(id))") }
-    func restore(id: String, owner: MailOwner) throws -> VolumeManager.CreateResult { throw unexpected("volumes.restore(\(id))") }
+    func restore(id: String, owner: MailOwner) throws -> VolumeManager.CreateResult {
+        throw unexpected("volumes.restore(\(id))")
+    }
     func purge(ids: [String], now: Date) throws -> [QuarantineEntry] { throw unexpected("volumes.purge") }
 }
 
@@ -171,7 +179,8 @@ struct FakeContainers: ContainerService {
         guard let onRender else { throw unexpected("containers.render(\(input.uid))") }
         return try onRender(input)
     }
-    func expectedSpecHash(_ input: ContainerInput, baseImageID: String, template: DockerfileTemplate?) throws -> String? {
+    func expectedSpecHash(_ input: ContainerInput, baseImageID: String,
+                          template: DockerfileTemplate?) throws -> String? {
         throw unexpected("containers.expectedSpecHash(\(input.uid))")
     }
     func ensure(_ input: ContainerInput, force: Bool, progress: ((String) -> Void)?) throws -> ContainerResult {
@@ -232,7 +241,9 @@ struct TempDir {
     let path: String
     init() throws {
         var t = Array("\(NSTemporaryDirectory())/semail-unit.XXXXXX".utf8CString)
-        guard let p = mkdtemp(&t) else { throw SemailError("mkdtemp failed", why: SystemState.errnoText(), status: .ioError) }
+        guard let p = mkdtemp(&t) else {
+            throw SemailError("mkdtemp failed", why: SystemState.errnoText(), status: .ioError)
+        }
         path = String(cString: p)
     }
     func cleanup() { try? FileManager.default.removeItem(atPath: path) }
