@@ -219,6 +219,42 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 
+    @Test func anInterruptedRequestRolledBackIsRecordedForReconcile() throws {
+        var w = try World()
+        defer { w.dir.cleanup() }
+        // The request stays on the entry (its step has no undo): reconcile retries it.
+        w.directory.onMailbox = { _ in Self.record() }
+        w.volumes.onDelete = { uid in .init(uid: uid, removed: []) }
+        _ = try w.interrupted("mailbox.create", params: Self.createParams.merging(["request": "-"]) { a, _ in a }, [
+            ("begin", "directory-check", [:]), ("done", "directory-check", [:]),
+            ("begin", "request", [:]), ("done", "request", [:]),
+            ("begin", "volume", ["existed": "0"]),
+        ])
+        let r = try #require(try w.mailboxes.recover().first)
+        #expect(r.ok)
+        #expect(r.rolledBack == ["volume"])
+        let f = try #require(ProvisioningFailures(stateDir: w.config.state.dir).get(Self.uid))
+        #expect(f.address == Self.address)
+        #expect(f.step == "volume")
+        #expect(f.reason == "interrupted, rolled back by recovery")
+        #expect(f.by == .admin)
+    }
+
+    @Test func aDryRunOnlyLooks() throws {
+        var w = try World()
+        defer { w.dir.cleanup() }
+        // Only reads are answered: a change of anything would be an unexpected call.
+        w.directory.onMailbox = { _ in nil }
+        w.directory.onMailboxes = { [] }
+        w.volumes.onLooksComplete = { _ in false }
+        let r = try w.mailboxes.create(uid: Self.uid, address: Self.address, size: 1 << 30, dryRun: true)
+        #expect(r.plan?.map(\.step) == ["directory-check", "volume", "dockerfile", "container", "dns", "directory",
+                                        "address-map"])
+        #expect(r.plan?.allSatisfy { $0.action == "apply" } == true)
+        #expect(try Journal(stateDir: w.config.state.dir).pending().isEmpty)
+        #expect(w.mapLines == nil)
+    }
+
     @Test func aJournalOfAnUnknownKindIsLeftInPlace() throws {
         let w = try World()
         defer { w.dir.cleanup() }
