@@ -1,5 +1,7 @@
+import Core
 import Foundation
 import Provisioning
+import Storage
 
 /// A private Postfix (Debian's package) started by `scripts/postfix.sh` for
 /// one test: its own config, queue and data directories, one smtpd on a

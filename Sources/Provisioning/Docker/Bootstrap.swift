@@ -1,3 +1,5 @@
+import Containers
+import Core
 import Foundation
 
 /// `image bootstrap`: the base image, built here because nothing can be

@@ -1,4 +1,7 @@
 import ArgumentParser
+import Containers
+import Core
+import Directory
 import Provisioning
 
 struct DirectorySetupCommand: AsyncParsableCommand {

@@ -112,3 +112,22 @@ public final class Pattern: @unchecked Sendable {
     }
 }
 
+extension Validate {
+    /// An OpenSSH public key line without options: `type base64 [comment]`.
+    static let keyPattern = Pattern(#"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [ -~]{0,200})?$"#)
+
+    /// The key line trimmed, or nil when it is not one.
+    public static func sshPublicKey(_ k: String) -> String? {
+        let t = k.trimmingCharacters(in: .whitespaces)
+        let ok = keyPattern.matches(t)
+        return ok ? t : nil
+    }
+
+    /// `[user@]host[:port]` with nothing an ssh_config line or `ssh -J` could
+    /// read as more (no whitespace, `%` token, quote, comma or newline).
+    public static func isJumpHost(_ s: String) -> Bool {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_@:[]")
+        guard !s.isEmpty, s.count <= 255, s.allSatisfy({ allowed.contains($0) }), !s.hasPrefix("-") else { return false }
+        return s.filter { $0 == "@" }.count <= 1
+    }
+}

@@ -1,5 +1,5 @@
+import Core
 import Foundation
-import Zone
 
 /// What a mailbox container is made from: everything comes from the
 /// directory and the volume, validated before use.
@@ -40,12 +40,6 @@ public struct ContainerState: Sendable, Codable, Equatable {
     /// without its volume, "running, VOLUME NOT MOUNTED".
     public var shownState: String { volumeMounted == false ? "\(state), VOLUME NOT MOUNTED" : state }
 
-    /// Marks a container that is up while VOLUME (its mailbox's) is not mounted.
-    public func checked(against volume: VolumeState?) -> ContainerState {
-        var c = self
-        c.volumeMounted = isUp ? (volume?.mounted ?? false) : nil
-        return c
-    }
 }
 
 /// What `container create/rebuild` did.
@@ -145,15 +139,6 @@ public struct ContainerManager: Sendable {
         public var inputsHash: String
     }
 
-    /// An OpenSSH public key line without options: `type base64 [comment]`.
-    static let keyPattern = Pattern(#"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [ -~]{0,200})?$"#)
-
-    static func checkKey(_ k: String) -> String? {
-        let t = k.trimmingCharacters(in: .whitespaces)
-        let ok = keyPattern.matches(t)
-        return ok ? t : nil
-    }
-
     /// Renders the Dockerfile and the files it copies (authorized_keys, the
     /// container's own SSH host key, made once and kept in
     /// `<dockerfile_dir>/<uid>/`).
@@ -180,7 +165,7 @@ public struct ContainerManager: Sendable {
     func authorizedKeys(_ input: ContainerInput, uid: String, warn: Bool) -> Data {
         var keys: [String] = []
         for k in input.sshKeys {
-            guard let ok = Self.checkKey(k) else {
+            guard let ok = Validate.sshPublicKey(k) else {
                 if warn { reporter.warn("\(uid): skipping an sshPublicKey that is not a single OpenSSH public key line") }
                 continue
             }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// How a user reaches a mailbox container: an `ssh_config` block (the fixed
@@ -22,16 +23,9 @@ public struct SSHAccess: Sendable, Codable, Equatable {
     public static func jumpHost(_ c: Config.Containers) -> String {
         if !c.sshHost.isEmpty { return c.sshHost }  // checked by Config.validate
         let name = ProcessInfo.processInfo.hostName
-        return isJumpHost(name) ? name : "localhost"
+        return Validate.isJumpHost(name) ? name : "localhost"
     }
 
-    /// `[user@]host[:port]` with nothing an ssh_config line or `ssh -J` could
-    /// read as more (no whitespace, `%` token, quote, comma or newline).
-    public static func isJumpHost(_ s: String) -> Bool {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_@:[]")
-        guard !s.isEmpty, s.count <= 255, s.allSatisfy({ allowed.contains($0) }), !s.hasPrefix("-") else { return false }
-        return s.filter { $0 == "@" }.count <= 1
-    }
     /// The one-line form `container show` prints.
     public static func command(uid: String, address: String, jump: String) -> String {
         "ssh -J \(jump) -o HostKeyAlias=\(alias(uid)) \(uid)@\(address)"

@@ -1,5 +1,5 @@
 import CShims
-import Zone
+import Core
 import Foundation
 #if canImport(Glibc)
 import Glibc

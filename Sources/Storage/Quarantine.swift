@@ -1,5 +1,5 @@
+import Core
 import Foundation
-import Zone
 
 /// A volume set aside by `reconcile --prune` instead of being wiped: kept
 /// under `<state>/quarantine/<id>/` for `[state] quarantine_days`.

@@ -1,6 +1,6 @@
 import CShims
+import Core
 import Foundation
-import Zone
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +15,7 @@ public struct MountEntry: Sendable, Equatable {
 
 /// The kernel's view of mounts, loop devices and filesystems, read in one
 /// pass each (no command per volume).
-public enum SystemState {
+extension SystemState {
     /// A /proc or /sys file, read to its end. (Foundation's
     /// String(contentsOfFile:) stops at 4 KiB on procfs, which loses mounts
     /// on a host with many of them.)
@@ -105,8 +105,6 @@ public enum SystemState {
             }
         }
     }
-
-    public static func errnoText(_ e: Int32 = errno) -> String { String(cString: strerror(e)) }
 
     /// Makes an empty, unmounted mount point unusable on its own: mode 000
     /// and immutable (FS_IMMUTABLE_FL, as `chattr +i`), so that while the
@@ -289,7 +287,7 @@ public struct FstabBlock: Sendable {
         }
         if !placed { out += oursText }
         let text = out.isEmpty ? "" : out.joined(separator: "\n") + "\n"
-        do { try AtomicFile.write(path, Array(text.utf8)) } catch let e as ZoneError {
+        do { try AtomicFile.write(path, Array(text.utf8)) } catch let e as FileError {
             throw SemailError("cannot update \(path)", why: e.description, status: .ioError)
         }
     }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// What the tool needs of the engine: images, networks, containers.

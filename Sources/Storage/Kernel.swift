@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// What the running kernel offers the storage backends: LVM needs

@@ -1,3 +1,5 @@
+import Core
+import Directory
 import Foundation
 import LDAPClient
 
@@ -10,9 +12,9 @@ extension ConfigChecker {
     /// syncprov. Empty when the server cannot be reached or bound (the
     /// "ldap" line says why).
     static func checkDirectory(_ config: Config) -> [ConfigReport.Component] {
-        guard let c = try? Host.connect(config.ldap) else { return [] }
+        guard let c = try? DirectoryServer.connect(config.ldap) else { return [] }
         defer { c.close() }
-        guard (try? Host.bindAdmin(c, config.ldap)) != nil else { return [] }
+        guard (try? DirectoryServer.bindAdmin(c, config.ldap)) != nil else { return [] }
         return [checkDirectorySchema(c), checkDirectoryWrite(c, config), checkDirectorySync(c, config)]
     }
 

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import LDAPClient
 
@@ -60,6 +61,8 @@ public struct Directory: Sendable {
     public let connection: LDAPConnection
     public let config: Config
 
+    public init(connection: LDAPConnection, config: Config) { self.connection = connection; self.config = config }
+
     static let userAttributes = ["uid", "cn", "sn", "givenName", "mail", "uidNumber", "gidNumber",
                                  "homeDirectory", "userPassword", "sshPublicKey", "objectClass",
                                  "semailMailbox", "semailVolumeSize"]
@@ -85,7 +88,7 @@ public struct Directory: Sendable {
         return UserRecord(e)
     }
 
-    func noUser(_ uid: String) -> SemailError {
+    public func noUser(_ uid: String) -> SemailError {
         SemailError("no user \"\(uid)\"", why: "no inetOrgPerson with that uid under \(config.peopleDN)",
                     hint: "see `semailctl user list`", status: .failure)
     }
@@ -191,7 +194,7 @@ public struct Directory: Sendable {
         // The refusal never quotes the line: the file may be one the caller
         // could not read themselves (self-service runs as root).
         let checked = try keys.enumerated().map { i, k in
-            guard let ok = ContainerManager.checkKey(k) else {
+            guard let ok = Validate.sshPublicKey(k) else {
                 throw SemailError("key \(i + 1) of \(keys.count) is not a valid SSH public key",
                                   why: "expected one line \"TYPE BASE64 [comment]\" (ssh-ed25519, ssh-rsa, ecdsa-sha2-*), without options",
                                   status: .usage)
@@ -238,14 +241,14 @@ public struct Directory: Sendable {
                               status: .usage)
         }
         let u = try user(uid)
-        let c = try Host.connect(config.ldap)
+        let c = try DirectoryServer.connect(config.ldap)
         defer { c.close() }
         do { try c.bind(dn: u.dn, password: password.bytes) } catch let e as LDAPError where e.code == .invalidCredentials {
             throw SemailError("wrong password for \"\(uid)\"", why: "the directory refused the bind as \(u.dn)", status: .noPermission)
         }
     }
 
-    func wrap<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let e as LDAPError { throw Host.explain(e, uri: config.ldap.uri) }
+    public func wrap<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as LDAPError { throw DirectoryServer.explain(e, uri: config.ldap.uri) }
     }
 }

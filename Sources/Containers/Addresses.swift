@@ -1,33 +1,5 @@
+import Core
 import Foundation
-import Zone
-
-/// An IPv4 subnet in CIDR form ("172.30.0.0/24").
-public struct IPv4Subnet: Sendable, Equatable, CustomStringConvertible {
-    public var network: UInt32
-    public var prefix: Int
-    public var description: String { "\(Self.text(network))/\(prefix)" }
-    var mask: UInt32 { prefix == 0 ? 0 : ~UInt32(0) << (32 - prefix) }
-    var broadcast: UInt32 { network | ~mask }
-
-    /// Parses `a.b.c.d/n`; the host bits must be zero, and the subnet must
-    /// hold a few containers (/8 to /29).
-    public init?(_ s: String) {
-        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let ip = Self.parse(String(parts[0])),
-              parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(parts[1]), (8...29).contains(n) else { return nil }
-        network = ip; prefix = n
-        guard ip & ~mask == 0 else { return nil }
-    }
-
-    public static func parse(_ s: String) -> UInt32? {
-        guard Egress.isIPv4(s) else { return nil }
-        return s.split(separator: ".").reduce(UInt32(0)) { $0 << 8 | UInt32($1)! }
-    }
-    public static func text(_ v: UInt32) -> String { "\(v >> 24).\(v >> 16 & 255).\(v >> 8 & 255).\(v & 255)" }
-    public func contains(_ ip: UInt32) -> Bool { ip & mask == network }
-    /// Addresses a container may have: not the network, not the broadcast.
-    public func isHost(_ ip: UInt32) -> Bool { contains(ip) && ip != network && ip != broadcast }
-}
 
 /// Each mailbox's fixed container address: `<state>/addresses`, one
 /// `uid address` line each, root's (0600), rewritten atomically under
@@ -56,7 +28,7 @@ public struct ContainerAddresses: Sendable {
     func locked<T>(_ body: () throws -> T) throws -> T {
         try Trust.stateDirectory(stateDir)
         let lock: FileLock
-        do { lock = try FileLock(path: "\(path).lock") } catch let e as ZoneError {
+        do { lock = try FileLock(path: "\(path).lock") } catch let e as FileError {
             throw SemailError("cannot lock \(path)", why: e.description, status: .ioError)
         }
         defer { lock.release() }
@@ -65,7 +37,7 @@ public struct ContainerAddresses: Sendable {
 
     func write(_ d: [String: String]) throws {
         let text = d.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined()
-        do { try AtomicFile.write(path, Array(text.utf8), mode: 0o600) } catch let e as ZoneError {
+        do { try AtomicFile.write(path, Array(text.utf8), mode: 0o600) } catch let e as FileError {
             throw SemailError("cannot write \(path)", why: e.description, hint: "check [state] dir", status: .ioError)
         }
     }

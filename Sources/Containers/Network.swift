@@ -1,35 +1,5 @@
+import Core
 import Foundation
-
-/// One destination a mailbox container may open connections to
-/// (`[containers] egress`): `tcp:192.0.2.10:25`, `udp:192.0.2.1:53`.
-public struct Egress: Sendable, Equatable, CustomStringConvertible {
-    public enum Proto: String, Sendable { case tcp, udp }
-    public var proto: Proto
-    public var address: String
-    public var port: Int
-    public var description: String { "\(proto.rawValue):\(address):\(port)" }
-
-    /// Parses the space-separated list; anything that is not exactly
-    /// `tcp|udp:IPv4:port` is refused with the offending item.
-    public static func parse(_ text: String) throws -> [Egress] {
-        try text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { item in
-            let f = item.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 3, let proto = Proto(rawValue: f[0]), isIPv4(f[1]),
-                  let port = Int(f[2]), f[2].allSatisfy(\.isASCII), f[2].first != "0", (1...65535).contains(port) else {
-                throw SemailError("invalid egress destination \"\(item)\"", why: "each item is tcp|udp:IPv4-address:port, e.g. tcp:192.0.2.10:25",
-                                  hint: "fix [containers] egress", status: .config)
-            }
-            return Egress(proto: proto, address: f[1], port: port)
-        }
-    }
-
-    static func isIPv4(_ s: String) -> Bool {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { p in
-            !p.isEmpty && p.count <= 3 && p.allSatisfy { $0.isASCII && $0.isNumber } && (p == "0" || p.first != "0") && Int(p)! <= 255
-        }
-    }
-}
 
 /// The mailbox network: a bridge without inter-container traffic, and the
 /// host's own firewall rules for it, in two chains named after the

@@ -1,4 +1,5 @@
 import CShims
+import Core
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -64,7 +65,8 @@ public struct ZoneStore: Sendable {
     /// Applies `change` (a pure function of the current file) under the lock.
     /// Nothing to change: nothing written, serial kept, no reload.
     public func edit(now: Date = Date(), _ change: (ZoneFile) throws -> [ZoneSplice]) throws -> ZoneEditResult {
-        let lock = try FileLock(path: settings.file + ".semail-lock")
+        let lock: FileLock
+        do { lock = try FileLock(path: settings.file + ".semail-lock") } catch let e as FileError { throw ZoneError.io(e.message) }
         defer { lock.release() }
         let dynamic = isDynamic
         if dynamic { try rndc("freeze") }
@@ -127,7 +129,7 @@ public struct ZoneStore: Sendable {
     func install(_ bytes: [UInt8], old: [UInt8], splices: [ZoneSplice] = [], added: [ZoneRecord] = []) throws {
         let base = (settings.file as NSString).lastPathComponent
         let tmp = "\(dir)/.\(base).semail-\(getpid())"
-        try AtomicFile.writeTemp(tmp, bytes, like: settings.file)
+        do { try AtomicFile.writeTemp(tmp, bytes, like: settings.file) } catch let e as FileError { throw ZoneError.io(e.message) }
         var keepTmp = false
         defer { if !keepTmp { unlink(tmp) } }
         try check(tmp, bytes: bytes, old: old, splices: splices, added: added)
@@ -261,76 +263,6 @@ struct LineMap {
             }
         }
         return (out + rest).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-}
-
-/// An exclusive advisory lock held on a file for the life of the value.
-public final class FileLock: @unchecked Sendable {
-    let fd: Int32
-    public init(path: String) throws {
-        // Never through a link: the lock may sit in a directory others can
-        // write (the zone's, often group bind).
-        fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else {
-            let e = errno
-            throw ZoneError.io("cannot open the lock \(path): " + (e == ELOOP ? "it is a symbolic link (refused)" : String(cString: strerror(e))))
-        }
-        while flock(fd, LOCK_EX) != 0 {
-            if errno == EINTR { continue }
-            let e = errno
-            close(fd)
-            throw ZoneError.io("cannot lock \(path): \(String(cString: strerror(e)))")
-        }
-    }
-    private var released = false
-    /// Releases the lock (also done when the value goes away).
-    public func release() { if !released { released = true; close(fd) } }
-    deinit { release() }
-}
-
-/// Writes that matter: a temp file in the same directory, fsynced, renamed.
-public enum AtomicFile {
-    /// Writes `bytes` to `tmp` (created exclusively) with the owner and
-    /// mode of `like` when it exists, and fsyncs it.
-    public static func writeTemp(_ tmp: String, _ bytes: [UInt8], like: String?, mode: mode_t = 0o644) throws {
-        unlink(tmp)
-        let fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw ZoneError.io("cannot create \(tmp): \(String(cString: strerror(errno)))") }
-        var ok = false
-        defer { close(fd); if !ok { unlink(tmp) } }
-        var st = stat()
-        if let like, stat(like, &st) == 0 {
-            _ = fchown(fd, st.st_uid, st.st_gid)
-            _ = fchmod(fd, st.st_mode & 0o7777)
-        } else {
-            _ = fchmod(fd, mode)  // the mode asked for, whatever the umask
-        }
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
-            if n < 0 { if errno == EINTR { continue }; throw ZoneError.io("cannot write \(tmp): \(String(cString: strerror(errno)))") }
-            off += n
-        }
-        guard fsync(fd) == 0 else { throw ZoneError.io("cannot fsync \(tmp): \(String(cString: strerror(errno)))") }
-        ok = true
-    }
-
-    /// Writes `bytes` to `path` atomically.
-    public static func write(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        // Unique per call: threads of one process may write the same file.
-        let tmp = "\(dir)/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try writeTemp(tmp, bytes, like: FileManager.default.fileExists(atPath: path) ? path : nil, mode: mode)
-        guard rename(tmp, path) == 0 else {
-            let e = errno; unlink(tmp)
-            throw ZoneError.io("cannot replace \(path): \(String(cString: strerror(e)))")
-        }
-        syncDirectory(dir)
-    }
-
-    public static func syncDirectory(_ dir: String) {
-        let fd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
     }
 }
 

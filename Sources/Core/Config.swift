@@ -234,7 +234,10 @@ public struct Config: Sendable {
         if storage.overcommitPercent <= 0 { bad("storage.overcommit_percent", "must be a positive percentage") }
         if !policy.secretFile.isEmpty && !policy.secretFile.hasPrefix("/") { bad("policy.secret_file", "must be an absolute path") }
         var smtpPaths: [String: String] = ["smtp.address_map": smtp.addressMap]
-        for (key, path) in PostfixMaps(config: self).paths.map({ ("smtp.\($0.key.rawValue)", $0.value) }).sorted(by: { $0.0 < $1.0 }) {
+        let postfix = ["smtp.postfix_virtual_mailbox_maps": smtp.postfixVirtualMailboxMaps, "smtp.postfix_virtual_uid_maps": smtp.postfixVirtualUIDMaps,
+                       "smtp.postfix_virtual_gid_maps": smtp.postfixVirtualGIDMaps,
+                       "smtp.postfix_virtual_mailbox_domains": smtp.postfixVirtualMailboxDomains]
+        for (key, path) in postfix.filter({ !$0.value.isEmpty }).sorted(by: { $0.key < $1.key }) {
             if !path.hasPrefix("/") { bad(key, "must be an absolute path (or \"\" to not write it)"); continue }
             if let other = smtpPaths.first(where: { $0.value == path })?.key { bad(key, "is the same file as \(other)") }
             smtpPaths[key] = path
@@ -243,7 +246,7 @@ public struct Config: Sendable {
         if !containers.subnet.isEmpty && IPv4Subnet(containers.subnet) == nil {
             bad("containers.subnet", "must be an IPv4 subnet /8 to /29 with its host bits zero, e.g. \"172.30.0.0/24\"")
         }
-        if !containers.sshHost.isEmpty && !SSHAccess.isJumpHost(containers.sshHost) {
+        if !containers.sshHost.isEmpty && !Validate.isJumpHost(containers.sshHost) {
             bad("containers.ssh_host", "must be [user@]host[:port]: letters, digits and . - _ @ : [ ] only")
         }
         do { _ = try Egress.parse(containers.egress) } catch let e as SemailError { bad("containers.egress", "\(e.what): \(e.why)") } catch {}

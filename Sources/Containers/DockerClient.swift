@@ -1,4 +1,5 @@
 import CCurl
+import Core
 import Foundation
 
 /// A failed Docker Engine API call: the HTTP status and the engine's message.

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Mustache
 
@@ -23,7 +24,7 @@ public struct DockerfileValues: Sendable, Equatable {
     static let checkedImages = LockedSet()
 
     /// An image reference: [registry/]name[:tag][@sha256:digest], lowercase path.
-    static func checkImage(_ s: String) throws {
+    public static func checkImage(_ s: String) throws {
         let ok = s.utf8.count <= 255 && !s.isEmpty && imagePattern.matches(s)
         guard ok else {
             throw SemailError("invalid image name \(Validate.quoted(s))", why: "expected a reference such as semail/base:latest", status: .usage)

@@ -1,5 +1,5 @@
+import Core
 import Foundation
-import Zone
 
 extension ProcessRunner: ZoneCommandRunner {
     public func runCommand(_ argv: [String]) -> (status: Int32, output: String) {

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// A ustar archive built in memory: the build context the tool sends to the

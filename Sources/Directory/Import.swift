@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import LDAPClient
 
@@ -137,7 +138,7 @@ public struct Importer {
             do {
                 id = try connection.send(request(for: r), controls: r.controls)
             } catch let e as LDAPError {
-                if e.code.isConnectionFailure { throw Host.explain(e, uri: connection.options.uri) }
+                if e.code.isConnectionFailure { throw DirectoryServer.explain(e, uri: connection.options.uri) }
                 fail(index, e.description)
                 index += 1
                 continue
@@ -231,7 +232,7 @@ public struct Importer {
             s.modified += 1
             return nil
         } catch let e as LDAPError {
-            if e.code.isConnectionFailure { throw Host.explain(e, uri: connection.options.uri) }
+            if e.code.isConnectionFailure { throw DirectoryServer.explain(e, uri: connection.options.uri) }
             return e.description
         }
     }
