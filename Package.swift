@@ -38,7 +38,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .target(name: "TestSupport", dependencies: ["Provisioning", "Core", "Storage", "Containers", "LDAPClient"],
+        .target(name: "TestSupport", dependencies: ["Provisioning", "Core", "Containers", "LDAPClient"],
                 path: "Tests/TestSupport"),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient"]),
         .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning", "Core", "Directory", "Storage", "Containers"]),

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Containers
 import Core
 import Foundation
 import Provisioning

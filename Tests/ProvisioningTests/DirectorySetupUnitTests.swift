@@ -1,4 +1,3 @@
-@testable import Containers
 @testable import Core
 @testable import Directory
 import Foundation

@@ -1,4 +1,3 @@
-@testable import Containers
 @testable import Core
 import Foundation
 @testable import Provisioning

@@ -1,7 +1,6 @@
 import Core
 import Foundation
 import Provisioning
-import Storage
 
 /// A private Postfix (Debian's package) started by `scripts/postfix.sh` for
 /// one test: its own config, queue and data directories, one smtpd on a

@@ -1,4 +1,3 @@
-import Containers
 import Core
 import Foundation
 import Provisioning
