@@ -1,5 +1,9 @@
+@testable import Containers
+import Core
+@testable import Directory
 import Foundation
 import LDAPClient
+@testable import Storage
 import Testing
 @testable import Provisioning
 

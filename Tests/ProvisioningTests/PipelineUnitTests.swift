@@ -1,3 +1,6 @@
+import Containers
+import Core
+import Directory
 import Foundation
 import Testing
 @testable import Provisioning

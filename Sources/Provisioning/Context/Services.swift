@@ -1,8 +1,13 @@
+import Containers
+import Core
+import DNS
+import Directory
 import Foundation
 import LDAPClient
-import Zone
+import Storage
 
-// The external systems `Host` carries, as the rest of the tool uses them.
+// The external systems `Host` carries, as the rest of the tool uses them
+// (`ContainerService` is in the Containers module: `SSHAccess` takes one).
 // The real clients conform below; the tests give fakes that fail loudly
 // on anything they were not told to expect. A requirement has no default
 // arguments (a protocol cannot say them): the short forms are extensions.
@@ -94,38 +99,6 @@ extension VolumeService {
 }
 
 extension VolumeManager: VolumeService {}
-
-/// The mailbox containers in the container engine.
-public protocol ContainerService: Sendable {
-    var config: Config.Containers { get }
-    /// The engine's API, for a call of its own (a fake has none).
-    var client: DockerClient { get }
-    var addresses: ContainerAddresses { get }
-    func dockerfileDir(_ uid: String) -> String
-    func dockerfileDirs() -> [String]
-    func render(_ input: ContainerInput) throws -> ContainerManager.Rendered
-    func expectedSpecHash(_ input: ContainerInput, baseImageID: String, template: DockerfileTemplate?) throws -> String?
-    func ensure(_ input: ContainerInput, force: Bool, progress: ((String) -> Void)?) throws -> ContainerResult
-    func remove(uid: String, releaseAddress: Bool) throws -> [String]
-    func list() throws -> [ContainerState]
-    func show(uid: String) throws -> ContainerState?
-    func network() throws -> MailboxNetwork
-}
-
-extension ContainerService {
-    public func ensure(_ input: ContainerInput) throws -> ContainerResult {
-        try ensure(input, force: false, progress: nil)
-    }
-    public func ensure(_ input: ContainerInput, force: Bool) throws -> ContainerResult {
-        try ensure(input, force: force, progress: nil)
-    }
-    public func remove(uid: String) throws -> [String] { try remove(uid: uid, releaseAddress: false) }
-    public func expectedSpecHash(_ input: ContainerInput, baseImageID: String) throws -> String? {
-        try expectedSpecHash(input, baseImageID: baseImageID, template: nil)
-    }
-}
-
-extension ContainerManager: ContainerService {}
 
 /// The bind9 zone the tool manages (its MX records).
 public protocol ZoneService: Sendable {

@@ -1,8 +1,12 @@
+@testable import Containers
+import Core
+import DNS
+@testable import Directory
 import Foundation
 import LDAPClient
+@testable import Storage
 import Synchronization
 import Testing
-import Zone
 @testable import Provisioning
 
 // Test doubles for the systems `Host` carries (swiftly's style): every
