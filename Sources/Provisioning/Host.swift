@@ -22,6 +22,8 @@ public final class Host: Sendable {
     private let makeContainers: @Sendable () -> any ContainerService
     private let makeZone: @Sendable () -> any ZoneService
     private let admin = Mutex<LDAPConnection?>(nil)
+    /// False when built from given clients: no connection of its own.
+    private let opensLDAP: Bool
 
     /// The real clients, from the configuration; the LDAP connection is
     /// opened on first use.
@@ -36,6 +38,7 @@ public final class Host: Sendable {
             ContainerManager(config: config.containers, stateDir: config.state.dir, runner: runner, reporter: reporter)
         }
         makeZone = { DNSManager(config: config.dns, runner: runner) }
+        opensLDAP = true
     }
 
     /// A context of given clients (the tests' fakes).
@@ -49,11 +52,17 @@ public final class Host: Sendable {
         makeVolumes = { volumes }
         makeContainers = { containers }
         makeZone = { dns }
+        opensLDAP = false
     }
 
     /// The admin connection from `[ldap]`, connected and bound once.
     public func ldap() throws -> LDAPConnection {
-        try admin.withLock { admin in
+        guard opensLDAP else {
+            throw SemailError("this context has no LDAP connection",
+                              why: "it was built from given clients (a test's fakes)",
+                              hint: "use directory(), or build the Host from the configuration", status: .failure)
+        }
+        return try admin.withLock { admin in
             if let admin { return admin }
             let c = try DirectoryServer.connect(config.ldap)
             try DirectoryServer.bindAdmin(c, config.ldap)

@@ -280,6 +280,13 @@ import Testing
         #expect(pipe.steps.map(\.name).contains("request"))
     }
 
+    @Test func aHostOfFakesOpensNoConnectionOfItsOwn() throws {
+        let w = try World()
+        defer { w.dir.cleanup() }
+        let e = #expect(throws: SemailError.self) { try w.host.ldap() }
+        #expect(e?.what == "this context has no LDAP connection")
+    }
+
     @Test func aFakeFailsLoudlyOnACallItWasNotGiven() throws {
         try withKnownIssue {
             _ = try FakeDirectory().mailboxes()
