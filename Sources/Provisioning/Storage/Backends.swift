@@ -11,8 +11,12 @@ public struct BackendVolume: Sendable, Codable, Equatable {
     /// Image file or LV path.
     public var source: String
     public var size: UInt64
-    /// Block device when attached / active.
+    /// Block device when attached / active (what the mount table names
+    /// as the source of its mount).
     public var device: String?
+    public init(uid: String, source: String, size: UInt64, device: String?) {
+        self.uid = uid; self.source = source; self.size = size; self.device = device
+    }
 }
 
 /// A volume made ready to mount by `VolumeBackend.prepare`; `release()`
@@ -22,11 +26,12 @@ public final class PreparedVolume: @unchecked Sendable {
     public let device: String
     /// Whether `prepare` created the volume, and put a filesystem on it.
     public let created: Bool
-    public internal(set) var formatted = false
+    public var formatted = false
     /// Its size as the backend has it (an existing volume's own).
     public let size: UInt64
     private var fd: Int32
-    init(device: String, created: Bool, size: UInt64, fd: Int32 = -1) {
+    /// `fd`: a descriptor held open until `release()`.
+    public init(device: String, created: Bool, size: UInt64, fd: Int32 = -1) {
         self.device = device; self.created = created; self.size = size; self.fd = fd
     }
     public func release() { if fd >= 0 { close(fd); fd = -1 } }
@@ -39,6 +44,7 @@ public struct FstabSource: Sendable, Equatable {
     public var source: String
     public var fsType: String
     public var options: String
+    public init(source: String, fsType: String, options: String) { self.source = source; self.fsType = fsType; self.options = options }
 }
 
 /// Where mailbox volumes come from, with their filesystem: a backend makes
@@ -289,10 +295,9 @@ public struct ImageBackend: BlockDeviceBackend {
 public struct LVMBackend: BlockDeviceBackend {
     public let vg: String
     public let filesystem: Ext4OnBlockDevice
-    let library: LVMLibrary
     public var kind: String { "lvm" }
-    public init(vg: String, runner: ProcessRunner = ProcessRunner(), library: LVMLibrary = .shared) {
-        self.vg = vg; self.filesystem = Ext4OnBlockDevice(runner: runner); self.library = library
+    public init(vg: String, runner: ProcessRunner = ProcessRunner()) {
+        self.vg = vg; self.filesystem = Ext4OnBlockDevice(runner: runner)
     }
 
     static func lvName(_ uid: String) -> String { "Vol\(uid)" }
@@ -309,7 +314,7 @@ public struct LVMBackend: BlockDeviceBackend {
     /// One lvm command; its report rows when it asked for one.
     @discardableResult
     func lvm(_ args: [String]) throws -> [[String: String]] {
-        do { return LVMReport.rows(try library.run(args).lines) } catch let e as LVMError {
+        do { return LVMReport.rows(try LVMLibrary.shared.run(args).lines) } catch let e as LVMError {
             // Without device-mapper no LVM command can work: `vgs` would not help.
             if !KernelSupport.hasDeviceMapper {
                 var d = KernelSupport.noDeviceMapper

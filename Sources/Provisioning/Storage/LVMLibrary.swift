@@ -12,6 +12,10 @@ import Glibc
 /// use goes through one Mutex, and the lines captured by the callback are
 /// only touched while it is held.
 ///
+/// One per process (`shared`): the library's state is global, so two
+/// handles could not be kept apart. It runs with umask 077 (its own
+/// default) and leaves the process's umask and locale as they were.
+///
 /// `lvm2_run` takes ONE command line and splits it itself at blanks, with
 /// quotes, and stops at a `#` (tools/lvmcmdline.c `lvm_split`); no shell is
 /// involved, but a value with a blank or a quote would become other
@@ -25,7 +29,7 @@ public final class LVMLibrary: Sendable {
     /// The handle of `lvm2_init()`, made on first use.
     private let handle = Mutex<UnsafeMutableRawPointer?>(nil)
 
-    init() {}
+    private init() {}
 
     /// What one command said through the log callback.
     public struct Output: Sendable, Equatable {
@@ -44,6 +48,8 @@ public final class LVMLibrary: Sendable {
         try Self.check(words)
         let line = words.joined(separator: " ")
         let out = try handle.withLock { h -> Output in
+            let mask = umask(0o077)
+            defer { umask(mask) }
             if h == nil { h = try Self.open() }
             LVMLog.lines = []
             defer { LVMLog.lines = [] }
