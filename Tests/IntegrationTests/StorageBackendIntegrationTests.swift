@@ -49,7 +49,8 @@ struct TmpfsBackend: VolumeBackend {
     func grow(_ volume: BackendVolume, to size: UInt64, online: Bool) throws {
         try "\(size)".write(toFile: record(volume.uid), atomically: true, encoding: .utf8)
         if online, let mp = SystemState.mounts().last(where: { $0.source == volume.device })?.mountPoint {
-            guard Glibc.mount(nil, mp, nil, UInt(MS_REMOUNT | MS_NODEV | MS_NOSUID | MS_NOEXEC), "size=\(size)") == 0 else {
+            let flags = UInt(MS_REMOUNT | MS_NODEV | MS_NOSUID | MS_NOEXEC)
+            guard Glibc.mount(nil, mp, nil, flags, "size=\(size)") == 0 else {
                 throw SemailError("cannot grow the tmpfs on \(mp)", why: SystemState.errnoText(), status: .ioError)
             }
         }
@@ -59,14 +60,18 @@ struct TmpfsBackend: VolumeBackend {
 
     func quarantine(uid: String, id: String, dir qdir: String) throws -> String {
         let place = quarantinePlace(id: id, dir: qdir)
-        guard rename(record(uid), place) == 0 else { throw SemailError("cannot quarantine \(uid)", why: SystemState.errnoText()) }
+        guard rename(record(uid), place) == 0 else {
+            throw SemailError("cannot quarantine \(uid)", why: SystemState.errnoText())
+        }
         return place
     }
 
     func quarantinePlace(id: String, dir: String) -> String { "\(dir)/tmpfs-volume" }
 
     func restore(from place: String, uid: String) throws {
-        guard rename(place, record(uid)) == 0 else { throw SemailError("cannot restore \(uid)", why: SystemState.errnoText()) }
+        guard rename(place, record(uid)) == 0 else {
+            throw SemailError("cannot restore \(uid)", why: SystemState.errnoText())
+        }
     }
 
     func purge(_ place: String) throws { unlink(place) }
@@ -77,7 +82,8 @@ struct TmpfsBackend: VolumeBackend {
         let a = try StorageArea()
         defer { a.cleanup() }
         let config = try Config.load(a.config)
-        let vm = VolumeManager(config: config.storage, stateDir: "\(a.dir)/state", backend: TmpfsBackend(dir: "\(a.dir)/tmpfs"))
+        let backend = TmpfsBackend(dir: "\(a.dir)/tmpfs")
+        let vm = VolumeManager(config: config.storage, stateDir: "\(a.dir)/state", backend: backend)
         let uid = uniqueUID("tmpfs")
         let mp = a.mountPoint(uid)
         let owner = MailOwner(uid: 5000, gid: 5000)
@@ -85,9 +91,11 @@ struct TmpfsBackend: VolumeBackend {
         var r = try vm.create(uid: uid, size: 32 << 20, owner: owner)
         #expect(r.created && r.formatted && r.mounted)
         #expect(r.volume.backend == "tmpfs" && r.volume.device == "semail-tmpfs-\(uid)" && r.volume.size == 32 << 20)
-        #expect(a.mounts.contains { $0.contains(" \(mp) ") && $0.contains(" - tmpfs semail-tmpfs-\(uid) ") }, "\(a.mounts)")
-        #expect(a.fstab.contains("semail-tmpfs-\(uid) \(mp) tmpfs size=33554432,nodev,nosuid,noexec,nofail,x-systemd.before=docker.service 0 2"),
-                "\(a.fstab)")
+        #expect(a.mounts.contains { $0.contains(" \(mp) ") && $0.contains(" - tmpfs semail-tmpfs-\(uid) ") },
+                "\(a.mounts)")
+        let line = "semail-tmpfs-\(uid) \(mp) tmpfs size=33554432,nodev,nosuid,noexec,nofail,"
+            + "x-systemd.before=docker.service 0 2"
+        #expect(a.fstab.contains(line), "\(a.fstab)")
         #expect(try vm.looksComplete(uid))
         try "mail".write(toFile: "\(mp)/Maildir/new/1.msg", atomically: true, encoding: .utf8)
 

@@ -39,18 +39,21 @@ import Testing
     @Test func rowsAreToldFromWarnings() {
         let lines = [
             "  WARNING: PV /dev/vdb in VG mvg is using an old PV header, modify the VG to update.",
-            "  LVM2_LV_NAME='Volalice' LVM2_LV_SIZE='67108864' LVM2_LV_PATH='/dev/mvg/Volalice' LVM2_LV_ACTIVE='active'",
+            "  LVM2_LV_NAME='Volalice' LVM2_LV_SIZE='67108864' LVM2_LV_PATH='/dev/mvg/Volalice' "
+                + "LVM2_LV_ACTIVE='active'",
             "  LVM2_LV_NAME='Qbob1700000000' LVM2_LV_SIZE='33554432' LVM2_LV_PATH='' LVM2_LV_ACTIVE=''",
             "  Reading all physical volumes.  This may take a while...",
         ]
         let rows = LVMReport.rows(lines)
         #expect(rows.count == 2)
-        #expect(rows[0] == ["LV_NAME": "Volalice", "LV_SIZE": "67108864", "LV_PATH": "/dev/mvg/Volalice", "LV_ACTIVE": "active"])
+        #expect(rows[0] == ["LV_NAME": "Volalice", "LV_SIZE": "67108864", "LV_PATH": "/dev/mvg/Volalice",
+                            "LV_ACTIVE": "active"])
         #expect(rows[1]["LV_PATH"] == "" && rows[1]["LV_ACTIVE"] == "")
     }
 
     @Test func quotedValuesWithBlanksAndEscapes() {
-        #expect(LVMReport.fields("LVM2_A='x y' LVM2_B='it\\'s' LVM2_C=plain") == ["A": "x y", "B": "it's", "C": "plain"])
+        #expect(LVMReport.fields("LVM2_A='x y' LVM2_B='it\\'s' LVM2_C=plain")
+                == ["A": "x y", "B": "it's", "C": "plain"])
         #expect(LVMReport.fields("LVM2_A='unterminated") == nil)
         #expect(LVMReport.fields("LVM2_A='1' junk") == nil)
         #expect(LVMReport.fields("") == [:])
@@ -64,11 +67,13 @@ import Testing
     }
 
     @Test func anErrorSaysTheCommandAndWhatLVMSaid() {
-        let e = LVMError(command: ["lvs", "mvg"],
-                         output: .init(status: 5, lines: ["WARNING: w"], errors: ["  Volume group \"mvg\" not found", "  Cannot process volume group mvg"]))
-        #expect(e.description == "`lvm lvs mvg` failed (processing failed):\n    Volume group \"mvg\" not found\n    Cannot process volume group mvg")
+        let errors = ["  Volume group \"mvg\" not found", "  Cannot process volume group mvg"]
+        let e = LVMError(command: ["lvs", "mvg"], output: .init(status: 5, lines: ["WARNING: w"], errors: errors))
+        #expect(e.description == "`lvm lvs mvg` failed (processing failed):\n    Volume group \"mvg\" not found\n"
+                + "    Cannot process volume group mvg")
         // No error line: the output lines say what happened.
-        let w = LVMError(command: ["lvcreate"], output: .init(status: 3, lines: ["  Please specify a logical volume size."], errors: []))
+        let said = ["  Please specify a logical volume size."]
+        let w = LVMError(command: ["lvcreate"], output: .init(status: 3, lines: said, errors: []))
         #expect(w.description == "`lvm lvcreate` failed (invalid parameters):\n    Please specify a logical volume size.")
     }
 }
@@ -103,7 +108,8 @@ import Testing
         let b = LVMBackend(vg: "mvg")
         #expect(b.quarantinePlace(id: "alice-1700000000-2", dir: "/x") == "mvg/Qalice17000000002")
         #expect(b.fstab(uid: "alice") == FstabSource(source: "/dev/mvg/Volalice", fsType: "ext4", options: ""))
-        #expect(ImageBackend(dir: "/srv/img").fstab(uid: "alice") == FstabSource(source: "/srv/img/alice.img", fsType: "ext4", options: "loop"))
+        #expect(ImageBackend(dir: "/srv/img").fstab(uid: "alice")
+                == FstabSource(source: "/srv/img/alice.img", fsType: "ext4", options: "loop"))
     }
 }
 

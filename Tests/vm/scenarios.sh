@@ -59,7 +59,8 @@ out=$(PATH=/nowhere $B volume list --config $C --json 2>&1); rc=$?
 # an LVM error carries what lvm said (read through the log callback)
 sed 's/^volume_group = "mvg"/volume_group = "nosuchvg"/' $C > /tmp/novg.toml
 out=$($B volume list --config /tmp/novg.toml 2>&1); rc=$?
-[ $rc -ne 0 ] && echo "$out" | grep -q 'Volume group "nosuchvg" not found' && ok lvm-error-message || fail lvm-error-message "rc=$rc $out"
+[ $rc -ne 0 ] && echo "$out" | grep -q 'Volume group "nosuchvg" not found' && ok lvm-error-message \
+  || fail lvm-error-message "rc=$rc $out"
 
 # refuse to format a device that holds a signature
 lvm lvcreate -q -n Volbob -L 32M mvg >/dev/null && mkswap /dev/mvg/Volbob >/dev/null 2>&1

@@ -44,7 +44,9 @@ public struct FstabSource: Sendable, Equatable {
     public var source: String
     public var fsType: String
     public var options: String
-    public init(source: String, fsType: String, options: String) { self.source = source; self.fsType = fsType; self.options = options }
+    public init(source: String, fsType: String, options: String) {
+        self.source = source; self.fsType = fsType; self.options = options
+    }
 }
 
 /// Where mailbox volumes come from, with their filesystem: a backend makes
@@ -116,7 +118,8 @@ extension BlockDeviceBackend {
     func growFilesystem(_ volume: BackendVolume, to size: UInt64, online: Bool) throws {
         if online {
             guard let dev = volume.device else {
-                throw SemailError("\(volume.uid)'s volume is not mounted", why: "resizing works on a mounted volume", status: .failure)
+                throw SemailError("\(volume.uid)'s volume is not mounted", why: "resizing works on a mounted volume",
+                                  status: .failure)
             }
             return try filesystem.growOnline(dev)
         }
@@ -256,7 +259,9 @@ public struct ImageBackend: BlockDeviceBackend {
         }
     }
 
-    public func fstab(uid: String) -> FstabSource { FstabSource(source: path(uid), fsType: Ext4OnBlockDevice.fsType, options: "loop") }
+    public func fstab(uid: String) -> FstabSource {
+        FstabSource(source: path(uid), fsType: Ext4OnBlockDevice.fsType, options: "loop")
+    }
 
     public func quarantine(uid: String, id: String, dir qdir: String) throws -> String {
         let file = path(uid)
@@ -305,8 +310,8 @@ public struct LVMBackend: BlockDeviceBackend {
 
     /// LVM names allow [A-Za-z0-9+_.-]; a valid uid always fits.
     static func checkVG(_ vg: String) throws {
-        guard !vg.isEmpty, vg.count <= 64, vg.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+_.-".contains($0)) }),
-              !vg.hasPrefix("-") else {
+        let allowed = { (c: Character) in c.isASCII && (c.isLetter || c.isNumber || "+_.-".contains(c)) }
+        guard !vg.isEmpty, vg.count <= 64, vg.allSatisfy(allowed), !vg.hasPrefix("-") else {
             throw SemailError("invalid volume group \(Validate.quoted(vg))", why: "LVM names are letters, digits and + _ . -", status: .config)
         }
     }
@@ -331,9 +336,11 @@ public struct LVMBackend: BlockDeviceBackend {
     public func observeAll() throws -> [BackendVolume] {
         try Self.checkVG(vg)
         return try lvm(["lvs"] + Self.report + ["-o", "lv_name,lv_size,lv_path,lv_active", vg]).compactMap { lv in
-            guard let name = lv["LV_NAME"], name.hasPrefix("Vol"), let uid = try? Validate.uid(String(name.dropFirst(3))) else { return nil }
+            guard let name = lv["LV_NAME"], name.hasPrefix("Vol"),
+                  let uid = try? Validate.uid(String(name.dropFirst(3))) else { return nil }
+            let path = lv["LV_PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? lvPath(uid)
             return BackendVolume(uid: uid, source: lvPath(uid), size: UInt64(lv["LV_SIZE"] ?? "") ?? 0,
-                                 device: lv["LV_ACTIVE"] == "active" ? (lv["LV_PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? lvPath(uid)) : nil)
+                                 device: lv["LV_ACTIVE"] == "active" ? path : nil)
         }
     }
 
@@ -382,7 +389,9 @@ public struct LVMBackend: BlockDeviceBackend {
         try growFilesystem(volume, to: size, online: online)
     }
 
-    public func fstab(uid: String) -> FstabSource { FstabSource(source: lvPath(uid), fsType: Ext4OnBlockDevice.fsType, options: "") }
+    public func fstab(uid: String) -> FstabSource {
+        FstabSource(source: lvPath(uid), fsType: Ext4OnBlockDevice.fsType, options: "")
+    }
 
     /// Quarantined LVs are renamed `Q<id>` and deactivated.
     public func quarantine(uid: String, id: String, dir: String) throws -> String {
@@ -393,7 +402,9 @@ public struct LVMBackend: BlockDeviceBackend {
         return place
     }
 
-    public func quarantinePlace(id: String, dir: String) -> String { "\(vg)/Q\(id.filter { $0.isASCII && ($0.isLetter || $0.isNumber) })" }
+    public func quarantinePlace(id: String, dir: String) -> String {
+        "\(vg)/Q\(id.filter { $0.isASCII && ($0.isLetter || $0.isNumber) })"
+    }
 
     public func restore(from place: String, uid: String) throws {
         let uid = try Validate.uid(uid)

@@ -32,7 +32,9 @@ public struct Ext4OnBlockDevice: Sendable {
             let kv = l.split(separator: "=", maxSplits: 1); return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
         }, uniquingKeysWith: { a, _ in a })
         if status == 2 || (force && fields["TYPE"] != fsType) { return .format }
-        if status == 0, fields["TYPE"] != fsType { return .refuse(fields["TYPE"] ?? fields["PTTYPE"] ?? "an unknown signature") }
+        if status == 0, fields["TYPE"] != fsType {
+            return .refuse(fields["TYPE"] ?? fields["PTTYPE"] ?? "an unknown signature")
+        }
         return status == 0 ? .reuse : .probeFailed
     }
 
@@ -47,7 +49,8 @@ public struct Ext4OnBlockDevice: Sendable {
             throw SemailError("refusing to format \(device)", why: "it already holds \(what)",
                               hint: "if that data is not needed, pass --force", status: .cantCreate)
         case .probeFailed:
-            throw SemailError("cannot probe \(device)", why: "blkid exited with \(probe.status): \(probe.stderr)", status: .ioError)
+            throw SemailError("cannot probe \(device)", why: "blkid exited with \(probe.status): \(probe.stderr)",
+                              status: .ioError)
         case .format:
             try Fault.check("storage.mkfs")
             do {
@@ -61,9 +64,11 @@ public struct Ext4OnBlockDevice: Sendable {
     }
 
     public func mount(_ device: String, at mountPoint: String, options: MountOptions) throws {
-        guard Glibc.mount(device, mountPoint, Self.fsType, options.flags, options.data.isEmpty ? nil : options.data) == 0 else {
+        let data = options.data.isEmpty ? nil : options.data
+        guard Glibc.mount(device, mountPoint, Self.fsType, options.flags, data) == 0 else {
             let e = errno
-            throw SemailError("cannot mount \(device) on \(mountPoint)", why: SystemState.errnoText(e), status: .ioError)
+            throw SemailError("cannot mount \(device) on \(mountPoint)", why: SystemState.errnoText(e),
+                              status: .ioError)
         }
     }
 

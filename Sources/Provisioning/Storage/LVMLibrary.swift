@@ -70,14 +70,17 @@ public final class LVMLibrary: Sendable {
 
     /// The words `run` accepts: see the type's comment.
     static func check(_ words: [String]) throws {
-        guard !words.isEmpty else { throw LVMError(command: words, output: .init(status: LVM2_INVALID_PARAMETERS, lines: [],
-                                                                            errors: ["no command"])) }
+        guard !words.isEmpty else {
+            throw LVMError(command: words,
+                           output: .init(status: LVM2_INVALID_PARAMETERS, lines: [], errors: ["no command"]))
+        }
         for w in words {
             let bytes = Array(w.utf8)
             guard let first = bytes.first, bytes.allSatisfy({ (0x21...0x7E).contains($0) }),
                   first != UInt8(ascii: "'"), first != UInt8(ascii: "\""), first != UInt8(ascii: "#") else {
                 throw SemailError("refusing to pass \(Validate.quoted(w)) to liblvm2cmd",
-                                  why: "lvm2_run splits its command line at blanks and quotes: every word must be a plain name or number",
+                                  why: "lvm2_run splits its command line at blanks and quotes: "
+                                      + "every word must be a plain name or number",
                                   status: .software)
             }
         }
@@ -108,7 +111,8 @@ public final class LVMLibrary: Sendable {
         if let locale { setlocale(LC_ALL, locale) }
         guard let h = started.value else {
             let said = output(status: LVM2_INIT_FAILED, LVMLog.lines)
-            throw SemailError("cannot start liblvm2cmd", why: (said.errors + said.lines).suffix(5).joined(separator: "\n  "),
+            let why = (said.errors + said.lines).suffix(5).joined(separator: "\n  ")
+            throw SemailError("cannot start liblvm2cmd", why: why,
                               hint: "check /etc/lvm/lvm.conf (`lvm config`)", status: .unavailable)
         }
         return h

@@ -63,7 +63,8 @@ public struct VolumeManager: Sendable {
         self.init(config: config, stateDir: stateDir, backend: Self.backend(config, runner: runner), runner: runner)
     }
 
-    public init(config: Config.Storage, stateDir: String, backend: VolumeBackend, runner: ProcessRunner = ProcessRunner()) {
+    public init(config: Config.Storage, stateDir: String, backend: VolumeBackend,
+                runner: ProcessRunner = ProcessRunner()) {
         self.config = config; self.stateDir = stateDir; self.backend = backend; self.runner = runner
     }
 
@@ -186,8 +187,9 @@ public struct VolumeManager: Sendable {
         done = true
         // Report this volume without observing every other one again.
         let u = SystemState.usage(mp)
-        let state = VolumeState(uid: uid, backend: backend.kind, source: src.source, size: vol.size, device: vol.device, mountPoint: mp,
-                                mounted: true, fsSize: u?.size, fsUsed: u?.used, fsFree: u?.free, persistent: true)
+        let state = VolumeState(uid: uid, backend: backend.kind, source: src.source, size: vol.size, device: vol.device,
+                                mountPoint: mp, mounted: true, fsSize: u?.size, fsUsed: u?.used, fsFree: u?.free,
+                                persistent: true)
         return CreateResult(volume: state, created: vol.created, formatted: vol.formatted, mounted: mountedNow)
     }
 
