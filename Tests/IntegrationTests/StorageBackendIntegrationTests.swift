@@ -1,5 +1,6 @@
+import Core
 import Foundation
-import Provisioning
+import Storage
 import Testing
 import TestSupport
 

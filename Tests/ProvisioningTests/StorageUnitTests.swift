@@ -1,6 +1,7 @@
+import Core
 import Foundation
+@testable import Storage
 import Testing
-@testable import Provisioning
 
 /// The pure pieces of the storage backends: what blkid's answer means, the
 /// lvm report lines read from liblvm2cmd's log callback, the words allowed
