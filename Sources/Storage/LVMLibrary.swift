@@ -99,6 +99,8 @@ public final class LVMLibrary: Sendable {
     /// own (create_toolcontext); on another thread it leaves them alone, so
     /// it starts on a short-lived one. It also sets the locale from the
     /// environment: the process's is put back (messages stay as they were).
+    /// What stays is its `mallopt(M_MMAP_MAX, 0)` (no mmap for large
+    /// allocations, for its memory locking while devices are suspended).
     private static func open() throws -> UnsafeMutableRawPointer {
         lvm2_log_fn(lvmLogLine)
         LVMLog.lines = []

@@ -27,15 +27,16 @@ public struct VolumeManager: Sendable {
     public let config: Config.Storage
     public let stateDir: String
     public let backend: VolumeBackend
-    public let runner: ProcessRunner
 
+    /// The backend `[storage] backend` names, its programs run by RUNNER.
     public init(config: Config.Storage, stateDir: String, runner: ProcessRunner = ProcessRunner()) throws {
-        self.init(config: config, stateDir: stateDir, backend: Self.backend(config, runner: runner), runner: runner)
+        self.init(config: config, stateDir: stateDir, backend: Self.backend(config, runner: runner))
     }
 
-    public init(config: Config.Storage, stateDir: String, backend: VolumeBackend,
-                runner: ProcessRunner = ProcessRunner()) {
-        self.config = config; self.stateDir = stateDir; self.backend = backend; self.runner = runner
+    /// Any backend (it runs whatever programs its filesystem needs;
+    /// VolumeManager runs none).
+    public init(config: Config.Storage, stateDir: String, backend: VolumeBackend) {
+        self.config = config; self.stateDir = stateDir; self.backend = backend
     }
 
     /// The backend `[storage] backend` names.
