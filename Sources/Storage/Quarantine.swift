@@ -33,8 +33,8 @@ extension VolumeManager {
             let mp = mountPoint(uid)
             if let m = SystemState.mounts().last(where: { $0.mountPoint == mp }) {
                 guard m.source == vol.device else { throw SemailError("refusing to unmount \(mp)", why: "\(m.source) is mounted there, not UID's volume", status: .failure) }
-                guard umount2(mp, 0) == 0 else {
-                    let e = errno
+                let e = backend.unmount(mp)
+                guard e == 0 else {
                     throw SemailError("cannot unmount \(mp)", why: SystemState.errnoText(e), hint: e == EBUSY ? "stop what uses it (its container?) first" : nil, status: .failure)
                 }
             }

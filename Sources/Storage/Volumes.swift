@@ -19,30 +19,38 @@ public struct VolumeState: Sendable, Codable, Equatable {
     public var persistent: Bool
 }
 
-/// Mailbox volumes: backend volume + ext4 + mount at `<mail_root>/<uid>` +
-/// Maildir + a boot-time fstab entry. Every operation is idempotent and
-/// undoes what it made when it fails half-way.
+/// Mailbox volumes: a backend's volume with its filesystem, mounted at
+/// `<mail_root>/<uid>` (a sealed mount point), a Maildir and a boot-time
+/// fstab entry. Every operation is idempotent and undoes what it made when
+/// it fails half-way. What depends on the backend is the backend's.
 public struct VolumeManager: Sendable {
     public let config: Config.Storage
     public let stateDir: String
     public let backend: VolumeBackend
-    public let runner: ProcessRunner
 
+    /// The backend `[storage] backend` names, its programs run by RUNNER.
     public init(config: Config.Storage, stateDir: String, runner: ProcessRunner = ProcessRunner()) throws {
-        self.config = config; self.stateDir = stateDir; self.runner = runner
+        self.init(config: config, stateDir: stateDir, backend: Self.backend(config, runner: runner))
+    }
+
+    /// Any backend (it runs whatever programs its filesystem needs;
+    /// VolumeManager runs none).
+    public init(config: Config.Storage, stateDir: String, backend: VolumeBackend) {
+        self.config = config; self.stateDir = stateDir; self.backend = backend
+    }
+
+    /// The backend `[storage] backend` names.
+    public static func backend(_ config: Config.Storage, runner: ProcessRunner = ProcessRunner()) -> VolumeBackend {
         switch config.backend {
-        case "lvm": backend = LVMBackend(vg: config.volumeGroup, runner: runner)
-        default: backend = ImageBackend(dir: config.imageDir, overcommitPercent: config.overcommitPercent)
+        case "lvm": LVMBackend(vg: config.volumeGroup, runner: runner)
+        default: ImageBackend(dir: config.imageDir, overcommitPercent: config.overcommitPercent, runner: runner)
         }
     }
 
     public func mountPoint(_ uid: String) -> String { "\(config.mailRoot)/\(uid)" }
 
     /// Whether UID has a volume (one stat for image files).
-    public func exists(_ uid: String) throws -> Bool {
-        if let b = backend as? ImageBackend { return FileManager.default.fileExists(atPath: b.path(uid)) }
-        return try backend.observeAll().contains { $0.uid == uid }
-    }
+    public func exists(_ uid: String) throws -> Bool { try backend.exists(uid: uid) }
 
     /// Whether UID's volume looks complete, without observing every volume:
     /// a filesystem of its own mounted at the mount point, with a Maildir,
@@ -77,9 +85,6 @@ public struct VolumeManager: Sendable {
                               hint: "ask for at most \(config.maxSize), or raise [storage] max_size", status: .usage)
         }
     }
-
-    /// The ext4 label: "sm-" and the uid, cut to ext4's 16 bytes.
-    static func label(_ uid: String) -> String { String("sm-\(uid)".prefix(16)) }
 
     public struct CreateResult: Sendable, Codable {
         public var volume: VolumeState
@@ -122,32 +127,8 @@ public struct VolumeManager: Sendable {
         let undo = UndoStack()
         var done = false
         defer { if !done { undo.unwind() } }
-        let vol = try backend.ensure(uid: uid, size: size, undo: undo)
+        let vol = try backend.prepare(uid: uid, size: size, force: force, undo: undo)
         defer { vol.release() }
-        try Fault.check("storage.volume")
-
-        // Format only a device that carries no signature at all.
-        var formatted = false
-        let probe = try runner.run(["blkid", "-p", "-o", "export", vol.device], check: false)
-        let fields = Dictionary(probe.text.split(separator: "\n").compactMap { l -> (String, String)? in
-            let kv = l.split(separator: "=", maxSplits: 1); return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
-        }, uniquingKeysWith: { a, _ in a })
-        if probe.status == 2 || (force && fields["TYPE"] != "ext4") {
-            try Fault.check("storage.mkfs")
-            do {
-                try runner.run(["mkfs.ext4", "-q", "-F", "-L", Self.label(uid), "-m", "0",
-                                "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard", vol.device])
-            } catch let e as ProcessError {
-                throw SemailError("formatting \(vol.device) failed", why: e.description, status: .ioError)
-            }
-            formatted = true
-        } else if probe.status == 0, fields["TYPE"] != "ext4" {
-            let what = fields["TYPE"] ?? fields["PTTYPE"] ?? "an unknown signature"
-            throw SemailError("refusing to format \(vol.device)", why: "it already holds \(what)",
-                              hint: "if that data is not needed, pass --force", status: .cantCreate)
-        } else if probe.status != 0 {
-            throw SemailError("cannot probe \(vol.device)", why: "blkid exited with \(probe.status): \(probe.stderr)", status: .ioError)
-        }
 
         var mountedNow = false
         if !SystemState.mounts().contains(where: { $0.mountPoint == mp }) {
@@ -161,11 +142,8 @@ public struct VolumeManager: Sendable {
             // Unusable unless the volume is mounted on it (boot order, a failed mount).
             try SystemState.sealMountPoint(mp)
             try Fault.check("storage.mount")
-            guard mount(vol.device, mp, "ext4", options.flags, options.data.isEmpty ? nil : options.data) == 0 else {
-                let e = errno
-                throw SemailError("cannot mount \(vol.device) on \(mp)", why: SystemState.errnoText(e), status: .ioError)
-            }
-            undo.push("unmount \(mp)") { umount2(mp, 0) }
+            try backend.mount(vol, at: mp, options: options)
+            undo.push("unmount \(mp)") { [backend] in _ = backend.unmount(mp) }
             mountedNow = true
         }
 
@@ -175,16 +153,15 @@ public struct VolumeManager: Sendable {
         let src = backend.fstab(uid: uid)
         let opts = ([src.options, options.text, "nofail", FstabBlock.engineOrder].filter { !$0.isEmpty }).joined(separator: ",")
         let hadLine = try fstab.read().contains { $0.mountPoint == mp }
-        try fstab.set(mountPoint: mp, to: .init(source: src.source, mountPoint: mp, fsType: "ext4", options: opts))
+        try fstab.set(mountPoint: mp, to: .init(source: src.source, mountPoint: mp, fsType: src.fsType, options: opts))
         if !hadLine { undo.push("remove the fstab entry for \(mp)") { [fstab] in try fstab.set(mountPoint: mp, to: nil) } }
         done = true
         // Report this volume without observing every other one again.
-        var st = stat()
-        let actual = backend.kind == "image" && stat(src.source, &st) == 0 ? UInt64(st.st_size) : (existing?.size ?? size)
         let u = SystemState.usage(mp)
-        let state = VolumeState(uid: uid, backend: backend.kind, source: src.source, size: actual, device: vol.device, mountPoint: mp,
-                                mounted: true, fsSize: u?.size, fsUsed: u?.used, fsFree: u?.free, persistent: true)
-        return CreateResult(volume: state, created: vol.created, formatted: formatted, mounted: mountedNow)
+        let state = VolumeState(uid: uid, backend: backend.kind, source: src.source, size: vol.size, device: vol.device,
+                                mountPoint: mp, mounted: true, fsSize: u?.size, fsUsed: u?.used, fsFree: u?.free,
+                                persistent: true)
+        return CreateResult(volume: state, created: vol.created, formatted: vol.formatted, mounted: mountedNow)
     }
 
     /// The volume root (root's, 0711) and Maildir/{tmp,new,cur} (the
@@ -267,8 +244,8 @@ public struct VolumeManager: Sendable {
             guard vol?.device == m.source else {
                 throw SemailError("refusing to unmount \(mp)", why: "\(m.source) is mounted there, not UID's volume", status: .failure)
             }
-            guard umount2(mp, 0) == 0 else {
-                let e = errno
+            let e = backend.unmount(mp)
+            guard e == 0 else {
                 throw SemailError("cannot unmount \(mp)", why: SystemState.errnoText(e),
                                   hint: e == EBUSY ? "something still uses it (its container?): stop that first" : nil, status: .failure)
             }
@@ -287,8 +264,8 @@ public struct VolumeManager: Sendable {
         return DeleteResult(uid: uid, removed: removed)
     }
 
-    /// Grows UID's volume (backend, then resize2fs): online, or with
-    /// `offline` unmounted (where the host does not allow online resizing;
+    /// Grows UID's volume and its filesystem (the backend's): online, or
+    /// with `offline` unmounted (where the host does not allow online resizing;
     /// the volume is mounted again whatever happens). Shrinking is refused.
     public func resize(uid: String, to size: UInt64, owner: MailOwner, offline: Bool = false) throws -> VolumeState {
         let uid = try Validate.uid(uid)
@@ -305,34 +282,21 @@ public struct VolumeManager: Sendable {
             throw SemailError("\(uid)'s volume is not mounted", why: "resizing works on a mounted volume",
                               hint: "mount it with `semailctl volume create \(uid)`", status: .failure)
         }
-        if size > v.size { try backend.grow(uid: uid, to: size) }
+        let volume = BackendVolume(uid: uid, source: v.source, size: v.size, device: dev)
         if offline {
             let mp = mountPoint(uid)
-            guard umount2(mp, 0) == 0 else {
-                let e = errno
+            let e = backend.unmount(mp)
+            guard e == 0 else {
                 throw SemailError("cannot unmount \(mp) for an offline resize", why: SystemState.errnoText(e),
                                   hint: "stop what uses it (its container) first", status: .failure)
             }
             var failure: Error?
-            do {
-                if let image = backend as? ImageBackend { try image.waitDetached(image.path(uid)) }
-                let vol = try backend.ensure(uid: uid, size: size, undo: UndoStack())
-                defer { vol.release() }
-                _ = try runner.run(["e2fsck", "-f", "-p", vol.device], check: false)
-                try runner.run(["resize2fs", vol.device])
-            } catch let e as ProcessError {
-                failure = SemailError("resize2fs failed", why: e.description, status: .ioError)
-            } catch { failure = error }
+            do { try backend.grow(volume, to: size, online: false) } catch { failure = error }
             let mounted = try ensure(uid: uid, size: size, owner: owner, force: false)  // mount it back in every case
             if let failure { throw failure }
             return mounted.volume
         }
-        do { try runner.run(["resize2fs", dev]) } catch let e as ProcessError {
-            let denied = e.stderr.contains("Permission denied")
-            throw SemailError("online resize2fs failed", why: e.description,
-                              hint: denied ? "this host does not allow online resizing (CAP_SYS_RESOURCE); the device has grown: run again with --offline" : nil,
-                              status: .ioError)
-        }
+        try backend.grow(volume, to: size, online: true)
         return try list().first { $0.uid == uid }!
     }
 }

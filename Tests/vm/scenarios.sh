@@ -47,6 +47,21 @@ out=$($B volume resize alice 128M --config $C --json 2>&1); rc=$?
 check resize-mail-kept [ -f /home/Personnes/alice/Maildir/new/1.msg ]
 $B volume resize alice 64M --config $C >/dev/null 2>&1; [ $? -eq 64 ] && ok resize-refuses-shrink || fail resize-refuses-shrink "shrink not refused"
 
+# resize offline: unmounted, the LV and its ext4 grown, mounted again
+out=$($B volume resize alice 160M --offline --config $C --json 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q '"size" : 167772160' && echo "$out" | grep -q '"mounted" : true' \
+  && [ -f /home/Personnes/alice/Maildir/new/1.msg ] && ok resize-offline || fail resize-offline "rc=$rc $out"
+
+# LVM runs in-process (liblvm2cmd): no lvm program is needed on PATH
+out=$(PATH=/nowhere $B volume list --config $C --json 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q '"uid" : "alice"' && ok lvm-in-process || fail lvm-in-process "rc=$rc $out"
+
+# an LVM error carries what lvm said (read through the log callback)
+sed 's/^volume_group = "mvg"/volume_group = "nosuchvg"/' $C > /tmp/novg.toml
+out=$($B volume list --config /tmp/novg.toml 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q 'Volume group "nosuchvg" not found' && ok lvm-error-message \
+  || fail lvm-error-message "rc=$rc $out"
+
 # refuse to format a device that holds a signature
 lvm lvcreate -q -n Volbob -L 32M mvg >/dev/null && mkswap /dev/mvg/Volbob >/dev/null 2>&1
 out=$($B volume create bob --config $C 2>&1); rc=$?
