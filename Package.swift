@@ -26,17 +26,18 @@ let package = Package(
         .target(name: "Zone", dependencies: ["CShims"]),
         .target(name: "Provisioning", dependencies: ["LDAPClient", "Zone", "CShims", "CLVM2", "CCurl",
                                                     .product(name: "Mustache", package: "swift-mustache")]),
-        .executableTarget(name: "semailctl", dependencies: [
-            "Provisioning",
+        .target(name: "Commands", dependencies: [
+            "Provisioning", "LDAPClient", "Zone",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "semailctl", dependencies: ["Commands"]),
 
         .target(name: "TestSupport", dependencies: ["Provisioning", "LDAPClient"], path: "Tests/TestSupport"),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient"]),
         .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning"]),
         .testTarget(name: "ZoneTests", dependencies: ["Zone"], exclude: ["Data"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Provisioning", "LDAPClient", "TestSupport"]),
-        .testTarget(name: "SemailctlTests", dependencies: ["semailctl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "SemailctlTests", dependencies: ["Commands", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,6 @@
+import ArgumentParser
+
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "config", abstract: "Inspect the configuration.",
+                                                    subcommands: [ConfigCheck.self])
+}
