@@ -43,6 +43,14 @@ struct PasswordOptions: ParsableArguments {
     }
 }
 
+/// `--yes`, for the commands that destroy something: without it they ask
+/// on a terminal, and refuse (exit 64) without one.
+struct Confirmation: ParsableArguments {
+    @Flag(help: "Do not ask; required when standard input is not a terminal.") var yes = false
+
+    func ask(_ question: String, what: String) throws { try Terminal.confirm(question, yes: yes, what: what) }
+}
+
 enum Terminal {
     static var isInteractive: Bool { isatty(0) == 1 && isatty(2) == 1 }
 

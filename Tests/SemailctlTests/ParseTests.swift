@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Provisioning
 import Testing
+
 @testable import Commands
 
 /// Every subcommand, checked by parsing (nothing runs, no service is needed):
@@ -49,7 +50,10 @@ import Testing
         (["zone", "remove-mx", "ssow", "--force"], ZoneRemoveMX.self),
         (["zone", "list"], ZoneList.self),
         (["zone", "check-mx", "example.org"], ZoneCheckMX.self),
-        (["mailbox", "create", "bob", "--address", "b@x.org", "--size", "1G", "--dry-run", "--no-wait"], MailboxCreate.self),
+        (
+            ["mailbox", "create", "bob", "--address", "b@x.org", "--size", "1G", "--dry-run", "--no-wait"],
+            MailboxCreate.self
+        ),
         (["mailbox", "delete", "bob", "--archive", "/a.tar.gz", "--yes"], MailboxDelete.self),
         (["mailbox", "list", "--json"], MailboxList.self),
         (["mailbox", "show", "bob"], MailboxShow.self),
@@ -77,29 +81,34 @@ import Testing
     }
 
     @Test func optionsAreRead() throws {
-        let add = try parsed(["user", "add", "bob", "--cn", "Bob B", "--sn", "B", "--posix", "--password-stdin"], as: UserAdd.self)
+        let add = try parsed(
+            ["user", "add", "bob", "--cn", "Bob B", "--sn", "B", "--posix", "--password-stdin"], as: UserAdd.self)
         #expect(add.uid == "bob" && add.cn == "Bob B" && add.sn == "B" && add.posix && add.password.passwordStdin)
         #expect(add.givenName == nil && add.sshKey == nil && !add.global.json)
         let mod = try parsed(["user", "modify", "bob", "--given-name", "", "--mail", "b@x.org"], as: UserModify.self)
         #expect(mod.givenName == "" && mod.mail == "b@x.org" && mod.cn == nil && !mod.posix)
         let imp = try parsed(["import", "a.ldif", "--dry-run", "--window", "8", "--jobs", "2"], as: ImportCommand.self)
-        #expect(imp.file == "a.ldif" && imp.dryRun && imp.window == 8 && imp.jobs == 2 && !imp.update && !imp.outsidePeople)
+        #expect(
+            imp.file == "a.ldif" && imp.dryRun && imp.window == 8 && imp.jobs == 2 && !imp.update && !imp.outsidePeople)
         let vol = try parsed(["volume", "resize", "bob", "2G", "--offline", "--quiet"], as: VolumeResize.self)
         #expect(vol.size == "2G" && vol.offline && vol.global.quiet)
         let rb = try parsed(["container", "rebuild", "bob"], as: ContainerRebuild.self)
         #expect(rb.uid == "bob" && !rb.all && !rb.force)
-        let mx = try parsed(["zone", "add-mx", "ssow", "--a", "192.0.2.1", "--a", "192.0.2.2", "--aaaa", "2001:db8::1"],
-                            as: ZoneAddMX.self)
+        let mx = try parsed(
+            ["zone", "add-mx", "ssow", "--a", "192.0.2.1", "--a", "192.0.2.2", "--aaaa", "2001:db8::1"],
+            as: ZoneAddMX.self)
         #expect(mx.name == "ssow" && mx.a == ["192.0.2.1", "192.0.2.2"] && mx.aaaa == ["2001:db8::1"])
-        let mc = try parsed(["mailbox", "create", "bob", "--address", "b@x.org", "--ssh-key", "/k", "--dry-run"],
-                            as: MailboxCreate.self)
+        let mc = try parsed(
+            ["mailbox", "create", "bob", "--address", "b@x.org", "--ssh-key", "/k", "--dry-run"],
+            as: MailboxCreate.self)
         #expect(mc.address == "b@x.org" && mc.sshKey == "/k" && mc.mutation.dryRun && !mc.mutation.noWait && !mc.asUser)
-        let md = try parsed(["mailbox", "delete", "bob", "--archive", "/a.tar.gz", "--yes", "--json"], as: MailboxDelete.self)
-        #expect(md.archive == "/a.tar.gz" && md.yes && md.global.json && !md.mutation.dryRun)
+        let md = try parsed(
+            ["mailbox", "delete", "bob", "--archive", "/a.tar.gz", "--yes", "--json"], as: MailboxDelete.self)
+        #expect(md.archive == "/a.tar.gz" && md.confirmation.yes && md.global.json && !md.mutation.dryRun)
         let rc = try parsed(["reconcile", "--watch", "--no-wait", "--config", "/c.toml"], as: ReconcileCommand.self)
         #expect(rc.watch && rc.noWait && !rc.dryRun && rc.global.config == "/c.toml")
         let qp = try parsed(["quarantine", "purge", "q1", "q2"], as: QuarantinePurge.self)
-        #expect(qp.ids == ["q1", "q2"] && !qp.yes)
+        #expect(qp.ids == ["q1", "q2"] && !qp.confirmation.yes)
         let ib = try parsed(["image", "bootstrap"], as: ImageBootstrapCommand.self)
         #expect(ib.suite == "bookworm" && ib.mirror == "http://deb.debian.org/debian" && ib.rootfsCache == nil)
         let sc = try parsed(["ssh-config"], as: SSHConfigCommand.self)
@@ -108,15 +117,15 @@ import Testing
 
     /// Refused by the parser: exit 64 (EX_USAGE), before anything runs.
     @Test(arguments: [
-        ["user", "add", "bob", "--sn", "B"],                       // --cn missing
+        ["user", "add", "bob", "--sn", "B"],  // --cn missing
         ["user", "passwd", "bob", "--password-stdin", "--password-file", "/p"],
-        ["container", "rebuild"],                                  // neither a uid nor --all
+        ["container", "rebuild"],  // neither a uid nor --all
         ["container", "rebuild", "bob", "--all"],
-        ["reconcile", "--detailed-exitcode"],                      // needs --dry-run
+        ["reconcile", "--detailed-exitcode"],  // needs --dry-run
         ["reconcile", "--watch", "--dry-run"],
-        ["mailbox", "create", "bob"],                              // --address missing
+        ["mailbox", "create", "bob"],  // --address missing
         ["import", "a.ldif", "--window", "many"],
-        ["volume", "resize", "bob"],                               // the size missing
+        ["volume", "resize", "bob"],  // the size missing
         ["mailbox", "frobnicate"],
         ["user", "show", "bob", "--no-such-option"],
     ]) func refusedByTheParser(_ args: [String]) {

@@ -4,7 +4,8 @@ import Provisioning
 struct ConfigCheck: SemailCommand {
     static let configuration = CommandConfiguration.leaf(
         commandName: "check",
-        abstract: "Load the configuration, report unknown keys and wrong types with their line, and try each component.")
+        abstract: "Load the configuration, report unknown keys and wrong types with their line, and try each component."
+    )
 
     @OptionGroup var global: GlobalOptions
 

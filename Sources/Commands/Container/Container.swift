@@ -4,9 +4,12 @@ import Provisioning
 
 struct ContainerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "container", abstract: "One persistent container per mailbox ([containers]): sshd, the Maildir at /Maildir.",
-        subcommands: [ContainerCreate.self, ContainerRebuild.self, ContainerRemove.self, ContainerList.self, ContainerShow.self,
-                      ContainerNetworkRemove.self])
+        commandName: "container",
+        abstract: "One persistent container per mailbox ([containers]): sshd, the Maildir at /Maildir.",
+        subcommands: [
+            ContainerCreate.self, ContainerRebuild.self, ContainerRemove.self, ContainerList.self, ContainerShow.self,
+            ContainerNetworkRemove.self,
+        ])
 }
 
 extension ContainerState {
@@ -19,12 +22,13 @@ extension ContainerState {
 
 extension ContainerResult {
     var text: String {
-        let what: String = switch action {
-        case .created: "created and started"
-        case .rebuilt: "rebuilt; the new container runs" + (removedOld.map { ", old \($0) removed" } ?? "")
-        case .upToDate: "up to date and running"
-        case .started: "up to date; started it"
-        }
+        let what: String =
+            switch action {
+            case .created: "created and started"
+            case .rebuilt: "rebuilt; the new container runs" + (removedOld.map { ", old \($0) removed" } ?? "")
+            case .upToDate: "up to date and running"
+            case .started: "up to date; started it"
+            }
         return "\(container.name): \(what)" + (container.ssh.map { "\n  \($0)" } ?? "")
     }
 }

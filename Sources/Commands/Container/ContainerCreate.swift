@@ -2,7 +2,8 @@ import ArgumentParser
 import Provisioning
 
 struct ContainerCreate: SemailCommand {
-    static let configuration = CommandConfiguration.leaf(commandName: "create",
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "create",
         abstract: "Render UID's Dockerfile, build it, create and start semail-UID (idempotent).")
     @Argument(help: "The uid.") var uid: String
     @Option(help: "The mailbox address (default: the entry's first mail).") var address: String?

@@ -2,7 +2,8 @@ import ArgumentParser
 import Provisioning
 
 struct ContainerList: SemailCommand {
-    static let configuration = CommandConfiguration.leaf(commandName: "list", abstract: "Every semail container (one API call).")
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "list", abstract: "Every semail container (one API call).")
     @OptionGroup var global: GlobalOptions
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {

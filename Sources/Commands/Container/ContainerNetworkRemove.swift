@@ -2,8 +2,11 @@ import ArgumentParser
 import Provisioning
 
 struct ContainerNetworkRemove: SemailCommand {
-    static let configuration = CommandConfiguration.leaf(commandName: "network-remove",
-        abstract: "Remove the [containers] network and its firewall chains (no container may use it). Create/rebuild make it again.")
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "network-remove",
+        abstract:
+            "Remove the [containers] network and its firewall chains (no container may use it). Create/rebuild make it again."
+    )
     @OptionGroup var global: GlobalOptions
 
     struct Removed: Encodable { var network: String }
@@ -11,7 +14,9 @@ struct ContainerNetworkRemove: SemailCommand {
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
         let host = try ctx.host()
         try host.containers().network().remove()
-        ctx.emit(Removed(network: host.config.containers.network)) { "removed the network \($0.network) and its firewall rules" }
+        ctx.emit(Removed(network: host.config.containers.network)) {
+            "removed the network \($0.network) and its firewall rules"
+        }
         return .success
     }
 }

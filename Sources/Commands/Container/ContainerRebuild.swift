@@ -2,8 +2,11 @@ import ArgumentParser
 import Provisioning
 
 struct ContainerRebuild: SemailCommand {
-    static let configuration = CommandConfiguration.leaf(commandName: "rebuild",
-        abstract: "Re-render the Dockerfile; rebuild when it (or the base image) changed. The old container serves until the new one runs.")
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "rebuild",
+        abstract:
+            "Re-render the Dockerfile; rebuild when it (or the base image) changed. The old container serves until the new one runs."
+    )
     @Argument(help: "The uid (or --all).") var uid: String?
     @Flag(help: "Every semail container.") var all = false
     @Flag(help: "Rebuild even when nothing changed (without the build cache).") var force = false
@@ -13,7 +16,12 @@ struct ContainerRebuild: SemailCommand {
         if all == (uid != nil) { throw ValidationError("give a uid or --all") }
     }
 
-    struct Outcome: Encodable { var uid: String; var ok: Bool; var result: ContainerResult?; var error: String? }
+    struct Outcome: Encodable {
+        var uid: String
+        var ok: Bool
+        var result: ContainerResult?
+        var error: String?
+    }
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
         let host = try ctx.host()
@@ -27,7 +35,8 @@ struct ContainerRebuild: SemailCommand {
         var results: [Outcome] = []
         for (i, t) in targets.enumerated() {
             do {
-                let r = try mgr.ensure(host.containerInput(t.uid, address: t.address.isEmpty ? nil : t.address), force: force)
+                let r = try mgr.ensure(
+                    host.containerInput(t.uid, address: t.address.isEmpty ? nil : t.address), force: force)
                 results.append(Outcome(uid: t.uid, ok: true, result: r))
             } catch let e as SemailError {
                 results.append(Outcome(uid: t.uid, ok: false, error: e.description))
@@ -39,7 +48,8 @@ struct ContainerRebuild: SemailCommand {
         ctx.emit(results) { rs in
             let lines = rs.map { $0.ok ? $0.result!.text : "\($0.uid): FAILED: \($0.error ?? "")" }
             let failed = rs.filter { !$0.ok }.count
-            return (lines + ["\(rs.count) containers, \(rs.count - failed) ok, \(failed) failed"]).joined(separator: "\n")
+            return (lines + ["\(rs.count) containers, \(rs.count - failed) ok, \(failed) failed"]).joined(
+                separator: "\n")
         }
         return results.allSatisfy(\.ok) ? .success : .failure
     }

@@ -2,8 +2,10 @@ import ArgumentParser
 import Provisioning
 
 struct MailboxList: SemailCommand {
-    static let configuration = CommandConfiguration.leaf(commandName: "list",
-        abstract: "Every mailbox with its address, volume usage, container state and DNS state (one call per component).")
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "list",
+        abstract:
+            "Every mailbox with its address, volume usage, container state and DNS state (one call per component).")
     @OptionGroup var global: GlobalOptions
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {

@@ -3,7 +3,8 @@ import Foundation
 import Provisioning
 
 struct QuarantineCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "quarantine",
+    static let configuration = CommandConfiguration(
+        commandName: "quarantine",
         abstract: "Volumes set aside (by `reconcile --prune` or `quarantine add`), kept [state] quarantine_days "
             + "before they may be purged.",
         subcommands: [QuarantineList.self, QuarantineAdd.self, QuarantineRestore.self, QuarantinePurge.self])

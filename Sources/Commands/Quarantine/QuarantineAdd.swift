@@ -2,7 +2,8 @@ import ArgumentParser
 import Provisioning
 
 struct QuarantineAdd: SemailCommand {
-    static let configuration = CommandConfiguration.leaf(commandName: "add",
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "add",
         abstract: "Set UID's volume aside by hand: unmount it, drop its fstab entry and move it to the quarantine "
             + "(nothing is wiped).")
     @Argument var uid: String

@@ -2,7 +2,8 @@ import ArgumentParser
 import Provisioning
 
 struct QuarantineRestore: SemailCommand {
-    static let configuration = CommandConfiguration.leaf(commandName: "restore",
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "restore",
         abstract: "Put a quarantined volume back and mount it (its mail intact).")
     @Argument(help: "The quarantine id (see `quarantine list`).") var id: String
     @OptionGroup var global: GlobalOptions

@@ -2,7 +2,8 @@ import ArgumentParser
 import Provisioning
 
 struct UserAdd: SemailCommand {
-    static let configuration = CommandConfiguration.leaf(commandName: "add", abstract: "Add an inetOrgPerson under the people OU.")
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "add", abstract: "Add an inetOrgPerson under the people OU.")
 
     @Argument(help: "The uid: 1-32 of a-z 0-9 . _ -, starting with a letter.") var uid: String
     @Option(help: "Common name (full name).") var cn: String
@@ -21,7 +22,8 @@ struct UserAdd: SemailCommand {
         if secret == nil { ctx.out.warn("no password given: \(uid) cannot bind until `semailctl user passwd \(uid)`") }
         let keys = try sshKey.map { try SSHKeys.read($0) } ?? []
         let user = try SSHKeys(host: host).addUser(
-            NewUser(uid: uid, cn: cn, sn: sn, givenName: givenName, mail: mail, posix: posix), password: secret, keys: keys)
+            NewUser(uid: uid, cn: cn, sn: sn, givenName: givenName, mail: mail, posix: posix), password: secret,
+            keys: keys)
         ctx.emit(user) { "added \($0.dn)" }
         return .success
     }

@@ -2,13 +2,17 @@ import ArgumentParser
 import Provisioning
 
 struct UserPasswd: SemailCommand {
-    static let configuration = CommandConfiguration.leaf(commandName: "passwd",
-                                                    abstract: "Set a user's password (Password Modify extended operation).")
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "passwd",
+        abstract: "Set a user's password (Password Modify extended operation).")
     @Argument var uid: String
     @OptionGroup var password: PasswordOptions
     @OptionGroup var global: GlobalOptions
 
-    struct Result: Encodable { var uid: String; var passwordSet: Bool }
+    struct Result: Encodable {
+        var uid: String
+        var passwordSet: Bool
+    }
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
         _ = try Validate.uid(uid)

@@ -2,7 +2,8 @@ import ArgumentParser
 import Provisioning
 
 struct UserSSHKeys: SemailCommand {
-    static let configuration = CommandConfiguration.leaf(commandName: "ssh-keys",
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "ssh-keys",
         abstract: "Replace a user's SSH public keys (sshPublicKey) from a file; "
             + "`container rebuild UID` puts them in the container.")
     @Argument var uid: String

@@ -2,7 +2,8 @@ import ArgumentParser
 import Provisioning
 
 struct VolumeCreate: SemailCommand {
-    static let configuration = CommandConfiguration.leaf(commandName: "create",
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "create",
         abstract: "Create, format (only if blank), mount and populate UID's volume; completes a half-made one.")
     @Argument(help: "The uid.") var uid: String
     @Option(help: "Size, e.g. 5G or 512M (default: [storage] default_size).") var size: String?

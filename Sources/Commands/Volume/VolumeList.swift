@@ -2,7 +2,8 @@ import ArgumentParser
 import Provisioning
 
 struct VolumeList: SemailCommand {
-    static let configuration = CommandConfiguration.leaf(commandName: "list", abstract: "Every mailbox volume, observed at once.")
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "list", abstract: "Every mailbox volume, observed at once.")
     @OptionGroup var global: GlobalOptions
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {

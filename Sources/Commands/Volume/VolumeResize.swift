@@ -2,10 +2,12 @@ import ArgumentParser
 import Provisioning
 
 struct VolumeResize: SemailCommand {
-    static let configuration = CommandConfiguration.leaf(commandName: "resize", abstract: "Grow UID's volume online; shrinking is refused.")
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "resize", abstract: "Grow UID's volume online; shrinking is refused.")
     @Argument var uid: String
     @Argument(help: "The new size, e.g. 10G.") var size: String
-    @Flag(help: "Unmount, fsck and resize, then mount again (where online resizing is not allowed).") var offline = false
+    @Flag(help: "Unmount, fsck and resize, then mount again (where online resizing is not allowed).") var offline =
+        false
     @OptionGroup var global: GlobalOptions
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {

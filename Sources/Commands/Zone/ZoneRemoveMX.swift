@@ -2,7 +2,8 @@ import ArgumentParser
 import Provisioning
 
 struct ZoneRemoveMX: SemailCommand {
-    static let configuration = CommandConfiguration.leaf(commandName: "remove-mx", abstract: "Remove the MX (and A/AAAA) records semailctl added for NAME.")
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "remove-mx", abstract: "Remove the MX (and A/AAAA) records semailctl added for NAME.")
     @Argument(help: "A name inside the zone.") var name: String
     @Flag(help: "Also remove MX records of NAME written by hand.") var force = false
     @OptionGroup var global: GlobalOptions

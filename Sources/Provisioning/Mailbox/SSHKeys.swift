@@ -30,8 +30,10 @@ extension Mailboxes {
     /// `mailbox create`, with the user's SSH keys: KEYS (when given) replace
     /// the entry's before the pipeline runs, so the container it makes
     /// carries them. The caller holds the state lock; a dry run sets nothing.
-    public func create(uid: String, address: String, size: UInt64?, sshKeys: [String]?, by requester: Requester = .admin,
-                       dryRun: Bool = false) throws -> PipelineReport {
+    public func create(
+        uid: String, address: String, size: UInt64?, sshKeys: [String]?, by requester: Requester = .admin,
+        dryRun: Bool = false
+    ) throws -> PipelineReport {
         if let sshKeys, !dryRun { _ = try SSHKeys(host: host).replace(uid, with: sshKeys) }
         return try create(uid: uid, address: address, size: size, by: requester, dryRun: dryRun)
     }
