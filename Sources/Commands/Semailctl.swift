@@ -6,7 +6,8 @@ public struct Semailctl: AsyncParsableCommand {
         commandName: "semailctl",
         abstract: "Provision and keep in shape a multi-user mail host (LDAP users, volumes, containers, DNS).",
         discussion: """
-            Configuration: --config PATH (anywhere on the command line), else $SEMAIL_CONFIG, else /etc/semail/semail.toml.
+            Configuration: --config PATH (anywhere on the command line), else $SEMAIL_CONFIG, else \
+            /etc/semail/semail.toml.
             Every command takes --json: one JSON document on stdout, logs on stderr.
 
             FILES

@@ -5,7 +5,8 @@ struct ContainerNetworkRemove: SemailCommand {
     static let configuration = CommandConfiguration.leaf(
         commandName: "network-remove",
         abstract:
-            "Remove the [containers] network and its firewall chains (no container may use it). Create/rebuild make it again."
+            "Remove the [containers] network and its firewall chains (no container may use it). Create/rebuild "
+                + "make it again."
     )
     @OptionGroup var global: GlobalOptions
 

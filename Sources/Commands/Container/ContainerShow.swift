@@ -23,7 +23,8 @@ struct ContainerShow: SemailCommand {
                 "image     \(c.image)",
                 "template  \(c.templateHash)", "ip        \(c.ipAddress ?? "-") (fixed: \(c.fixedAddress ?? "none"))",
                 "ssh       \(c.ssh ?? "- (not running)")",
-                "          or: `semailctl ssh-config \(c.uid)` for ~/.ssh/config, then `ssh \(SSHAccess.hostName(c.uid))`",
+                "          or: `semailctl ssh-config \(c.uid)` for ~/.ssh/config, then `ssh "
+                    + "\(SSHAccess.hostName(c.uid))`",
             ]
             .joined(separator: "\n")
         }

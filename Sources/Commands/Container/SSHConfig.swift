@@ -7,8 +7,10 @@ struct SSHConfigCommand: SemailCommand {
         commandName: "ssh-config",
         abstract: "Print the ssh_config block and the known_hosts line that reach UID's container (or every one).",
         discussion: """
-            Each block names the container `<uid>.semail`: its fixed address, the user, ProxyJump through [containers] ssh_host \
-            (default: this host's name) and HostKeyAlias semail-<uid>. The known_hosts line is the container's kept host key. \
+            Each block names the container `<uid>.semail`: its fixed address, the user, ProxyJump through \
+            [containers] ssh_host \
+            (default: this host's name) and HostKeyAlias semail-<uid>. The known_hosts line is the container's \
+            kept host key. \
             Append the block to ~/.ssh/config and the line to ~/.ssh/known_hosts, then `ssh <uid>.semail`.
             Exit status: 0, or 1 when UID has no address or host key yet.
             """)

@@ -5,7 +5,8 @@ struct DirectorySetupCommand: SemailCommand {
     static let configuration = CommandConfiguration.leaf(
         commandName: "setup",
         abstract:
-            "Load the schema, syncprov, indexes, the mailbox uniqueness constraint and write access into a cn=config slapd.",
+            "Load the schema, syncprov, indexes, the mailbox uniqueness constraint and write access into a "
+                + "cn=config slapd.",
         discussion: """
             Run as root on the LDAP server: it talks to slapd over ldapi:// with SASL EXTERNAL, the identity \
             Debian's package lets manage cn=config. Idempotent: it changes only what is missing, and a second \

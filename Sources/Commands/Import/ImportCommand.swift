@@ -9,7 +9,8 @@ struct ImportCommand: SemailCommand {
         abstract: "Apply an LDIF file (RFC 2849), idempotently, with many requests in flight.",
         discussion: """
             An entry that already exists with the same attributes (as the server matches them) is skipped; one that
-            differs is reported, and its differing attributes replaced only with --update. Exit code 1 when any record failed.
+            differs is reported, and its differing attributes replaced only with --update. Exit code 1 when any \
+            record failed.
             Records are applied in file order: one is sent ahead of earlier ones only when no entry it touches (nor an
             ancestor or descendant) is in flight. `control:` lines are sent with their record; increment: is supported.
             Without --continue-on-error nothing is sent after the first failure; records already in flight then are
@@ -73,7 +74,8 @@ struct ImportCommand: SemailCommand {
             var l = [d.ldap.text(update: update)]
             if let p = d.mailboxes {
                 l.append(
-                    "mailboxes: \(p.created) created, \(p.unchanged) already there, \(p.failed) failed, in \(String(format: "%.1f", p.seconds)) s"
+                    "mailboxes: \(p.created) created, \(p.unchanged) already there, \(p.failed) failed, in "
+                        + "\(String(format: "%.1f", p.seconds)) s"
                 )
                 l += p.results.filter { !$0.ok }.map {
                     "  failed: \($0.subject) at \($0.failedStep ?? "start"): \($0.reason ?? "")"
@@ -95,7 +97,8 @@ extension ImportSummary {
     func text(update: Bool) -> String {
         let s = self
         var l = [
-            "\(s.dryRun ? "dry run: would have " : "")added \(s.added), modified \(s.modified), deleted \(s.deleted), renamed \(s.renamed), skipped \(s.skipped), failed \(s.failed)"
+            "\(s.dryRun ? "dry run: would have " : "")added \(s.added), modified \(s.modified), deleted "
+                + "\(s.deleted), renamed \(s.renamed), skipped \(s.skipped), failed \(s.failed)"
                 + (s.notApplied > 0 ? ", not applied after the first failure \(s.notApplied)" : "")
         ]
         if let line = s.notSentFromLine {

@@ -34,7 +34,8 @@ extension PipelineReport {
             l.append("  rolled back: \(rolledBack.isEmpty ? "nothing" : rolledBack.joined(separator: ", "))")
             if !undoFailures.isEmpty {
                 l.append(
-                    "  could NOT undo: \(undoFailures.joined(separator: "; ")) (the journal keeps it; run `semailctl recover`)"
+                    "  could NOT undo: \(undoFailures.joined(separator: "; ")) (the journal keeps it; run "
+                        + "`semailctl recover`)"
                 )
             }
         }

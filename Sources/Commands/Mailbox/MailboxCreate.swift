@@ -5,17 +5,20 @@ struct MailboxCreate: SemailCommand {
     static let configuration = CommandConfiguration.leaf(
         commandName: "create",
         abstract:
-            "Create UID's mailbox: volume, ext4, mount and Maildir, container, MX record, directory entry, address map.",
+            "Create UID's mailbox: volume, ext4, mount and Maildir, container, MX record, directory entry, "
+                + "address map.",
         discussion:
-            "Each step is skipped when already done, so running it again completes a half-made mailbox. A failed step rolls back what this run made."
+            "Each step is skipped when already done, so running it again completes a half-made mailbox. A failed "
+                + "step rolls back what this run made."
     )
     @Argument(help: "The uid (an existing user).") var uid: String
     @Option(help: "The mailbox address, ID@DOMAIN.") var address: String
     @Option(help: "Volume size (default: [storage] default_size).") var size: String?
     @Option(help: "SSH public keys for the user's container (a file, one key per line).") var sshKey: String?
     @Flag(
-        help:
-            "Ask the user's own password and check it by binding as the user (self-service: the [policy] rules for users apply)."
+        help: ArgumentHelp(
+            "Ask the user's own password and check it by binding as the user (self-service: the [policy] rules "
+                + "for users apply).")
     ) var asUser = false
     @OptionGroup var password: PasswordOptions
     @OptionGroup var mutation: MutationOptions

@@ -21,9 +21,8 @@ struct MailboxShow: SemailCommand {
             if let why = m.refused { l.append("REFUSED    \(why) (not in the address map)") }
             if let f = m.lastFailure { l.append("FAILED     \(f.summary) (`semailctl reconcile` retries it)") }
             if let v = m.volume {
-                l.append(
-                    "volume     \(v.source) \(v.mounted ? "mounted at \(v.mountPoint), \(ByteSize.format(v.fsUsed ?? 0)) used of \(ByteSize.format(v.fsSize ?? 0))" : "NOT mounted")"
-                )
+                let used = "\(ByteSize.format(v.fsUsed ?? 0)) used of \(ByteSize.format(v.fsSize ?? 0))"
+                l.append("volume     \(v.source) \(v.mounted ? "mounted at \(v.mountPoint), \(used)" : "NOT mounted")")
             } else {
                 l.append("volume     MISSING")
             }

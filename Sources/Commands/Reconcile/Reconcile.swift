@@ -8,9 +8,12 @@ struct ReconcileCommand: SemailCommand {
         abstract:
             "Make the host match the directory: repair drift per mailbox, report orphans (remove them with --prune).",
         discussion: """
-            Observes each component once (one LDAP search, one volume listing, one container listing, one zone parse), prints the plan, \
-            then repairs each mailbox as its own transaction. Pruned volumes go to the quarantine (see `semailctl quarantine`). \
-            A run that would remove or recreate more than [state] guard_percent% of the mailboxes (at least guard_min) stops unless --force.
+            Observes each component once (one LDAP search, one volume listing, one container listing, one zone \
+            parse), prints the plan, \
+            then repairs each mailbox as its own transaction. Pruned volumes go to the quarantine (see \
+            `semailctl quarantine`). \
+            A run that would remove or recreate more than [state] guard_percent% of the mailboxes (at least \
+            guard_min) stops unless --force.
             With --dry-run --detailed-exitcode: exit 0 when nothing would change, 2 when something would, 1 on error.
             """,
         exitCodes: ExitStatus.allCases)
@@ -20,8 +23,9 @@ struct ReconcileCommand: SemailCommand {
     @Flag(help: "With --dry-run: exit 2 when changes are pending, 0 when none, 1 on error.") var detailedExitcode =
         false
     @Flag(
-        help:
-            "Stay running and reconcile whenever the directory changes (LDAP Content Synchronization, RFC 4533). With --json: one JSON document per line, one per pass."
+        help: ArgumentHelp(
+            "Stay running and reconcile whenever the directory changes (LDAP Content Synchronization, RFC 4533). "
+                + "With --json: one JSON document per line, one per pass.")
     ) var watch = false
     @Flag(help: "Fail at once if another semailctl holds the state lock.") var noWait = false
     @OptionGroup var global: GlobalOptions
@@ -85,7 +89,8 @@ extension ReconcileReport {
             l.append(
                 a.ok
                     ? "repaired \(a.subject): \(a.applied.joined(separator: ", "))"
-                    : "FAILED \(a.subject) at \(a.failedStep ?? "?"): \(a.reason ?? ""); rolled back \(a.rolledBack.joined(separator: ", "))"
+                    : "FAILED \(a.subject) at \(a.failedStep ?? "?"): \(a.reason ?? ""); rolled back "
+                        + "\(a.rolledBack.joined(separator: ", "))"
             )
         }
         for p in pruned { l.append("pruned \(p)") }

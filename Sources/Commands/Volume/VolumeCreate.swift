@@ -16,7 +16,9 @@ struct VolumeCreate: SemailCommand {
         let bytes = try ByteSize.parse(size ?? host.config.storage.defaultSize)
         let r = try host.volumes().create(uid: uid, size: bytes, owner: try host.mailOwner(uid), force: force)
         ctx.emit(r) { r in
-            "\(r.created ? "created" : "reused") \(r.volume.source)\(r.formatted ? ", formatted ext4" : "")\(r.mounted ? ", mounted" : "") at \(r.volume.mountPoint)"
+            "\(r.created ? "created" : "reused") "
+                + "\(r.volume.source)\(r.formatted ? ", formatted ext4" : "")\(r.mounted ? ", mounted" : "") at "
+                    + "\(r.volume.mountPoint)"
         }
         return .success
     }

@@ -17,7 +17,8 @@ struct ZoneList: SemailCommand {
                 ? ["  (none)"] : l.managed.map { "  \($0.owner) \($0.ttl) \($0.rrclass) \($0.type) \($0.rdataText)" }
             lines.append("all MX records:")
             lines += l.mx.map {
-                "  \($0.owner) \($0.type) \($0.rdataText)  [\($0.managed ? "semailctl" : "by hand, \($0.file):\($0.line)")]"
+                "  \($0.owner) \($0.type) \($0.rdataText)  "
+                    + "[\($0.managed ? "semailctl" : "by hand, \($0.file):\($0.line)")]"
             }
             return lines.joined(separator: "\n")
         }
