@@ -1,6 +1,4 @@
 import ArgumentParser
-import Foundation
-import Provisioning
 
 struct ContainerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,25 +8,4 @@ struct ContainerCommand: AsyncParsableCommand {
             ContainerCreate.self, ContainerRebuild.self, ContainerRemove.self, ContainerList.self, ContainerShow.self,
             ContainerNetworkRemove.self,
         ])
-}
-
-extension ContainerState {
-    var line: String {
-        "\(uid.padding(toLength: 16, withPad: " ", startingAt: 0)) \(MailboxStatus.column(shownState, 10)) "
-            + "\((fixedAddress ?? ipAddress ?? "-").padding(toLength: 15, withPad: " ", startingAt: 0)) "
-            + "\(address.padding(toLength: 28, withPad: " ", startingAt: 0)) \(name)  template \(templateHash.prefix(12))"
-    }
-}
-
-extension ContainerResult {
-    var text: String {
-        let what: String =
-            switch action {
-            case .created: "created and started"
-            case .rebuilt: "rebuilt; the new container runs" + (removedOld.map { ", old \($0) removed" } ?? "")
-            case .upToDate: "up to date and running"
-            case .started: "up to date; started it"
-            }
-        return "\(container.name): \(what)" + (container.ssh.map { "\n  \($0)" } ?? "")
-    }
 }

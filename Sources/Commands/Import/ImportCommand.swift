@@ -26,11 +26,11 @@ struct ImportCommand: SemailCommand {
     @Flag(help: "Go on past malformed or failing records.") var continueOnError = false
     @Flag(help: "Replace the differing attributes of entries that already exist.") var update = false
     @Option(help: "Requests kept in flight (1: one at a time, as ldapmodify).") var window = 64
-    @Option(help: "Mailboxes provisioned in parallel (default: the number of cores).") var jobs = ProcessInfo
-        .processInfo.activeProcessorCount
+    @Option(help: "Mailboxes provisioned in parallel (default: the number of cores).")
+    var jobs = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Fail at once if another semailctl holds the state lock.") var noWait = false
-    @Flag(help: "Also apply records outside the people OU ([ldap] people); refused otherwise.") var outsidePeople =
-        false
+    @Flag(help: "Also apply records outside the people OU ([ldap] people); refused otherwise.")
+    var outsidePeople = false
     @OptionGroup var global: GlobalOptions
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {

@@ -20,8 +20,8 @@ struct ReconcileCommand: SemailCommand {
     @Flag(help: "Print the plan only.") var dryRun = false
     @Flag(help: "Remove orphans: containers and MX records go, volumes are moved to the quarantine.") var prune = false
     @Flag(help: "Go past the mass-change guard.") var force = false
-    @Flag(help: "With --dry-run: exit 2 when changes are pending, 0 when none, 1 on error.") var detailedExitcode =
-        false
+    @Flag(help: "With --dry-run: exit 2 when changes are pending, 0 when none, 1 on error.")
+    var detailedExitcode = false
     @Flag(
         help: ArgumentHelp(
             "Stay running and reconcile whenever the directory changes (LDAP Content Synchronization, RFC 4533). "

@@ -6,8 +6,8 @@ struct VolumeResize: SemailCommand {
         commandName: "resize", abstract: "Grow UID's volume online; shrinking is refused.")
     @Argument var uid: String
     @Argument(help: "The new size, e.g. 10G.") var size: String
-    @Flag(help: "Unmount, fsck and resize, then mount again (where online resizing is not allowed).") var offline =
-        false
+    @Flag(help: "Unmount, fsck and resize, then mount again (where online resizing is not allowed).")
+    var offline = false
     @OptionGroup var global: GlobalOptions
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {

@@ -1,6 +1,4 @@
 import ArgumentParser
-import Provisioning
-import Zone
 
 struct ZoneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,13 +10,4 @@ struct ZoneCommand: AsyncParsableCommand {
             dynamic zone). Every other byte of the file is kept as it was.
             """,
         subcommands: [ZoneAddMX.self, ZoneRemoveMX.self, ZoneList.self, ZoneCheckMX.self])
-}
-
-extension ZoneEditResult {
-    var summary: String {
-        guard changed else { return "nothing to change (serial \(oldSerial.map(String.init) ?? "?") kept)" }
-        var l = added.map { "added   \($0)" } + removed.map { "removed \($0)" }
-        l.append("serial \(oldSerial.map(String.init) ?? "?") -> \(newSerial.map(String.init) ?? "?"), zone reloaded")
-        return l.joined(separator: "\n")
-    }
 }
