@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Provisioning
 
 /// A leaf command. Its file declares what it parses and `execute`s it: one

@@ -1,5 +1,10 @@
+import Containers
+import Core
+import DNS
+import Directory
 import Foundation
 import LDAPClient
+import Storage
 
 public struct ConfigReport: Sendable, Codable {
     public struct Component: Sendable, Codable {
@@ -31,9 +36,9 @@ public enum ConfigChecker {
 
     static func checkLDAP(_ config: Config) -> ConfigReport.Component {
         do {
-            let c = try Host.connect(config.ldap)
+            let c = try DirectoryServer.connect(config.ldap)
             defer { c.close() }
-            try Host.bindAdmin(c, config.ldap)
+            try DirectoryServer.bindAdmin(c, config.ldap)
             let who = (try? c.whoAmI()) ?? ""
             var found = false
             try c.search(base: config.peopleDN, scope: .base, attributes: ["1.1"]) { _ in found = true }

@@ -1,6 +1,6 @@
 import ArgumentParser
+import Core
 import Foundation
-import Provisioning
 import Testing
 
 @testable import Commands

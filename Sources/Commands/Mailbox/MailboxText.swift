@@ -1,3 +1,5 @@
+import Core
+import Directory
 import Foundation
 import Provisioning
 

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Core
 import Foundation
 import Provisioning
+import Storage
 
 struct QuarantineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Core
 import Provisioning
+import Storage
 
 struct QuarantineList: SemailCommand {
     static let configuration = CommandConfiguration.leaf(commandName: "list", abstract: "Quarantined volumes.")

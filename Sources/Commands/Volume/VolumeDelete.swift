@@ -1,5 +1,7 @@
 import ArgumentParser
+import Core
 import Provisioning
+import Storage
 
 struct VolumeDelete: SemailCommand {
     static let configuration = CommandConfiguration.leaf(

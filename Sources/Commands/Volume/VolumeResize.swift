@@ -1,5 +1,7 @@
 import ArgumentParser
+import Core
 import Provisioning
+import Storage
 
 struct VolumeResize: SemailCommand {
     static let configuration = CommandConfiguration.leaf(

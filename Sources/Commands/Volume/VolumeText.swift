@@ -1,4 +1,6 @@
+import Core
 import Provisioning
+import Storage
 
 extension VolumeState {
     var line: String {

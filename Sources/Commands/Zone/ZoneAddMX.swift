@@ -1,4 +1,6 @@
 import ArgumentParser
+import Core
+import DNS
 import Provisioning
 
 struct ZoneAddMX: SemailCommand {

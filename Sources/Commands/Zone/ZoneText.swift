@@ -1,5 +1,6 @@
+import Core
+import DNS
 import Provisioning
-import Zone
 
 extension ZoneEditResult {
     var summary: String {

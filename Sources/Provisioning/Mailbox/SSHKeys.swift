@@ -1,3 +1,5 @@
+import Core
+import Directory
 import Foundation
 
 /// A user's SSH public keys (openssh-lpk `sshPublicKey` on the entry), the
