@@ -16,7 +16,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 # /usr/local/share/zsh/site-functions (local installs), not the other two.
 ZSHCOMPDIR ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/share/zsh/vendor-completions,$(PREFIX)/share/zsh/site-functions)
 # The one version: the string `semailctl --version` prints.
-VERSION := $(shell sed -n 's/^ *version: "\([^"]*\)",.*/\1/p' Sources/semailctl/Semailctl.swift)
+VERSION := $(shell sed -n 's/^ *version: "\([^"]*\)",.*/\1/p' Sources/Commands/Semailctl.swift)
 RELEASE_BIN = .build/release/semailctl
 # Man pages come from swift-argument-parser's generate-manual plugin run on the
 # debug build (the same command tree; the plugin's own build would otherwise

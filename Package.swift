@@ -33,10 +33,11 @@ let package = Package(
         .target(name: "DNS", dependencies: ["Core", "CShims"]),
         .target(name: "Provisioning", dependencies: ["Core", "Directory", "Storage", "Containers", "DNS",
                                                     "LDAPClient", "CShims"]),
-        .executableTarget(name: "semailctl", dependencies: [
-            "Provisioning", "Core", "Directory", "Storage", "Containers", "DNS",
+        .target(name: "Commands", dependencies: [
+            "Provisioning", "Core", "Directory", "Storage", "Containers", "DNS", "LDAPClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "semailctl", dependencies: ["Commands"]),
 
         .target(name: "TestSupport", dependencies: ["Provisioning", "Core", "Containers", "LDAPClient"],
                 path: "Tests/TestSupport"),
@@ -46,7 +47,8 @@ let package = Package(
         .testTarget(name: "ZoneTests", dependencies: ["DNS"], exclude: ["Data"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Provisioning", "Core", "Directory", "Storage", "Containers",
                                                             "DNS", "LDAPClient", "TestSupport"]),
-        .testTarget(name: "SemailctlTests", dependencies: ["semailctl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "SemailctlTests", dependencies: ["Commands", "Core",
+                                                       .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ],
     swiftLanguageModes: [.v6]
 )

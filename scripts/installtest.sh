@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 [ "$(id -u)" = 0 ] || { echo "installtest: run as root" >&2; exit 1; }
 
-VERSION=$(sed -n 's/^ *version: "\([^"]*\)",.*/\1/p' Sources/semailctl/Semailctl.swift)
+VERSION=$(sed -n 's/^ *version: "\([^"]*\)",.*/\1/p' Sources/Commands/Semailctl.swift)
 CACHE=${ROOTFS_CACHE:-/var/cache/semail-test/bookworm-ssh.tar}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 WORK=$(mktemp -d /tmp/semail-installtest.XXXXXX)

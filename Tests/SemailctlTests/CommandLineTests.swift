@@ -1,6 +1,6 @@
 import ArgumentParser
 import Testing
-@testable import semailctl
+@testable import Commands
 
 /// `--config` anywhere on the command line, checked by parsing (no run).
 @Suite struct CommandLineTests {

@@ -1,0 +1,17 @@
+import ArgumentParser
+import Containers
+import Core
+import Provisioning
+
+struct ContainerList: SemailCommand {
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "list", abstract: "Every semail container (one API call).")
+    @OptionGroup var global: GlobalOptions
+
+    func execute(_ ctx: CommandContext) throws -> ExitStatus {
+        let host = try ctx.host()
+        let l = host.checkVolumes(try host.containers().list())
+        ctx.emit(l) { $0.map(\.line).joined(separator: "\n") }
+        return .success
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Core
+import Directory
+import Provisioning
+
+struct MailboxCreate: SemailCommand {
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "create",
+        abstract:
+            "Create UID's mailbox: volume, ext4, mount and Maildir, container, MX record, directory entry, "
+                + "address map.",
+        discussion:
+            "Each step is skipped when already done, so running it again completes a half-made mailbox. A failed "
+                + "step rolls back what this run made."
+    )
+    @Argument(help: "The uid (an existing user).") var uid: String
+    @Option(help: "The mailbox address, ID@DOMAIN.") var address: String
+    @Option(help: "Volume size (default: [storage] default_size).") var size: String?
+    @Option(help: "SSH public keys for the user's container (a file, one key per line).") var sshKey: String?
+    @Flag(
+        help: ArgumentHelp(
+            "Ask the user's own password and check it by binding as the user (self-service: the [policy] rules "
+                + "for users apply).")
+    ) var asUser = false
+    @OptionGroup var password: PasswordOptions
+    @OptionGroup var mutation: MutationOptions
+    @OptionGroup var global: GlobalOptions
+
+    func execute(_ ctx: CommandContext) throws -> ExitStatus {
+        _ = try Validate.uid(uid)
+        _ = try Validate.address(address)
+        let bytes = try size.map { try ByteSize.parse($0) }
+        let host = try ctx.host()
+        // Self-service: the user proves who they are before any file they named is opened.
+        if asUser {
+            guard let pw = try password.read(required: true, confirm: false) else { return .usage }
+            try host.directory().checkPassword(uid, pw)
+        }
+        let keys = try sshKey.map { try SSHKeys.read($0) }
+        let r = try ctx.locked(wait: !mutation.noWait) { host in
+            try Mailboxes(host: host).create(
+                uid: uid, address: address, size: bytes, sshKeys: keys,
+                by: asUser ? .user : .admin, dryRun: mutation.dryRun)
+        }
+        ctx.emit(r) { $0.text }
+        return r.ok ? .success : .failure
+    }
+}

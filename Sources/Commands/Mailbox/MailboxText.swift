@@ -1,0 +1,53 @@
+import Core
+import Directory
+import Foundation
+import Provisioning
+
+extension PipelineReport {
+    var text: String {
+        if let plan {
+            return
+                (["\(kind) \(subject) (dry run, nothing changed):"]
+                + plan.map { "  \($0.action.padding(toLength: 5, withPad: " ", startingAt: 0)) \($0.step): \($0.why)" })
+                .joined(separator: "\n")
+        }
+        var l: [String] = []
+        if ok {
+            l.append("\(kind) \(subject): done" + (applied.isEmpty ? " (nothing to do)" : ""))
+            if !applied.isEmpty { l.append("  applied: \(applied.joined(separator: ", "))") }
+            if !skipped.isEmpty { l.append("  already done: \(skipped.joined(separator: ", "))") }
+        } else {
+            l.append("\(kind) \(subject): FAILED at step \(failedStep ?? "?"): \(reason ?? "")")
+            l.append("  rolled back: \(rolledBack.isEmpty ? "nothing" : rolledBack.joined(separator: ", "))")
+            if !undoFailures.isEmpty {
+                l.append(
+                    "  could NOT undo: \(undoFailures.joined(separator: "; ")) (the journal keeps it; run "
+                        + "`semailctl recover`)"
+                )
+            }
+        }
+        l += notes.map { "  \($0)" }
+        return l.joined(separator: "\n")
+    }
+}
+
+extension MailboxStatus {
+    /// Padded to `width`, never cut (a long state such as "running, VOLUME NOT MOUNTED" stays whole).
+    static func column(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s : s.padding(toLength: width, withPad: " ", startingAt: 0)
+    }
+
+    var line: String {
+        let vol =
+            volume.map { v in
+                v.mounted ? "\(ByteSize.format(v.fsUsed ?? 0))/\(ByteSize.format(v.fsSize ?? v.size))" : "unmounted"
+            } ?? "no volume"
+        let shown = refused == nil ? address : Validate.quoted(address)
+        return
+            "\(uid.padding(toLength: 16, withPad: " ", startingAt: 0)) \(shown.padding(toLength: 30, withPad: " ", startingAt: 0)) "
+            + "\(vol.padding(toLength: 16, withPad: " ", startingAt: 0)) \(Self.column(container?.shownState ?? "no container", 13)) "
+            + "dns \(dns)\(inAddressMap ? "" : "  (not in address map)")"
+            + (refused.map { "  NOT DELIVERED: \($0)" } ?? "")
+            + (lastFailure.map { "  NOT PROVISIONED (reconcile retries): \($0.summary)" } ?? "")
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+import Core
+import Directory
+import Provisioning
+
+struct UserList: SemailCommand {
+    static let configuration = CommandConfiguration.leaf(commandName: "list", abstract: "List users (paged search).")
+    @OptionGroup var global: GlobalOptions
+
+    func execute(_ ctx: CommandContext) throws -> ExitStatus {
+        var users: [UserRecord] = []
+        try ctx.host().directory().list { users.append($0) }
+        users.sort { $0.uid < $1.uid }
+        ctx.emit(users) { us in
+            us.map {
+                "\($0.uid.padding(toLength: 20, withPad: " ", startingAt: 0)) \($0.cn)  \($0.mail.joined(separator: ","))"
+            }
+            .joined(separator: "\n")
+        }
+        return .success
+    }
+}

@@ -1,0 +1,16 @@
+import ArgumentParser
+import Core
+import Provisioning
+import Storage
+
+struct VolumeList: SemailCommand {
+    static let configuration = CommandConfiguration.leaf(
+        commandName: "list", abstract: "Every mailbox volume, observed at once.")
+    @OptionGroup var global: GlobalOptions
+
+    func execute(_ ctx: CommandContext) throws -> ExitStatus {
+        let l = try ctx.host().volumes().list()
+        ctx.emit(l) { $0.map(\.line).joined(separator: "\n") }
+        return .success
+    }
+}
