@@ -14,7 +14,7 @@ cache=${ROOTFS_CACHE:-/var/cache/semail-test/bookworm-ssh.tar}
 . "$here/bench/lib.sh"
 bench_start "$(mktemp -d /tmp/semail-bench-prov.XXXXXX)" /tmp/sbp-$$
 bench_config 32M
-docker network create semail >/dev/null
+docker network create semailsh >/dev/null   # the shell's own: the tool makes and labels "semail" itself
 ssh-keygen -q -t ed25519 -N "" -f "$work/key"
 python3 - "$n" "$(cat "$work/key.pub")" "$work" <<'PY'
 import sys

@@ -26,6 +26,7 @@ public final class Host: @unchecked Sendable {
     public init(config: Config, reporter: Reporter = .silent) {
         self.config = config
         self.reporter = reporter
+        CallTrace.install
     }
 
     /// The admin connection from `[ldap]`, connected and bound once.
