@@ -31,12 +31,13 @@ reps=5
 # One size: "ms calls-traced calls-reported changes detail" on stdout.
 measure() {
   SEMAIL_TRACE_CALLS=1 "$bin" reconcile --json > "$work/r.json" 2> "$work/trace"   # warm, and the counts
-  local traced; traced=$(grep -o 'processes=.*' "$work/trace" | tail -1 | tr ' ' ',')
+  local traced; traced=$(grep -o 'processes=.*' "$work/trace" | tail -1 | tr ' ' ',' || true)
+  [ -n "$traced" ] || traced=not-traced
   local t0 t1; t0=$(now); for _ in $(seq 1 $reps); do "$bin" reconcile --json > /dev/null; done; t1=$(now)
-  python3 - "$t0" "$t1" "$reps" "$traced" < "$work/r.json" <<'PY'
+  python3 - "$t0" "$t1" "$reps" "$traced" "$work/r.json" <<'PY'
 import json, sys
 t0, t1, reps, traced = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-d = json.load(sys.stdin)
+d = json.load(open(sys.argv[5]))
 print(f"{(t1-t0)/reps*1000:.1f}", traced, sum(d["observeCalls"].values()), len(d["items"]), json.dumps(d["observeCalls"], sort_keys=True).replace(" ", ""))
 PY
 }

@@ -24,7 +24,8 @@ import Testing
         #expect(df.contains("\nADD user.tar /\n"))
         #expect(!df.contains("\nCMD ") && !df.contains("\nCOPY "))
         #expect(ImageBootstrap.changes.first == "CMD [\"/usr/sbin/sshd\",\"-D\",\"-e\",\"-o\",\"PidFile=none\",\"-o\","
-                + "\"HostKey=/etc/ssh/ssh_host_ed25519_key\",\"-o\",\"PasswordAuthentication=no\",\"-o\",\"KbdInteractiveAuthentication=no\"]")
+                + "\"HostKey=/etc/ssh/ssh_host_ed25519_key\",\"-o\",\"PasswordAuthentication=no\","
+                + "\"-o\",\"KbdInteractiveAuthentication=no\"]")
         #expect(hash.count == 64)
         // Same values, same hash; other values, other hash.
         #expect(try t.render(good).hash == hash)

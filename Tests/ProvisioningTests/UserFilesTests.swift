@@ -17,7 +17,8 @@ import Testing
 
     var base: BaseFiles {
         BaseFiles(entries: [
-            .init("etc/passwd", mode: 0o644, data: Data("root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n".utf8)),
+            .init("etc/passwd", mode: 0o644, data: Data(("root:x:0:0:root:/root:/bin/bash\n"
+                + "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n").utf8)),
             .init("etc/group", mode: 0o644, data: Data("root:x:0:\nnogroup:x:65534:\n".utf8)),
             .init("etc/shadow", mode: 0o640, gid: 42, data: Data("root:*:20000:0:99999:7:::".utf8)),
             .init("etc/skel/.bashrc", mode: 0o644, data: Data("# bashrc\n".utf8)),
@@ -25,12 +26,14 @@ import Testing
     }
 
     func values(_ uid: Int = 10001) -> DockerfileValues {
-        DockerfileValues(baseImage: "semail/base:latest", uid: "ssow", address: "ssow@semail.email", uidNumber: uid, gidNumber: uid)
+        DockerfileValues(baseImage: "semail/base:latest", uid: "ssow", address: "ssow@semail.email", uidNumber: uid,
+                         gidNumber: uid)
     }
 
     /// What groupadd + useradd -m + the classic Dockerfile's copies left, as members.
     @Test func userArchiveHoldsWhatUseraddWouldLeave() throws {
-        let tar = try UserFiles.tar(base: base, values: values(), authorized: Data("ssh-ed25519 AAAA k\n".utf8), hostKey: Data("KEY".utf8), day: 20792)
+        let keys = Data("ssh-ed25519 AAAA k\n".utf8), hostKey = Data("KEY".utf8)
+        let tar = try UserFiles.tar(base: base, values: values(), authorized: keys, hostKey: hostKey, day: 20792)
         let e = Dictionary(uniqueKeysWithValues: TarArchive.entries(tar).map { ($0.name, $0) })
         func text(_ n: String) -> String { e[n].map { String(decoding: $0.data, as: UTF8.self) } ?? "" }
         #expect(text("etc/passwd").hasSuffix("/usr/sbin/nologin\nssow:x:10001:10001::/home/ssow:/bin/bash\n"))
@@ -45,17 +48,23 @@ import Testing
         #expect(home.kind == .directory && home.mode == 0o755 && home.uid == 10001 && home.gid == 10001)
         #expect(e["home/ssow/.bashrc"]?.uid == 10001 && text("home/ssow/.bashrc") == "# bashrc\n")
         #expect(e["home/ssow/.ssh"]?.mode == 0o700 && e["home/ssow/.ssh"]?.uid == 10001)
-        #expect(e["home/ssow/.ssh/authorized_keys"]?.mode == 0o600 && text("home/ssow/.ssh/authorized_keys") == "ssh-ed25519 AAAA k\n")
-        #expect(e["home/ssow/Maildir"]?.kind == .symlink && e["home/ssow/Maildir"]?.link == "/Maildir" && e["home/ssow/Maildir"]?.uid == 0)
+        #expect(e["home/ssow/.ssh/authorized_keys"]?.mode == 0o600)
+        #expect(text("home/ssow/.ssh/authorized_keys") == "ssh-ed25519 AAAA k\n")
+        let link = try #require(e["home/ssow/Maildir"])
+        #expect(link.kind == .symlink && link.link == "/Maildir" && link.uid == 0)
         // Same inputs, same bytes (the image tag is a hash of them).
-        #expect(try UserFiles.tar(base: base, values: values(), authorized: Data("ssh-ed25519 AAAA k\n".utf8), hostKey: Data("KEY".utf8), day: 20792) == tar)
+        #expect(try UserFiles.tar(base: base, values: values(), authorized: keys, hostKey: hostKey, day: 20792) == tar)
     }
 
     /// useradd refuses a number the base already uses (nobody, nogroup): so does the archive.
     @Test func aClashWithTheBaseAccountsIsRefused() {
-        #expect(throws: SemailError.self) { _ = try UserFiles.tar(base: base, values: values(65534), authorized: Data(), hostKey: Data(), day: 1) }
+        #expect(throws: SemailError.self) {
+            _ = try UserFiles.tar(base: base, values: values(65534), authorized: Data(), hostKey: Data(), day: 1)
+        }
         var root = values()
         root.uid = "nobody"
-        #expect(throws: SemailError.self) { _ = try UserFiles.tar(base: base, values: root, authorized: Data(), hostKey: Data(), day: 1) }
+        #expect(throws: SemailError.self) {
+            _ = try UserFiles.tar(base: base, values: root, authorized: Data(), hostKey: Data(), day: 1)
+        }
     }
 }

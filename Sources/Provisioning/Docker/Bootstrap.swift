@@ -24,10 +24,12 @@ public struct ImageBootstrap: Sendable {
 
     /// The mailbox containers' command, set on the base image (the
     /// per-user Dockerfile adds files only).
-    public static let command = ["/usr/sbin/sshd", "-D", "-e", "-o", "PidFile=none", "-o", "HostKey=/etc/ssh/ssh_host_ed25519_key",
+    public static let command = ["/usr/sbin/sshd", "-D", "-e", "-o", "PidFile=none",
+                                 "-o", "HostKey=/etc/ssh/ssh_host_ed25519_key",
                                  "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no"]
     static var changes: [String] {
-        let cmd = String(decoding: (try? JSONEncoder().encode(command)) ?? Data(), as: UTF8.self).replacingOccurrences(of: "\\/", with: "/")
+        let cmd = String(decoding: (try? JSONEncoder().encode(command)) ?? Data(), as: UTF8.self)
+            .replacingOccurrences(of: "\\/", with: "/")
         return ["CMD \(cmd)", "EXPOSE 22"]
     }
 
@@ -52,7 +54,8 @@ public struct ImageBootstrap: Sendable {
         let client = host.containers().client
         if !force, let i = try client.image(c.baseImage) {
             if i.Config?.Cmd == Self.command {
-                return Result(image: c.baseImage, id: i.Id, source: "present", rootfsBytes: nil, seconds: Date().timeIntervalSince(t0))
+                return Result(image: c.baseImage, id: i.Id, source: "present", rootfsBytes: nil,
+                              seconds: Date().timeIntervalSince(t0))
             }
             // Made by an older version (sshd's options were the Dockerfile's): the command goes onto the image.
             host.reporter.info("setting sshd's command and EXPOSE 22 on \(c.baseImage)")
@@ -60,9 +63,11 @@ public struct ImageBootstrap: Sendable {
             ctx.add("Dockerfile", Data((["FROM \(i.Id)"] + Self.changes).map { $0 + "\n" }.joined().utf8))
             _ = try client.build(context: ctx.finished, tag: c.baseImage)
             guard let n = try client.image(c.baseImage) else {
-                throw SemailError("the update of \(c.baseImage) did not leave an image", why: "the engine reported no error", status: .failure)
+                throw SemailError("the update of \(c.baseImage) did not leave an image",
+                                  why: "the engine reported no error", status: .failure)
             }
-            return Result(image: c.baseImage, id: n.Id, source: "updated", rootfsBytes: nil, seconds: Date().timeIntervalSince(t0))
+            return Result(image: c.baseImage, id: n.Id, source: "updated", rootfsBytes: nil,
+                          seconds: Date().timeIntervalSince(t0))
         }
         var source = "cache"
         let tarPath: String

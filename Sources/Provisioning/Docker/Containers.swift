@@ -199,7 +199,8 @@ public struct ContainerManager: Sendable {
         return SHA256.hex(b)
     }
 
-    func render(_ input: ContainerInput, makeKey: Bool, template given: DockerfileTemplate? = nil, base: String? = nil) throws -> Rendered? {
+    func render(_ input: ContainerInput, makeKey: Bool, template given: DockerfileTemplate? = nil,
+                base: String? = nil) throws -> Rendered? {
         let uid = try Validate.uid(input.uid)
         let template = try given ?? DockerfileTemplate(directory: config.templateDir)
         let values = try values(input, uid: uid).validated()
@@ -227,7 +228,8 @@ public struct ContainerManager: Sendable {
         var st = stat()
         let day = stat(hostKey, &st) == 0 ? Int(st.st_mtim.tv_sec) / 86_400 : 0
         let baseFiles = try BaseFiles.of(imageID: try base ?? baseImageID(), client: client, stateDir: stateDir)
-        let user = try UserFiles.tar(base: baseFiles, values: values, authorized: authorized, hostKey: keyData, day: day)
+        let user = try UserFiles.tar(base: baseFiles, values: values, authorized: authorized, hostKey: keyData,
+                                     day: day)
         let files: [(String, Data, Int)] = [("Dockerfile", Data(dockerfile.utf8), 0o644), ("authorized_keys", authorized, 0o644),
                                             ("user.tar", user, 0o600)]
         var all: [UInt8] = []
@@ -273,8 +275,10 @@ public struct ContainerManager: Sendable {
             let t = try DockerfileTemplate(directory: config.templateDir)
             if !t.text.split(separator: "\n").contains(where: { $0.hasPrefix("CMD ") || $0.hasPrefix("ENTRYPOINT ") }) {
                 throw SemailError("the base image \(config.baseImage) does not start sshd as semailctl sets it up",
-                                  why: "its command is \((i.Config?.Cmd ?? []).joined(separator: " ")); the per-user Dockerfile has no CMD",
-                                  hint: "run `semailctl image bootstrap`: it sets the command (and EXPOSE 22) on the existing image",
+                                  why: "its command is \((i.Config?.Cmd ?? []).joined(separator: " ")); "
+                                      + "the per-user Dockerfile has no CMD",
+                                  hint: "run `semailctl image bootstrap`: it sets the command (and EXPOSE 22) "
+                                      + "on the existing image",
                                   status: .failure)
             }
         }

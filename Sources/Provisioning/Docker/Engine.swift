@@ -253,7 +253,8 @@ extension DockerClient {
     /// A file or folder of a container (one created and never started
     /// too) as the engine's tar archive; nil when the path does not exist.
     public func archive(container: String, path: String) throws -> Data? {
-        do { return try call("GET", "/containers/\(DockerClient.escape(container))/archive", query: [("path", path)]).body }
+        let p = "/containers/\(DockerClient.escape(container))/archive"
+        do { return try call("GET", p, query: [("path", path)]).body }
         catch let e as DockerError where e.status == 404 { return nil }
     }
 

@@ -17,8 +17,10 @@ public struct TarArchive: Sendable {
         public var gid: Int
         public var data: Data
         public var link: String
-        public init(_ name: String, kind: Kind = .file, mode: Int, uid: Int = 0, gid: Int = 0, data: Data = Data(), link: String = "") {
-            self.name = name; self.kind = kind; self.mode = mode; self.uid = uid; self.gid = gid; self.data = data; self.link = link
+        public init(_ name: String, kind: Kind = .file, mode: Int, uid: Int = 0, gid: Int = 0, data: Data = Data(),
+                    link: String = "") {
+            self.name = name; self.kind = kind; self.mode = mode
+            self.uid = uid; self.gid = gid; self.data = data; self.link = link
         }
     }
 
@@ -84,8 +86,9 @@ public struct TarArchive: Sendable {
             if let kind {
                 if name.hasPrefix("./") { name.removeFirst(2) }
                 if name.hasSuffix("/") { name.removeLast() }
-                out.append(Entry(name, kind: kind, mode: num(at + 100, 8) & 0o7777, uid: num(at + 108, 8), gid: num(at + 116, 8),
-                                 data: kind == .file ? Data(b[body..<(body + size)]) : Data(), link: str(at + 157, 100)))
+                let contents = kind == .file ? Data(b[body..<(body + size)]) : Data()
+                out.append(Entry(name, kind: kind, mode: num(at + 100, 8) & 0o7777, uid: num(at + 108, 8),
+                                 gid: num(at + 116, 8), data: contents, link: str(at + 157, 100)))
             }
             at = body + (size + 511) / 512 * 512
         }
