@@ -33,7 +33,7 @@ for p in t s; do for i in $(seq 0 $((n-1))); do
   u=$(printf '%suser%03d' $p "$i"); id=$((20000+i+$([ $p = t ] && echo 0 || echo 1000)))
   mkdir -p "$work/mail/$u/Maildir/new" "$work/mail/$u/Maildir/cur" "$work/mail/$u/Maildir/tmp"; chown -R $id:$id "$work/mail/$u"
 done; done
-docker network create semail >/dev/null
+docker network create semailsh >/dev/null   # the shell's own: the tool makes and labels "semail" itself
 
 t0=$(now)
 for i in $(seq 0 $((n-1))); do

@@ -17,6 +17,7 @@ bench_cleanup() {
   for l in $(losetup -nl -O NAME,BACK-FILE | awk -v w="$work" 'index($2,w)==1{print $1}'); do losetup -d "$l" || true; done
   bash "$here/scripts/slapd.sh" stop "$work/slapd" >/dev/null 2>&1 || true
   bash "$here/scripts/named.sh" stop "$work/named" >/dev/null 2>&1 || true
+  chattr -f -i "$work"/mail/* "$work"/sh/mail/* 2>/dev/null || true   # sealed mount points
   rm -rf "$work"
 }
 bench_config() {   # DEFAULT_SIZE: writes $work/semail.toml for the three services, exports SEMAIL_CONFIG
@@ -61,7 +62,7 @@ shell_container() {
   local u=$1 id=$2 addr=$3 d=$4 maildir=$5
   local caps="--cap-add AUDIT_WRITE --cap-add CHOWN --cap-add DAC_OVERRIDE --cap-add FOWNER --cap-add KILL --cap-add NET_BIND_SERVICE --cap-add SETGID --cap-add SETUID --cap-add SYS_CHROOT"
   mkdir -p "$d"
-  grep -v '^{{[#/]has_packages}}' "$here/templates/Dockerfile.template" | grep -v 'apt-get\|rm -rf /var/lib/apt' |
+  grep -v '^{{[#/]has_packages}}' "$here/bench/Dockerfile.classic" | grep -v 'apt-get\|rm -rf /var/lib/apt' |
     sed -e "s|{{{uid}}}|$u|g" -e "s|{{{address}}}|$addr|g" -e "s|{{{base_image}}}|semail/base:latest|g" \
         -e "s|{{{uid_number}}}|$id|g" -e "s|{{{gid_number}}}|$id|g" > "$d/Dockerfile"
   cp "$work/key.pub" "$d/authorized_keys"
@@ -69,6 +70,6 @@ shell_container() {
   docker build -q -t "semail/shell:$u" "$d" >/dev/null 2>&1
   # shellcheck disable=SC2086
   docker run -d --name "semail-$u" --hostname "$u" --label semail.uid="$u" --label semail.address="$addr" \
-    --memory 512m --pids-limit 256 --cap-drop ALL $caps --restart unless-stopped --network semail \
+    --memory 512m --pids-limit 256 --cap-drop ALL $caps --restart unless-stopped --network semailsh \
     -v "$maildir:/Maildir" "semail/shell:$u" >/dev/null
 }

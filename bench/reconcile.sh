@@ -1,59 +1,75 @@
 #!/usr/bin/env bash
-# A no-op `reconcile` (nothing to change) over N provisioned mailboxes, and
-# over M directory entries without mailboxes: the time and the external
-# calls it made (from its --json report). The calls must not grow with the
-# mailbox count, and the run must take less than the four tools an admin
-# would run to look at the same state, each once: docker ps, ldapsearch,
-# losetup --list, named-checkzone. The ratio is printed last.
+# A no-op `reconcile` (nothing to change) at two sizes, N1 then N2
+# mailboxes: its time and its external calls, counted by the tool itself
+# (SEMAIL_TRACE_CALLS=1: processes spawned, Docker API requests, LDAP
+# search requests) and reported by it (--json observeCalls). The calls must
+# not grow with the mailbox count, and the run must take less than the
+# tools an admin would run to look at the same state, each once: docker ps,
+# ldapsearch, losetup --list, findmnt, named-checkzone (the zone read).
+# The ratio (at N2) is printed last.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${SEMAILCTL:-$here/.build/debug/semailctl}
-n=${N:-200}
-m=${M:-10000}
+n1=${N1:-10}
+n2=${N2:-100}
 cache=${ROOTFS_CACHE:-/var/cache/semail-test/bookworm-ssh.tar}
 . "$here/bench/lib.sh"
 bench_start "$(mktemp -d /tmp/semail-bench-rec.XXXXXX)" /tmp/sbr-$$
 bench_config 16M
-python3 - "$n" "$m" "$work" <<'PY'
+python3 - "$n1" "$n2" "$work" <<'PY'
 import sys
-n, m, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-with open(f"{work}/mailboxes.ldif", "w") as f:
-    for i in range(n):
-        u = f"mb{i:04d}"
-        f.write(f"dn: uid={u},ou=Personnes,dc=semail,dc=email\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\nobjectClass: semailUser\n"
-                f"uid: {u}\ncn: {u}\nsn: {u}\nuidNumber: {20000+i}\ngidNumber: {20000+i}\nhomeDirectory: /home/{u}\n"
-                f"semailMailbox: {u}@d{i % 20}.semail.email\nsemailVolumeSize: 16777216\n\n")
-with open(f"{work}/plain.ldif", "w") as f:
-    for i in range(m):
-        u = f"pl{i:05d}"
-        f.write(f"dn: uid={u},ou=Personnes,dc=semail,dc=email\nobjectClass: inetOrgPerson\nuid: {u}\ncn: {u}\nsn: {u}\nmail: {u}@example.org\n\n")
+n1, n2, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+for name, lo, hi in (("first", 0, n1), ("second", n1, n2)):
+    with open(f"{work}/{name}.ldif", "w") as f:
+        for i in range(lo, hi):
+            u = f"mb{i:04d}"
+            f.write(f"dn: uid={u},ou=Personnes,dc=semail,dc=email\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\n"
+                    f"objectClass: semailUser\nuid: {u}\ncn: {u}\nsn: {u}\nuidNumber: {20000+i}\ngidNumber: {20000+i}\n"
+                    f"homeDirectory: /home/{u}\nsemailMailbox: {u}@d{i % 20}.semail.email\nsemailVolumeSize: 16777216\n\n")
 PY
-echo "provisioning $n mailboxes (once, not timed)..." >&2
-"$bin" import "$work/mailboxes.ldif" --quiet >/dev/null
 reps=5
-calls() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["items"]), sum(d["observeCalls"].values()), json.dumps(d["observeCalls"], sort_keys=True))'; }
-"$bin" reconcile --json > "$work/r0.json"   # warm
-read -r items1 calls1 detail1 < <(calls < "$work/r0.json")
-t0=$(now); for r in $(seq 1 $reps); do "$bin" reconcile --json > "$work/r1.json"; done; t1=$(now)
-t2=$(now)
-for r in $(seq 1 $reps); do
-  docker ps -a --filter label=semail.uid >/dev/null
-  ldapsearch -x -LLL -H "$LDAP_URI" -D "$LDAP_ADMIN_DN" -y "$LDAP_SECRET" -b "ou=Personnes,dc=semail,dc=email" -E pr=500/noprompt '(semailMailbox=*)' uid semailMailbox >/dev/null
-  losetup --list >/dev/null
-  named-checkzone -q semail.email "$ZONE_FILE" >/dev/null
-done
-t3=$(now)
-echo "adding $m directory entries without mailboxes (not timed)..." >&2
-ldapadd -x -H "$LDAP_URI" -D "$LDAP_ADMIN_DN" -y "$LDAP_SECRET" -f "$work/plain.ldif" >/dev/null
-"$bin" reconcile --json > "$work/r2.json"
-read -r items2 calls2 detail2 < <(calls < "$work/r2.json")
-t4=$(now); for r in $(seq 1 $reps); do "$bin" reconcile --json > "$work/r3.json"; done; t5=$(now)
-python3 - "$t0" "$t1" "$t2" "$t3" "$t4" "$t5" "$reps" "$n" "$m" "$items1" "$calls1" "$items2" "$calls2" "$detail1" <<'PY'
+# One size: "ms calls-traced calls-reported changes detail" on stdout.
+measure() {
+  SEMAIL_TRACE_CALLS=1 "$bin" reconcile --json > "$work/r.json" 2> "$work/trace"   # warm, and the counts
+  local traced; traced=$(grep -o 'processes=.*' "$work/trace" | tail -1 | tr ' ' ',' || true)
+  [ -n "$traced" ] || traced=not-traced
+  local t0 t1; t0=$(now); for _ in $(seq 1 $reps); do "$bin" reconcile --json > /dev/null; done; t1=$(now)
+  python3 - "$t0" "$t1" "$reps" "$traced" "$work/r.json" <<'PY'
+import json, sys
+t0, t1, reps, traced = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+d = json.load(open(sys.argv[5]))
+print(f"{(t1-t0)/reps*1000:.1f}", traced, sum(d["observeCalls"].values()), len(d["items"]), json.dumps(d["observeCalls"], sort_keys=True).replace(" ", ""))
+PY
+}
+tools() {
+  local t0 t1; t0=$(now)
+  for _ in $(seq 1 $reps); do
+    docker ps -a --filter label=semail.uid >/dev/null
+    ldapsearch -x -LLL -H "$LDAP_URI" -D "$LDAP_ADMIN_DN" -y "$LDAP_SECRET" -b "ou=Personnes,dc=semail,dc=email" \
+      -E pr=500/noprompt '(semailMailbox=*)' uid semailMailbox >/dev/null
+    losetup --list >/dev/null
+    findmnt >/dev/null
+    named-checkzone -q semail.email "$ZONE_FILE" >/dev/null
+  done
+  t1=$(now)
+  python3 -c 'import sys; print(f"{(float(sys.argv[2])-float(sys.argv[1]))/int(sys.argv[3])*1000:.1f}")' "$t0" "$t1" "$reps"
+}
+echo "provisioning $n1 mailboxes (not timed)..." >&2
+"$bin" import "$work/first.ldif" --quiet >/dev/null
+read -r ms1 tr1 c1 i1 d1 < <(measure)
+tools1=$(tools)
+echo "provisioning $((n2 - n1)) more (not timed)..." >&2
+"$bin" import "$work/second.ldif" --quiet >/dev/null
+read -r ms2 tr2 c2 i2 d2 < <(measure)
+tools2=$(tools)
+python3 - "$n1" "$ms1" "$tr1" "$c1" "$i1" "$d1" "$tools1" "$n2" "$ms2" "$tr2" "$c2" "$i2" "$d2" "$tools2" <<'PY'
 import sys
-t0,t1,t2,t3,t4,t5=map(float,sys.argv[1:7]); reps,n,m,i1,c1,i2,c2=map(int,sys.argv[7:14]); detail=sys.argv[14]
-rec=(t1-t0)/reps; tools=(t3-t2)/reps; rec2=(t5-t4)/reps
-print(f"no-op reconcile, {n} mailboxes:                 {rec*1000:7.1f} ms, {c1} external calls {detail}, {i1} changes")
-print(f"  + {m} entries without mailboxes:          {rec2*1000:7.1f} ms, {c2} external calls, {i2} changes")
-print(f"docker ps + ldapsearch + losetup + checkzone:  {tools*1000:7.1f} ms")
-print(f"calls constant: {'yes' if c1 == c2 else 'NO'}; ratio: reconcile takes {rec/tools:.2f}x the four tools (goal < 1x)")
+a = sys.argv[1:8]; b = sys.argv[8:15]
+for n, ms, tr, c, i, d, tools in (a, b):
+    print(f"no-op reconcile, {int(n):4d} mailboxes: {float(ms):7.1f} ms, {i} changes; traced: {tr.replace(',', ' ')};"
+          f" reported: {c} {d}")
+    print(f"  docker ps + ldapsearch + losetup + findmnt + named-checkzone: {float(tools):7.1f} ms")
+flat = a[2] == b[2] and a[3] == b[3]
+print(f"calls flat from {a[0]} to {b[0]} mailboxes: {'yes' if flat else 'NO'}; "
+      f"ratio: reconcile takes {float(b[1])/float(b[6]):.2f}x the observation commands at {b[0]} (goal < 1x)")
 PY

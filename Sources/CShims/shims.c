@@ -6,6 +6,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+static long semail_spawns;
+long semail_spawn_count(void) { return __atomic_load_n(&semail_spawns, __ATOMIC_RELAXED); }
+
 int semail_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                  int in_fd, int out_fd, int err_fd) {
     posix_spawn_file_actions_t fa;
@@ -31,6 +34,7 @@ int semail_spawn(pid_t *pid, const char *path, char *const argv[], char *const e
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
+    if (rc == 0) __atomic_add_fetch(&semail_spawns, 1, __ATOMIC_RELAXED);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     return rc;

@@ -184,7 +184,8 @@ public struct ContainerManager: Sendable {
         return SHA256.hex(b)
     }
 
-    func render(_ input: ContainerInput, makeKey: Bool, template given: DockerfileTemplate? = nil) throws -> Rendered? {
+    func render(_ input: ContainerInput, makeKey: Bool, template given: DockerfileTemplate? = nil,
+                base: String? = nil) throws -> Rendered? {
         let uid = try Validate.uid(input.uid)
         let template = try given ?? DockerfileTemplate(directory: config.templateDir)
         let values = try values(input, uid: uid).validated()
@@ -207,12 +208,27 @@ public struct ContainerManager: Sendable {
         }
         let keyData = try Data(contentsOf: URL(fileURLWithPath: hostKey))
         let authorized = authorizedKeys(input, uid: uid, warn: true)
+        // The day the key was made stands for the day useradd ran (shadow's
+        // last change): the same inputs give the same archive on any day.
+        var st = stat()
+        let day = stat(hostKey, &st) == 0 ? Int(st.st_mtim.tv_sec) / 86_400 : 0
+        let baseFiles = try BaseFiles.of(imageID: try base ?? baseImageID(), client: client, stateDir: stateDir)
+        let user = try UserFiles.tar(base: baseFiles, values: values, authorized: authorized, hostKey: keyData,
+                                     day: day)
         let files: [(String, Data, Int)] = [("Dockerfile", Data(dockerfile.utf8), 0o644), ("authorized_keys", authorized, 0o644),
-                                            ("ssh_host_ed25519_key", keyData, 0o600)]
+                                            ("user.tar", user, 0o600)]
         var all: [UInt8] = []
         for (n, d, _) in files { all += Array("\(n)\0\(d.count)\0".utf8) + Array(d) }
         return Rendered(dockerfile: dockerfile, files: files, hash: SHA256.hex(all),
                         inputsHash: Self.inputsHash(template: template, values: values, authorized: authorized, hostKey: keyData))
+    }
+
+    /// The build context: the Dockerfile and user.tar (authorized_keys is
+    /// inside it, kept beside the Dockerfile for the admin to read).
+    static func context(_ r: Rendered) -> Data {
+        var ctx = TarArchive()
+        for (n, d, m) in r.files where n != "authorized_keys" { ctx.add(n, d, mode: m) }
+        return ctx.finished
     }
 
     /// Keeps the files the running container was built from in
@@ -220,7 +236,7 @@ public struct ContainerManager: Sendable {
     func writeRendered(_ r: Rendered, uid: String) throws {
         let dir = dockerfileDir(uid)
         do {
-            for (n, d, _) in r.files where n != "ssh_host_ed25519_key" { try AtomicFile.write("\(dir)/\(n)", Array(d)) }
+            for (n, d, m) in r.files { try AtomicFile.write("\(dir)/\(n)", Array(d), mode: mode_t(m)) }
         } catch {
             throw SemailError("cannot write \(dir)/Dockerfile", why: "\(error)", hint: "check [containers] dockerfile_dir", status: .cantCreate)
         }
@@ -231,6 +247,25 @@ public struct ContainerManager: Sendable {
         guard let i = try client.image(config.baseImage) else {
             throw SemailError("the base image \(config.baseImage) is missing", why: "nothing can be pulled; it is built locally",
                               hint: "run `semailctl image bootstrap`", status: .failure)
+        }
+        return i.Id
+    }
+
+    /// The base image a build starts from: its command must be sshd's as
+    /// `image bootstrap` sets it (the per-user Dockerfile has none), unless
+    /// the template gives its own CMD.
+    func buildBase() throws -> String {
+        guard let i = try client.image(config.baseImage) else { _ = try baseImageID(); return "" }
+        if i.Config?.Cmd != ContainerManager.sshdCommand {
+            let t = try DockerfileTemplate(directory: config.templateDir)
+            if !t.text.split(separator: "\n").contains(where: { $0.hasPrefix("CMD ") || $0.hasPrefix("ENTRYPOINT ") }) {
+                throw SemailError("the base image \(config.baseImage) does not start sshd as semailctl sets it up",
+                                  why: "its command is \((i.Config?.Cmd ?? []).joined(separator: " ")); "
+                                      + "the per-user Dockerfile has no CMD",
+                                  hint: "run `semailctl image bootstrap`: it sets the command (and EXPOSE 22) "
+                                      + "on the existing image",
+                                  status: .failure)
+            }
         }
         return i.Id
     }
@@ -368,9 +403,9 @@ public struct ContainerManager: Sendable {
         // Every pass puts the network's rules back (they do not survive a reboot).
         let net = try network().ensure()
         let ip = try assignAddress(uid, network: net)
-        let base = try baseImageID()
+        let base = try buildBase()
         try Fault.check("container.render")
-        let r = try render(input)
+        let r = try render(input, makeKey: true, base: base)!
         do { try AtomicFile.write(resolvPath(uid), Array(resolvConf().utf8)) } catch let e as SemailError { throw e } catch {
             throw SemailError("cannot write \(resolvPath(uid))", why: "\(error)", hint: "check [containers] dockerfile_dir", status: .cantCreate)
         }
@@ -390,12 +425,10 @@ public struct ContainerManager: Sendable {
             return ContainerResult(uid: uid, action: .started, container: try state(client.inspect(container: old.Id)!), dockerfile: dockerfile)
         }
         try Fault.check("container.build")
-        var ctx = TarArchive()
-        for (n, d, m) in r.files { ctx.add(n, d, mode: m) }
         let tag = Self.imageTag(uid, hash: r.hash)
         // No build labels: on the legacy builder each one costs an extra layer commit.
         let hadImage = try client.image(tag)?.Id
-        let built = try client.build(context: ctx.finished, tag: tag, noCache: force,
+        let built = try client.build(context: Self.context(r), tag: tag, noCache: force,
                                      progress: progress)
         let undo = UndoStack()
         // An image this run built is removed again if the container does not take over.
@@ -530,4 +563,12 @@ public struct ContainerManager: Sendable {
         s.fixedAddress = fixedAddress(c)
         return s
     }
+}
+
+extension ContainerManager {
+    /// The mailbox containers' command, set on the base image by `image
+    /// bootstrap` (the per-user Dockerfile adds files only).
+    public static let sshdCommand = ["/usr/sbin/sshd", "-D", "-e", "-o", "PidFile=none",
+                                     "-o", "HostKey=/etc/ssh/ssh_host_ed25519_key",
+                                     "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no"]
 }

@@ -81,6 +81,7 @@ public final class DockerClient: @unchecked Sendable {
     private func perform(method: String, url: String, body: Data?, contentType: String, timeout: Int, line: ((Data) -> Void)?,
                          abort: (() -> Bool)?) throws -> Response {
         lock.lock(); defer { lock.unlock() }
+        CallTrace.docker.withLock { $0 += 1 }
         if handle == nil { handle = OpaquePointer(curl_easy_init()) }
         guard let h = handle.map({ UnsafeMutableRawPointer($0) }) else { throw unavailable("curl_easy_init failed") }
         curl_easy_reset(h)

@@ -4,7 +4,10 @@ import Foundation
 /// What the tool needs of the engine: images, networks, containers.
 extension DockerClient {
     public struct ImageSummary: Codable, Sendable { public var Id: String; public var RepoTags: [String]?; public var Labels: [String: String]? }
-    public struct ImageInspect: Codable, Sendable { public var Id: String; public var RepoTags: [String]? }
+    public struct ImageInspect: Codable, Sendable {
+        public var Id: String; public var RepoTags: [String]?; public var Config: ImageConfig?
+        public struct ImageConfig: Codable, Sendable { public var Cmd: [String]? }
+    }
 
     /// The image, or nil when the engine has none by that name.
     public func image(_ name: String) throws -> ImageInspect? {
@@ -246,6 +249,14 @@ extension DockerClient {
         struct Created: Decodable { var Id: String }
         let r = try call("POST", "/containers/create", query: [("name", name)], body: JSONEncoder().encode(spec))
         return try (decode(r) as Created).Id
+    }
+
+    /// A file or folder of a container (one created and never started
+    /// too) as the engine's tar archive; nil when the path does not exist.
+    public func archive(container: String, path: String) throws -> Data? {
+        let p = "/containers/\(DockerClient.escape(container))/archive"
+        do { return try call("GET", p, query: [("path", path)]).body }
+        catch let e as DockerError where e.status == 404 { return nil }
     }
 
     public func start(container: String) throws { try call("POST", "/containers/\(DockerClient.escape(container))/start", expect: [204, 304]) }

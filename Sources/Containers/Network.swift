@@ -22,6 +22,11 @@ public struct MailboxNetwork: Sendable {
     /// The option that turns inter-container traffic off on a bridge.
     static let iccOption = "com.docker.network.bridge.enable_icc"
     /// One ensure at a time in this process (bulk runs create mailboxes in parallel).
+    /// When this process last wrote each network's rules (under `lock`).
+    nonisolated(unsafe) static var applied: [String: Date] = [:]
+    /// Rules written this long ago are written again by the next `ensure`
+    /// (a firewall reload may have dropped them; a long `reconcile --watch`).
+    static let reapplyAfter: TimeInterval = 30
     static let lock = NSLock()
 
     public init(name: String, egress: [Egress], client: DockerClient, runner: ProcessRunner) {
@@ -70,7 +75,10 @@ public struct MailboxNetwork: Sendable {
                 }
                 try client.removeNetwork(n.Id)
             } else {
+                // Written by this process moments ago (an import's workers, one pass): not again.
+                if let t = Self.applied[n.Id], Date().timeIntervalSince(t) < Self.reapplyAfter { return n }
                 try applyRules(n)
+                Self.applied[n.Id] = Date()
                 return n
             }
         }
@@ -91,6 +99,7 @@ public struct MailboxNetwork: Sendable {
         let n = try client.ensureNetwork(name, labels: [Self.label: "1", Self.subnetLabel: want], options: [Self.iccOption: "false"],
                                          subnet: want, gateway: gateway)
         try applyRules(n)
+        Self.applied[n.Id] = Date()
         return n
     }
 
@@ -119,16 +128,23 @@ public struct MailboxNetwork: Sendable {
         guard let n = try client.network(name) else { return nil }  // made with the first container
         if let (what, why) = mismatch(n) { return "\(what) (\(why))" }
         let br = Self.bridge(n)
+        let hooks = Self.hooks(bridge: br, id: n.Id), want = Self.chainRules(bridge: br, id: n.Id, egress: egress)
+        let (f, i) = Self.chains(n.Id)
+        // Every check at once (they only read; a no-op reconcile waits for them), judged in order.
+        let argvs = (hooks + want).map { ["iptables", "-w", "-C"] + $0 } + [f, i].map { ["iptables", "-w", "-S", $0] }
+        let results = ResultList<Result<ProcessOutput, Error>>(argvs.count)
+        DispatchQueue.concurrentPerform(iterations: argvs.count) { k in
+            results.set(k, Result { try runner.run(argvs[k], check: k < hooks.count + want.count ? false : true) })
+        }
         do {
-            for h in Self.hooks(bridge: br, id: n.Id) where try runner.run(["iptables", "-w", "-C"] + h, check: false).status != 0 {
+            let out = try results.all.map { try $0!.get() }
+            if out.prefix(hooks.count).contains(where: { $0.status != 0 }) {
                 return "its firewall rules are missing (after a reboot, or removed by hand)"
             }
-            let want = Self.chainRules(bridge: br, id: n.Id, egress: egress)
-            for r in want where try runner.run(["iptables", "-w", "-C"] + r, check: false).status != 0 {
+            if out.dropFirst(hooks.count).prefix(want.count).contains(where: { $0.status != 0 }) {
                 return "its firewall rules differ from [containers] egress"
             }
-            let (f, i) = Self.chains(n.Id)
-            let have = try [f, i].map { try runner.run(["iptables", "-w", "-S", $0]).text.split(separator: "\n").filter { $0.hasPrefix("-A ") }.count }
+            let have = out.suffix(2).map { $0.text.split(separator: "\n").filter { $0.hasPrefix("-A ") }.count }
             if have.reduce(0, +) != want.count { return "its firewall chains hold rules semailctl did not write" }
         } catch let e as ProcessError {
             return "its firewall rules cannot be read: \(e.description)"
@@ -198,4 +214,13 @@ extension ContainerManager {
         n.subnet = config.subnet
         return n
     }
+}
+
+/// Results filled in by concurrent workers, read once they are done.
+final class ResultList<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [T?]
+    init(_ n: Int) { items = Array(repeating: nil, count: n) }
+    func set(_ k: Int, _ v: T) { lock.withLock { items[k] = v } }
+    var all: [T?] { lock.withLock { items } }
 }

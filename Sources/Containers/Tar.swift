@@ -2,22 +2,52 @@ import Core
 import Foundation
 
 /// A ustar archive built in memory: the build context the tool sends to the
-/// engine (a Dockerfile and a few small files).
+/// engine (a Dockerfile and a few small files), and the user's files the
+/// Dockerfile's ADD unpacks with the owners and modes of the headers.
 public struct TarArchive: Sendable {
     public private(set) var data = Data()
     public init() {}
 
-    /// Adds a regular file. Names are plain relative paths of at most 100 bytes.
+    /// One member: a regular file, a directory or a symbolic link.
+    public struct Entry: Sendable, Equatable {
+        public enum Kind: UInt8, Sendable { case file = 0x30, symlink = 0x32, directory = 0x35 }
+        public var name: String
+        public var kind: Kind
+        public var mode: Int
+        public var uid: Int
+        public var gid: Int
+        public var data: Data
+        public var link: String
+        public init(_ name: String, kind: Kind = .file, mode: Int, uid: Int = 0, gid: Int = 0, data: Data = Data(),
+                    link: String = "") {
+            self.name = name; self.kind = kind; self.mode = mode
+            self.uid = uid; self.gid = gid; self.data = data; self.link = link
+        }
+    }
+
+    /// Adds a regular file owned by root. Names are plain relative paths of at most 100 bytes.
     public mutating func add(_ name: String, _ contents: Data, mode: Int = 0o644) {
+        add(Entry(name, mode: mode, data: contents))
+    }
+
+    /// Adds a member; its mtime is 0, so the same members make the same bytes.
+    public mutating func add(_ e: Entry) {
+        let name = e.name
         precondition(name.utf8.count <= 100 && !name.hasPrefix("/") && !name.contains(".."), "tar name \(name)")
+        precondition(e.link.utf8.count <= 100, "tar link \(e.link)")
+        let contents = e.kind == .file ? e.data : Data()
         var h = [UInt8](repeating: 0, count: 512)
         func put(_ s: String, _ at: Int, _ len: Int) { for (i, b) in s.utf8.prefix(len).enumerated() { h[at + i] = b } }
-        func octal(_ v: Int, _ at: Int, _ len: Int) { put(String(repeating: "0", count: max(0, len - 1 - String(v, radix: 8).count)) + String(v, radix: 8), at, len - 1) }
+        func octal(_ v: Int, _ at: Int, _ len: Int) {
+            let s = String(v, radix: 8)
+            put(String(repeating: "0", count: max(0, len - 1 - s.count)) + s, at, len - 1)
+        }
         put(name, 0, 100)
-        octal(mode, 100, 8); octal(0, 108, 8); octal(0, 116, 8)
+        octal(e.mode, 100, 8); octal(e.uid, 108, 8); octal(e.gid, 116, 8)
         octal(contents.count, 124, 12); octal(0, 136, 12)
         for i in 148..<156 { h[i] = 0x20 }
-        h[156] = UInt8(ascii: "0")
+        h[156] = e.kind.rawValue
+        put(e.link, 157, 100)
         put("ustar", 257, 6); put("00", 263, 2)
         let sum = h.reduce(0) { $0 + Int($1) }
         put(String(repeating: "0", count: 6 - String(sum, radix: 8).count) + String(sum, radix: 8), 148, 6)
@@ -30,4 +60,39 @@ public struct TarArchive: Sendable {
 
     /// The archive with its two closing zero blocks.
     public var finished: Data { data + Data(count: 1024) }
+
+    /// The regular files, directories and links of a ustar/pax archive (the
+    /// engine's archive API); other members and pax/GNU extension headers
+    /// are skipped (a long name keeps the short one).
+    public static func entries(_ tar: Data) -> [Entry] {
+        let b = [UInt8](tar)
+        var out: [Entry] = []
+        var at = 0
+        func str(_ from: Int, _ len: Int) -> String {
+            let s = b[from..<(from + len)]
+            return String(decoding: s.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        func num(_ from: Int, _ len: Int) -> Int {
+            Int(str(from, len).trimmingCharacters(in: CharacterSet(charactersIn: " \0")), radix: 8) ?? 0
+        }
+        while at + 512 <= b.count, b[at..<(at + 512)].contains(where: { $0 != 0 }) {
+            let size = num(at + 124, 12)
+            let type = b[at + 156]
+            var name = str(at, 100)
+            let prefix = str(at + 345, 155)
+            if !prefix.isEmpty, str(at + 257, 5) == "ustar" { name = prefix + "/" + name }
+            let body = at + 512
+            guard body + size <= b.count else { break }
+            let kind: Entry.Kind? = type == 0 || type == 0x30 ? .file : Entry.Kind(rawValue: type)
+            if let kind {
+                if name.hasPrefix("./") { name.removeFirst(2) }
+                if name.hasSuffix("/") { name.removeLast() }
+                let contents = kind == .file ? Data(b[body..<(body + size)]) : Data()
+                out.append(Entry(name, kind: kind, mode: num(at + 100, 8) & 0o7777, uid: num(at + 108, 8),
+                                 gid: num(at + 116, 8), data: contents, link: str(at + 157, 100)))
+            }
+            at = body + (size + 511) / 512 * 512
+        }
+        return out
+    }
 }

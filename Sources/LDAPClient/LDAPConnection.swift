@@ -1,5 +1,6 @@
 import CLDAP
 import Foundation
+import Synchronization
 
 /// How to reach and trust a directory server.
 public struct LDAPConnectionOptions: Sendable {
@@ -119,6 +120,9 @@ public final class LDAPConnection: @unchecked Sendable {
 
     // MARK: Search
 
+    /// Search requests sent by this process, every connection (SEMAIL_TRACE_CALLS).
+    public static let searches = Mutex(0)
+
     /// Subtree/one-level/base search with the simple paged results control
     /// (RFC 2696); `each` sees entries as they arrive, so memory stays flat.
     public func search(base: String, scope: LDAPScope = .subtree, filter: LDAPFilter? = nil,
@@ -136,6 +140,7 @@ public final class LDAPConnection: @unchecked Sendable {
             let sctrls = arena.array([control!])
             let attrs: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = attributes.map { arena.strings($0) }
             var msgid: Int32 = 0
+            Self.searches.withLock { $0 += 1 }
             try check(ldap_search_ext(ld, base, scope.rawValue, filterString, attrs, 0, sctrls, nil, nil, 0, &msgid),
                       "search", dn: base)
             cookie = try collectSearch(msgid: msgid, base: base, each: each)

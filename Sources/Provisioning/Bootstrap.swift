@@ -10,7 +10,7 @@ public struct ImageBootstrap: Sendable {
     public struct Result: Sendable, Codable {
         public var image: String
         public var id: String
-        /// "present" (nothing done), "debootstrap" or "cache".
+        /// "present" (nothing done), "updated" (the command set), "debootstrap" or "cache".
         public var source: String
         public var rootfsBytes: Int?
         public var seconds: Double
@@ -23,6 +23,15 @@ public struct ImageBootstrap: Sendable {
     public var cache: String?
     public var force = false
     public init() {}
+
+    /// The mailbox containers' command, set on the base image (the
+    /// per-user Dockerfile adds files only).
+    public static let command = ContainerManager.sshdCommand
+    static var changes: [String] {
+        let cmd = String(decoding: (try? JSONEncoder().encode(command)) ?? Data(), as: UTF8.self)
+            .replacingOccurrences(of: "\\/", with: "/")
+        return ["CMD \(cmd)", "EXPOSE 22"]
+    }
 
     static let suitePattern = Pattern(#"^[a-z]+$"#)
     static let mirrorPattern = Pattern(#"^(https?|file)://[A-Za-z0-9._~:/+-]+$"#)
@@ -44,7 +53,21 @@ public struct ImageBootstrap: Sendable {
         }
         let client = host.containers().client
         if !force, let i = try client.image(c.baseImage) {
-            return Result(image: c.baseImage, id: i.Id, source: "present", rootfsBytes: nil, seconds: Date().timeIntervalSince(t0))
+            if i.Config?.Cmd == Self.command {
+                return Result(image: c.baseImage, id: i.Id, source: "present", rootfsBytes: nil,
+                              seconds: Date().timeIntervalSince(t0))
+            }
+            // Made by an older version (sshd's options were the Dockerfile's): the command goes onto the image.
+            host.reporter.info("setting sshd's command and EXPOSE 22 on \(c.baseImage)")
+            var ctx = TarArchive()
+            ctx.add("Dockerfile", Data((["FROM \(i.Id)"] + Self.changes).map { $0 + "\n" }.joined().utf8))
+            _ = try client.build(context: ctx.finished, tag: c.baseImage)
+            guard let n = try client.image(c.baseImage) else {
+                throw SemailError("the update of \(c.baseImage) did not leave an image",
+                                  why: "the engine reported no error", status: .failure)
+            }
+            return Result(image: c.baseImage, id: n.Id, source: "updated", rootfsBytes: nil,
+                          seconds: Date().timeIntervalSince(t0))
         }
         var source = "cache"
         let tarPath: String
@@ -92,7 +115,7 @@ public struct ImageBootstrap: Sendable {
         let (repo, tag) = Self.split(c.baseImage)
         host.reporter.info("importing \(data.count >> 20) MiB as \(c.baseImage)")
         try client.importImage(rootfs: data, repo: repo, tag: tag,
-                               changes: ["CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\"]", "LABEL semail.base=\(suite)"])
+                               changes: Self.changes + ["LABEL semail.base=\(suite)"])
         guard let i = try client.image(c.baseImage) else {
             throw SemailError("the import of \(c.baseImage) did not leave an image", why: "the engine reported no error", status: .failure)
         }

@@ -39,6 +39,7 @@ public final class Host: Sendable {
         }
         makeZone = { DNSManager(config: config.dns, runner: runner) }
         opensLDAP = true
+        CallTrace.install
     }
 
     /// A context of given clients (the tests' fakes).

@@ -5,6 +5,8 @@
 /* posix_spawn with stdin/stdout/stderr set to the given descriptors and
    every other descriptor closed in the child (so a daemon started by a
    script inherits nothing of ours). Returns 0 or an errno value. */
+/* Processes semail_spawn started (SEMAIL_TRACE_CALLS). */
+long semail_spawn_count(void);
 int semail_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                  int in_fd, int out_fd, int err_fd);
 
