@@ -20,8 +20,18 @@ struct BaseFiles: Sendable {
     static func of(imageID: String, client: DockerClient, stateDir: String) throws -> BaseFiles {
         if let e = memory.get(imageID) { return BaseFiles(entries: e) }
         let hex = imageID.split(separator: ":").last.map(String.init) ?? imageID
-        let path = "\(stateDir)/base-files/\(hex.prefix(64)).tar"
-        if let d = FileManager.default.contents(atPath: path) {
+        guard hex.count == 64, hex.allSatisfy(\.isHexDigit) else {
+            throw SemailError("unexpected image id \(Validate.quoted(imageID)) from the engine",
+                              why: "expected sha256:<64 hex digits>", status: .failure)
+        }
+        let path = "\(stateDir)/base-files/\(hex).tar"
+        // The cache becomes every container's /etc/passwd and /etc/shadow: read
+        // only a file root wrote (Trust refuses links, other owners, group/world write).
+        if FileManager.default.fileExists(atPath: "\(stateDir)/base-files") {
+            try Trust.stateDirectory("\(stateDir)/base-files")
+        }
+        if FileManager.default.fileExists(atPath: path) {
+            let d = Data(try Trust.read(path, what: "the base image's account files", secret: true))
             let e = TarArchive.entries(d)
             if e.contains(where: { $0.name == "etc/passwd" }) { memory.set(imageID, e); return BaseFiles(entries: e) }
         }

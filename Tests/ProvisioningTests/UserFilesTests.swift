@@ -69,3 +69,45 @@ import Core
         }
     }
 }
+
+/// The base-files cache becomes every container's /etc/passwd and /etc/shadow:
+/// a planted cache (another owner's file, a link) is refused, never used.
+@Suite struct BaseFilesCacheTrustTests {
+    func plant(_ body: (String, String) throws -> Void) throws -> String {
+        let state = NSTemporaryDirectory() + "semail-bf-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: "\(state)/base-files", withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let id = String(repeating: "ab", count: 32)
+        try body(state, "\(state)/base-files/\(id).tar")
+        return state
+    }
+
+    func refused(_ state: String) -> Bool {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let client = DockerClient(socket: "\(state)/no-engine.sock")
+        do { _ = try BaseFiles.of(imageID: "sha256:" + String(repeating: "ab", count: 32), client: client, stateDir: state) }
+        catch let e as SemailError { return !e.description.contains("no-engine") }
+        catch { return false }
+        return false
+    }
+
+    @Test func anotherOwnersCacheIsRefused() throws {
+        let state = try plant { _, path in
+            var tar = TarArchive()
+            tar.add("etc/passwd", Data("evil::0:0::/:/bin/sh\n".utf8))
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(tar.finished)))
+            #expect(chown(path, 65534, 65534) == 0)
+        }
+        #expect(refused(state))
+    }
+
+    @Test func aLinkedCacheIsRefused() throws {
+        let state = try plant { state, path in
+            var tar = TarArchive()
+            tar.add("etc/passwd", Data("evil::0:0::/:/bin/sh\n".utf8))
+            #expect(FileManager.default.createFile(atPath: "\(state)/elsewhere.tar", contents: Data(tar.finished)))
+            try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "\(state)/elsewhere.tar")
+        }
+        #expect(refused(state))
+    }
+}
