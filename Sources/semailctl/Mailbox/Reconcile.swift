@@ -57,7 +57,7 @@ extension ReconcileReport {
         if items.isEmpty { l.append("no drift: nothing to change") }
         for i in items {
             let tag = i.kind.rawValue
-            l.append("  \(tag.padding(toLength: 7, withPad: " ", startingAt: 0)) \(i.uid.padding(toLength: 14, withPad: " ", startingAt: 0)) \(i.component.padding(toLength: 11, withPad: " ", startingAt: 0)) \(i.action): \(i.reason)")
+            l.append("  \(tag.padding(toLength: 7, withPad: " ", startingAt: 0)) \(i.uid.padding(toLength: 14, withPad: " ", startingAt: 0)) \(i.component.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(i.action): \(i.reason)")
         }
         if !prune && items.contains(where: { $0.kind == .orphan }) { l.append("orphans are kept; --prune removes them (volumes go to the quarantine)") }
         if dryRun { l.append(changesPending ? "dry run: changes are pending" : "dry run: nothing would change"); return l.joined(separator: "\n") }
