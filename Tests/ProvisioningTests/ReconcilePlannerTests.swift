@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Provisioning
 @testable import Zone
 
@@ -19,32 +20,43 @@ import Testing
     }()
 
     func box(_ uid: String, _ domain: String = "a.semail.email", size: UInt64? = nil) -> MailboxRecord {
-        MailboxRecord(uid: uid, dn: "uid=\(uid),ou=Personnes,dc=semail,dc=email", address: "\(uid)@\(domain)", size: size)
+        MailboxRecord(
+            uid: uid, dn: "uid=\(uid),ou=Personnes,dc=semail,dc=email", address: "\(uid)@\(domain)", size: size)
     }
     func volume(_ uid: String, size: UInt64 = 1 << 30, mounted: Bool = true, persistent: Bool = true) -> VolumeState {
-        VolumeState(uid: uid, backend: "image", source: "/var/lib/semail/images/\(uid).img", size: size, device: "/dev/loop0",
-                    mountPoint: "/home/Personnes/\(uid)", mounted: mounted, fsSize: nil, fsUsed: nil, fsFree: nil, persistent: persistent)
+        VolumeState(
+            uid: uid, backend: "image", source: "/var/lib/semail/images/\(uid).img", size: size, device: "/dev/loop0",
+            mountPoint: "/home/Personnes/\(uid)", mounted: mounted, fsSize: nil, fsUsed: nil, fsFree: nil,
+            persistent: persistent)
     }
-    func container(_ uid: String, state: String = "running", spec: String = "spec", address: String? = "10.0.0.2") -> ContainerState {
-        var c = ContainerState(uid: uid, name: "semail-\(uid)", id: "abc", address: "\(uid)@a.semail.email", state: state, status: state,
-                               image: "img", templateHash: "t", specHash: spec, ipAddress: nil, ssh: nil)
+    func container(_ uid: String, state: String = "running", spec: String = "spec", address: String? = "10.0.0.2")
+        -> ContainerState
+    {
+        var c = ContainerState(
+            uid: uid, name: "semail-\(uid)", id: "abc", address: "\(uid)@a.semail.email", state: state, status: state,
+            image: "img", templateHash: "t", specHash: spec, ipAddress: nil, ssh: nil)
         c.fixedAddress = address
         return c
     }
     func mx(_ domain: String, host: String = "ns1.semail.email.") -> ZoneRecord {
-        ZoneRecord(owner: "\(domain).", ttl: 3600, rrclass: "IN", type: "MX", rdata: ["10", host], file: "db", line: 1, managed: true,
-                   included: false, origin: "semail.email.", rdataRanges: [],
-                   key: "\(domain).")
+        ZoneRecord(
+            owner: "\(domain).", ttl: 3600, rrclass: "IN", type: "MX", rdata: ["10", host], file: "db", line: 1,
+            managed: true,
+            included: false, origin: "semail.email.", rdataRanges: [],
+            key: "\(domain).")
     }
     func zone(_ records: [ZoneRecord]) -> ZoneListing {
         ZoneListing(zone: "semail.email", file: "db", serial: 1, managed: records, mx: records)
     }
-    let okTree: [String: MaildirTree.State] = ["": .ok, "Maildir": .ok, "Maildir/tmp": .ok, "Maildir/new": .ok, "Maildir/cur": .ok]
+    let okTree: [String: MaildirTree.State] = [
+        "": .ok, "Maildir": .ok, "Maildir/tmp": .ok, "Maildir/new": .ok, "Maildir/cur": .ok,
+    ]
 
     /// An observation where every mailbox is whole: nothing to do.
     func healthy(_ boxes: [MailboxRecord]) -> Observation {
         var o = Observation()
-        o.mailboxes = boxes; o.all = boxes
+        o.mailboxes = boxes
+        o.all = boxes
         for b in boxes {
             o.volumes[b.uid] = volume(b.uid)
             o.mounts["/home/Personnes/\(b.uid)"] = "ext4"
@@ -60,7 +72,9 @@ import Testing
         return o
     }
     func plan(_ o: Observation) -> [ReconcileItem] { ReconcilePlanner.plan(o, config) }
-    func lines(_ items: [ReconcileItem]) -> [String] { items.map { "\($0.kind.rawValue) \($0.uid) \($0.component.rawValue)" } }
+    func lines(_ items: [ReconcileItem]) -> [String] {
+        items.map { "\($0.kind.rawValue) \($0.uid) \($0.component.rawValue)" }
+    }
 
     @Test func wholeMailboxesNeedNothing() {
         #expect(plan(healthy([box("ann"), box("bob")])).isEmpty)
@@ -68,7 +82,8 @@ import Testing
 
     @Test func missingVolumeIsCreatedWithTheDirectorySizeOrTheDefault() throws {
         var o = healthy([box("ann", size: 2 << 30), box("bob")])
-        o.volumes = [:]; o.maildirs = [:]
+        o.volumes = [:]
+        o.maildirs = [:]
         let items = plan(o)
         let creates = items.filter { $0.component == .volume }
         #expect(creates.map(\.kind) == [.create, .create])
@@ -76,8 +91,11 @@ import Testing
         #expect(creates[0].action == "create an empty 2G volume", "\(creates)")
         #expect(creates[1].action == "create an empty 5G volume", "\(creates)")
         // The containers run without their volume: stopped, the volume mounted, started.
-        #expect(items.filter { $0.component == .container }.map(\.action) == ["stop semail-ann, mount the volume, start it",
-                                                                               "stop semail-bob, mount the volume, start it"])
+        #expect(
+            items.filter { $0.component == .container }.map(\.action) == [
+                "stop semail-ann, mount the volume, start it",
+                "stop semail-bob, mount the volume, start it",
+            ])
     }
 
     @Test func volumeDrift() {
@@ -99,13 +117,18 @@ import Testing
         var o = healthy([box("ann"), box("bob"), box("cid")])
         o.mounts["/home/Personnes/ann"] = "xfs"
         o.maildirs["bob"] = ["": .ok, "Maildir": .notADirectory]
-        o.maildirs["cid"] = ["": .wrongOwner, "Maildir": .ok, "Maildir/tmp": .missing, "Maildir/new": .ok, "Maildir/cur": .missing]
+        o.maildirs["cid"] = [
+            "": .wrongOwner, "Maildir": .ok, "Maildir/tmp": .missing, "Maildir/new": .ok, "Maildir/cur": .missing,
+        ]
         let items = plan(o)
         #expect(items.first { $0.uid == "ann" }?.kind == .attention)
         #expect(items.first { $0.uid == "ann" }?.reason == "it is mounted as xfs, not ext4")
         let bob = items.filter { $0.uid == "bob" }
         #expect(bob.map(\.kind) == [.attention] && bob.first?.component == .maildir, "\(bob)")
-        #expect(items.filter { $0.uid == "cid" }.map(\.action) == ["create Maildir/tmp, Maildir/cur", "set owner and mode of the volume root"])
+        #expect(
+            items.filter { $0.uid == "cid" }.map(\.action) == [
+                "create Maildir/tmp, Maildir/cur", "set owner and mode of the volume root",
+            ])
     }
 
     @Test func containerDriftInOrderOfPrecedence() {
@@ -116,9 +139,14 @@ import Testing
         o.containers["dan"] = container("dan", address: nil)
         o.volumes["eve"] = volume("eve", mounted: false)
         o.containers["eve"] = container("eve", state: "restarting", spec: "stale")
-        let actions = Dictionary(plan(o).filter { $0.component == .container }.map { ($0.uid, $0.action) }, uniquingKeysWith: { a, _ in a })
-        #expect(actions == ["ann": "create semail-ann", "bob": "start semail-bob", "cid": "rebuild semail-cid",
-                            "dan": "rebuild semail-dan with its fixed address", "eve": "stop semail-eve, mount the volume, start it"])
+        let actions = Dictionary(
+            plan(o).filter { $0.component == .container }.map { ($0.uid, $0.action) }, uniquingKeysWith: { a, _ in a })
+        #expect(
+            actions == [
+                "ann": "create semail-ann", "bob": "start semail-bob", "cid": "rebuild semail-cid",
+                "dan": "rebuild semail-dan with its fixed address",
+                "eve": "stop semail-eve, mount the volume, start it",
+            ])
         // Unknown expected spec (no base image or owner): rebuilt.
         var p = healthy([box("ann")])
         p.expectedSpecs = [:]
@@ -164,20 +192,24 @@ import Testing
         let bad = box("bob")
         o.all.append(bad)
         o.refused = ["bob": "bob@a.semail.email is claimed by ann"]
-        o.failures["bob"] = ProvisioningFailure(uid: "bob", address: bad.address, size: nil, by: .user, step: "directory-check",
-                                                reason: "refused", at: "2026-01-01T00:00:00Z")
+        o.failures["bob"] = ProvisioningFailure(
+            uid: "bob", address: bad.address, size: nil, by: .user, step: "directory-check",
+            reason: "refused", at: "2026-01-01T00:00:00Z")
         o.volumes["bob"] = volume("bob")
         o.containers["bob"] = container("bob")
         o.networkDrift = "enable_icc is on"
         let items = plan(o)
         #expect(lines(items) == ["refused bob address-map", "repair - network"], "not orphans: \(items)")
-        #expect(items[0].reason.hasPrefix("bob@a.semail.email is claimed by ann; last failed: refused (step directory-check)"))
+        #expect(
+            items[0].reason.hasPrefix(
+                "bob@a.semail.email is claimed by ann; last failed: refused (step directory-check)"))
     }
 
     @Test func aFailedRequestIsRetried() {
         var o = healthy([box("ann")])
-        o.failures["ann"] = ProvisioningFailure(uid: "ann", address: "ann@a.semail.email", size: nil, by: .admin, step: "container",
-                                                reason: "boom", at: "2026-01-01T00:00:00Z")
+        o.failures["ann"] = ProvisioningFailure(
+            uid: "ann", address: "ann@a.semail.email", size: nil, by: .admin, step: "container",
+            reason: "boom", at: "2026-01-01T00:00:00Z")
         #expect(lines(plan(o)) == ["create ann mailbox"])
         // A failure for another address is not this mailbox's.
         o.failures["ann"]?.address = "ann@b.semail.email"
@@ -191,13 +223,17 @@ import Testing
         o.zone = zone([mx("gone.semail.email")])
         o.map = nil
         o.volumes["old"] = volume("old")
-        #expect(lines(plan(o)) == ["repair - network", "repair ann container", "repair ann dns", "repair bob dns",
-                                   "repair - address-map", "orphan old volume", "orphan - dns"])
+        #expect(
+            lines(plan(o)) == [
+                "repair - network", "repair ann container", "repair ann dns", "repair bob dns",
+                "repair - address-map", "orphan old volume", "orphan - dns",
+            ])
     }
 
     @Test func massChangeGuard() throws {
         var c = config
-        c.state.guardMin = 2; c.state.guardPercent = 10
+        c.state.guardMin = 2
+        c.state.guardPercent = 10
         let orphans = (0..<3).map { ReconcileItem(.orphan, "o\($0)", .volume, "move", "no mailbox", destructive: true) }
         var opt = Reconciler.Options()
         // Orphans count only when they would be pruned.
@@ -207,10 +243,14 @@ import Testing
         // 10% of 40 mailboxes is 4.
         try ReconcilePlanner.checkMassChange(orphans, mailboxes: 40, opt, c)
         let creates = (0..<3).map { ReconcileItem(.create, "c\($0)", .volume, "create", "none", destructive: true) }
-        #expect(throws: SemailError.self) { try ReconcilePlanner.checkMassChange(creates, mailboxes: 0, Reconciler.Options(), c) }
-        var forced = Reconciler.Options(); forced.force = true
+        #expect(throws: SemailError.self) {
+            try ReconcilePlanner.checkMassChange(creates, mailboxes: 0, Reconciler.Options(), c)
+        }
+        var forced = Reconciler.Options()
+        forced.force = true
         try ReconcilePlanner.checkMassChange(creates, mailboxes: 0, forced, c)
-        var dry = Reconciler.Options(); dry.dryRun = true
+        var dry = Reconciler.Options()
+        dry.dryRun = true
         try ReconcilePlanner.checkMassChange(creates, mailboxes: 0, dry, c)
         // Repairs that destroy nothing never count.
         let repairs = (0..<9).map { ReconcileItem(.repair, "r\($0)", .container, "start", "exited") }
@@ -221,28 +261,40 @@ import Testing
 /// The mailbox pipelines are composed from the components in a fixed order;
 /// the journal's names and events keep their strings.
 @Suite struct MailboxCompositionTests {
-    let mailboxes = Mailboxes(host: Host(config: {
-        var c = Config()
-        c.dns.zone = "semail.email"
-        return c
-    }()))
+    let mailboxes = Mailboxes(
+        host: Host(
+            config: {
+                var c = Config()
+                c.dns.zone = "semail.email"
+                return c
+            }()))
 
     @Test func createSteps() throws {
         let p = try mailboxes.createPipeline(uid: "ann", address: "Ann@A.semail.email", size: 1 << 30)
         #expect(p.kind == "mailbox.create")
-        #expect(p.steps.map(\.name) == ["directory-check", "volume", "dockerfile", "container", "dns", "directory", "address-map"])
+        #expect(
+            p.steps.map(\.name) == [
+                "directory-check", "volume", "dockerfile", "container", "dns", "directory", "address-map",
+            ])
         #expect(p.steps.filter(\.pointOfNoReturn).map(\.name) == ["address-map"])
         #expect(p.params == ["uid": "ann", "address": "ann@a.semail.email", "size": "1073741824", "by": "admin"])
-        let r = try mailboxes.createPipeline(uid: "ann", address: "ann@example.org", size: 1, by: .user, request: true, requestSize: nil)
-        #expect(r.steps.map(\.name) == ["directory-check", "request", "volume", "dockerfile", "container", "dns", "directory", "address-map"])
+        let r = try mailboxes.createPipeline(
+            uid: "ann", address: "ann@example.org", size: 1, by: .user, request: true, requestSize: nil)
+        #expect(
+            r.steps.map(\.name) == [
+                "directory-check", "request", "volume", "dockerfile", "container", "dns", "directory", "address-map",
+            ])
         #expect(r.params["request"] == "-" && r.params["by"] == "user")
     }
 
     @Test func deleteSteps() throws {
         let p = try mailboxes.deletePipeline(uid: "ann", address: "ann@a.semail.email", archive: "/srv/ann.tar.gz")
         #expect(p.kind == "mailbox.delete")
-        #expect(p.steps.map(\.name) == ["directory-check", "stop-delivery", "container", "archive", "volume", "dns", "directory",
-                                        "address-map", "dockerfile", "address"])
+        #expect(
+            p.steps.map(\.name) == [
+                "directory-check", "stop-delivery", "container", "archive", "volume", "dns", "directory",
+                "address-map", "dockerfile", "address",
+            ])
         #expect(p.steps.filter(\.pointOfNoReturn).map(\.name) == ["volume"])
         let q = try mailboxes.deletePipeline(uid: "ann", address: "ann@a.semail.email", archive: nil)
         #expect(!q.steps.map(\.name).contains("archive"))
@@ -251,11 +303,15 @@ import Testing
     @Test func journalStringsAndObservations() throws {
         #expect(StepName.createOrder.map(\.rawValue).contains("directory-check"))
         let events: [JournalEvent] = [.start, .begin, .done, .skipped, .undone, .undoFailed, .commit, .rolledback]
-        #expect(events.map(\.rawValue) == ["start", "begin", "done", "skipped", "undone", "undo-failed", "commit", "rolledback"])
+        #expect(
+            events.map(\.rawValue) == [
+                "start", "begin", "done", "skipped", "undone", "undo-failed", "commit", "rolledback",
+            ])
         let line = #"{"before":{"existed":"0"},"event":"undo-failed","step":"volume","time":0,"tx":"t"}"#
         let r = try JSONDecoder().decode(JournalRecord.self, from: Data(line.utf8))
         #expect(r.event == .undoFailed)
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         #expect(String(decoding: try enc.encode(r), as: UTF8.self) == line)
         #expect(Before(record: r.before ?? [:]) == Before(existed: false))
         #expect(Before(existed: true, hadMail: false).record == ["existed": "1", "hadMail": "0"])

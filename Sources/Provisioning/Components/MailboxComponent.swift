@@ -113,15 +113,19 @@ enum MailboxComponents {
             }
             return i
         }
-        return contributed.enumerated().sorted { (index($0.element), $0.offset) < (index($1.element), $1.offset) }.map(\.element)
+        return contributed.enumerated().sorted { (index($0.element), $0.offset) < (index($1.element), $1.offset) }.map(
+            \.element)
     }
 }
 
 extension ReconcileItem {
-    init(_ kind: Kind, _ uid: String, _ component: ComponentName, _ action: String, _ reason: String,
-         destructive: Bool = false, target: String? = nil) {
-        self.init(kind: kind, uid: uid, component: component, target: target ?? uid, action: action, reason: reason,
-                  destructive: destructive)
+    init(
+        _ kind: Kind, _ uid: String, _ component: ComponentName, _ action: String, _ reason: String,
+        destructive: Bool = false, target: String? = nil
+    ) {
+        self.init(
+            kind: kind, uid: uid, component: component, target: target ?? uid, action: action, reason: reason,
+            destructive: destructive)
     }
 }
 

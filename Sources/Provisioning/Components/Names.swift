@@ -16,11 +16,15 @@ public enum StepName: String, Sendable, Codable, CaseIterable {
     case address
 
     /// The order of `mailbox create`'s steps (each component contributes its own).
-    static let createOrder: [StepName] = [.directoryCheck, .request, .volume, .dockerfile, .container, .dns, .directory, .addressMap]
+    static let createOrder: [StepName] = [
+        .directoryCheck, .request, .volume, .dockerfile, .container, .dns, .directory, .addressMap,
+    ]
     /// The order of `mailbox delete`'s steps: delivery stops first, the
     /// volume is the point of no return, the fixed address goes last.
-    static let deleteOrder: [StepName] = [.directoryCheck, .stopDelivery, .container, .archive, .volume, .dns, .directory,
-                                          .addressMap, .dockerfile, .address]
+    static let deleteOrder: [StepName] = [
+        .directoryCheck, .stopDelivery, .container, .archive, .volume, .dns, .directory,
+        .addressMap, .dockerfile, .address,
+    ]
 }
 
 /// The transactions the mailbox pipelines journal (`start` records' kind).
@@ -48,13 +52,17 @@ public enum ComponentName: String, Sendable, Codable, CaseIterable {
 public struct Before: Sendable, Equatable {
     public var existed: Bool?
     public var hadMail: Bool?
-    public init(existed: Bool? = nil, hadMail: Bool? = nil) { self.existed = existed; self.hadMail = hadMail }
+    public init(existed: Bool? = nil, hadMail: Bool? = nil) {
+        self.existed = existed
+        self.hadMail = hadMail
+    }
 
     enum Key: String { case existed, hadMail }
 
     public init(record: [String: String]) {
         func flag(_ k: Key) -> Bool? { record[k.rawValue].flatMap { $0 == "1" ? true : $0 == "0" ? false : nil } }
-        existed = flag(.existed); hadMail = flag(.hadMail)
+        existed = flag(.existed)
+        hadMail = flag(.hadMail)
     }
     public var record: [String: String] {
         var d: [String: String] = [:]
@@ -66,16 +74,19 @@ public struct Before: Sendable, Equatable {
 
 extension Step {
     /// A mailbox step: named by the enum, with a typed observation.
-    init(_ name: StepName, why: String, pointOfNoReturn: Bool = false,
-         check: @escaping @Sendable () throws -> Bool = { false },
-         observe: (@Sendable () throws -> Before)? = nil,
-         apply: @escaping @Sendable () throws -> Void,
-         undo: (@Sendable (Before) throws -> Void)? = nil) {
+    init(
+        _ name: StepName, why: String, pointOfNoReturn: Bool = false,
+        check: @escaping @Sendable () throws -> Bool = { false },
+        observe: (@Sendable () throws -> Before)? = nil,
+        apply: @escaping @Sendable () throws -> Void,
+        undo: (@Sendable (Before) throws -> Void)? = nil
+    ) {
         var undoRecord: (@Sendable ([String: String]) throws -> Void)?
         if let undo { undoRecord = { before in try undo(Before(record: before)) } }
         let observeRecord: @Sendable () throws -> [String: String] = { try observe?().record ?? [:] }
-        self.init(name.rawValue, why: why, pointOfNoReturn: pointOfNoReturn, check: check,
-                  observe: observeRecord, apply: apply, undo: undoRecord)
+        self.init(
+            name.rawValue, why: why, pointOfNoReturn: pointOfNoReturn, check: check,
+            observe: observeRecord, apply: apply, undo: undoRecord)
     }
 }
 

@@ -7,30 +7,42 @@ import Zone
 /// removed by delete, quarantined when orphaned.
 struct VolumeComponent: MailboxComponent {
     func createSteps(_ r: CreateRequest, _ mb: Mailboxes) -> [Step] {
-        let host = mb.host, uid = r.uid, size = r.size, config = mb.config
+        let host = mb.host
+        let uid = r.uid
+        let size = r.size
+        let config = mb.config
         return [
-            Step(.volume, why: "create the \(ByteSize.format(size)) volume, ext4, mount it at \(config.storage.mailRoot)/\(uid) with a Maildir",
-                 check: { try host.volumes().looksComplete(uid) },
-                 observe: { Before(existed: try host.volumes().exists(uid)) },
-                 apply: { _ = try host.volumes().create(uid: uid, size: size, owner: try host.mailOwner(uid)) },
-                 undo: { before in if before.existed == false { _ = try host.volumes().delete(uid: uid) } }),
+            Step(
+                .volume,
+                why:
+                    "create the \(ByteSize.format(size)) volume, ext4"
+                        + ", mount it at \(config.storage.mailRoot)/\(uid) with a Maildir",
+                check: { try host.volumes().looksComplete(uid) },
+                observe: { Before(existed: try host.volumes().exists(uid)) },
+                apply: { _ = try host.volumes().create(uid: uid, size: size, owner: try host.mailOwner(uid)) },
+                undo: { before in if before.existed == false { _ = try host.volumes().delete(uid: uid) } })
         ]
     }
 
     func deleteSteps(_ r: DeleteRequest, _ mb: Mailboxes) -> [Step] {
-        let host = mb.host, uid = r.uid
+        let host = mb.host
+        let uid = r.uid
         var steps: [Step] = []
         if let archive = r.archive {
-            steps.append(Step(.archive, why: "archive the Maildir to \(archive) and read it back before anything is destroyed",
-                              check: { Self.isOurArchive(archive) },
-                              apply: { try Self.archive(host, uid: uid, to: archive) }))
+            steps.append(
+                Step(
+                    .archive, why: "archive the Maildir to \(archive) and read it back before anything is destroyed",
+                    check: { Self.isOurArchive(archive) },
+                    apply: { try Self.archive(host, uid: uid, to: archive) }))
         }
-        steps.append(Step(.volume, why: "unmount and remove the volume (its mail is gone)", pointOfNoReturn: true,
-                          check: {
-                              let v = try host.volumes()
-                              return try !v.exists(uid) && !FileManager.default.fileExists(atPath: v.mountPoint(uid))
-                          },
-                          apply: { _ = try host.volumes().delete(uid: uid) }))
+        steps.append(
+            Step(
+                .volume, why: "unmount and remove the volume (its mail is gone)", pointOfNoReturn: true,
+                check: {
+                    let v = try host.volumes()
+                    return try !v.exists(uid) && !FileManager.default.fileExists(atPath: v.mountPoint(uid))
+                },
+                apply: { _ = try host.volumes().delete(uid: uid) }))
         return steps
     }
 
@@ -53,7 +65,9 @@ struct VolumeComponent: MailboxComponent {
         o.volumes = try o.timed("volumes") { Self.byUID(try vm.list(mounts: mountTable)) }
         o.count(vm.backend.kind == "lvm" ? "lvs" : "volume scan (readdir + /sys + fstab)")
         o.mounts = Dictionary(mountTable.map { ($0.mountPoint, $0.fsType) }, uniquingKeysWith: { _, b in b })
-        let config = host.config, volumes = o.volumes, mailboxes = o.mailboxes
+        let config = host.config
+        let volumes = o.volumes
+        let mailboxes = o.mailboxes
         o.maildirs = o.timed("volumes") {
             var trees: [String: [String: MaildirTree.State]] = [:]
             // Through descriptors, never following what the user made.
@@ -77,46 +91,65 @@ struct VolumeComponent: MailboxComponent {
         let mp = Self.mountPoint(m.uid, c)
         guard let v = o.volumes[m.uid] else {
             let size = m.size ?? (try? ByteSize.parse(c.storage.defaultSize)) ?? 0
-            add(.create, .volume, "create an empty \(ByteSize.format(size)) volume", "the mailbox has no volume", destructive: true)
+            add(
+                .create, .volume, "create an empty \(ByteSize.format(size)) volume", "the mailbox has no volume",
+                destructive: true)
             return items
         }
-        if !v.mounted { add(.repair, .volume, "mount \(v.source) at \(mp)", "the volume is not mounted") }
-        else {
+        if !v.mounted {
+            add(.repair, .volume, "mount \(v.source) at \(mp)", "the volume is not mounted")
+        } else {
             if let fs = o.mounts[mp], fs != "ext4" {
                 add(.attention, .volume, "none (never reformatted): fix by hand", "it is mounted as \(fs), not ext4")
             }
             let tree = o.maildirs[m.uid] ?? [:]
             let blocked = MaildirTree.blocked(tree)
             if !blocked.isEmpty {
-                add(.attention, .maildir, "none: an admin must look",
-                    "\(blocked.map { "\(mp)/\($0)" }.joined(separator: ", ")) is not a directory (a symlink or a file); it is never followed")
+                add(
+                    .attention, .maildir, "none: an admin must look",
+                    "\(blocked.map { "\(mp)/\($0)" }.joined(separator: ", "))"
+                        + " is not a directory (a symlink or a file); it is never followed"
+                )
             } else {
                 let missing = MaildirTree.directories.filter { tree[$0] == .missing }
                 let owners = ([""] + MaildirTree.directories).filter { tree[$0] == .wrongOwner }
-                if !missing.isEmpty { add(.repair, .maildir, "create \(missing.joined(separator: ", "))", "missing Maildir directories") }
+                if !missing.isEmpty {
+                    add(.repair, .maildir, "create \(missing.joined(separator: ", "))", "missing Maildir directories")
+                }
                 if !owners.isEmpty {
-                    add(.repair, .maildir, "set owner and mode of \(owners.map { $0.isEmpty ? "the volume root" : $0 }.joined(separator: ", "))",
+                    add(
+                        .repair, .maildir,
+                        "set owner and mode of \(owners.map { $0.isEmpty ? "the volume root" : $0 }.joined(separator: ", "))",
                         "the volume root must be root's (0711), the Maildir the owner's (0700)")
                 }
             }
         }
-        if !v.persistent { add(.repair, .volume, "add the fstab entry", "it would not be mounted at boot before the container engine") }
+        if !v.persistent {
+            add(.repair, .volume, "add the fstab entry", "it would not be mounted at boot before the container engine")
+        }
         if let hidden = o.unsealed[m.uid] {
             if hidden {
-                add(.attention, .volume, "none: an admin must look (unmount the volume and move them away)",
+                add(
+                    .attention, .volume, "none: an admin must look (unmount the volume and move them away)",
                     "files lie in \(mp) under the mounted volume (made while it was not mounted)")
             } else {
-                add(.repair, .volume, Self.sealAction,
-                    "made before mount points were sealed: while the volume is not mounted a Maildir could be made there")
+                add(
+                    .repair, .volume, Self.sealAction,
+                    "made before mount points were sealed:"
+                        + " while the volume is not mounted a Maildir could be made there"
+                )
             }
         }
         if let want = m.size, v.size < want {
             let maxSize = (try? ByteSize.parse(c.storage.maxSize)) ?? UInt64.max
             if want > maxSize {
-                add(.attention, .volume, "none: not grown",
+                add(
+                    .attention, .volume, "none: not grown",
                     "the directory asks for \(ByteSize.format(want)), above [storage] max_size \(c.storage.maxSize)")
             } else {
-                add(.repair, .volume, "grow to \(ByteSize.format(want))", "it is \(ByteSize.format(v.size)), the directory says \(ByteSize.format(want))")
+                add(
+                    .repair, .volume, "grow to \(ByteSize.format(want))",
+                    "it is \(ByteSize.format(v.size)), the directory says \(ByteSize.format(want))")
             }
         }
         return items
@@ -124,7 +157,9 @@ struct VolumeComponent: MailboxComponent {
 
     func orphans(_ o: Observation, wanted: Set<String>, _ c: Config) -> [ReconcileItem] {
         o.volumes.sorted { $0.key < $1.key }.filter { !wanted.contains($0.key) }.map { uid, v in
-            ReconcileItem(.orphan, uid, .volume, "move \(v.source) to the quarantine", "no mailbox in the directory", destructive: true)
+            ReconcileItem(
+                .orphan, uid, .volume, "move \(v.source) to the quarantine", "no mailbox in the directory",
+                destructive: true)
         }
     }
 
@@ -197,28 +232,39 @@ struct VolumeComponent: MailboxComponent {
         let mp = try host.volumes().mountPoint(uid)
         let tree = MaildirTree.inspect(mp, owner: nil)
         guard tree["Maildir"] == .ok else {
-            throw SemailError("nothing to archive for \(uid)", why: "\(mp)/Maildir is not a directory (is the volume mounted?)", status: .failure)
+            throw SemailError(
+                "nothing to archive for \(uid)", why: "\(mp)/Maildir is not a directory (is the volume mounted?)",
+                status: .failure)
         }
         let dir = (file as NSString).deletingLastPathComponent
         let fd = semail_tmpfile(dir)
         guard fd >= 0 else {
-            throw SemailError("cannot archive \(uid)'s Maildir to \(file)", why: "cannot create a file in \(dir): \(SystemState.errnoText())",
-                              hint: "nothing was destroyed; fix the path", status: .ioError)
+            throw SemailError(
+                "cannot archive \(uid)'s Maildir to \(file)",
+                why: "cannot create a file in \(dir): \(SystemState.errnoText())",
+                hint: "nothing was destroyed; fix the path", status: .ioError)
         }
         defer { close(fd) }
         do {
-            try host.runner.run(["tar", "--sparse", "--one-file-system", "-C", mp, "-czf", "-", "Maildir"], stdoutFD: fd)
-            guard fsync(fd) == 0 else { throw SemailError("cannot write \(file)", why: SystemState.errnoText(), status: .ioError) }
+            try host.runner.run(
+                ["tar", "--sparse", "--one-file-system", "-C", mp, "-czf", "-", "Maildir"], stdoutFD: fd)
+            guard fsync(fd) == 0 else {
+                throw SemailError("cannot write \(file)", why: SystemState.errnoText(), status: .ioError)
+            }
             lseek(fd, 0, SEEK_SET)
             try host.runner.run(["tar", "-tzf", "-"], stdinFD: fd)
         } catch let e as ProcessError {
-            throw SemailError("cannot archive \(uid)'s Maildir to \(file)", why: e.description, hint: "nothing was destroyed; fix the path or free space", status: .ioError)
+            throw SemailError(
+                "cannot archive \(uid)'s Maildir to \(file)", why: e.description,
+                hint: "nothing was destroyed; fix the path or free space", status: .ioError)
         }
         guard linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, file, AT_SYMLINK_FOLLOW) == 0 else {
             let e = errno
-            throw SemailError("cannot write \(file)", why: SystemState.errnoText(e),
-                              hint: e == EEXIST ? "something appeared at that name meanwhile; nothing was destroyed: choose another name" : nil,
-                              status: .ioError)
+            throw SemailError(
+                "cannot write \(file)", why: SystemState.errnoText(e),
+                hint: e == EEXIST
+                    ? "something appeared at that name meanwhile; nothing was destroyed: choose another name" : nil,
+                status: .ioError)
         }
         AtomicFile.syncDirectory(dir)
     }
@@ -227,6 +273,7 @@ struct VolumeComponent: MailboxComponent {
     /// (a name someone else planted does not count as done).
     static func isOurArchive(_ file: String) -> Bool {
         var st = stat()
-        return lstat(file, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && st.st_uid == geteuid() && st.st_mode & 0o077 == 0
+        return lstat(file, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && st.st_uid == geteuid()
+            && st.st_mode & 0o077 == 0
     }
 }
