@@ -1,7 +1,9 @@
 # semailctl: the two set-up commands are `make demo` and `make test`.
 # Both install what is missing (apt), build, and clean up what they start.
 SWIFT ?= swift
-BUILD_FLAGS ?=
+# The module graph is the architecture: fail the build when a target imports a
+# module it does not declare (SwiftPM alone finds any module already built).
+BUILD_FLAGS ?= --explicit-target-dependency-import-check error
 .PHONY: all deps build-deps build release man completions install uninstall deb installtest test demo bench clean
 
 # `make install`: PREFIX and DESTDIR as usual; the configuration always goes to

@@ -23,19 +23,28 @@ let package = Package(
 
         .target(name: "CShims", linkerSettings: [.linkedLibrary("resolv")]),
         .target(name: "LDAPClient", dependencies: ["CLDAP"]),
-        .target(name: "Zone", dependencies: ["CShims"]),
-        .target(name: "Provisioning", dependencies: ["LDAPClient", "Zone", "CShims", "CLVM2", "CCurl",
-                                                    .product(name: "Mustache", package: "swift-mustache")]),
+        // The architecture: Core at the bottom; Directory, Storage, Containers
+        // and DNS each on Core only (never on each other); Provisioning composes them.
+        .target(name: "Core", dependencies: ["LDAPClient", "CShims"]),
+        .target(name: "Directory", dependencies: ["Core", "LDAPClient"]),
+        .target(name: "Storage", dependencies: ["Core", "CShims", "CLVM2"]),
+        .target(name: "Containers", dependencies: ["Core", "CCurl",
+                                                  .product(name: "Mustache", package: "swift-mustache")]),
+        .target(name: "DNS", dependencies: ["Core", "CShims"]),
+        .target(name: "Provisioning", dependencies: ["Core", "Directory", "Storage", "Containers", "DNS",
+                                                    "LDAPClient", "CShims"]),
         .executableTarget(name: "semailctl", dependencies: [
-            "Provisioning",
+            "Provisioning", "Core", "Directory", "Storage", "Containers", "DNS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .target(name: "TestSupport", dependencies: ["Provisioning", "LDAPClient"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Provisioning", "Core", "Containers", "LDAPClient"],
+                path: "Tests/TestSupport"),
         .testTarget(name: "LDAPClientTests", dependencies: ["LDAPClient"]),
-        .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning"]),
-        .testTarget(name: "ZoneTests", dependencies: ["Zone"], exclude: ["Data"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Provisioning", "LDAPClient", "TestSupport"]),
+        .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning", "Core", "Directory", "Storage", "Containers", "DNS"]),
+        .testTarget(name: "ZoneTests", dependencies: ["DNS"], exclude: ["Data"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Provisioning", "Core", "Directory", "Storage", "Containers",
+                                                            "DNS", "LDAPClient", "TestSupport"]),
         .testTarget(name: "SemailctlTests", dependencies: ["semailctl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ],
     swiftLanguageModes: [.v6]

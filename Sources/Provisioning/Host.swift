@@ -1,18 +1,10 @@
+import Containers
+import Core
+import DNS
+import Directory
 import Foundation
 import LDAPClient
-
-/// Where progress and messages go. Logs and progress go to stderr; stdout
-/// stays data. The CLI decides whether progress is drawn (terminal only).
-public struct Reporter: Sendable {
-    public var info: @Sendable (String) -> Void
-    public var warn: @Sendable (String) -> Void
-    public var progress: @Sendable (_ done: Int, _ total: Int) -> Void
-    public init(info: @escaping @Sendable (String) -> Void, warn: @escaping @Sendable (String) -> Void,
-                progress: @escaping @Sendable (Int, Int) -> Void) {
-        self.info = info; self.warn = warn; self.progress = progress
-    }
-    public static let silent = Reporter(info: { _ in }, warn: { _ in }, progress: { _, _ in })
-}
+import Storage
 
 /// One context carrying every external system the tool talks to: the
 /// configuration, the reporter, and lazily opened clients. Passed down to
@@ -32,8 +24,8 @@ public final class Host: @unchecked Sendable {
     public func ldap() throws -> LDAPConnection {
         lock.lock(); defer { lock.unlock() }
         if let admin { return admin }
-        let c = try Host.connect(config.ldap)
-        try Host.bindAdmin(c, config.ldap)
+        let c = try DirectoryServer.connect(config.ldap)
+        try DirectoryServer.bindAdmin(c, config.ldap)
         admin = c
         return c
     }
@@ -96,115 +88,4 @@ public final class Host: @unchecked Sendable {
 
     /// The one process runner.
     public let runner = ProcessRunner()
-
-    /// Opens a connection (no bind). Failures become a SemailError that says
-    /// how to fix them.
-    public static func connect(_ l: Config.LDAP) throws -> LDAPConnection {
-        try refuseCleartext(l)
-        do {
-            let c = try LDAPConnection(LDAPConnectionOptions(uri: l.uri, startTLS: l.startTLS, caFile: l.caFile, timeout: l.timeout))
-            return c
-        } catch let e as LDAPError {
-            throw explain(e, uri: l.uri)
-        }
-    }
-
-    /// A simple bind over ldap:// sends the password in clear: refused
-    /// before connecting unless the server is on loopback, StartTLS is on,
-    /// or `[ldap] allow_cleartext` says so.
-    public static func refuseCleartext(_ l: Config.LDAP) throws {
-        guard !l.startTLS, !l.allowCleartext else { return }
-        for uri in l.uri.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init) where uri.lowercased().hasPrefix("ldap://") {
-            let host = LDAPURI.host(uri)
-            guard !LDAPURI.isLoopback(host) else { continue }
-            throw SemailError("refusing to send the LDAP password in clear to \(uri)",
-                              why: "ldap:// without StartTLS to \(host), which is not this machine's loopback",
-                              hint: "set [ldap] starttls = true (with ca_file), or use an ldaps:// URI; "
-                                  + "if the network path is trusted, set [ldap] allow_cleartext = true", status: .config)
-        }
-    }
-
-    /// Binds with `bind_dn` and the password file, or SASL EXTERNAL over
-    /// ldapi:// when `bind_dn` is empty.
-    public static func bindAdmin(_ c: LDAPConnection, _ l: Config.LDAP) throws {
-        do {
-            if l.bindDN.isEmpty {
-                guard l.uri.lowercased().hasPrefix("ldapi://") else {
-                    throw SemailError("no LDAP bind configured", why: "[ldap] bind_dn is empty and the URI is not ldapi://",
-                                      hint: "set bind_dn and bind_password_file, or use an ldapi:// URI for SASL EXTERNAL", status: .config)
-                }
-                try c.bindExternal()
-            } else {
-                let pw = try Secrets.readFile(l.bindPasswordFile)
-                try c.bind(dn: l.bindDN, password: pw.bytes)
-            }
-        } catch let e as LDAPError {
-            throw explain(e, uri: l.uri)
-        }
-    }
-
-    /// Turns an LDAP failure into what failed, why, and what to do.
-    public static func explain(_ e: LDAPError, uri: String) -> SemailError {
-        // TLS first: a failed handshake also reports a connect error.
-        if e.operation.hasPrefix("StartTLS") || e.operation.hasPrefix("TLS setup") || (e.code == .localError) {
-            return SemailError("LDAP TLS setup failed", why: e.description,
-                               hint: "check [ldap] ca_file (the CA that signed the server's certificate) and that the certificate matches the host name in [ldap] uri",
-                               status: .unavailable)
-        }
-        if uri.lowercased().hasPrefix("ldaps://"), e.code == .serverDown || e.code == .connectError {
-            return SemailError("cannot reach the LDAP server at \(uri)", why: e.description,
-                               hint: "a failed TLS handshake looks the same: check [ldap] ca_file (the CA of the server's certificate) and the host name "
-                                   + "in [ldap] uri, and that the server is up and listens for ldaps:// there", status: .unavailable)
-        }
-        switch e.code {
-        case .serverDown, .connectError, .timeout:
-            return SemailError("cannot reach the LDAP server at \(uri)", why: e.description,
-                               hint: "check that slapd is running and [ldap] uri is right (`semailctl config check`)", status: .unavailable)
-        case .invalidCredentials, .inappropriateAuthentication:
-            return SemailError("LDAP bind refused", why: e.description,
-                               hint: "check [ldap] bind_dn and the password in bind_password_file", status: .noPermission)
-        case .insufficientAccessRights:
-            return SemailError("LDAP access denied", why: e.description,
-                               hint: "the bind DN needs write access to the people OU", status: .noPermission)
-        default:
-            return SemailError("LDAP \(e.operation) failed", why: e.description, status: .failure)
-        }
-    }
-}
-
-/// Runs undo actions last-in-first-out: what a command made is removed if
-/// a later part of it fails.
-public final class UndoStack: @unchecked Sendable {
-    private var actions: [(String, () throws -> Void)] = []
-    public init() {}
-    public func push(_ label: String, _ action: @escaping () throws -> Void) { actions.append((label, action)) }
-    public func commit() { actions.removeAll() }
-    /// Undoes everything; returns what was undone and what failed to undo.
-    @discardableResult
-    public func unwind() -> (undone: [String], failed: [String]) {
-        var undone: [String] = [], failed: [String] = []
-        while let (label, action) = actions.popLast() {
-            do { try action(); undone.append(label) } catch { failed.append("\(label): \(error)") }
-        }
-        return (undone, failed)
-    }
-}
-
-/// The host part of an LDAP URI, and whether it is this machine's loopback.
-enum LDAPURI {
-    static func host(_ uri: String) -> String {
-        var rest = Substring(uri)
-        if let r = rest.range(of: "://") { rest = rest[r.upperBound...] }
-        rest = rest.prefix { $0 != "/" && $0 != "?" }
-        if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") { return String(rest[rest.index(after: rest.startIndex)..<close]) }
-        return String(rest.prefix { $0 != ":" }).removingPercentEncoding ?? String(rest)
-    }
-
-    /// An empty host is libldap's default (localhost).
-    static func isLoopback(_ host: String) -> Bool {
-        let h = host.lowercased()
-        if h.isEmpty || h == "localhost" || h == "::1" || h.hasSuffix(".localhost") { return true }
-        let octets = h.split(separator: ".", omittingEmptySubsequences: false)
-        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
-    }
 }

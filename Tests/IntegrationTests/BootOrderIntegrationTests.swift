@@ -1,7 +1,8 @@
+import Core
 import Foundation
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// Fixed container addresses, `ssh-config`, and what a reboot does to the
 /// mailboxes: the engine stopped, the volumes unmounted and their loop

@@ -1,8 +1,9 @@
+import Core
 import Foundation
 import LDAPClient
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// The foundation commands, run as the built binary against a private slapd.
 @Suite(.slapd) struct CommandIntegrationTests {

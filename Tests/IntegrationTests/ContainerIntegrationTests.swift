@@ -1,7 +1,9 @@
+import Containers
+import Core
 import Foundation
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// Mailbox containers through the CLI, against a real dockerd and slapd,
 /// with the real base image from `image bootstrap` (debootstrap minbase +

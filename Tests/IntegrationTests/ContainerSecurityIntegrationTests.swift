@@ -1,7 +1,9 @@
+import Containers
+import Core
 import Foundation
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// The attacks a hostile mailbox owner can make from the shell in their own
 /// container, performed for real: as the user (`docker exec --user <uid

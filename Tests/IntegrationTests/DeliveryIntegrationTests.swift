@@ -1,7 +1,9 @@
+import Containers
+import Core
 import Foundation
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// The mail delivery contract, for real: `[smtp] postfix_*` written with the
 /// address map, read by a private Postfix from Debian's package, which

@@ -1,7 +1,8 @@
+import Core
 import Foundation
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// Hostile mailbox owners: values they write into their own entry (the test
 /// slapd lets users edit sshPublicKey, mail and the mailbox attributes, as a

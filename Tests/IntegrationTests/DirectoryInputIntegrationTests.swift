@@ -1,8 +1,9 @@
+import Core
 import Foundation
 import LDAPClient
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// What reaches the directory server, and what comes back from it: empty
 /// passwords, cleartext binds, imports outside the people OU, atomic

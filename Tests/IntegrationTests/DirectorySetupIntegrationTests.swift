@@ -1,8 +1,10 @@
+import Core
+import Directory
 import Foundation
 import LDAPClient
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// `directory setup` and `config check` against a slapd configured the way
 /// Debian's package configures it (TestSupport.DebianSlapd).

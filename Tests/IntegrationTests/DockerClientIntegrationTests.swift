@@ -1,7 +1,9 @@
+import Containers
+import Core
 import Foundation
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// The Docker Engine API client against a real dockerd (Debian's docker.io).
 @Suite(.dockerd) struct DockerClientIntegrationTests {

@@ -1,7 +1,8 @@
+import Core
 import Foundation
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// Attacks by a mailbox owner from inside their container (docker exec as
 /// their uid) and on the files root trusts, against real slapd, named,

@@ -1,7 +1,8 @@
+import Core
 import Foundation
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// Attacks on root's storage work by a mailbox owner with a host login
 /// (the jump host): each step runs with the owner's uid through setpriv,

@@ -1,8 +1,9 @@
+import Core
 import Foundation
 import LDAPClient
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.slapd) struct LDAPClientIntegrationTests {
     var s: Slapd { Slapd.shared }

@@ -1,8 +1,9 @@
+import Core
 import Foundation
 import LDAPClient
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// `semailctl import` does what `ldapmodify -a` does: each test loads the
 /// same state into two fresh subtrees of the test slapd, applies the same

@@ -1,7 +1,9 @@
+import Core
 import Foundation
 import Provisioning
-import Testing
+import Storage
 import TestSupport
+import Testing
 
 /// Issue 14's loose ends, against real slapd, named, dockerd and loop
 /// devices: a failed import request kept and retried, `user modify`, full

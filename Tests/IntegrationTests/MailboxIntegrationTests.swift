@@ -1,7 +1,8 @@
+import Core
 import Foundation
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// mailbox create/delete/list/show, reconcile, quarantine and recovery,
 /// against real slapd, named, dockerd and loop devices, with faults

@@ -1,7 +1,8 @@
+import Core
 import Foundation
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// The image backend for real: loop devices, mkfs.ext4, mount, Maildir,
 /// fstab, resize, delete, refusals and injected faults. Each test has its

@@ -1,7 +1,8 @@
+import Containers
 import Foundation
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// `reconcile --watch` as a service runs it: a first pass before any
 /// change, a clean exit (78) when the directory cannot serve the watch,

@@ -1,7 +1,8 @@
+import Core
 import Foundation
 import Provisioning
-import Testing
 import TestSupport
+import Testing
 
 /// Zone edits against a real named on loopback with its own rndc key.
 /// Serialized: the tests share the zone files of one named.

@@ -1,6 +1,8 @@
+@testable import Containers
+@testable import Core
 import Foundation
-import Testing
 @testable import Provisioning
+import Testing
 
 @Suite struct ContainerAddressTests {
     func stateDir() throws -> String {

@@ -1,6 +1,8 @@
+@testable import Core
+@testable import Directory
 import Foundation
-import Testing
 @testable import Provisioning
+import Testing
 
 @Suite struct DirectorySetupUnitTests {
     let root: String = {

@@ -1,6 +1,8 @@
+@testable import Core
 import Foundation
-import Testing
 @testable import Provisioning
+@testable import Storage
+import Testing
 
 /// Pure decisions about hostile input: ids, terminal text, the Maildir
 /// walk on a scratch directory, the StrictModes checks.

@@ -1,6 +1,7 @@
+@testable import Core
 import Foundation
-import Testing
 @testable import Provisioning
+import Testing
 
 /// `[smtp] postfix_*`: the address map's records in Postfix's form.
 @Suite struct PostfixMapsTests {

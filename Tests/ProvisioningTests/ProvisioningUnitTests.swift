@@ -1,6 +1,10 @@
+@testable import Containers
+@testable import Core
+@testable import Directory
 import Foundation
-import Testing
 @testable import Provisioning
+@testable import Storage
+import Testing
 
 @Suite struct TemplateTests {
     let repoTemplates: String = {

@@ -1,8 +1,10 @@
+@testable import Containers
+@testable import Core
+@testable import DNS
 import Foundation
-import Testing
-
 @testable import Provisioning
-@testable import Zone
+@testable import Storage
+import Testing
 
 /// The reconcile planner's decisions, from observations built by hand: no
 /// service is called.

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Zone
+@testable import DNS
 
 /// Zone files of the shapes other projects' test suites hold (see
 /// Data/README.md), each checked against named-checkzone on the same bytes.

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Zone
+@testable import DNS
 
 /// The libresolv shim against a hostile name server (any user can point
 /// their domain's name server at one): a truncated UDP answer, then a TCP

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Zone
+@testable import DNS
 
 /// The shared corpus (BIND's own test zones) and Debian's /etc/bind zones.
 let corpusDir: String = {

@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Storage
 
 /// The mailbox's line in the address map the SMTP servers read (and its
 /// Postfix form): written last by create (mail flows from then on), dropped

@@ -1,3 +1,5 @@
+import Containers
+import Core
 import Foundation
 
 /// The mailbox's container `semail-<uid>`: its Dockerfile directory (with

@@ -1,5 +1,7 @@
+import Core
+import Directory
+import DNS
 import Foundation
-import Zone
 
 /// The MX record of the mailbox's domain: in the managed zone (a subdomain
 /// of `[dns] zone`), shared by every mailbox of the domain; a domain outside

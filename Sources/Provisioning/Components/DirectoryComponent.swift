@@ -1,3 +1,5 @@
+import Core
+import Directory
 import Foundation
 import LDAPClient
 
@@ -170,9 +172,9 @@ struct DirectoryComponent: MailboxComponent {
 
     static func checkLDAP(_ config: Config) -> ConfigReport.Component {
         do {
-            let c = try Host.connect(config.ldap)
+            let c = try DirectoryServer.connect(config.ldap)
             defer { c.close() }
-            try Host.bindAdmin(c, config.ldap)
+            try DirectoryServer.bindAdmin(c, config.ldap)
             let who = (try? c.whoAmI()) ?? ""
             var found = false
             try c.search(base: config.peopleDN, scope: .base, attributes: ["1.1"]) { _ in found = true }

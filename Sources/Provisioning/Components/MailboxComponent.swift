@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Storage
 
 /// What a `mailbox create` is making, for the components' steps.
 struct CreateRequest: Sendable {

@@ -1,4 +1,7 @@
+import Containers
+import DNS
 import Foundation
+import Storage
 
 /// What the host has of every mailbox, gathered once (one call per
 /// external system) by the components' `observe`: a plain value, so the

@@ -1,6 +1,7 @@
+import Core
 import CShims
 import Foundation
-import Zone
+import Storage
 
 /// The mailbox's volume: ext4 mounted at `<mail_root>/<uid>` with its
 /// Maildir, in fstab, its mount point sealed underneath; archived and

@@ -1,5 +1,6 @@
+import Core
+import DNS
 import Foundation
-import Zone
 
 /// Who asks for an address: the administrator, or a user for themself
 /// (`mailbox create --as-user`; also `reconcile` for an address it never

@@ -1,5 +1,5 @@
+import Core
 import Foundation
-import Zone
 
 /// Why a directory request (an entry's semailMailbox, from `import` or
 /// written by hand) last failed to provision: the request stays on the

@@ -1,7 +1,11 @@
 import CShims
+import Containers
+import Core
+import DNS
+import Directory
 import Foundation
 import LDAPClient
-import Zone
+import Storage
 
 /// A mailbox as the directory records it (semail.schema: `semailUser`).
 public struct MailboxRecord: Sendable, Codable, Equatable {

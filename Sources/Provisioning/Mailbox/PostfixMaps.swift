@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// The address map in Postfix's form (`[smtp] postfix_*`), for `texthash:`

@@ -1,5 +1,8 @@
+import Containers
+import Core
+import DNS
 import Foundation
-import Zone
+import Storage
 
 /// One line of a reconcile plan.
 public struct ReconcileItem: Sendable, Codable, Equatable {

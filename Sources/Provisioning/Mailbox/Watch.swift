@@ -1,3 +1,5 @@
+import Core
+import Directory
 import Foundation
 import LDAPClient
 
@@ -30,9 +32,9 @@ public struct DirectoryWatcher: Sendable {
         var delay: TimeInterval = 1
         while !stop() {
             do {
-                let c = try Host.connect(config.ldap)
+                let c = try DirectoryServer.connect(config.ldap)
                 defer { c.close() }
-                try Host.bindAdmin(c, config.ldap)
+                try DirectoryServer.bindAdmin(c, config.ldap)
                 var refreshed = false
                 try c.syncWatch(base: config.peopleDN, filter: .equal("objectClass", "inetOrgPerson"),
                                 attributes: ["uid", "semailMailbox", "semailVolumeSize", "sshPublicKey", "uidNumber", "gidNumber"]) { ev in

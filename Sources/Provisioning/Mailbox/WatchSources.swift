@@ -1,3 +1,5 @@
+import Containers
+import Core
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
+import Core
 import Foundation
-import Zone
 
 /// One step of a transaction. `check` says whether it is already done (then
 /// it is skipped: this is what makes every command idempotent); `observe`

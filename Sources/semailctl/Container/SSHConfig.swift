@@ -1,4 +1,6 @@
 import ArgumentParser
+import Containers
+import Core
 import Foundation
 import Provisioning
 

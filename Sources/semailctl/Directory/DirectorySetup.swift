@@ -1,4 +1,6 @@
 import ArgumentParser
+import Core
+import Directory
 import Provisioning
 
 struct DirectorySetupCommand: AsyncParsableCommand {

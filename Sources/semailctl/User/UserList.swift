@@ -1,4 +1,5 @@
 import ArgumentParser
+import Directory
 import Provisioning
 
 struct UserList: AsyncParsableCommand {

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Core
 import Provisioning
+import Storage
 
 struct VolumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

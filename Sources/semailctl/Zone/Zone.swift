@@ -1,6 +1,6 @@
 import ArgumentParser
+import DNS
 import Provisioning
-import Zone
 
 struct ZoneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
