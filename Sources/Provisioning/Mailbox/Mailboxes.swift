@@ -367,7 +367,8 @@ public struct Mailboxes: Sendable {
     public func deletePipeline(uid: String, address: String, archive: String?) throws -> Pipeline {
         let uid = try Validate.uid(uid)
         let a = try Validate.address(address)
-        let r = DeleteRequest(uid: uid, address: address, normalized: "\(a.local)@\(a.domain)", domain: a.domain, archive: archive)
+        let r = DeleteRequest(uid: uid, address: address, normalized: "\(a.local)@\(a.domain)", domain: a.domain,
+                              archive: archive)
         let steps = MailboxComponents.steps(StepName.deleteOrder, components.flatMap { $0.deleteSteps(r, self) })
         var params = ["uid": uid, "address": r.normalized]
         if let archive { params["archive"] = archive }
@@ -428,7 +429,8 @@ public struct Mailboxes: Sendable {
             if o.all.isEmpty, case .show = scope { return [] }
         }
         return o.all.map { b in
-            var s = MailboxStatus(uid: b.uid, address: b.address, size: b.size, volume: nil, container: nil, dns: "missing", inAddressMap: false)
+            var s = MailboxStatus(uid: b.uid, address: b.address, size: b.size, volume: nil, container: nil, dns: "missing",
+                                  inAddressMap: false)
             for c in components { c.status(&s, o, config) }
             return s
         }

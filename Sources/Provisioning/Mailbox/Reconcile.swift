@@ -45,7 +45,8 @@ public struct ReconcileReport: Sendable, Codable {
 /// The reconcile plan: a pure function of an observation and the
 /// configuration (no service is called), composed from the components.
 enum ReconcilePlanner {
-    static func plan(_ o: Observation, _ config: Config, components: [any MailboxComponent] = MailboxComponents.all) -> [ReconcileItem] {
+    static func plan(_ o: Observation, _ config: Config,
+                     components: [any MailboxComponent] = MailboxComponents.all) -> [ReconcileItem] {
         // A refused entry's things are not orphans: it may be its owner's mailbox with a bad value written over it.
         let wanted = Set((o.all.isEmpty ? o.mailboxes : o.all).map(\.uid))
         var items = components.flatMap { $0.hostDrift(o, config) }
@@ -58,12 +59,16 @@ enum ReconcilePlanner {
     /// The directory can lie (outage, wrong base, empty result): stop
     /// before a mass change (removing or recreating more than
     /// max(guard_min, guard_percent% of the mailboxes)) unless forced.
-    static func checkMassChange(_ items: [ReconcileItem], mailboxes: Int, _ opt: Reconciler.Options, _ config: Config) throws {
+    static func checkMassChange(_ items: [ReconcileItem], mailboxes: Int, _ opt: Reconciler.Options,
+                                _ config: Config) throws {
         let risky = items.filter { $0.destructive && ($0.kind != .orphan || opt.prune) }.count
         let limit = max(config.state.guardMin, mailboxes * config.state.guardPercent / 100)
         if risky > limit && !opt.force && !opt.dryRun {
-            throw SemailError("reconcile stopped by the mass-change guard", why: "it would remove or recreate \(risky) things; the limit is \(limit) (\(config.state.guardPercent)% of \(mailboxes) mailboxes, at least \(config.state.guardMin))",
-                              hint: "check the directory (base DN, outage) with `semailctl reconcile --dry-run`; if the plan is right, add --force", status: .failure)
+            throw SemailError("reconcile stopped by the mass-change guard",
+                              why: "it would remove or recreate \(risky) things; the limit is \(limit) "
+                                  + "(\(config.state.guardPercent)% of \(mailboxes) mailboxes, at least \(config.state.guardMin))",
+                              hint: "check the directory (base DN, outage) with `semailctl reconcile --dry-run`; "
+                                  + "if the plan is right, add --force", status: .failure)
         }
     }
 }
