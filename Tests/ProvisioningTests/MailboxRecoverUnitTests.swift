@@ -53,7 +53,8 @@ import Testing
             let w = try j.begin(kind: kind, params: params)
             for r in records {
                 let before = r.event == "begin" ? r.before : nil
-                try w.write(JournalRecord(tx: w.tx, event: r.event, step: r.step, before: before))
+                try w.write(JournalRecord(tx: w.tx, event: try #require(JournalEvent(rawValue: r.event)), step: r.step,
+                                          before: before))
             }
             return "\(j.dir)/\(w.tx).jsonl"
         }

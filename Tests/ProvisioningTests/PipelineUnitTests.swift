@@ -35,7 +35,7 @@ import Testing
     }
 
     static func events(_ j: Journal) throws -> [String] {
-        try j.pending().flatMap(\.records).map { [$0.event, $0.step].compactMap { $0 }.joined(separator: " ") }
+        try j.pending().flatMap(\.records).map { [$0.event.rawValue, $0.step].compactMap { $0 }.joined(separator: " ") }
     }
 
     func withJournal(_ body: (Journal) throws -> Void) throws {
@@ -151,7 +151,8 @@ import Testing
         let w = try j.begin(kind: kind, params: params)
         for r in records {
             let before = r.event == "begin" ? ["of": r.step] : nil
-            try w.write(JournalRecord(tx: w.tx, event: r.event, step: r.step, before: before))
+            try w.write(JournalRecord(tx: w.tx, event: try #require(JournalEvent(rawValue: r.event)), step: r.step,
+                                      before: before))
         }
         return try #require(try j.pending().first { $0.tx == w.tx })
     }
@@ -244,7 +245,7 @@ import Testing
             _ = "{\"event\":\"done\",\"st".withCString { write(fd, $0, strlen($0)) }
             close(fd)
             let again = try #require(try j.pending().first)
-            #expect(again.records.map(\.event) == ["start", "begin"])
+            #expect(again.records.map(\.event) == [.start, .begin])
             let p = Pipeline(kind: "t", subject: "s", params: [:], steps: [Self.step("a", log)])
             let r = try p.recover(again, journal: j)
             #expect(r.rolledBack == ["a"])

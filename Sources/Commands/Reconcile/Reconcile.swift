@@ -76,7 +76,7 @@ extension ReconcileReport {
         for i in items {
             let tag = i.kind.rawValue
             l.append(
-                "  \(tag.padding(toLength: 7, withPad: " ", startingAt: 0)) \(i.uid.padding(toLength: 14, withPad: " ", startingAt: 0)) \(i.component.padding(toLength: 11, withPad: " ", startingAt: 0)) \(i.action): \(i.reason)"
+                "  \(tag.padding(toLength: 7, withPad: " ", startingAt: 0)) \(i.uid.padding(toLength: 14, withPad: " ", startingAt: 0)) \(i.component.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(i.action): \(i.reason)"
             )
         }
         if !prune && items.contains(where: { $0.kind == .orphan }) {

@@ -110,8 +110,8 @@ public enum BulkProvisioning {
         var duplicates: Set<Int> = []
         for (i, q) in requests.enumerated() {
             if let first = firstFor[q.address], first.uid != q.uid {
-                var r = PipelineReport(kind: "mailbox.create", subject: q.uid, ok: false)
-                r.failedStep = "directory-check"
+                var r = PipelineReport(kind: PipelineKind.create.rawValue, subject: q.uid, ok: false)
+                r.failedStep = StepName.directoryCheck.rawValue
                 r.reason = "\(q.address) is asked for twice in this import: line \(first.line) gives it to \(first.uid) first"
                 results.set(i, r)
                 duplicates.insert(i)
@@ -137,7 +137,7 @@ public enum BulkProvisioning {
                         r = try mb.provision(uid: q.uid, address: q.address, size: q.size ?? ByteSize.parse(host.config.storage.defaultSize),
                                              requestSize: q.size, by: .admin)
                     } catch {
-                        r = PipelineReport(kind: "mailbox.create", subject: q.uid, ok: false)
+                        r = PipelineReport(kind: PipelineKind.create.rawValue, subject: q.uid, ok: false)
                         r.reason = (error as? SemailError)?.description ?? "\(error)"
                     }
                     results.set(i, r)
@@ -149,7 +149,7 @@ public enum BulkProvisioning {
         var s = Summary(requested: requests.count)
         s.results = results.all
         for r in s.results {
-            if !r.ok { s.failed += 1 } else if r.applied.contains("address-map") || r.applied.contains("volume") { s.created += 1 } else { s.unchanged += 1 }
+            if !r.ok { s.failed += 1 } else if r.applied(.addressMap) || r.applied(.volume) { s.created += 1 } else { s.unchanged += 1 }
         }
         s.seconds = Date().timeIntervalSince(t0)
         return s

@@ -244,25 +244,11 @@ public struct Mailboxes: Sendable {
     var config: Config { host.config }
     public var journal: Journal { Journal(stateDir: config.state.dir) }
     var map: AddressMap { AddressMap(path: config.smtp.addressMap, postfix: PostfixMaps(config: config)) }
+    /// The parts of a mailbox (`MailboxComponents.all`).
+    var components: [any MailboxComponent] { MailboxComponents.all }
 
     /// Whether DOMAIN's MX belongs in the managed zone (a subdomain of it).
-    public func managedDomain(_ domain: String) -> Bool {
-        domain.hasSuffix("." + config.dns.zone.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: ".")))
-    }
-
-    func hasMX(_ domain: String, in listing: ZoneListing) -> Bool {
-        let mx = ZoneName.absolute(config.dns.mxHost.lowercased())
-        return listing.mx.contains { $0.owner.lowercased() == ZoneName.absolute(domain) && $0.rdata.last?.lowercased() == mx }
-    }
-
-    /// Whether a mailbox other than UID's is on DOMAIN (its MX record stays).
-    func domainHasOtherMailbox(_ domain: String, besides uid: String) throws -> Bool {
-        var found = false
-        try host.directory().connection.search(base: config.peopleDN,
-                                              filter: .and([.substring("semailMailbox", initial: nil, any: [], final: "@\(domain)"), .not(.equal("uid", uid))]),
-                                              attributes: ["1.1"]) { _ in found = true }
-        return found
-    }
+    public func managedDomain(_ domain: String) -> Bool { DNSComponent.managed(domain, config) }
 
     /// Which mailboxes the map may list: valid values, one owner per
     /// address, and, for an address the map does not list yet for its uid
@@ -311,7 +297,7 @@ public struct Mailboxes: Sendable {
     public func approvedAddresses() -> [String: String] {
         var d = approvals.entries()
         // Only requests that passed the admin's checks (the rules for everyone included).
-        for (uid, f) in failures.all() where f.by == .admin && (f.step.map { $0 != "directory-check" } ?? false) && d[uid] == nil { d[uid] = f.address }
+        for (uid, f) in failures.all() where f.by == .admin && (f.step.map { $0 != StepName.directoryCheck.rawValue } ?? false) && d[uid] == nil { d[uid] = f.address }
         return d
     }
 
@@ -365,228 +351,39 @@ public struct Mailboxes: Sendable {
     /// entry first and a failure leaves it there (without the `mail` value
     /// the create added) for reconcile to retry; `requestSize` is the size it
     /// asks for (nil: none, the default). Otherwise a failure removes
-    /// everything the create added.
+    /// everything the create added. The steps are the components'.
     public func createPipeline(uid: String, address: String, size: UInt64, by requester: Requester = .admin,
                                request: Bool = false, requestSize: UInt64? = nil) throws -> Pipeline {
         let uid = try Validate.uid(uid)
         let a = try Validate.address(address)
-        let address = "\(a.local)@\(a.domain)"
-        let host = self.host, map = self.map, managed = managedDomain(a.domain), domain = a.domain
-        let me = self
-        var steps: [Step] = [
-            Step("directory-check", why: "the admin bind works, \(uid) exists and has no other mailbox, \(address) is free and allowed (\(requester.rawValue))", apply: {
-                let dir = try host.directory()
-                _ = try dir.user(uid)
-                let policy = AddressPolicy(host: host)
-                // The admin's requests need only the zone (no search of every mailbox per create);
-                // a user's domain rule looks at the entries that own their address.
-                // The entries that own their address, read once and only when needed.
-                var owning: [MailboxRecord]?
-                func owners() throws -> [MailboxRecord] {
-                    if let owning { return owning }
-                    let o = me.decide(try dir.mailboxes(), current: map.entries()).accepted
-                    owning = o
-                    return o
-                }
-                try policy.check(uid: uid, local: a.local, domain: a.domain, by: requester,
-                                 context: try policy.context(mailboxes: requester == .admin ? [] : try owners()))
-                if let m = try dir.mailbox(uid), m.address != address {
-                    throw SemailError("\(uid) already has a mailbox", why: "\(m.address) (one mailbox per user)",
-                                      hint: "delete it first: `semailctl mailbox delete \(uid)`", status: .failure)
-                }
-                var holders = try dir.addressHolders(address, except: uid)
-                if !holders.isEmpty {
-                    // Only an entry that owns the address holds it: a value someone wrote that the map refuses is no claim.
-                    let uids = Set(try owners().map(\.uid))
-                    holders = holders.filter { uids.contains($0) }
-                }
-                guard holders.isEmpty else {
-                    throw SemailError("\(address) is taken", why: "it belongs to \(holders.joined(separator: ", "))", status: .failure)
-                }
-            }),
-        ]
-        if request {
-            // No undo: a request outlives a failed provisioning (reconcile retries it).
-            steps.append(Step("request", why: "record the request on \(uid)'s entry (semailMailbox\(requestSize == nil ? "" : ", semailVolumeSize")) so a failure leaves it for reconcile",
-                              check: { let m = try host.directory().mailbox(uid); return m?.address == address && (requestSize == nil || m?.size == requestSize) },
-                              apply: { try host.directory().setRequest(uid, address: address, size: requestSize) }))
-        }
-        steps += [
-            Step("volume", why: "create the \(ByteSize.format(size)) volume, ext4, mount it at \(config.storage.mailRoot)/\(uid) with a Maildir",
-                 check: { try host.volumes().looksComplete(uid) },
-                 observe: { ["existed": try host.volumes().exists(uid) ? "1" : "0"] },
-                 apply: { _ = try host.volumes().create(uid: uid, size: size, owner: try host.mailOwner(uid)) },
-                 undo: { before in if before["existed"] == "0" { _ = try host.volumes().delete(uid: uid) } }),
-            Step("dockerfile", why: "render \(config.containers.dockerfileDir)/\(uid)/Dockerfile from the template (and the container's SSH host key)",
-                 // Once the host key is there, the container step's build renders the current template itself.
-                 check: { FileManager.default.fileExists(atPath: "\(host.containers().dockerfileDir(uid))/ssh_host_ed25519_key") },
-                 observe: { ["existed": FileManager.default.fileExists(atPath: host.containers().dockerfileDir(uid)) ? "1" : "0"] },
-                 apply: { _ = try host.containers().render(host.containerInput(uid, address: address)) },
-                 undo: { before in if before["existed"] == "0" { try? FileManager.default.removeItem(atPath: host.containers().dockerfileDir(uid)) } }),
-            Step("container", why: "build the image, create and start semail-\(uid)",
-                 observe: { ["existed": try host.containers().show(uid: uid) != nil ? "1" : "0"] },
-                 apply: { _ = try host.containers().ensure(host.containerInput(uid, address: address)) },
-                 undo: { before in
-                     if before["existed"] == "0" {
-                         _ = try host.containers().remove(uid: uid, releaseAddress: true)
-                         try? FileManager.default.removeItem(atPath: host.containers().dockerfileDir(uid))
-                     }
-                 }),
-            managed
-                ? Step("dns", why: "add \(domain) MX \(config.dns.mxPriority) \(config.dns.mxHost) to the \(config.dns.zone) zone and reload",
-                       check: { me.hasMX(domain, in: try host.dns.list()) },
-                       observe: { ["existed": me.hasMX(domain, in: try host.dns.list()) ? "1" : "0"] },
-                       apply: { _ = try host.dns.addMX(domain) },
-                       undo: { before in
-                           // Another mailbox on the same domain keeps the record.
-                           if before["existed"] == "0", try !me.domainHasOtherMailbox(domain, besides: uid) { _ = try host.dns.removeMX(domain) }
-                       })
-                : Step("dns", why: "\(domain) is outside \(config.dns.zone): print the MX record to publish and check it",
-                       // Said once, at creation (a recorded request is not created yet).
-                       check: { request ? map.entries()[uid] == address : try host.directory().mailbox(uid)?.address == address },
-                       apply: {
-                    let c = try host.dns.checkMX(domain)
-                    host.reporter.info("\(domain) is not in the managed zone: publish `\(domain). IN MX \(config.dns.mxPriority) \(ZoneName.absolute(config.dns.mxHost))`")
-                    host.reporter.info("zone check-mx \(domain): \(c.ok ? "ok" : "not yet"): \(c.message)")
-                }),
-            Step("directory", why: "record the mailbox on \(uid)'s entry (semailMailbox, semailVolumeSize, mail)",
-                 check: {
-                     let m = try host.directory().mailbox(uid)
-                     guard m?.address == address && m?.size == size else { return false }
-                     // The request step recorded the attributes without `mail`.
-                     if !request { return true }
-                     return try host.directory().user(uid).mail.contains { $0.lowercased() == address }
-                 },
-                 observe: { ["hadMail": try host.directory().user(uid).mail.contains { $0.lowercased() == address } ? "1" : "0"] },
-                 apply: { try host.directory().setMailbox(uid, address: address, size: size) },
-                 undo: { before in
-                     let added = before["hadMail"] == "0" ? address : nil
-                     if request { try host.directory().setRequest(uid, address: address, size: requestSize, removeMail: added) }
-                     else { try host.directory().clearMailbox(uid, removeMail: added) }
-                 }),
-            Step("address-map", why: "rewrite \(config.smtp.addressMap) with \(uid): \(address)", pointOfNoReturn: true,
-                 check: { map.isCurrent(try me.mapRecords(allowing: (uid, address))) },
-                 apply: {
-                     try me.rewriteMap(for: uid, allowing: (uid, address))
-                     // Never "done" without its line (an entry changed meanwhile, say): the step fails and is undone.
-                     guard map.entries()[uid] == address else {
-                         throw SemailError("the address map does not list \(uid): \(address)", why: me.decide(try host.directory().mailboxes(),
-                                           current: map.entries(), allowing: (uid, address)).refused[uid] ?? "the directory changed meanwhile",
-                                           hint: "check the entry with `semailctl mailbox show \(uid)`, then run the command again", status: .failure)
-                     }
-                 },
-                 // Undone before the directory step is: leave this uid out explicitly.
-                 undo: { _ in try me.rewriteMap(for: uid, excluding: [uid], revoking: uid) }),
-        ]
-        var params = ["uid": uid, "address": address, "size": "\(size)", "by": requester.rawValue]
+        let r = CreateRequest(uid: uid, address: "\(a.local)@\(a.domain)", local: a.local, domain: a.domain, size: size,
+                              requester: requester, request: request, requestSize: requestSize)
+        let steps = MailboxComponents.steps(StepName.createOrder, components.flatMap { $0.createSteps(r, self) })
+        var params = ["uid": uid, "address": r.address, "size": "\(size)", "by": requester.rawValue]
         if request { params["request"] = requestSize.map { "\($0)" } ?? "-" }
-        return Pipeline(kind: "mailbox.create", subject: uid, params: params, steps: steps)
+        return Pipeline(kind: PipelineKind.create.rawValue, subject: uid, params: params, steps: steps)
     }
 
     public func deletePipeline(uid: String, address: String, archive: String?) throws -> Pipeline {
         let uid = try Validate.uid(uid)
         let a = try Validate.address(address)
-        let host = self.host, map = self.map, me = self, domain = a.domain, managed = managedDomain(a.domain)
-        var steps: [Step] = [
-            Step("directory-check", why: "the admin bind works and \(uid) has the mailbox \(address)", apply: { _ = try host.directory().user(uid) }),
-            Step("stop-delivery", why: "drop \(uid) from \(config.smtp.addressMap) so no new mail arrives",
-                 check: { map.entries()[uid] == nil },
-                 apply: { try me.rewriteMap(for: uid, excluding: [uid]) },
-                 undo: { _ in try me.rewriteMap(for: uid, allowing: (uid, "\(a.local)@\(a.domain)")) }),
-            Step("container", why: "stop and remove semail-\(uid)",
-                 check: { try host.containers().show(uid: uid) == nil },
-                 observe: { ["existed": try host.containers().show(uid: uid) != nil ? "1" : "0"] },
-                 apply: { _ = try host.containers().remove(uid: uid) },
-                 undo: { before in if before["existed"] == "1" { _ = try host.containers().ensure(host.containerInput(uid, address: address)) } }),
-        ]
-        if let archive {
-            steps.append(Step("archive", why: "archive the Maildir to \(archive) and read it back before anything is destroyed",
-                              check: { Mailboxes.isOurArchive(archive) },
-                              apply: { try me.archive(uid: uid, to: archive) }))
-        }
-        steps += [
-            Step("volume", why: "unmount and remove the volume (its mail is gone)", pointOfNoReturn: true,
-                 check: {
-                     let v = try host.volumes()
-                     return try !v.exists(uid) && !FileManager.default.fileExists(atPath: v.mountPoint(uid))
-                 },
-                 apply: { _ = try host.volumes().delete(uid: uid) }),
-            Step("dns", why: managed ? "remove the \(domain) MX unless another mailbox uses the domain" : "\(domain) is not in the managed zone: nothing to do",
-                 check: {
-                     guard managed, me.hasMX(domain, in: try host.dns.list()) else { return true }
-                     return try me.domainHasOtherMailbox(domain, besides: uid)
-                 },
-                 apply: { _ = try host.dns.removeMX(domain) }),
-            Step("directory", why: "remove the mailbox from \(uid)'s entry in one modify: semailMailbox, semailVolumeSize, the semailUser class, and the mail value \(address) (other mail values stay)",
-                 check: { try host.directory().mailboxCleared(uid, address: address) },
-                 apply: { try host.directory().clearMailbox(uid, removeMail: address, objectClass: true) }),
-            Step("address-map", why: "rewrite \(config.smtp.addressMap) without \(uid)",
-                 check: { map.isCurrent(try me.mapRecords(excluding: [uid])) && me.approvals.entries()[uid] == nil },
-                 apply: { try me.rewriteMap(for: uid, excluding: [uid], revoking: uid) }),
-            Step("dockerfile", why: "remove \(config.containers.dockerfileDir)/\(uid) (Dockerfile, authorized_keys, the container's host key)",
-                 check: { !FileManager.default.fileExists(atPath: host.containers().dockerfileDir(uid)) },
-                 apply: { try FileManager.default.removeItem(atPath: host.containers().dockerfileDir(uid)) }),
-            // Past the point of no return (the volume is gone): its address is free again.
-            Step("address", why: "give back the fixed container address of \(uid)",
-                 check: { (try host.containers().addresses.entries()[uid]) == nil },
-                 apply: { try host.containers().addresses.release(uid) }),
-        ]
-        var params = ["uid": uid, "address": "\(a.local)@\(a.domain)"]
+        let r = DeleteRequest(uid: uid, address: address, normalized: "\(a.local)@\(a.domain)", domain: a.domain,
+                              archive: archive)
+        let steps = MailboxComponents.steps(StepName.deleteOrder, components.flatMap { $0.deleteSteps(r, self) })
+        var params = ["uid": uid, "address": r.normalized]
         if let archive { params["archive"] = archive }
-        return Pipeline(kind: "mailbox.delete", subject: uid, params: params, steps: steps)
-    }
-
-    /// tar.gz of the volume's Maildir into an unnamed file (O_TMPFILE, mode
-    /// 0600) in FILE's directory, read back whole, then given its name with
-    /// a link that never replaces anything: no temporary name exists for
-    /// anyone to plant a link at. Holes are stored as holes (`--sparse`), so
-    /// the work is bounded by the blocks the mailbox really uses.
-    func archive(uid: String, to file: String) throws {
-        let mp = try host.volumes().mountPoint(uid)
-        let tree = MaildirTree.inspect(mp, owner: nil)
-        guard tree["Maildir"] == .ok else {
-            throw SemailError("nothing to archive for \(uid)", why: "\(mp)/Maildir is not a directory (is the volume mounted?)", status: .failure)
-        }
-        let dir = (file as NSString).deletingLastPathComponent
-        let fd = semail_tmpfile(dir)
-        guard fd >= 0 else {
-            throw SemailError("cannot archive \(uid)'s Maildir to \(file)", why: "cannot create a file in \(dir): \(SystemState.errnoText())",
-                              hint: "nothing was destroyed; fix the path", status: .ioError)
-        }
-        defer { close(fd) }
-        do {
-            try host.runner.run(["tar", "--sparse", "--one-file-system", "-C", mp, "-czf", "-", "Maildir"], stdoutFD: fd)
-            guard fsync(fd) == 0 else { throw SemailError("cannot write \(file)", why: SystemState.errnoText(), status: .ioError) }
-            lseek(fd, 0, SEEK_SET)
-            try host.runner.run(["tar", "-tzf", "-"], stdinFD: fd)
-        } catch let e as ProcessError {
-            throw SemailError("cannot archive \(uid)'s Maildir to \(file)", why: e.description, hint: "nothing was destroyed; fix the path or free space", status: .ioError)
-        }
-        guard linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, file, AT_SYMLINK_FOLLOW) == 0 else {
-            let e = errno
-            throw SemailError("cannot write \(file)", why: SystemState.errnoText(e),
-                              hint: e == EEXIST ? "something appeared at that name meanwhile; nothing was destroyed: choose another name" : nil,
-                              status: .ioError)
-        }
-        AtomicFile.syncDirectory(dir)
-    }
-
-    /// Whether FILE is an archive this tool made: a regular file of root's
-    /// (a name someone else planted does not count as done).
-    static func isOurArchive(_ file: String) -> Bool {
-        var st = stat()
-        return lstat(file, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && st.st_uid == geteuid() && st.st_mode & 0o077 == 0
+        return Pipeline(kind: PipelineKind.delete.rawValue, subject: uid, params: params, steps: steps)
     }
 
     /// The pipeline a journaled transaction was running.
     public func pipeline(for p: Journal.Pending) throws -> Pipeline? {
         guard let start = p.records.first, let params = start.params, let uid = params["uid"], let address = params["address"] else { return nil }
-        switch start.kind {
-        case "mailbox.create": return try createPipeline(uid: uid, address: address, size: UInt64(params["size"] ?? "") ?? 0,
+        switch start.kind.flatMap(PipelineKind.init(rawValue:)) {
+        case .create: return try createPipeline(uid: uid, address: address, size: UInt64(params["size"] ?? "") ?? 0,
                                                          by: params["by"] == Requester.user.rawValue ? .user : .admin,
                                                          request: params["request"] != nil, requestSize: params["request"].flatMap { UInt64($0) })
-        case "mailbox.delete": return try deletePipeline(uid: uid, address: address, archive: params["archive"])
-        default: return nil
+        case .delete: return try deletePipeline(uid: uid, address: address, archive: params["archive"])
+        case nil: return nil
         }
     }
 
@@ -602,10 +399,10 @@ public struct Mailboxes: Sendable {
             let r = try pipe.recover(p, journal: journal)
             reports.append(r)
             // An interrupted request that was rolled back is kept on the entry: say why it is not provisioned.
-            if pipe.kind == "mailbox.create", let params = p.records.first?.params, let req = params["request"], let address = params["address"] {
+            if pipe.kind == PipelineKind.create.rawValue, let params = p.records.first?.params, let req = params["request"], let address = params["address"] {
                 if r.ok && r.applied.isEmpty && r.notes.contains("rolling back") {
                     recordFailure(uid: pipe.subject, address: address, requestSize: UInt64(req), by: params["by"] == Requester.user.rawValue ? .user : .admin,
-                                  step: p.records.last(where: { $0.event == "begin" })?.step, reason: "interrupted, rolled back by recovery")
+                                  step: p.records.last(where: { $0.event == .begin })?.step, reason: "interrupted, rolled back by recovery")
                 } else if r.ok { failures.clear(pipe.subject) }
             }
         }
@@ -615,41 +412,27 @@ public struct Mailboxes: Sendable {
     // MARK: Views
 
     public func list() throws -> [MailboxStatus] {
-        let boxes = try host.directory().mailboxes()
-        let refused = decide(boxes, current: map.entries()).refused
-        let failed = failures.all()
-        return try statuses(boxes, volumes: try host.volumes().list()) { try host.containers().list() }.map { s in
-            var s = s
-            s.refused = refused[s.uid]
-            s.lastFailure = failed[s.uid].flatMap { $0.address == s.address ? $0 : nil }
-            return s
-        }
+        try statuses(.list)
     }
 
     /// One mailbox: its entry, its volume, one container inspect (with the
     /// address and the ssh command), the zone and the map.
     public func status(_ uid: String) throws -> MailboxStatus? {
-        let uid = try Validate.uid(uid)
-        guard let m = try host.directory().mailbox(uid) else { return nil }
-        var s = try statuses([m], volumes: try host.volumes().list(only: uid)) { try host.containers().show(uid: uid).map { [$0] } ?? [] }.first
-        s?.refused = decide(try host.directory().mailboxes(), current: map.entries()).refused[uid]
-        s?.lastFailure = failures.get(uid).flatMap { $0.address == m.address ? $0 : nil }
-        return s
+        try statuses(.show(try Validate.uid(uid))).first
     }
 
-    func statuses(_ boxes: [MailboxRecord], volumes: [VolumeState], containers: () throws -> [ContainerState]) throws -> [MailboxStatus] {
-        let vols = Dictionary(volumes.map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
-        let cts: [String: ContainerState]
-        do { cts = Dictionary(try containers().map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a }) } catch let e as SemailError where e.status == .unavailable {
-            host.reporter.warn(e.description); cts = [:]
+    /// Each component observes (every mailbox at once, or one) and adds its part.
+    func statuses(_ scope: ObserveScope) throws -> [MailboxStatus] {
+        var o = Observation()
+        for c in components {
+            try c.observe(&o, scope, self)
+            if o.all.isEmpty, case .show = scope { return [] }
         }
-        let zone = try? host.dns.list()
-        let inMap = map.entries()
-        return boxes.map { b in
-            let domain = String(b.address.split(separator: "@").last ?? "")
-            let dns = !managedDomain(domain) ? "external" : (zone.map { hasMX(domain, in: $0) } ?? false) ? "ok" : "missing"
-            return MailboxStatus(uid: b.uid, address: b.address, size: b.size, volume: vols[b.uid], container: cts[b.uid]?.checked(against: vols[b.uid]), dns: dns,
-                                 inAddressMap: inMap[b.uid] == b.address)
+        return o.all.map { b in
+            var s = MailboxStatus(uid: b.uid, address: b.address, size: b.size, volume: nil, container: nil, dns: "missing",
+                                  inAddressMap: false)
+            for c in components { c.status(&s, o, config) }
+            return s
         }
     }
 }

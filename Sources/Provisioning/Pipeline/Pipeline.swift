@@ -28,10 +28,17 @@ public struct Step: Sendable {
     }
 }
 
+/// What a journal record says happened (its `event`, as stored).
+public enum JournalEvent: String, Codable, Sendable {
+    case start, begin, done, skipped, undone
+    case undoFailed = "undo-failed"
+    case commit, rolledback
+}
+
 /// A journal record: JSON lines, one file per transaction, fsynced.
 public struct JournalRecord: Codable, Sendable {
     public var tx: String
-    public var event: String          // start, begin, done, skipped, undone, undo-failed, commit, rolledback
+    public var event: JournalEvent
     public var kind: String? = nil
     public var params: [String: String]? = nil
     public var step: String? = nil
@@ -77,7 +84,7 @@ public struct Journal: Sendable {
         let tx = "\(Int(Date().timeIntervalSince1970 * 1000))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let w = try Writer(path: "\(dir)/\(tx).jsonl", tx: tx)
         AtomicFile.syncDirectory(dir)
-        try w.write(JournalRecord(tx: tx, event: "start", kind: kind, params: params))
+        try w.write(JournalRecord(tx: tx, event: .start, kind: kind, params: params))
         return w
     }
 
@@ -150,19 +157,19 @@ public struct Pipeline: Sendable {
             do {
                 try Fault.check("\(kind).\(s.name).check")
                 if try s.check() {
-                    try w.write(JournalRecord(tx: w.tx, event: "skipped", step: s.name))
+                    try w.write(JournalRecord(tx: w.tx, event: .skipped, step: s.name))
                     report.skipped.append(s.name)
                     continue
                 }
                 let before = try s.observe()
-                try w.write(JournalRecord(tx: w.tx, event: "begin", step: s.name, before: before))
+                try w.write(JournalRecord(tx: w.tx, event: .begin, step: s.name, before: before))
                 begun.append((s, before))
                 try Fault.check("\(kind).\(s.name)")
                 try Fault.check("\(kind).\(s.name)@\(subject)")
                 reporter.info("\(subject): \(s.name)")
                 try s.apply()
                 try Fault.check("\(kind).\(s.name).after")
-                try w.write(JournalRecord(tx: w.tx, event: "done", step: s.name))
+                try w.write(JournalRecord(tx: w.tx, event: .done, step: s.name))
                 report.applied.append(s.name)
             } catch {
                 report.ok = false
@@ -179,7 +186,7 @@ public struct Pipeline: Sendable {
                 return report
             }
         }
-        try w.write(JournalRecord(tx: w.tx, event: "commit"))
+        try w.write(JournalRecord(tx: w.tx, event: .commit))
         w.finish()
         return report
     }
@@ -189,15 +196,15 @@ public struct Pipeline: Sendable {
             guard let undo = s.undo else { continue }
             do {
                 try undo(before)
-                try? w.write(JournalRecord(tx: w.tx, event: "undone", step: s.name))
+                try? w.write(JournalRecord(tx: w.tx, event: .undone, step: s.name))
                 report.rolledBack.append(s.name)
             } catch {
-                try? w.write(JournalRecord(tx: w.tx, event: "undo-failed", step: s.name, error: "\(error)"))
+                try? w.write(JournalRecord(tx: w.tx, event: .undoFailed, step: s.name, error: "\(error)"))
                 report.undoFailures.append("\(s.name): \((error as? SemailError)?.description ?? "\(error)")")
             }
         }
         if report.undoFailures.isEmpty {
-            try? w.write(JournalRecord(tx: w.tx, event: "rolledback"))
+            try? w.write(JournalRecord(tx: w.tx, event: .rolledback))
             w.finish()
         }
     }
@@ -210,26 +217,26 @@ public struct Pipeline: Sendable {
         var report = PipelineReport(kind: kind, subject: subject, ok: true)
         var before: [String: [String: String]] = [:]
         var order: [String] = []
-        for r in p.records where r.event == "begin" {
+        for r in p.records where r.event == .begin {
             if let s = r.step { before[s] = r.before ?? [:]; order.append(s) }
         }
-        let undone = Set(p.records.filter { $0.event == "undone" }.compactMap(\.step))
+        let undone = Set(p.records.filter { $0.event == .undone }.compactMap(\.step))
         let forward = steps.contains { $0.pointOfNoReturn && before[$0.name] != nil }
         if forward {
             report.notes.append("finishing (past the point of no return)")
             for s in steps {
                 do {
                     if try s.check() { continue }
-                    try w.write(JournalRecord(tx: w.tx, event: "begin", step: s.name, before: [:]))
+                    try w.write(JournalRecord(tx: w.tx, event: .begin, step: s.name, before: [:]))
                     try s.apply()
-                    try w.write(JournalRecord(tx: w.tx, event: "done", step: s.name))
+                    try w.write(JournalRecord(tx: w.tx, event: .done, step: s.name))
                     report.applied.append(s.name)
                 } catch {
                     report.ok = false; report.failedStep = s.name; report.reason = (error as? SemailError)?.description ?? "\(error)"
                     return report
                 }
             }
-            try w.write(JournalRecord(tx: w.tx, event: "commit"))
+            try w.write(JournalRecord(tx: w.tx, event: .commit))
             w.finish()
             return report
         }
