@@ -11,6 +11,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries, wrapped once at the edge.
@@ -25,10 +28,14 @@ let package = Package(
         .target(name: "LDAPClient", dependencies: ["CLDAP"]),
         .target(name: "Zone", dependencies: ["CShims"]),
         .target(name: "Provisioning", dependencies: ["LDAPClient", "Zone", "CShims", "CLVM2", "CCurl",
-                                                    .product(name: "Mustache", package: "swift-mustache")]),
+                                                    .product(name: "Mustache", package: "swift-mustache"),
+                                                    .product(name: "TOMLKit", package: "TOMLKit"),
+                                                    .product(name: "Crypto", package: "swift-crypto"),
+                                                    .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "semailctl", dependencies: [
             "Provisioning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         .target(name: "TestSupport", dependencies: ["Provisioning", "LDAPClient"], path: "Tests/TestSupport"),
@@ -36,7 +43,8 @@ let package = Package(
         .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning"]),
         .testTarget(name: "ZoneTests", dependencies: ["Zone"], exclude: ["Data"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Provisioning", "LDAPClient", "TestSupport"]),
-        .testTarget(name: "SemailctlTests", dependencies: ["semailctl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "SemailctlTests", dependencies: ["semailctl", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                                          .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

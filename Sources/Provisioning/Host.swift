@@ -1,27 +1,30 @@
 import Foundation
 import LDAPClient
+import Logging
+import Synchronization
 
-/// Where progress and messages go. Logs and progress go to stderr; stdout
-/// stays data. The CLI decides whether progress is drawn (terminal only).
+/// Where progress and messages go. Messages go through a swift-log
+/// `Logger` (the CLI's handler writes them to stderr); stdout stays data.
+/// The CLI decides whether progress is drawn (terminal only).
 public struct Reporter: Sendable {
-    public var info: @Sendable (String) -> Void
-    public var warn: @Sendable (String) -> Void
+    public var logger: Logger
     public var progress: @Sendable (_ done: Int, _ total: Int) -> Void
-    public init(info: @escaping @Sendable (String) -> Void, warn: @escaping @Sendable (String) -> Void,
-                progress: @escaping @Sendable (Int, Int) -> Void) {
-        self.info = info; self.warn = warn; self.progress = progress
+    public init(logger: Logger, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) {
+        self.logger = logger; self.progress = progress
     }
-    public static let silent = Reporter(info: { _ in }, warn: { _ in }, progress: { _, _ in })
+    public func info(_ s: String) { logger.info("\(s)") }
+    public func warn(_ s: String) { logger.warning("\(s)") }
+    /// Messages go nowhere.
+    public static let silent = Reporter(logger: Logger(label: "semailctl") { _ in SwiftLogNoOpLogHandler() })
 }
 
 /// One context carrying every external system the tool talks to: the
 /// configuration, the reporter, and lazily opened clients. Passed down to
 /// every operation, never global.
-public final class Host: @unchecked Sendable {
+public final class Host: Sendable {
     public let config: Config
     public let reporter: Reporter
-    private let lock = NSLock()
-    private var admin: LDAPConnection?
+    private let admin = Mutex<LDAPConnection?>(nil)
 
     public init(config: Config, reporter: Reporter = .silent) {
         self.config = config
@@ -30,12 +33,13 @@ public final class Host: @unchecked Sendable {
 
     /// The admin connection from `[ldap]`, connected and bound once.
     public func ldap() throws -> LDAPConnection {
-        lock.lock(); defer { lock.unlock() }
-        if let admin { return admin }
-        let c = try Host.connect(config.ldap)
-        try Host.bindAdmin(c, config.ldap)
-        admin = c
-        return c
+        try admin.withLock { admin in
+            if let admin { return admin }
+            let c = try Host.connect(config.ldap)
+            try Host.bindAdmin(c, config.ldap)
+            admin = c
+            return c
+        }
     }
 
     public func directory() throws -> Directory { Directory(connection: try ldap(), config: config) }
@@ -174,16 +178,16 @@ public final class Host: @unchecked Sendable {
 
 /// Runs undo actions last-in-first-out: what a command made is removed if
 /// a later part of it fails.
-public final class UndoStack: @unchecked Sendable {
-    private var actions: [(String, () throws -> Void)] = []
+public final class UndoStack: Sendable {
+    private let actions = Mutex<[(String, @Sendable () throws -> Void)]>([])
     public init() {}
-    public func push(_ label: String, _ action: @escaping () throws -> Void) { actions.append((label, action)) }
-    public func commit() { actions.removeAll() }
+    public func push(_ label: String, _ action: @escaping @Sendable () throws -> Void) { actions.withLock { $0.append((label, action)) } }
+    public func commit() { actions.withLock { $0.removeAll() } }
     /// Undoes everything; returns what was undone and what failed to undo.
     @discardableResult
     public func unwind() -> (undone: [String], failed: [String]) {
         var undone: [String] = [], failed: [String] = []
-        while let (label, action) = actions.popLast() {
+        while let (label, action) = actions.withLock({ $0.popLast() }) {
             do { try action(); undone.append(label) } catch { failed.append("\(label): \(error)") }
         }
         return (undone, failed)

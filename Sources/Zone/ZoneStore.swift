@@ -2,6 +2,7 @@ import CShims
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// Runs a program (the project's one process runner is passed in, so this
@@ -265,7 +266,7 @@ struct LineMap {
 }
 
 /// An exclusive advisory lock held on a file for the life of the value.
-public final class FileLock: @unchecked Sendable {
+public final class FileLock: Sendable {
     let fd: Int32
     public init(path: String) throws {
         // Never through a link: the lock may sit in a directory others can
@@ -282,9 +283,15 @@ public final class FileLock: @unchecked Sendable {
             throw ZoneError.io("cannot lock \(path): \(String(cString: strerror(e)))")
         }
     }
-    private var released = false
+    private let released = Mutex(false)
     /// Releases the lock (also done when the value goes away).
-    public func release() { if !released { released = true; close(fd) } }
+    public func release() {
+        let was = released.withLock { released in
+            defer { released = true }
+            return released
+        }
+        if !was { close(fd) }
+    }
     deinit { release() }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import Provisioning
 
 @main
@@ -26,5 +27,9 @@ struct Semailctl: AsyncParsableCommand {
     )
 
     /// The entry point: `--config` given before the subcommand is moved after it.
-    static func main() async { await main(CommandLineArguments.normalized(Array(CommandLine.arguments.dropFirst()))) }
+    /// Every `Logger` of the process writes through `StderrLogHandler`.
+    static func main() async {
+        LoggingSystem.bootstrap { _ in StderrLogHandler() }
+        await main(CommandLineArguments.normalized(Array(CommandLine.arguments.dropFirst())))
+    }
 }

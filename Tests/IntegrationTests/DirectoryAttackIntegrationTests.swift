@@ -2,6 +2,7 @@ import Foundation
 import Provisioning
 import Testing
 import TestSupport
+import Synchronization
 
 /// Hostile mailbox owners: values they write into their own entry (the test
 /// slapd lets users edit sshPublicKey, mail and the mailbox attributes, as a
@@ -275,9 +276,8 @@ import TestSupport
     }
 }
 
-final class Box: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: ProcessOutput?
-    func set(_ v: ProcessOutput?) { lock.withLock { value = v } }
-    func get() -> ProcessOutput? { lock.withLock { value } }
+final class Box: Sendable {
+    private let value = Mutex<ProcessOutput?>(nil)
+    func set(_ v: ProcessOutput?) { value.withLock { $0 = v } }
+    func get() -> ProcessOutput? { value.withLock { $0 } }
 }

@@ -145,7 +145,7 @@ import TestSupport
 
 /// The built binary run with stdout and stderr into files (not a terminal),
 /// stopped with SIGTERM by its own pid.
-final class WatchProcess: @unchecked Sendable {
+final class WatchProcess: Sendable {
     let process = Process()
     let out: String, err: String
 

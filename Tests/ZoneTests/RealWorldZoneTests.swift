@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Zone
+import Synchronization
 
 /// Zone files of the shapes other projects' test suites hold (see
 /// Data/README.md), each checked against named-checkzone on the same bytes.
@@ -32,12 +33,11 @@ func runTool(_ argv: [String]) -> (status: Int32, output: String) {
 
 /// The real named-checkzone for checks; rndc is not run (no named here),
 /// its calls are recorded.
-final class CheckzoneRunner: ZoneCommandRunner, @unchecked Sendable {
-    private let lock = NSLock()
-    private var _rndc: [[String]] = []
-    var rndcCalls: [[String]] { lock.lock(); defer { lock.unlock() }; return _rndc }
+final class CheckzoneRunner: ZoneCommandRunner, Sendable {
+    private let rndc = Mutex<[[String]]>([])
+    var rndcCalls: [[String]] { rndc.withLock { $0 } }
     func runCommand(_ argv: [String]) -> (status: Int32, output: String) {
-        if argv[0].hasSuffix("rndc") { lock.lock(); _rndc.append(argv); lock.unlock(); return (0, "") }
+        if argv[0].hasSuffix("rndc") { rndc.withLock { $0.append(argv) }; return (0, "") }
         return runTool(argv)
     }
 }

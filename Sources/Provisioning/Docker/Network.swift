@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One destination a mailbox container may open connections to
 /// (`[containers] egress`): `tcp:192.0.2.10:25`, `udp:192.0.2.1:53`.
@@ -52,7 +53,7 @@ public struct MailboxNetwork: Sendable {
     /// The option that turns inter-container traffic off on a bridge.
     static let iccOption = "com.docker.network.bridge.enable_icc"
     /// One ensure at a time in this process (bulk runs create mailboxes in parallel).
-    static let lock = NSLock()
+    static let lock = Mutex(())
 
     public init(name: String, egress: [Egress], client: DockerClient, runner: ProcessRunner) {
         self.name = name; self.egress = egress; self.client = client; self.runner = runner
@@ -84,8 +85,9 @@ public struct MailboxNetwork: Sendable {
     /// A network of that name made without those settings is recreated when
     /// nothing uses it, refused otherwise.
     @discardableResult
-    public func ensure() throws -> DockerClient.Network {
-        Self.lock.lock(); defer { Self.lock.unlock() }
+    public func ensure() throws -> DockerClient.Network { try Self.lock.withLock { _ in try ensureLocked() } }
+
+    private func ensureLocked() throws -> DockerClient.Network {
         if let n = try client.network(name) {
             guard n.Labels?[Self.label] != nil else {
                 throw SemailError("a network named \(name) exists but semailctl did not make it", why: "it has no \(Self.label) label",

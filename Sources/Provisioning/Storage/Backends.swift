@@ -3,6 +3,7 @@ import Zone
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// A volume as its backend sees it.
@@ -17,12 +18,12 @@ public struct BackendVolume: Sendable, Codable, Equatable {
 
 /// A block device ready for use; `release()` drops what the backend held
 /// open while the device was being prepared (an autoclear loop descriptor).
-public final class AttachedVolume: @unchecked Sendable {
+public final class AttachedVolume: Sendable {
     public let device: String
     public let created: Bool
-    private var fd: Int32
-    init(device: String, created: Bool, fd: Int32 = -1) { self.device = device; self.created = created; self.fd = fd }
-    public func release() { if fd >= 0 { close(fd); fd = -1 } }
+    private let fd: Mutex<Int32>
+    init(device: String, created: Bool, fd: Int32 = -1) { self.device = device; self.created = created; self.fd = Mutex(fd) }
+    public func release() { fd.withLock { if $0 >= 0 { close($0); $0 = -1 } } }
     deinit { release() }
 }
 

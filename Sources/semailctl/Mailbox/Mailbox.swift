@@ -110,17 +110,15 @@ struct MailboxDelete: AsyncParsableCommand {
 }
 
 extension MailboxStatus {
-    /// Padded to `width`, never cut (a long state such as "running, VOLUME NOT MOUNTED" stays whole).
-    static func column(_ s: String, _ width: Int) -> String { s.count >= width ? s : s.padding(toLength: width, withPad: " ", startingAt: 0) }
-
-    var line: String {
+    var cells: [String] {
         let vol = volume.map { v in v.mounted ? "\(ByteSize.format(v.fsUsed ?? 0))/\(ByteSize.format(v.fsSize ?? v.size))" : "unmounted" } ?? "no volume"
         let shown = refused == nil ? address : Validate.quoted(address)
-        return "\(uid.padding(toLength: 16, withPad: " ", startingAt: 0)) \(shown.padding(toLength: 30, withPad: " ", startingAt: 0)) "
-            + "\(vol.padding(toLength: 16, withPad: " ", startingAt: 0)) \(Self.column(container?.shownState ?? "no container", 13)) "
-            + "dns \(dns)\(inAddressMap ? "" : "  (not in address map)")" + (refused.map { "  NOT DELIVERED: \($0)" } ?? "")
-            + (lastFailure.map { "  NOT PROVISIONED (reconcile retries): \($0.summary)" } ?? "")
+        return [uid, shown, vol, container?.shownState ?? "no container",
+                "dns \(dns)\(inAddressMap ? "" : "  (not in address map)")" + (refused.map { "  NOT DELIVERED: \($0)" } ?? "")
+                    + (lastFailure.map { "  NOT PROVISIONED (reconcile retries): \($0.summary)" } ?? "")]
     }
+    /// Columns as wide as their values (a long uid, address or state stays whole).
+    static func table(_ l: [MailboxStatus]) -> String { TextTable.render(l.map(\.cells), minimum: [16, 30, 16, 13]) }
 }
 
 struct MailboxList: AsyncParsableCommand {
@@ -132,7 +130,7 @@ struct MailboxList: AsyncParsableCommand {
         let out = global.output
         try await out.run {
             let l = try Mailboxes(host: global.host()).list()
-            out.emit(l) { $0.map(\.line).joined(separator: "\n") }
+            out.emit(l) { MailboxStatus.table($0) }
             return .success
         }
     }

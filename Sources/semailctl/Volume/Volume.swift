@@ -8,12 +8,12 @@ struct VolumeCommand: AsyncParsableCommand {
 }
 
 extension VolumeState {
-    var line: String {
+    var cells: [String] {
         let usage = fsUsed.map { u in "\(ByteSize.format(u)) used of \(ByteSize.format(fsSize ?? 0))" } ?? "-"
-        return "\(uid.padding(toLength: 16, withPad: " ", startingAt: 0)) \(ByteSize.format(size).padding(toLength: 7, withPad: " ", startingAt: 0)) "
-            + "\((mounted ? "mounted" : "not mounted").padding(toLength: 12, withPad: " ", startingAt: 0)) \(usage)  \(mountPoint)"
-            + (persistent ? "" : "  (no fstab entry)")
+        return [uid, ByteSize.format(size), mounted ? "mounted" : "not mounted",
+                "\(usage)  \(mountPoint)" + (persistent ? "" : "  (no fstab entry)")]
     }
+    static func table(_ l: [VolumeState]) -> String { TextTable.render(l.map(\.cells), minimum: [16, 7, 12]) }
 }
 
 struct VolumeCreate: AsyncParsableCommand {
@@ -66,7 +66,7 @@ struct VolumeList: AsyncParsableCommand {
         let out = global.output
         try await out.run {
             let l = try global.host().volumes().list()
-            out.emit(l) { $0.map(\.line).joined(separator: "\n") }
+            out.emit(l) { VolumeState.table($0) }
             return .success
         }
     }
@@ -86,7 +86,7 @@ struct VolumeResize: AsyncParsableCommand {
             let bytes = try ByteSize.parse(size)
             let host = try global.host()
             let v = try host.volumes().resize(uid: uid, to: bytes, owner: try host.mailOwner(uid), offline: offline)
-            out.emit(v) { $0.line }
+            out.emit(v) { VolumeState.table([$0]) }
             return .success
         }
     }
