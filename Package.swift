@@ -43,8 +43,10 @@ let package = Package(
         .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning"]),
         .testTarget(name: "ZoneTests", dependencies: ["Zone"], exclude: ["Data"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Provisioning", "LDAPClient", "TestSupport"]),
-        .testTarget(name: "SemailctlTests", dependencies: ["semailctl", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                                                          .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "SemailctlTests", dependencies: [
+            "semailctl", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

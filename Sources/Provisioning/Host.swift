@@ -181,7 +181,9 @@ public final class Host: Sendable {
 public final class UndoStack: Sendable {
     private let actions = Mutex<[(String, @Sendable () throws -> Void)]>([])
     public init() {}
-    public func push(_ label: String, _ action: @escaping @Sendable () throws -> Void) { actions.withLock { $0.append((label, action)) } }
+    public func push(_ label: String, _ action: @escaping @Sendable () throws -> Void) {
+        actions.withLock { $0.append((label, action)) }
+    }
     public func commit() { actions.withLock { $0.removeAll() } }
     /// Undoes everything; returns what was undone and what failed to undo.
     @discardableResult

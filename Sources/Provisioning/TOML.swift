@@ -121,7 +121,13 @@ struct KeyLines {
         var quote: Character?
         for i in s.indices {
             let c = s[i]
-            if let q = quote { if c == q { quote = nil } } else if c == "\"" || c == "'" { quote = c } else if c == "=" { return i }
+            if let q = quote {
+                if c == q { quote = nil }
+            } else if c == "\"" || c == "'" {
+                quote = c
+            } else if c == "=" {
+                return i
+            }
         }
         return nil
     }

@@ -197,7 +197,8 @@ struct StderrLogHandler: LogHandler {
         let printable = Validate.printable(text)
         guard stamped else { return printable + "\n" }
         let prefix = "<\(priority.rawValue)>\(Output.timestamp(now)) "
-        return printable.split(separator: "\n", omittingEmptySubsequences: false).map { prefix + $0 }.joined(separator: "\n") + "\n"
+        let lines = printable.split(separator: "\n", omittingEmptySubsequences: false)
+        return lines.map { prefix + $0 }.joined(separator: "\n") + "\n"
     }
 }
 

@@ -25,7 +25,8 @@ import Synchronization
     /// An LDIF change applied by UID itself: bound as its own DN with its own password.
     func asUser(_ w: World, _ uid: String, _ ldif: String) throws -> ProcessOutput {
         let pw = "\(w.dir)/\(uid).pw"
-        FileManager.default.createFile(atPath: pw, contents: Data("pw-\(uid)".utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: pw, contents: Data("pw-\(uid)".utf8),
+            attributes: [.posixPermissions: 0o600])
         return try ProcessRunner().run(["ldapmodify", "-x", "-H", w.slapd.uri, "-D", dn(w, uid), "-y", pw], stdin: Data(ldif.utf8), check: false)
     }
 

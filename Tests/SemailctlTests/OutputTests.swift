@@ -14,7 +14,8 @@ import Testing
         #expect(StderrLogHandler.format(.warning, "slow", stamped: false, now: at) == "warning: slow\n")
         #expect(StderrLogHandler.format(.error, "failed", stamped: false, now: at) == "error: failed\n")
         // A long-running command's message carries its time on a terminal too.
-        #expect(StderrLogHandler.format(.notice, "no drift", stamped: false, now: at) == "2025-12-05T16:00:00.250Z no drift\n")
+        #expect(StderrLogHandler.format(.notice, "no drift", stamped: false, now: at)
+                == "2025-12-05T16:00:00.250Z no drift\n")
     }
 
     @Test func offATerminalEveryLineHasItsPriorityAndTime() {
@@ -24,7 +25,7 @@ import Testing
         #expect(StderrLogHandler.format(.error, "failed", stamped: true, now: at) == "<3>\(t) error: failed\n")
         #expect(StderrLogHandler.format(.notice, "no drift", stamped: true, now: at) == "<6>\(t) no drift\n")
         // Control characters are escaped: a value cannot forge a line.
-        #expect(StderrLogHandler.format(.info, "x\u{1b}[2J", stamped: true, now: at) == "<6>\(t) x\\x1b[2J\n")
+        #expect(StderrLogHandler.format(.info, "x\u{1b}[2J", stamped: true, now: at) == "<6>\(t) x\\u{1b}[2J\n")
     }
 
     @Test func quietKeepsWarningsAndErrorsOnly() {
@@ -53,7 +54,7 @@ import Testing
         let t = TextTable.render([[long, "a@x.org", "rest"], ["bob", "b@x.org", "more"]], minimum: [16, 10])
         let lines = t.split(separator: "\n").map(String.init)
         #expect(lines[0] == "\(long) a@x.org    rest")
-        #expect(lines[1] == "bob" + String(repeating: " ", count: 38) + "a@x.org    more")
+        #expect(lines[1] == "bob" + String(repeating: " ", count: 38) + "b@x.org    more")
     }
 
     @Test func shortValuesKeepTheirOldColumns() {
@@ -65,9 +66,11 @@ import Testing
 
     @Test func theCommandsTablesDoNotCut() throws {
         let json = #"{"uid":"\#(long)","backend":"image","source":"/v/\#(long).img","size":1073741824,"#
-            + #""mountPoint":"/srv/mail/\#(long)","mounted":true,"fsSize":1000000000,"fsUsed":1048576,"persistent":true}"#
+            + #""mountPoint":"/srv/mail/\#(long)","mounted":true,"fsSize":1000000000,"fsUsed":1048576,"#
+            + #""persistent":true}"#
         let v = try JSONDecoder().decode(VolumeState.self, from: Data(json.utf8))
-        let short = try JSONDecoder().decode(VolumeState.self, from: Data(json.replacingOccurrences(of: long, with: "bob").utf8))
+        let bob = json.replacingOccurrences(of: long, with: "bob")
+        let short = try JSONDecoder().decode(VolumeState.self, from: Data(bob.utf8))
         let lines = VolumeState.table([v, short]).split(separator: "\n").map(String.init)
         #expect(lines[0].hasPrefix("\(long) 1G      mounted      1M used of "), "\(lines[0])")
         #expect(lines[0].hasSuffix("/srv/mail/\(long)"))

@@ -17,7 +17,7 @@ let haveCheckzone = FileManager.default.isExecutableFile(atPath: checkzonePath)
 /// Runs a program; stdout and stderr into one file (read once it exits).
 func runTool(_ argv: [String]) -> (status: Int32, output: String) {
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("zt-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: out.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: out) }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: argv[0])

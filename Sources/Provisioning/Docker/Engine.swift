@@ -96,12 +96,13 @@ extension DockerClient {
     @discardableResult
     public func ensureNetwork(_ name: String, labels: [String: String] = [:], options: [String: String] = [:], subnet: String? = nil,
                               gateway: String? = nil) throws -> Network {
-        try Self.networkLock.withLock { _ in try ensureNetworkLocked(name, labels: labels, options: options, subnet: subnet,
-                                                                          gateway: gateway) }
+        try Self.networkLock.withLock { _ in
+            try ensureNetworkLocked(name, labels: labels, options: options, subnet: subnet, gateway: gateway)
+        }
     }
 
-    private func ensureNetworkLocked(_ name: String, labels: [String: String], options: [String: String], subnet: String?,
-                                     gateway: String?) throws -> Network {
+    private func ensureNetworkLocked(_ name: String, labels: [String: String], options: [String: String],
+                                     subnet: String?, gateway: String?) throws -> Network {
         if let n = try network(name) { return n }
         struct Pool: Encodable { var Subnet: String; var Gateway: String? }
         struct IPAM: Encodable { var Driver = "default"; var Config: [Pool] }

@@ -22,7 +22,9 @@ public final class AttachedVolume: Sendable {
     public let device: String
     public let created: Bool
     private let fd: Mutex<Int32>
-    init(device: String, created: Bool, fd: Int32 = -1) { self.device = device; self.created = created; self.fd = Mutex(fd) }
+    init(device: String, created: Bool, fd: Int32 = -1) {
+        self.device = device; self.created = created; self.fd = Mutex(fd)
+    }
     public func release() { fd.withLock { if $0 >= 0 { close($0); $0 = -1 } } }
     deinit { release() }
 }
@@ -108,7 +110,8 @@ public struct ImageBackend: VolumeBackend {
             throw SemailError("cannot attach \(file) to a loop device", why: SystemState.errnoText(-fd),
                               hint: "check that the loop module is loaded (modprobe loop) and /dev/loop-control exists", status: .cantCreate)
         }
-        let v = AttachedVolume(device: String(cString: buf), created: created, fd: fd)
+        let device = String(decoding: buf.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self)
+        let v = AttachedVolume(device: device, created: created, fd: fd)
         undo.push("release loop device \(v.device)") { v.release() }
         return v
     }

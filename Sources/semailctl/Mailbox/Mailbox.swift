@@ -113,9 +113,10 @@ extension MailboxStatus {
     var cells: [String] {
         let vol = volume.map { v in v.mounted ? "\(ByteSize.format(v.fsUsed ?? 0))/\(ByteSize.format(v.fsSize ?? v.size))" : "unmounted" } ?? "no volume"
         let shown = refused == nil ? address : Validate.quoted(address)
-        return [uid, shown, vol, container?.shownState ?? "no container",
-                "dns \(dns)\(inAddressMap ? "" : "  (not in address map)")" + (refused.map { "  NOT DELIVERED: \($0)" } ?? "")
-                    + (lastFailure.map { "  NOT PROVISIONED (reconcile retries): \($0.summary)" } ?? "")]
+        let last = "dns \(dns)\(inAddressMap ? "" : "  (not in address map)")"
+            + (refused.map { "  NOT DELIVERED: \($0)" } ?? "")
+            + (lastFailure.map { "  NOT PROVISIONED (reconcile retries): \($0.summary)" } ?? "")
+        return [uid, shown, vol, container?.shownState ?? "no container", last]
     }
     /// Columns as wide as their values (a long uid, address or state stays whole).
     static func table(_ l: [MailboxStatus]) -> String { TextTable.render(l.map(\.cells), minimum: [16, 30, 16, 13]) }

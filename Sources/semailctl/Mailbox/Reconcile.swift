@@ -56,8 +56,8 @@ extension ReconcileReport {
         l.append("observed \(mailboxes) mailboxes with \(calls)")
         if items.isEmpty { l.append("no drift: nothing to change") }
         if !items.isEmpty {
-            l.append(TextTable.render(items.map { [$0.kind.rawValue, $0.uid, $0.component, "\($0.action): \($0.reason)"] },
-                                      minimum: [7, 14, 11], indent: "  "))
+            let rows = items.map { [$0.kind.rawValue, $0.uid, $0.component, "\($0.action): \($0.reason)"] }
+            l.append(TextTable.render(rows, minimum: [7, 14, 11], indent: "  "))
         }
         if !prune && items.contains(where: { $0.kind == .orphan }) { l.append("orphans are kept; --prune removes them (volumes go to the quarantine)") }
         if dryRun { l.append(changesPending ? "dry run: changes are pending" : "dry run: nothing would change"); return l.joined(separator: "\n") }
