@@ -40,6 +40,10 @@ public struct TOMLError: Error, Sendable, CustomStringConvertible {
 /// each entry's line (for error messages) is found by `KeyLines`.
 public enum TOML {
     public static func parse(_ text: String) throws -> [TOMLEntry] {
+        // TOMLKit reads a C string: what follows a NUL would be silently dropped.
+        if let nul = text.utf8.firstIndex(of: 0) {
+            throw TOMLError(line: text.utf8[..<nul].filter { $0 == 0x0A }.count + 1, message: "NUL character in the file")
+        }
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw TOMLError(line: e.source.begin.line, message: e.description)

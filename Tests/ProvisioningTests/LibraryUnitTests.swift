@@ -61,7 +61,8 @@ import Testing
     }
 
     @Test(arguments: [("[ldap]\nuri = ldap://x\n", 2), ("[ldap]\n\nuri = \"x\"\nuri = \"y\"\n", 4),
-                      ("[ldap]\n[ldap]\n", 2), ("[ldap\n", 1), ("[dns]\nzone = \"unterminated\n", 2)])
+                      ("[ldap]\n[ldap]\n", 2), ("[ldap\n", 1), ("[dns]\nzone = \"unterminated\n", 2),
+                      ("[dns]\nzone = \"a\"\n\0[ldap]\nuri = \"x\"\n", 3)])
     func syntaxErrorsSayTheLine(text: String, line: Int) {
         #expect {
             _ = try Config.parse(text, path: "/etc/semail/semail.toml")
