@@ -42,7 +42,8 @@ public enum TOML {
     public static func parse(_ text: String) throws -> [TOMLEntry] {
         // TOMLKit reads a C string: what follows a NUL would be silently dropped.
         if let nul = text.utf8.firstIndex(of: 0) {
-            throw TOMLError(line: text.utf8[..<nul].filter { $0 == 0x0A }.count + 1, message: "NUL character in the file")
+            let line = text.utf8[..<nul].filter { $0 == 0x0A }.count + 1
+            throw TOMLError(line: line, message: "NUL character in the file")
         }
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {

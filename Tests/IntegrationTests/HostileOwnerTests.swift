@@ -83,8 +83,9 @@ import TestSupport
         let result = Box()
         Thread {
             let env = ProcessInfo.processInfo.environment.merging(["SEMAIL_FAULT": "pause:mailbox.delete.archive", "SEMAIL_FAULT_DIR": faults]) { $1 }
-            result.set(try? ProcessRunner(environment: env).run(["timeout", "-s", "KILL", "120", bin, "mailbox", "delete", uid, "--archive", archive,
-                                                               "--yes", "--config", w.config], check: false))
+            let argv = ["timeout", "-s", "KILL", "120", bin, "mailbox", "delete", uid, "--archive", archive,
+                        "--yes", "--config", w.config]
+            result.set(try? ProcessRunner(environment: env).run(argv, check: false))
             done.signal()
         }.start()
         let marker = "\(faults)/mailbox.delete.archive"
