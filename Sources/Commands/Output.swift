@@ -2,7 +2,9 @@ import ArgumentParser
 import Containers
 import Core
 import Foundation
+import Logging
 import Provisioning
+import Synchronization
 
 /// The only place that switches on the output format. Data goes to stdout
 /// (text or one JSON document); messages and progress go to stderr; the
@@ -14,11 +16,24 @@ import Provisioning
 struct Output: Sendable {
     let json: Bool
     let quiet: Bool
+    /// Where messages go: `StderrLogHandler`, at `.warning` with --quiet.
+    let logger: Logger
 
-    func info(_ s: String) { if !quiet { Output.stderr(s) } }
-    func warn(_ s: String) { Output.stderr("warning: \(s)", .warning) }
+    init(json: Bool, quiet: Bool, logger: Logger = Output.logger()) {
+        self.json = json
+        self.quiet = quiet
+        var logger = logger
+        if quiet { logger.logLevel = max(logger.logLevel, .warning) }
+        self.logger = logger
+    }
+
+    /// The tool's logger, writing through `StderrLogHandler`.
+    static func logger() -> Logger { Logger(label: "semailctl") { _ in StderrLogHandler() } }
+
+    func info(_ s: String) { logger.info("\(s)") }
+    func warn(_ s: String) { logger.warning("\(s)") }
     /// A message of a long-running command: with the time on a terminal too.
-    func note(_ s: String) { info(Output.stamped ? s : "\(Output.timestamp()) \(s)") }
+    func note(_ s: String) { logger.notice("\(s)") }
 
     /// syslog(3) priorities of the messages.
     enum Priority: Int { case error = 3, warning = 4, info = 6 }
@@ -26,18 +41,9 @@ struct Output: Sendable {
     /// Whether messages carry a priority and a timestamp: stderr is not a terminal.
     static let stamped = isatty(2) == 0
 
-    /// Every message goes out through here: control characters escaped,
-    /// and off a terminal each line stamped.
-    static func stderr(_ s: String, _ priority: Priority = .info) {
-        let text = Validate.printable(s)
-        guard stamped else { write(2, text + "\n"); return }
-        let prefix = "<\(priority.rawValue)>\(timestamp()) "
-        write(2, text.split(separator: "\n", omittingEmptySubsequences: false).map { prefix + $0 }.joined(separator: "\n") + "\n")
-    }
-
     /// Now, in ISO 8601, UTC, to the millisecond.
     static func timestamp(_ date: Date = Date()) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
+        JSONDates.string(date)
     }
 
     /// Writes all of `s`; a closed pipe or terminal is not an error worth
@@ -63,10 +69,9 @@ struct Output: Sendable {
     }
 
     var reporter: Reporter {
-        let quiet = quiet, drawBar = !json && isatty(2) == 1
+        let drawBar = !json && isatty(2) == 1
         let bar = ProgressBar()
-        return Reporter(info: { if !quiet { Output.stderr($0) } }, warn: { Output.stderr("warning: \($0)", .warning) },
-                        progress: { done, total in if drawBar { bar.draw(done, total) } })
+        return Reporter(logger: logger, progress: { done, total in if drawBar { bar.draw(done, total) } })
     }
 
     /// Prints the result: `value` as JSON, or `text(value)` as text.
@@ -74,6 +79,7 @@ struct Output: Sendable {
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            enc.dateEncodingStrategy = JSONDates.encoding
             let data = (try? enc.encode(value)) ?? Data("{}".utf8)
             Output.write(1, data + Data("\n".utf8))
         } else {
@@ -89,6 +95,7 @@ struct Output: Sendable {
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            enc.dateEncodingStrategy = JSONDates.encoding
             Output.write(1, ((try? enc.encode(Timed(value: value, time: Output.timestamp()))) ?? Data("{}".utf8)) + Data("\n".utf8))
         } else {
             Output.write(1, Validate.printable(text(value)) + "\n")
@@ -126,7 +133,7 @@ struct Output: Sendable {
     }
 
     func report(_ e: SemailError) {
-        Output.stderr("error: \(e)", .error)
+        logger.error("\(e)")
         if json {
             emit(ErrorDocument(error: .init(what: e.what, why: e.why, hint: e.hint, exitCode: e.status.rawValue))) { _ in "" }
         }
@@ -146,17 +153,73 @@ private struct Timed<T: Encodable>: Encodable {
 }
 
 /// A one-line progress bar on stderr, redrawn at most every 100 ms.
-final class ProgressBar: @unchecked Sendable {
-    private let lock = NSLock()
-    private var last = Date.distantPast
+final class ProgressBar: Sendable {
+    private let last = Mutex(Date.distantPast)
     func draw(_ done: Int, _ total: Int) {
-        lock.lock(); defer { lock.unlock() }
-        let now = Date()
-        guard done >= total || now.timeIntervalSince(last) > 0.1 else { return }
-        last = now
-        let width = 30
-        let filled = total > 0 ? width * done / total : width
-        let line = "\r[\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] \(done)/\(total)"
-        Output.write(2, line + (done >= total ? "\n" : ""))
+        last.withLock { last in
+            let now = Date()
+            guard done >= total || now.timeIntervalSince(last) > 0.1 else { return }
+            last = now
+            let width = 30
+            let filled = total > 0 ? width * done / total : width
+            let bar = "\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))"
+            Output.write(2, "\r[\(bar)] \(done)/\(total)" + (done >= total ? "\n" : ""))
+        }
+    }
+}
+
+/// The tool's `LogHandler`: every message goes out through here, control
+/// characters escaped, in one write(2). On a terminal a line is the
+/// message (`warning: `/`error: ` before those levels; a notice, the
+/// message of a long-running command, after its timestamp). Off a terminal
+/// every line starts with its syslog priority `<N>` and an ISO-8601 UTC
+/// timestamp.
+struct StderrLogHandler: LogHandler {
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
+    var stamped = Output.stamped
+    var write: @Sendable (String) -> Void = { Output.write(2, $0) }
+    var now: @Sendable () -> Date = { Date() }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) { write(Self.format(event.level, "\(event.message)", stamped: stamped, now: now())) }
+
+    static func format(_ level: Logger.Level, _ message: String, stamped: Bool, now: Date) -> String {
+        let (priority, text): (Output.Priority, String) = switch level {
+        case .critical, .error: (.error, "error: \(message)")
+        case .warning: (.warning, "warning: \(message)")
+        case .notice: (.info, stamped ? message : "\(Output.timestamp(now)) \(message)")
+        case .info, .debug, .trace: (.info, message)
+        }
+        let printable = Validate.printable(text)
+        guard stamped else { return printable + "\n" }
+        let prefix = "<\(priority.rawValue)>\(Output.timestamp(now)) "
+        let lines = printable.split(separator: "\n", omittingEmptySubsequences: false)
+        return lines.map { prefix + $0 }.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Rows in columns as wide as their widest cell: nothing is cut (a
+/// 40-character uid stays whole). `minimum` keeps short values where they
+/// always were; the last cell of a row is not padded.
+enum TextTable {
+    static func render(_ rows: [[String]], minimum: [Int] = [], indent: String = "") -> String {
+        var widths = minimum
+        for row in rows {
+            for (i, cell) in row.dropLast().enumerated() {
+                if i >= widths.count { widths.append(0) }
+                widths[i] = max(widths[i], cell.count)
+            }
+        }
+        return rows.map { row in
+            indent + row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[i] - cell.count))
+            }.joined(separator: " ")
+        }.joined(separator: "\n")
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import Core
 import Provisioning
 
@@ -32,8 +33,10 @@ public struct Semailctl: AsyncParsableCommand {
     public init() {}
 
     /// The entry point (the executable calls it): `--config` given before
-    /// the subcommand is moved after it.
+    /// the subcommand is moved after it. Every `Logger` of the process
+    /// writes through `StderrLogHandler`.
     public static func main(commandLine: [String]) async {
+        LoggingSystem.bootstrap { _ in StderrLogHandler() }
         await main(CommandLineArguments.normalized(Array(commandLine.dropFirst())))
     }
 }

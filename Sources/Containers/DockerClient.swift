@@ -13,7 +13,8 @@ public struct DockerError: Error, Sendable, CustomStringConvertible {
 /// The Docker Engine API over its Unix socket, with libcurl
 /// (CURLOPT_UNIX_SOCKET_PATH). One easy handle, reused under a lock, so
 /// consecutive calls share the connection. The API version is negotiated
-/// from `/version` on first use.
+/// from `/version` on first use. `@unchecked`: it owns a C handle (the
+/// `CURL *` easy handle), used only under `lock`, held for a whole request.
 public final class DockerClient: @unchecked Sendable {
     public let socket: String
     private let lock = NSLock()

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Synchronization
 
 /// What the tool needs of the engine: images, networks, containers.
 extension DockerClient {
@@ -91,7 +92,7 @@ extension DockerClient {
     /// Serialises network creation between threads: the engine does not
     /// refuse a second network of the same name created at the same moment,
     /// and two make the name ambiguous.
-    static let networkLock = NSLock()
+    static let networkLock = Mutex(())
 
     /// Creates a user-defined bridge network if missing (an existing one is
     /// returned as it is, whatever its options). With `subnet`, the IPv4
@@ -99,7 +100,13 @@ extension DockerClient {
     @discardableResult
     public func ensureNetwork(_ name: String, labels: [String: String] = [:], options: [String: String] = [:], subnet: String? = nil,
                               gateway: String? = nil) throws -> Network {
-        Self.networkLock.lock(); defer { Self.networkLock.unlock() }
+        try Self.networkLock.withLock { _ in
+            try ensureNetworkLocked(name, labels: labels, options: options, subnet: subnet, gateway: gateway)
+        }
+    }
+
+    private func ensureNetworkLocked(_ name: String, labels: [String: String], options: [String: String],
+                                     subnet: String?, gateway: String?) throws -> Network {
         if let n = try network(name) { return n }
         struct Pool: Encodable { var Subnet: String; var Gateway: String? }
         struct IPAM: Encodable { var Driver = "default"; var Config: [Pool] }

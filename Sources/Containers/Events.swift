@@ -26,7 +26,7 @@ extension DockerClient {
         var query = [("filters", String(decoding: try enc.encode(filters), as: UTF8.self))]
         if let since { query.append(("since", "\(since)")) }
         try withoutActuallyEscaping(body) { body in
-            try call("GET", "/events", query: query, line: { line in
+            _ = try call("GET", "/events", query: query, line: { line in
                 if let ev = try? JSONDecoder().decode(Event.self, from: line) { body(ev) }
             }, abort: stop)
         }

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Synchronization
 
 /// The mailbox network: a bridge without inter-container traffic, and the
 /// host's own firewall rules for it, in two chains named after the
@@ -22,12 +23,11 @@ public struct MailboxNetwork: Sendable {
     /// The option that turns inter-container traffic off on a bridge.
     static let iccOption = "com.docker.network.bridge.enable_icc"
     /// One ensure at a time in this process (bulk runs create mailboxes in parallel).
-    /// When this process last wrote each network's rules (under `lock`).
-    nonisolated(unsafe) static var applied: [String: Date] = [:]
+    /// When this process last wrote each network's rules, by network id.
+    static let lock = Mutex<[String: Date]>([:])
     /// Rules written this long ago are written again by the next `ensure`
     /// (a firewall reload may have dropped them; a long `reconcile --watch`).
     static let reapplyAfter: TimeInterval = 30
-    static let lock = NSLock()
 
     public init(name: String, egress: [Egress], client: DockerClient, runner: ProcessRunner) {
         self.name = name; self.egress = egress; self.client = client; self.runner = runner
@@ -59,8 +59,9 @@ public struct MailboxNetwork: Sendable {
     /// A network of that name made without those settings is recreated when
     /// nothing uses it, refused otherwise.
     @discardableResult
-    public func ensure() throws -> DockerClient.Network {
-        Self.lock.lock(); defer { Self.lock.unlock() }
+    public func ensure() throws -> DockerClient.Network { try Self.lock.withLock { applied in try ensureLocked(&applied) } }
+
+    private func ensureLocked(_ applied: inout [String: Date]) throws -> DockerClient.Network {
         if let n = try client.network(name) {
             guard n.Labels?[Self.label] != nil else {
                 throw SemailError("a network named \(name) exists but semailctl did not make it", why: "it has no \(Self.label) label",
@@ -76,9 +77,9 @@ public struct MailboxNetwork: Sendable {
                 try client.removeNetwork(n.Id)
             } else {
                 // Written by this process moments ago (an import's workers, one pass): not again.
-                if let t = Self.applied[n.Id], Date().timeIntervalSince(t) < Self.reapplyAfter { return n }
+                if let t = applied[n.Id], Date().timeIntervalSince(t) < Self.reapplyAfter { return n }
                 try applyRules(n)
-                Self.applied[n.Id] = Date()
+                applied[n.Id] = Date()
                 return n
             }
         }
@@ -99,7 +100,7 @@ public struct MailboxNetwork: Sendable {
         let n = try client.ensureNetwork(name, labels: [Self.label: "1", Self.subnetLabel: want], options: [Self.iccOption: "false"],
                                          subnet: want, gateway: gateway)
         try applyRules(n)
-        Self.applied[n.Id] = Date()
+        applied[n.Id] = Date()
         return n
     }
 

@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Mustache
+import Synchronization
 
 /// The values a per-user Dockerfile is rendered from. Every value is
 /// checked before rendering: a newline, a quote or an instruction smuggled
@@ -59,7 +60,7 @@ public struct DockerfileValues: Sendable, Equatable {
 }
 
 /// Renders `Dockerfile.template` from the template directory.
-public struct DockerfileTemplate: @unchecked Sendable {
+public struct DockerfileTemplate: Sendable {
     public let text: String
     public let path: String
     /// Parsed once, rendered many times (reconcile renders every mailbox's).
@@ -91,9 +92,8 @@ public struct DockerfileTemplate: @unchecked Sendable {
 }
 
 /// A set of strings shared between threads.
-final class LockedSet: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: Set<String> = []
-    func contains(_ s: String) -> Bool { lock.withLock { items.contains(s) } }
-    func insert(_ s: String) { _ = lock.withLock { items.insert(s) } }
+final class LockedSet: Sendable {
+    private let items = Mutex<Set<String>>([])
+    func contains(_ s: String) -> Bool { items.withLock { $0.contains(s) } }
+    func insert(_ s: String) { _ = items.withLock { $0.insert(s) } }
 }

@@ -13,7 +13,7 @@ public enum Fault {
             if item == "kill:\(point)" { kill(getpid(), SIGKILL) }
             if item == "pause:\(point)", let dir = ProcessInfo.processInfo.environment["SEMAIL_FAULT_DIR"] {
                 let marker = "\(dir)/\(point)"
-                FileManager.default.createFile(atPath: marker, contents: Data("\(getpid())".utf8))
+                _ = FileManager.default.createFile(atPath: marker, contents: Data("\(getpid())".utf8))
                 let deadline = Date().addingTimeInterval(300)
                 while FileManager.default.fileExists(atPath: marker) && Date() < deadline { usleep(50_000) }
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// A file operation that failed: what and why, in one sentence.
 public struct FileError: Error, Sendable, CustomStringConvertible, Equatable {
@@ -9,7 +10,7 @@ public struct FileError: Error, Sendable, CustomStringConvertible, Equatable {
 }
 
 /// An exclusive advisory lock held on a file for the life of the value.
-public final class FileLock: @unchecked Sendable {
+public final class FileLock: Sendable {
     let fd: Int32
     public init(path: String) throws {
         // Never through a link: the lock may sit in a directory others can
@@ -26,9 +27,15 @@ public final class FileLock: @unchecked Sendable {
             throw FileError("cannot lock \(path): \(String(cString: strerror(e)))")
         }
     }
-    private var released = false
+    private let released = Mutex(false)
     /// Releases the lock (also done when the value goes away).
-    public func release() { if !released { released = true; close(fd) } }
+    public func release() {
+        let was = released.withLock { released in
+            defer { released = true }
+            return released
+        }
+        if !was { close(fd) }
+    }
     deinit { release() }
 }
 

@@ -1,14 +1,17 @@
 import Foundation
+import Logging
 
-/// Where progress and messages go. Logs and progress go to stderr; stdout
-/// stays data. The CLI decides whether progress is drawn (terminal only).
+/// Where progress and messages go. Messages go through a swift-log
+/// `Logger` (the CLI's handler writes them to stderr); stdout stays data.
+/// The CLI decides whether progress is drawn (terminal only).
 public struct Reporter: Sendable {
-    public var info: @Sendable (String) -> Void
-    public var warn: @Sendable (String) -> Void
+    public var logger: Logger
     public var progress: @Sendable (_ done: Int, _ total: Int) -> Void
-    public init(info: @escaping @Sendable (String) -> Void, warn: @escaping @Sendable (String) -> Void,
-                progress: @escaping @Sendable (Int, Int) -> Void) {
-        self.info = info; self.warn = warn; self.progress = progress
+    public init(logger: Logger, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) {
+        self.logger = logger; self.progress = progress
     }
-    public static let silent = Reporter(info: { _ in }, warn: { _ in }, progress: { _, _ in })
+    public func info(_ s: String) { logger.info("\(s)") }
+    public func warn(_ s: String) { logger.warning("\(s)") }
+    /// Messages go nowhere.
+    public static let silent = Reporter(logger: Logger(label: "semailctl") { _ in SwiftLogNoOpLogHandler() })
 }

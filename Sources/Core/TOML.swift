@@ -1,9 +1,14 @@
-/// A TOML value with the line it was written on.
+import TOMLKit
+
+/// A configuration value read by TOMLKit, with what `Config` needs of it.
 public enum TOMLValue: Sendable, Equatable {
     case string(String)
     case integer(Int)
     case boolean(Bool)
     case array([TOMLValue])
+    /// A value of a type no configuration key takes (float, date, time,
+    /// table inside an array), by its TOML type name.
+    case other(String)
 
     var typeName: String {
         switch self {
@@ -11,6 +16,7 @@ public enum TOMLValue: Sendable, Equatable {
         case .integer: "integer"
         case .boolean: "boolean"
         case .array: "array"
+        case .other(let name): name
         }
     }
 }
@@ -29,124 +35,125 @@ public struct TOMLError: Error, Sendable, CustomStringConvertible {
     public var description: String { "line \(line): \(message)" }
 }
 
-/// The subset of TOML a configuration file needs: `[table]` headers,
-/// `key = value` with basic/literal strings, integers, booleans and arrays of
-/// those, and comments. Every entry keeps its line for error messages.
+/// A TOML document as the flat list of its `table.key = value` entries,
+/// parsed by TOMLKit (TOML 1.0). TOMLKit keeps no positions for values, so
+/// each entry's line (for error messages) is found by `KeyLines`.
 public enum TOML {
     public static func parse(_ text: String) throws -> [TOMLEntry] {
-        var entries: [TOMLEntry] = []
-        var table = ""
-        var seen: Set<String> = []
-        var tables: Set<String> = []
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let lineNo = index + 1
-            var s = Substring(raw.hasSuffix("\r") ? raw.dropLast() : raw)
-            s = s.drop { $0 == " " || $0 == "\t" }
-            if s.isEmpty || s.first == "#" { continue }
-            if s.first == "[" {
-                guard let close = s.firstIndex(of: "]") else { throw TOMLError(line: lineNo, message: "table header without ']'") }
-                let name = s[s.index(after: s.startIndex)..<close].trimmingCharacters(in: .whitespaces)
-                let after = s[s.index(after: close)...].trimmingCharacters(in: .whitespaces)
-                guard after.isEmpty || after.hasPrefix("#") else { throw TOMLError(line: lineNo, message: "unexpected text after table header") }
-                guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
-                    throw TOMLError(line: lineNo, message: "invalid table name \"\(name)\"")
-                }
-                guard tables.insert(name).inserted else { throw TOMLError(line: lineNo, message: "table [\(name)] defined twice") }
-                table = name
-                continue
-            }
-            guard let eq = s.firstIndex(of: "=") else { throw TOMLError(line: lineNo, message: "expected key = value") }
-            let key = s[..<eq].trimmingCharacters(in: .whitespaces)
-            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
-                throw TOMLError(line: lineNo, message: "invalid key \"\(key)\"")
-            }
-            var p = ValueParser(chars: Array(s[s.index(after: eq)...]), line: lineNo)
-            let value = try p.value()
-            try p.end()
-            let path = table.isEmpty ? key : "\(table).\(key)"
-            guard seen.insert(path).inserted else { throw TOMLError(line: lineNo, message: "key \(path) set twice") }
-            entries.append(TOMLEntry(table: table, key: key, value: value, line: lineNo))
+        // TOMLKit reads a C string: what follows a NUL would be silently dropped.
+        if let nul = text.utf8.firstIndex(of: 0) {
+            let line = text.utf8[..<nul].filter { $0 == 0x0A }.count + 1
+            throw TOMLError(line: line, message: "NUL character in the file")
         }
-        return entries
+        let root: TOMLTable
+        do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
+            throw TOMLError(line: e.source.begin.line, message: e.description)
+        }
+        let lines = KeyLines(text)
+        var entries: [TOMLEntry] = []
+        func walk(_ table: TOMLTable, _ name: String) {
+            for key in table.keys {
+                guard let value = table[key] else { continue }
+                if let sub = value.table {
+                    walk(sub, name.isEmpty ? key : "\(name).\(key)")
+                    continue
+                }
+                let path = name.isEmpty ? key : "\(name).\(key)"
+                entries.append(TOMLEntry(table: name, key: key, value: convert(value), line: lines.line(of: path)))
+            }
+        }
+        walk(root, "")
+        return entries.sorted { ($0.line, $0.path) < ($1.line, $1.path) }
     }
 
-    struct ValueParser {
-        let chars: [Character]
-        let line: Int
-        var i = 0
-
-        mutating func skip() { while i < chars.count, chars[i] == " " || chars[i] == "\t" { i += 1 } }
-        func fail(_ m: String) -> TOMLError { TOMLError(line: line, message: m) }
-
-        mutating func end() throws {
-            skip()
-            guard i == chars.count || chars[i] == "#" else { throw fail("unexpected text after the value") }
-        }
-
-        mutating func value() throws -> TOMLValue {
-            skip()
-            guard i < chars.count else { throw fail("missing value") }
-            switch chars[i] {
-            case "\"": return .string(try basicString())
-            case "'":
-                i += 1
-                let start = i
-                while i < chars.count, chars[i] != "'" { i += 1 }
-                guard i < chars.count else { throw fail("unterminated string") }
-                defer { i += 1 }
-                return .string(String(chars[start..<i]))
-            case "[":
-                i += 1
-                var items: [TOMLValue] = []
-                while true {
-                    skip()
-                    guard i < chars.count else { throw fail("unterminated array") }
-                    if chars[i] == "]" { i += 1; return .array(items) }
-                    items.append(try value())
-                    skip()
-                    if i < chars.count, chars[i] == "," { i += 1 }
-                }
-            default:
-                let start = i
-                while i < chars.count, !" \t,]#".contains(chars[i]) { i += 1 }
-                let word = String(chars[start..<i])
-                if word == "true" { return .boolean(true) }
-                if word == "false" { return .boolean(false) }
-                if let n = Int(word.replacingOccurrences(of: "_", with: "")) { return .integer(n) }
-                throw fail("cannot read value \"\(word)\" (strings need quotes)")
-            }
-        }
-
-        mutating func basicString() throws -> String {
-            i += 1
-            var out = ""
-            while i < chars.count {
-                let c = chars[i]
-                i += 1
-                if c == "\"" { return out }
-                if c == "\\" {
-                    guard i < chars.count else { break }
-                    let e = chars[i]
-                    i += 1
-                    switch e {
-                    case "n": out.append("\n")
-                    case "t": out.append("\t")
-                    case "\\": out.append("\\")
-                    case "\"": out.append("\"")
-                    case "r": out.append("\r")
-                    case "u", "U":
-                        let len = e == "u" ? 4 : 8
-                        guard i + len <= chars.count, let v = UInt32(String(chars[i..<i + len]), radix: 16),
-                              let scalar = Unicode.Scalar(v) else { throw fail("bad \\\(e) escape") }
-                        out.unicodeScalars.append(scalar)
-                        i += len
-                    default: throw fail("unknown escape \\\(e)")
-                    }
-                } else {
-                    out.append(c)
-                }
-            }
-            throw fail("unterminated string")
+    static func convert(_ v: any TOMLValueConvertible) -> TOMLValue {
+        switch v.type {
+        case .string: .string(v.string ?? "")
+        case .int: .integer(v.int ?? 0)
+        case .bool: .boolean(v.bool ?? false)
+        case .array: .array(v.array.map { $0.map { convert($0) } } ?? [])
+        case .double: .other("float")
+        case .table: .other("table")
+        case .date: .other("date")
+        case .time: .other("time")
+        case .dateTime: .other("date-time")
         }
     }
 }
+
+/// The line each `table.key` of a TOML text is set on: the last `[table]`
+/// header (or `[[table]]`) before it, plus its (possibly dotted, possibly
+/// quoted) key. A key set inside an inline table gets the line of the
+/// nearest enclosing path found; one not found at all gets 0.
+struct KeyLines {
+    var lines: [String: Int] = [:]
+
+    init(_ text: String) {
+        var table: [String] = []
+        var inMultiline = false
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let s = raw.trimmingCharacters(in: .whitespaces)
+            let quotes = s.components(separatedBy: "\"\"\"").count - 1 + s.components(separatedBy: "'''").count - 1
+            defer { if quotes % 2 == 1 { inMultiline.toggle() } }
+            if inMultiline || s.isEmpty || s.hasPrefix("#") { continue }
+            if s.hasPrefix("[") {
+                let inner = s.drop { $0 == "[" }.prefix { $0 != "]" }
+                table = Self.parts(inner)
+                record(table, index + 1)
+                continue
+            }
+            guard let eq = Self.equals(in: s) else { continue }
+            record(table + Self.parts(s[..<eq]), index + 1)
+        }
+    }
+
+    mutating func record(_ path: [String], _ line: Int) {
+        let key = path.joined(separator: ".")
+        if lines[key] == nil { lines[key] = line }
+    }
+
+    func line(of path: String) -> Int {
+        var parts = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        while !parts.isEmpty {
+            if let l = lines[parts.joined(separator: ".")] { return l }
+            parts.removeLast()
+        }
+        return 0
+    }
+
+    /// The `=` of `key = value`, outside quoted key parts.
+    static func equals(in s: String) -> String.Index? {
+        var quote: Character?
+        for i in s.indices {
+            let c = s[i]
+            if let q = quote {
+                if c == q { quote = nil }
+            } else if c == "\"" || c == "'" {
+                quote = c
+            } else if c == "=" {
+                return i
+            }
+        }
+        return nil
+    }
+
+    /// `a. "b.c" .d` -> ["a", "b.c", "d"].
+    static func parts(_ s: Substring) -> [String] {
+        var out: [String] = [], cur = "", quote: Character?
+        for c in s {
+            if let q = quote {
+                if c == q { quote = nil } else { cur.append(c) }
+            } else if c == "\"" || c == "'" {
+                quote = c
+            } else if c == "." {
+                out.append(cur.trimmingCharacters(in: .whitespaces)); cur = ""
+            } else {
+                cur.append(c)
+            }
+        }
+        out.append(cur.trimmingCharacters(in: .whitespaces))
+        return out
+    }
+}
+
+import Foundation

@@ -102,7 +102,7 @@ public enum Validate {
 
 /// A regular expression compiled once (compiling per call costs more than
 /// matching: reconcile checks every mailbox's values).
-public final class Pattern: @unchecked Sendable {
+public final class Pattern: Sendable {
     let re: NSRegularExpression
     public init(_ pattern: String) { re = try! NSRegularExpression(pattern: pattern) }
     /// Whether the whole string matches.

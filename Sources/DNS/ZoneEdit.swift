@@ -133,8 +133,8 @@ public enum ZoneEdit {
     static func canonicalIP(_ s: String) -> String {
         var v4 = in_addr(), v6 = in6_addr()
         var buf = [CChar](repeating: 0, count: 64)
-        if inet_pton(AF_INET, s, &v4) == 1 { inet_ntop(AF_INET, &v4, &buf, 64); return String(cString: buf) }
-        if inet_pton(AF_INET6, s, &v6) == 1 { inet_ntop(AF_INET6, &v6, &buf, 64); return String(cString: buf) }
+        if inet_pton(AF_INET, s, &v4) == 1 { inet_ntop(AF_INET, &v4, &buf, 64); return cString(buf) }
+        if inet_pton(AF_INET6, s, &v6) == 1 { inet_ntop(AF_INET6, &v6, &buf, 64); return cString(buf) }
         return s.lowercased()
     }
 

@@ -3,6 +3,7 @@ import Core
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// Runs a program (the project's one process runner is passed in, so this
@@ -295,12 +296,17 @@ public enum MXResolver {
             default: throw n == 0 ? Failure.noMX : Failure.failed
             }
         }
-        return String(cString: buf).split(separator: "\n").compactMap { l in
+        return cString(buf).split(separator: "\n").compactMap { l in
             let f = l.split(separator: " ")
             guard f.count == 2, let p = Int(f[0]) else { return nil }
             return Answer(preference: p, host: ZoneName.absolute(String(f[1]).lowercased()))
         }
     }
+}
+
+/// The text of a NUL-terminated C buffer.
+func cString(_ buf: [CChar]) -> String {
+    String(decoding: buf.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self)
 }
 
 /// TXT look-ups through libresolv, as `MXResolver` (ownership proofs).
@@ -319,6 +325,6 @@ public enum TXTResolver {
             default: throw n == 0 ? MXResolver.Failure.noMX : MXResolver.Failure.failed
             }
         }
-        return String(cString: buf).split(separator: "\n").map(String.init)
+        return cString(buf).split(separator: "\n").map(String.init)
     }
 }

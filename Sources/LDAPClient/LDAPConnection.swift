@@ -24,6 +24,9 @@ public struct LDAPCompletion: Sendable {
 /// One connection to a directory server, owning the libldap handle. Every
 /// libldap return code becomes an `LDAPError` in one place (`check`). Calls
 /// are serialised on an internal lock, so the object may be shared.
+/// `@unchecked`: it owns a C handle (`LDAP *`), which the compiler cannot
+/// check; every use is under the recursive lock (a `Mutex` is not
+/// recursive, and one locked call makes others: `perform` sends, then waits).
 public final class LDAPConnection: @unchecked Sendable {
     private let ld: OpaquePointer
     private let lock = NSRecursiveLock()

@@ -3,6 +3,7 @@ import Core
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// A volume as its backend sees it.
@@ -22,19 +23,24 @@ public struct BackendVolume: Sendable, Codable, Equatable {
 /// A volume made ready to mount by `VolumeBackend.prepare`; `release()`
 /// drops what the backend held open while it was being prepared (an
 /// autoclear loop descriptor).
-public final class PreparedVolume: @unchecked Sendable {
+public final class PreparedVolume: Sendable {
     public let device: String
     /// Whether `prepare` created the volume, and put a filesystem on it.
     public let created: Bool
-    public var formatted = false
+    private let formattedFlag = Mutex(false)
+    /// Whether a filesystem was put on it.
+    public var formatted: Bool {
+        get { formattedFlag.withLock { $0 } }
+        set { formattedFlag.withLock { $0 = newValue } }
+    }
     /// Its size as the backend has it (an existing volume's own).
     public let size: UInt64
-    private var fd: Int32
+    private let fd: Mutex<Int32>
     /// `fd`: a descriptor held open until `release()`.
     public init(device: String, created: Bool, size: UInt64, fd: Int32 = -1) {
-        self.device = device; self.created = created; self.size = size; self.fd = fd
+        self.device = device; self.created = created; self.size = size; self.fd = Mutex(fd)
     }
-    public func release() { if fd >= 0 { close(fd); fd = -1 } }
+    public func release() { fd.withLock { if $0 >= 0 { close($0); $0 = -1 } } }
     deinit { release() }
 }
 
@@ -193,7 +199,7 @@ public struct ImageBackend: BlockDeviceBackend {
             throw SemailError("cannot attach \(file) to a loop device", why: SystemState.errnoText(-fd),
                               hint: "check that the loop module is loaded (modprobe loop) and /dev/loop-control exists", status: .cantCreate)
         }
-        let device = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let device = String(decoding: buf.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self)
         let v = PreparedVolume(device: device, created: created, size: actual, fd: fd)
         undo.push("release loop device \(v.device)") { v.release() }
         return v

@@ -92,7 +92,7 @@ extension VolumeManager {
         guard FileManager.default.fileExists(atPath: quarantineDir) else { return [] }
         try Trust.stateDirectory(stateDir)
         try Trust.stateDirectory(quarantineDir)
-        let dec = JSONDecoder(); dec.dateDecodingStrategy = .iso8601
+        let dec = JSONDecoder(); dec.dateDecodingStrategy = JSONDates.decoding
         return try ((try? FileManager.default.contentsOfDirectory(atPath: quarantineDir)) ?? []).sorted().compactMap { d in
             let file = "\(quarantineDir)/\(d)/entry.json"
             var st = stat()

@@ -43,7 +43,8 @@ import Testing
 
         // passwd from a 0600 file; a file others can read is refused.
         let pwFile = "\(s.dir)/\(uid).pw"
-        FileManager.default.createFile(atPath: pwFile, contents: Data("second pass\n".utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: pwFile, contents: Data("second pass\n".utf8),
+            attributes: [.posixPermissions: 0o644])
         r = try semailctl(["user", "passwd", uid, "--password-file", pwFile, "--config", cfg])
         #expect(r.status == 77, "\(r.stderr)")
         #expect(r.stderr.contains("chmod 600"))
@@ -108,7 +109,7 @@ import Testing
 
         // A secret file others can read is refused, and the check says how to fix it.
         let loose = "\(s.dir)/loose.secret"
-        FileManager.default.createFile(atPath: loose, contents: FileManager.default.contents(atPath: s.secretFile),
+        _ = FileManager.default.createFile(atPath: loose, contents: FileManager.default.contents(atPath: s.secretFile),
                                        attributes: [.posixPermissions: 0o640])
         let (_, p) = try s.config()
         let text = try String(contentsOfFile: p, encoding: .utf8).replacingOccurrences(of: s.secretFile, with: loose)

@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Provisioning
 import TestSupport
+import Synchronization
 import Testing
 
 /// Hostile mailbox owners: values they write into their own entry (the test
@@ -25,7 +26,8 @@ import Testing
     /// An LDIF change applied by UID itself: bound as its own DN with its own password.
     func asUser(_ w: World, _ uid: String, _ ldif: String) throws -> ProcessOutput {
         let pw = "\(w.dir)/\(uid).pw"
-        FileManager.default.createFile(atPath: pw, contents: Data("pw-\(uid)".utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: pw, contents: Data("pw-\(uid)".utf8),
+            attributes: [.posixPermissions: 0o600])
         return try ProcessRunner().run(["ldapmodify", "-x", "-H", w.slapd.uri, "-D", dn(w, uid), "-y", pw], stdin: Data(ldif.utf8), check: false)
     }
 
@@ -276,9 +278,8 @@ import Testing
     }
 }
 
-final class Box: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: ProcessOutput?
-    func set(_ v: ProcessOutput?) { lock.withLock { value = v } }
-    func get() -> ProcessOutput? { lock.withLock { value } }
+final class Box: Sendable {
+    private let value = Mutex<ProcessOutput?>(nil)
+    func set(_ v: ProcessOutput?) { value.withLock { $0 = v } }
+    func get() -> ProcessOutput? { value.withLock { $0 } }
 }

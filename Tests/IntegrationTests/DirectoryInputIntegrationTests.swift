@@ -40,7 +40,7 @@ import Testing
         var r = try semailctl(["user", "add", uid, "--cn", uid, "--sn", uid, "--password-stdin", "--config", cfg], stdin: "secret\n")
         #expect(r.status == 0, "\(r.stderr)")
         let empty = "\(s.dir)/\(uid).empty"
-        FileManager.default.createFile(atPath: empty, contents: Data(), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: empty, contents: Data(), attributes: [.posixPermissions: 0o600])
         r = try semailctl(["mailbox", "create", uid, "--address", "\(uid)@\(uid).semail.email", "--as-user", "--password-file", empty,
                            "--dry-run", "--config", cfg])
         #expect(r.status == 64 && r.stderr.contains("empty"), "the self-service check passed with an empty password: \(r.status) \(r.text)\(r.stderr)")

@@ -206,7 +206,8 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
             .init("userPassword", strings: ["account secret"]),
         ]))
         let secret = "\(s.dir)/semailctl.secret"
-        FileManager.default.createFile(atPath: secret, contents: Data("account secret".utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: secret, contents: Data("account secret".utf8),
+            attributes: [.posixPermissions: 0o600])
         let cfg = "\(s.dir)/account.toml"
         try """
         [ldap]

@@ -81,11 +81,12 @@ import Testing
         // archiver with a pid-named temporary file would use.
         let bin = ProcessInfo.processInfo.environment["SEMAILCTL"] ?? "\(repoRoot)/.build/debug/semailctl"
         let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var result: ProcessOutput?
+        let result = Box()
         Thread {
             let env = ProcessInfo.processInfo.environment.merging(["SEMAIL_FAULT": "pause:mailbox.delete.archive", "SEMAIL_FAULT_DIR": faults]) { $1 }
-            result = try? ProcessRunner(environment: env).run(["timeout", "-s", "KILL", "120", bin, "mailbox", "delete", uid, "--archive", archive,
-                                                               "--yes", "--config", w.config], check: false)
+            let argv = ["timeout", "-s", "KILL", "120", bin, "mailbox", "delete", uid, "--archive", archive,
+                        "--yes", "--config", w.config]
+            result.set(try? ProcessRunner(environment: env).run(argv, check: false))
             done.signal()
         }.start()
         let marker = "\(faults)/mailbox.delete.archive"
@@ -95,7 +96,7 @@ import Testing
         let started = Date()
         try FileManager.default.removeItem(atPath: marker)
         done.wait()
-        r = try #require(result)
+        r = try #require(result.get())
         #expect(r.status == 0, "\(r.stderr)\(r.text)")
         #expect(Date().timeIntervalSince(started) < 60, "archiving 2 TiB of holes took \(Date().timeIntervalSince(started)) s")
         #expect(try String(contentsOfFile: victim, encoding: .utf8) == "root's data\n", "root wrote through the planted link")

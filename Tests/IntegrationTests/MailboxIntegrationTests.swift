@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Provisioning
 import TestSupport
+import Synchronization
 import Testing
 
 /// mailbox create/delete/list/show, reconcile, quarantine and recovery,
@@ -428,10 +429,9 @@ import Testing
 }
 
 /// A value shared with a thread in a test.
-final class UnsafeSendableBox<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var v: T
-    init(_ v: T) { self.v = v }
-    var value: T { lock.withLock { v } }
-    func withLock(_ f: (inout T) -> Void) { lock.withLock { f(&v) } }
+final class UnsafeSendableBox<T: Sendable>: Sendable {
+    private let v: Mutex<T>
+    init(_ v: T) { self.v = Mutex(v) }
+    var value: T { v.withLock { $0 } }
+    func withLock(_ f: (inout T) -> Void) { v.withLock { f(&$0) } }
 }

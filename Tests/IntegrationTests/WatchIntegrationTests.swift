@@ -146,14 +146,14 @@ import Testing
 
 /// The built binary run with stdout and stderr into files (not a terminal),
 /// stopped with SIGTERM by its own pid.
-final class WatchProcess: @unchecked Sendable {
+final class WatchProcess: Sendable {
     let process = Process()
     let out: String, err: String
 
     init(_ w: World, _ args: [String], config: Bool = true) throws {
         out = "\(w.dir)/watch.out"; err = "\(w.dir)/watch.err"
-        FileManager.default.createFile(atPath: out, contents: nil)
-        FileManager.default.createFile(atPath: err, contents: nil)
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
         process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["SEMAILCTL"] ?? "\(repoRoot)/.build/debug/semailctl")
         process.arguments = config ? args + ["--config", w.config] : args
         var env = ProcessInfo.processInfo.environment

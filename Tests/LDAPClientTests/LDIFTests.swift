@@ -180,7 +180,7 @@ changetype: delete
     @Test func example4FileURL() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("ldif-photo-\(UInt32.random(in: 0...UInt32.max)).jpg").path
         let bytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0x00, 0x10, 0x0A]
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let text = """
         version: 1

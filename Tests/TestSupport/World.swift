@@ -2,6 +2,7 @@ import Core
 import Foundation
 import Provisioning
 import Testing
+import Synchronization
 
 /// Everything a mailbox needs, for one test: the suite's slapd, named and
 /// dockerd, plus a private storage area (images, mail root, fstab, state,
@@ -169,9 +170,8 @@ public final class World: Sendable {
 public func halt<S: ScriptedService>(_ s: S) throws { try ProcessRunner().run(["\(repoRoot)/scripts/\(S.script).sh", "halt", s.dir]) }
 public func resume<S: ScriptedService>(_ s: S) throws { try ProcessRunner().run(["\(repoRoot)/scripts/\(S.script).sh", "resume", s.dir]) }
 
-final class LockedList: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [String] = []
-    func append(_ s: String) { lock.withLock { items.append(s) } }
-    var all: [String] { lock.withLock { items } }
+final class LockedList: Sendable {
+    private let items = Mutex<[String]>([])
+    func append(_ s: String) { items.withLock { $0.append(s) } }
+    var all: [String] { items.withLock { $0 } }
 }

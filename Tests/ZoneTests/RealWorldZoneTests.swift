@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Synchronization
 @testable import DNS
 
 /// Zone files of the shapes other projects' test suites hold (see
@@ -16,7 +17,7 @@ let haveCheckzone = FileManager.default.isExecutableFile(atPath: checkzonePath)
 /// Runs a program; stdout and stderr into one file (read once it exits).
 func runTool(_ argv: [String]) -> (status: Int32, output: String) {
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("zt-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: out.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: out) }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: argv[0])
@@ -32,12 +33,11 @@ func runTool(_ argv: [String]) -> (status: Int32, output: String) {
 
 /// The real named-checkzone for checks; rndc is not run (no named here),
 /// its calls are recorded.
-final class CheckzoneRunner: ZoneCommandRunner, @unchecked Sendable {
-    private let lock = NSLock()
-    private var _rndc: [[String]] = []
-    var rndcCalls: [[String]] { lock.lock(); defer { lock.unlock() }; return _rndc }
+final class CheckzoneRunner: ZoneCommandRunner, Sendable {
+    private let rndc = Mutex<[[String]]>([])
+    var rndcCalls: [[String]] { rndc.withLock { $0 } }
     func runCommand(_ argv: [String]) -> (status: Int32, output: String) {
-        if argv[0].hasSuffix("rndc") { lock.lock(); _rndc.append(argv); lock.unlock(); return (0, "") }
+        if argv[0].hasSuffix("rndc") { rndc.withLock { $0.append(argv) }; return (0, "") }
         return runTool(argv)
     }
 }

@@ -11,7 +11,7 @@ struct ContainerList: SemailCommand {
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
         let host = try ctx.host()
         let l = host.checkVolumes(try host.containers().list())
-        ctx.emit(l) { $0.map(\.line).joined(separator: "\n") }
+        ctx.emit(l) { ContainerState.table($0) }
         return .success
     }
 }

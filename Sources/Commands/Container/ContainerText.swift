@@ -4,11 +4,10 @@ import Foundation
 import Provisioning
 
 extension ContainerState {
-    var line: String {
-        "\(uid.padding(toLength: 16, withPad: " ", startingAt: 0)) \(MailboxStatus.column(shownState, 10)) "
-            + "\((fixedAddress ?? ipAddress ?? "-").padding(toLength: 15, withPad: " ", startingAt: 0)) "
-            + "\(address.padding(toLength: 28, withPad: " ", startingAt: 0)) \(name)  template \(templateHash.prefix(12))"
+    var cells: [String] {
+        [uid, shownState, fixedAddress ?? ipAddress ?? "-", address, "\(name)  template \(templateHash.prefix(12))"]
     }
+    static func table(_ l: [ContainerState]) -> String { TextTable.render(l.map(\.cells), minimum: [16, 10, 15, 28]) }
 }
 
 extension ContainerResult {

@@ -12,7 +12,7 @@ struct MailboxList: SemailCommand {
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
         let l = try Mailboxes(host: ctx.host()).list()
-        ctx.emit(l) { $0.map(\.line).joined(separator: "\n") }
+        ctx.emit(l) { MailboxStatus.table($0) }
         return .success
     }
 }

@@ -32,22 +32,18 @@ extension PipelineReport {
 }
 
 extension MailboxStatus {
-    /// Padded to `width`, never cut (a long state such as "running, VOLUME NOT MOUNTED" stays whole).
-    static func column(_ s: String, _ width: Int) -> String {
-        s.count >= width ? s : s.padding(toLength: width, withPad: " ", startingAt: 0)
-    }
-
-    var line: String {
+    var cells: [String] {
         let vol =
             volume.map { v in
                 v.mounted ? "\(ByteSize.format(v.fsUsed ?? 0))/\(ByteSize.format(v.fsSize ?? v.size))" : "unmounted"
             } ?? "no volume"
         let shown = refused == nil ? address : Validate.quoted(address)
-        return
-            "\(uid.padding(toLength: 16, withPad: " ", startingAt: 0)) \(shown.padding(toLength: 30, withPad: " ", startingAt: 0)) "
-            + "\(vol.padding(toLength: 16, withPad: " ", startingAt: 0)) \(Self.column(container?.shownState ?? "no container", 13)) "
-            + "dns \(dns)\(inAddressMap ? "" : "  (not in address map)")"
+        let last =
+            "dns \(dns)\(inAddressMap ? "" : "  (not in address map)")"
             + (refused.map { "  NOT DELIVERED: \($0)" } ?? "")
             + (lastFailure.map { "  NOT PROVISIONED (reconcile retries): \($0.summary)" } ?? "")
+        return [uid, shown, vol, container?.shownState ?? "no container", last]
     }
+    /// Columns as wide as their values (a long uid, address or state stays whole).
+    static func table(_ l: [MailboxStatus]) -> String { TextTable.render(l.map(\.cells), minimum: [16, 30, 16, 13]) }
 }

@@ -73,11 +73,9 @@ extension ReconcileReport {
         let calls = observeCalls.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         l.append("observed \(mailboxes) mailboxes with \(calls)")
         if items.isEmpty { l.append("no drift: nothing to change") }
-        for i in items {
-            let tag = i.kind.rawValue
-            l.append(
-                "  \(tag.padding(toLength: 7, withPad: " ", startingAt: 0)) \(i.uid.padding(toLength: 14, withPad: " ", startingAt: 0)) \(i.component.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(i.action): \(i.reason)"
-            )
+        if !items.isEmpty {
+            let rows = items.map { [$0.kind.rawValue, $0.uid, $0.component.rawValue, "\($0.action): \($0.reason)"] }
+            l.append(TextTable.render(rows, minimum: [7, 14, 11], indent: "  "))
         }
         if !prune && items.contains(where: { $0.kind == .orphan }) {
             l.append("orphans are kept; --prune removes them (volumes go to the quarantine)")

@@ -1,8 +1,10 @@
 import Core
 import Foundation
 import Provisioning
+import Synchronization
 
-nonisolated(unsafe) var watchStopRequested: sig_atomic_t = 0
+/// Set by SIGTERM/SIGINT (a lock-free atomic: safe in a signal handler).
+let watchStopRequested = Atomic<Bool>(false)
 
 /// `reconcile --watch`: prints each reconcile it runs; stops on SIGTERM/SIGINT.
 /// A server that cannot serve the watch ends it with exit status 78
@@ -13,10 +15,10 @@ struct Watcher {
     let noWait: Bool
     let out: Output
     func run() throws {
-        signal(SIGTERM) { _ in watchStopRequested = 1 }
-        signal(SIGINT) { _ in watchStopRequested = 1 }
+        signal(SIGTERM) { _ in watchStopRequested.store(true, ordering: .relaxed) }
+        signal(SIGINT) { _ in watchStopRequested.store(true, ordering: .relaxed) }
         let w = DirectoryWatcher(config: host.config, reporter: host.reporter, options: options)
-        try w.run(stop: { watchStopRequested != 0 }) { result in
+        try w.run(stop: { watchStopRequested.load(ordering: .relaxed) }) { result in
             switch result {
             case let .success(r):
                 if r.items.isEmpty && !out.json { out.note("no drift") } else { out.emitLine(r) { $0.text } }

@@ -12,10 +12,7 @@ struct UserList: SemailCommand {
         try ctx.host().directory().list { users.append($0) }
         users.sort { $0.uid < $1.uid }
         ctx.emit(users) { us in
-            us.map {
-                "\($0.uid.padding(toLength: 20, withPad: " ", startingAt: 0)) \($0.cn)  \($0.mail.joined(separator: ","))"
-            }
-            .joined(separator: "\n")
+            TextTable.render(us.map { [$0.uid, "\($0.cn)  \($0.mail.joined(separator: ","))"] }, minimum: [20])
         }
         return .success
     }

@@ -10,7 +10,7 @@ struct VolumeList: SemailCommand {
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
         let l = try ctx.host().volumes().list()
-        ctx.emit(l) { $0.map(\.line).joined(separator: "\n") }
+        ctx.emit(l) { VolumeState.table($0) }
         return .success
     }
 }

@@ -17,7 +17,7 @@ struct VolumeResize: SemailCommand {
         let bytes = try ByteSize.parse(size)
         let host = try ctx.host()
         let v = try host.volumes().resize(uid: uid, to: bytes, owner: try host.mailOwner(uid), offline: offline)
-        ctx.emit(v) { $0.line }
+        ctx.emit(v) { VolumeState.table([$0]) }
         return .success
     }
 }

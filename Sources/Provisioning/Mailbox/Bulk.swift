@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import LDAPClient
+import Synchronization
 
 /// A mailbox an LDIF entry asks for (`semailMailbox`, `semailVolumeSize`).
 public struct MailboxRequest: Sendable, Codable, Equatable {
@@ -156,16 +157,14 @@ public enum BulkProvisioning {
     }
 }
 
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var n = 0
-    func increment() -> Int { lock.withLock { n += 1; return n } }
+final class Counter: Sendable {
+    private let n = Atomic<Int>(0)
+    func increment() -> Int { n.wrappingAdd(1, ordering: .relaxed).newValue }
 }
 
-final class ResultSlots: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [PipelineReport?]
-    init(_ n: Int) { slots = Array(repeating: nil, count: n) }
-    func set(_ i: Int, _ r: PipelineReport) { lock.withLock { slots[i] = r } }
-    var all: [PipelineReport] { lock.withLock { slots.compactMap { $0 } } }
+final class ResultSlots: Sendable {
+    private let slots: Mutex<[PipelineReport?]>
+    init(_ n: Int) { slots = Mutex(Array(repeating: nil, count: n)) }
+    func set(_ i: Int, _ r: PipelineReport) { slots.withLock { $0[i] = r } }
+    var all: [PipelineReport] { slots.withLock { $0.compactMap { $0 } } }
 }

@@ -2,6 +2,7 @@ import Core
 import Directory
 import Foundation
 import LDAPClient
+import Synchronization
 
 /// `reconcile --watch`: a refreshAndPersist search (RFC 4533) on the people
 /// OU. Once the search is sent, a full reconcile runs (so drift from before
@@ -105,24 +106,23 @@ public struct DirectoryWatcher: Sendable {
 
 /// Changes seen by the watch's sources, debounced: `take` answers once
 /// nothing new has arrived for `quiet` seconds.
-final class ChangeSignal: @unchecked Sendable {
-    private let lock = NSLock()
-    private var reasons: [String] = []
-    private var last = Date.distantPast
+final class ChangeSignal: Sendable {
+    private struct State { var reasons: [String] = []; var last = Date.distantPast }
+    private let state = Mutex(State())
 
     func mark(_ why: String) {
-        lock.withLock {
-            if !reasons.contains(why) { reasons.append(why) }
-            last = Date()
+        state.withLock {
+            if !$0.reasons.contains(why) { $0.reasons.append(why) }
+            $0.last = Date()
         }
     }
 
     /// The reasons, if any and quiet for long enough; clears them.
     func take(quiet: TimeInterval) -> [String]? {
-        lock.withLock {
-            guard !reasons.isEmpty, Date().timeIntervalSince(last) >= quiet else { return nil }
-            defer { reasons.removeAll() }
-            return reasons
+        state.withLock { state in
+            guard !state.reasons.isEmpty, Date().timeIntervalSince(state.last) >= quiet else { return nil }
+            defer { state.reasons.removeAll() }
+            return state.reasons
         }
     }
 }

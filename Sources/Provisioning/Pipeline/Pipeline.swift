@@ -53,7 +53,7 @@ public struct Journal: Sendable {
     public let dir: String
     public init(stateDir: String) { dir = "\(stateDir)/journal" }
 
-    public final class Writer: @unchecked Sendable {
+    public final class Writer: Sendable {
         let fd: Int32
         let path: String
         public let tx: String
@@ -251,7 +251,7 @@ public struct Pipeline: Sendable {
 /// The state directory lock: mutating commands hold it; a second one waits
 /// (saying so) or, with `--no-wait`, fails at once. Read-only commands take
 /// no lock.
-public final class StateLock: @unchecked Sendable {
+public final class StateLock: Sendable {
     let fd: Int32
     public init(stateDir: String, wait: Bool, reporter: Reporter) throws {
         try Trust.stateDirectory(stateDir)

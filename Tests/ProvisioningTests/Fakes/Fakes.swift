@@ -3,6 +3,7 @@ import Core
 import DNS
 @testable import Directory
 import Foundation
+import Logging
 import LDAPClient
 @testable import Storage
 import Synchronization
@@ -237,7 +238,21 @@ struct FakeZone: ZoneService {
 
 /// A reporter that keeps what it was told.
 func recordingReporter(_ log: CallLog) -> Reporter {
-    Reporter(info: { log.add("info: \($0)") }, warn: { log.add("warn: \($0)") }, progress: { _, _ in })
+    Reporter(logger: Logger(label: "test") { _ in RecordingLogHandler(log: log) })
+}
+
+/// Writes `info: ...` and `warn: ...` into a call log.
+struct RecordingLogHandler: LogHandler {
+    let log: CallLog
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        log.add("\(event.level >= .warning ? "warn" : "info"): \(event.message)")
+    }
 }
 
 /// A temporary state directory (mode 0700, as `Trust` wants), removed by `cleanup`.
