@@ -218,10 +218,9 @@ extension ContainerManager {
 }
 
 /// Results filled in by concurrent workers, read once they are done.
-final class ResultList<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [T?]
-    init(_ n: Int) { items = Array(repeating: nil, count: n) }
-    func set(_ k: Int, _ v: T) { lock.withLock { items[k] = v } }
-    var all: [T?] { lock.withLock { items } }
+final class ResultList<T: Sendable>: Sendable {
+    private let items: Mutex<[T?]>
+    init(_ n: Int) { items = Mutex(Array(repeating: nil, count: n)) }
+    func set(_ k: Int, _ v: T) { items.withLock { $0[k] = v } }
+    var all: [T?] { items.withLock { $0 } }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Core
 
 /// The account files of a base image (`/etc/passwd`, group, shadow,
@@ -136,9 +137,8 @@ enum UserFiles {
 }
 
 /// Values by key, shared between threads.
-final class LockedCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [String: [TarArchive.Entry]] = [:]
-    func get(_ k: String) -> [TarArchive.Entry]? { lock.withLock { items[k] } }
-    func set(_ k: String, _ v: [TarArchive.Entry]) { lock.withLock { items[k] = v } }
+final class LockedCache: Sendable {
+    private let items = Mutex<[String: [TarArchive.Entry]]>([:])
+    func get(_ k: String) -> [TarArchive.Entry]? { items.withLock { $0[k] } }
+    func set(_ k: String, _ v: [TarArchive.Entry]) { items.withLock { $0[k] = v } }
 }

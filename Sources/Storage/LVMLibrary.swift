@@ -52,10 +52,10 @@ public final class LVMLibrary: Sendable {
             let mask = umask(0o077)
             defer { umask(mask) }
             if h == nil { h = try Self.open() }
-            LVMLog.lines = []
-            defer { LVMLog.lines = [] }
+            LVMLog.reset()
+            defer { LVMLog.reset() }
             let status = lvm2_run(h, line)
-            return Self.output(status: status, LVMLog.lines)
+            return Self.output(status: status, LVMLog.taken())
         }
         guard out.status == LVM2_COMMAND_SUCCEEDED else { throw LVMError(command: words, output: out) }
         return out
@@ -103,8 +103,8 @@ public final class LVMLibrary: Sendable {
     /// allocations, for its memory locking while devices are suspended).
     private static func open() throws -> UnsafeMutableRawPointer {
         lvm2_log_fn(lvmLogLine)
-        LVMLog.lines = []
-        defer { LVMLog.lines = [] }
+        LVMLog.reset()
+        defer { LVMLog.reset() }
         let locale = setlocale(LC_ALL, nil).map { String(cString: $0) }
         let started = StartedHandle()
         let done = DispatchSemaphore(value: 0)
@@ -113,7 +113,7 @@ public final class LVMLibrary: Sendable {
         done.wait()
         if let locale { setlocale(LC_ALL, locale) }
         guard let h = started.value else {
-            let said = output(status: LVM2_INIT_FAILED, LVMLog.lines)
+            let said = output(status: LVM2_INIT_FAILED, LVMLog.taken())
             let why = (said.errors + said.lines).suffix(5).joined(separator: "\n  ")
             throw SemailError("cannot start liblvm2cmd", why: why,
                               hint: "check /etc/lvm/lvm.conf (`lvm config`)", status: .unavailable)
@@ -121,21 +121,30 @@ public final class LVMLibrary: Sendable {
         return h
     }
 
-    private final class StartedHandle: @unchecked Sendable { var value: UnsafeMutableRawPointer? }
+    private final class StartedHandle: Sendable {
+        private let handle = Mutex<UInt?>(nil)
+        var value: UnsafeMutableRawPointer? {
+            get { handle.withLock { $0 }.flatMap { UnsafeMutableRawPointer(bitPattern: $0) } }
+            set { handle.withLock { $0 = newValue.map { UInt(bitPattern: $0) } } }
+        }
+    }
 }
 
-/// The lines `lvm2_log_fn` hands over during one command. Only touched
-/// while `LVMLibrary`'s Mutex is held (the library calls back on the
-/// thread that called it, within `lvm2_run` or `lvm2_init`).
+/// The lines `lvm2_log_fn` hands over during one command (the library
+/// calls back within `lvm2_run` or `lvm2_init`, while `LVMLibrary`'s own
+/// Mutex is held; this one keeps the lines themselves safe).
 enum LVMLog {
-    nonisolated(unsafe) static var lines: [(level: Int32, text: String)] = []
+    private static let lines = Mutex<[(level: Int32, text: String)]>([])
+    static func reset() { lines.withLock { $0 = [] } }
+    static func append(_ level: Int32, _ text: String) { lines.withLock { $0.append((level, text)) } }
+    static func taken() -> [(level: Int32, text: String)] { lines.withLock { $0 } }
 }
 
 /// The log callback: keeps PRINT, ERROR and FATAL lines (a C function: no
 /// context, hence `LVMLog`).
 private let lvmLogLine: lvm2_log_fn_t = { level, _, _, _, message in
     guard let message, level > LVM2_LOG_SUPPRESS, level <= LVM2_LOG_PRINT else { return }
-    LVMLog.lines.append((level, String(cString: message)))
+    LVMLog.append(level, String(cString: message))
 }
 
 /// An lvm command that did not succeed, with what it said.
