@@ -4,7 +4,7 @@ SWIFT ?= swift
 # The module graph is the architecture: fail the build when a target imports a
 # module it does not declare (SwiftPM alone finds any module already built).
 BUILD_FLAGS ?= --explicit-target-dependency-import-check error
-.PHONY: all deps build-deps build release man completions install uninstall deb installtest test demo bench clean
+.PHONY: all deps build-deps build lint format release man completions install uninstall deb installtest test demo bench clean
 
 # `make install`: PREFIX and DESTDIR as usual; the configuration always goes to
 # /etc/semail (where the binary looks for it), whatever the prefix.
@@ -40,11 +40,19 @@ build: deps
 # Every test: unit tests and integration tests against real slapd, named,
 # dockerd, loop devices (started and removed by the test harness), then the
 # LVM scenarios inside a QEMU guest.
-test: deps
-	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+test: deps lint
+	SWIFT=$(SWIFT) bash scripts/build-checked.sh $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(BUILD_FLAGS)
 	@if [ -x scripts/vmtest.sh ]; then bash scripts/vmtest.sh; fi
 	@if [ -x scripts/installtest.sh ]; then bash scripts/installtest.sh; fi
+
+# The layout .swift-format describes (4 spaces, lines up to 120 columns);
+# `make format` rewrites the tree to it.
+lint:
+	$(SWIFT) format lint --strict -r --parallel Sources Tests Package.swift
+
+format:
+	$(SWIFT) format format -i -r --parallel Sources Tests Package.swift
 
 demo: build
 	bash scripts/demo.sh

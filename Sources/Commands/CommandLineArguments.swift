@@ -15,12 +15,16 @@ enum CommandLineArguments {
             let a = args[i]
             if a == "--config", i + 1 < args.count { moved += [a, args[i + 1]]; i += 2; continue }
             if a.hasPrefix("--config=") { moved.append(a); i += 1; continue }
-            guard let sub = command.configuration.subcommands.first(where: { $0._commandName == a || ($0.configuration.aliases).contains(a) }) else { break }
+            guard
+                let sub = command.configuration.subcommands.first(where: {
+                    $0._commandName == a || ($0.configuration.aliases).contains(a)
+                })
+            else { break }
             path.append(a); command = sub; i += 1
             if sub.configuration.subcommands.isEmpty {
                 return moved.isEmpty ? args : path + moved + args[i...]
             }
         }
-        return args   // no leaf reached: the parser's own message says what is wrong
+        return args  // no leaf reached: the parser's own message says what is wrong
     }
 }

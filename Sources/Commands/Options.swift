@@ -26,7 +26,9 @@ struct PasswordOptions: ParsableArguments {
     var passwordFile: String?
 
     func validate() throws {
-        if passwordStdin && passwordFile != nil { throw ValidationError("use either --password-stdin or --password-file, not both") }
+        if passwordStdin && passwordFile != nil {
+            throw ValidationError("use either --password-stdin or --password-file, not both")
+        }
     }
 
     /// The password, or nil when none was given and there is no terminal.
@@ -37,8 +39,9 @@ struct PasswordOptions: ParsableArguments {
         }
         if Terminal.isInteractive { return try Secrets.prompt("Password", confirm: confirm) }
         if required {
-            throw SemailError("no password given", why: "standard input is not a terminal, so no prompt can be shown",
-                              hint: "use --password-stdin or --password-file FILE", status: .usage)
+            throw SemailError(
+                "no password given", why: "standard input is not a terminal, so no prompt can be shown",
+                hint: "use --password-stdin or --password-file FILE", status: .usage)
         }
         return nil
     }
@@ -59,8 +62,9 @@ enum Terminal {
     static func confirm(_ question: String, yes: Bool, what: String) throws {
         if yes { return }
         guard isInteractive else {
-            throw SemailError("refusing to \(what) without confirmation", why: "standard input is not a terminal",
-                              hint: "add --yes", status: .usage)
+            throw SemailError(
+                "refusing to \(what) without confirmation", why: "standard input is not a terminal",
+                hint: "add --yes", status: .usage)
         }
         Output.write(2, Validate.printable("\(question) [y/N] "))
         let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased()

@@ -96,7 +96,9 @@ struct Output: Sendable {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             enc.dateEncodingStrategy = JSONDates.encoding
-            Output.write(1, ((try? enc.encode(Timed(value: value, time: Output.timestamp()))) ?? Data("{}".utf8)) + Data("\n".utf8))
+            Output.write(
+                1,
+                ((try? enc.encode(Timed(value: value, time: Output.timestamp()))) ?? Data("{}".utf8)) + Data("\n".utf8))
         } else {
             Output.write(1, Validate.printable(text(value)) + "\n")
         }
@@ -118,7 +120,9 @@ struct Output: Sendable {
             report(e)
             status = e.status
         } catch let e as DockerError {
-            let s = SemailError("Docker request failed", why: e.description, hint: "see the engine's log (journalctl -u docker)", status: .failure)
+            let s = SemailError(
+                "Docker request failed", why: e.description, hint: "see the engine's log (journalctl -u docker)",
+                status: .failure)
             report(s)
             status = s.status
         } catch let e as ValidationError {
@@ -135,7 +139,9 @@ struct Output: Sendable {
     func report(_ e: SemailError) {
         logger.error("\(e)")
         if json {
-            emit(ErrorDocument(error: .init(what: e.what, why: e.why, hint: e.hint, exitCode: e.status.rawValue))) { _ in "" }
+            emit(ErrorDocument(error: .init(what: e.what, why: e.why, hint: e.hint, exitCode: e.status.rawValue))) {
+                _ in ""
+            }
         }
     }
 }
@@ -190,12 +196,13 @@ struct StderrLogHandler: LogHandler {
     func log(event: LogEvent) { write(Self.format(event.level, "\(event.message)", stamped: stamped, now: now())) }
 
     static func format(_ level: Logger.Level, _ message: String, stamped: Bool, now: Date) -> String {
-        let (priority, text): (Output.Priority, String) = switch level {
-        case .critical, .error: (.error, "error: \(message)")
-        case .warning: (.warning, "warning: \(message)")
-        case .notice: (.info, stamped ? message : "\(Output.timestamp(now)) \(message)")
-        case .info, .debug, .trace: (.info, message)
-        }
+        let (priority, text): (Output.Priority, String) =
+            switch level {
+            case .critical, .error: (.error, "error: \(message)")
+            case .warning: (.warning, "warning: \(message)")
+            case .notice: (.info, stamped ? message : "\(Output.timestamp(now)) \(message)")
+            case .info, .debug, .trace: (.info, message)
+            }
         let printable = Validate.printable(text)
         guard stamped else { return printable + "\n" }
         let prefix = "<\(priority.rawValue)>\(Output.timestamp(now)) "
@@ -217,9 +224,10 @@ enum TextTable {
             }
         }
         return rows.map { row in
-            indent + row.enumerated().map { i, cell in
-                i == row.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[i] - cell.count))
-            }.joined(separator: " ")
+            indent
+                + row.enumerated().map { i, cell in
+                    i == row.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[i] - cell.count))
+                }.joined(separator: " ")
         }.joined(separator: "\n")
     }
 }

@@ -19,7 +19,9 @@ public struct ContainerAddresses: Sendable {
         var d: [String: String] = [:]
         for l in text.split(separator: "\n") {
             let f = l.split(separator: " ")
-            guard f.count == 2, (try? Validate.uid(String(f[0]))) != nil, IPv4Subnet.parse(String(f[1])) != nil else { continue }
+            guard f.count == 2, (try? Validate.uid(String(f[0]))) != nil, IPv4Subnet.parse(String(f[1])) != nil else {
+                continue
+            }
             d[String(f[0])] = String(f[1])
         }
         return d
@@ -54,8 +56,10 @@ public struct ContainerAddresses: Sendable {
             var ip = max(gw, subnet.network) + 1
             while subnet.isHost(ip) && taken.contains(IPv4Subnet.text(ip)) { ip += 1 }
             guard subnet.isHost(ip) else {
-                throw SemailError("no free container address in \(subnet)", why: "\(taken.count) addresses are taken",
-                                  hint: "choose a larger [containers] subnet (the network is made again once no container uses it)", status: .failure)
+                throw SemailError(
+                    "no free container address in \(subnet)", why: "\(taken.count) addresses are taken",
+                    hint: "choose a larger [containers] subnet (the network is made again once no container uses it)",
+                    status: .failure)
             }
             d[uid] = IPv4Subnet.text(ip)
             try write(d)

@@ -71,7 +71,10 @@ public struct ContainerManager: Sendable {
     /// `[state] dir`: where the fixed addresses are kept.
     public let stateDir: String
 
-    public init(config: Config.Containers, stateDir: String, runner: ProcessRunner = ProcessRunner(), reporter: Reporter = .silent) {
+    public init(
+        config: Config.Containers, stateDir: String, runner: ProcessRunner = ProcessRunner(),
+        reporter: Reporter = .silent
+    ) {
         self.config = config; self.stateDir = stateDir; self.runner = runner; self.reporter = reporter
         client = DockerClient(socket: config.socket)
     }
@@ -83,12 +86,15 @@ public struct ContainerManager: Sendable {
     /// addresses the engine gave to other containers count as taken.
     func assignAddress(_ uid: String, network n: DockerClient.Network) throws -> String {
         guard let pool = n.ipv4, let subnet = IPv4Subnet(pool.subnet) else {
-            throw SemailError("the network \(config.network) has no usable IPv4 subnet", why: "its IPAM configuration says \(n.ipv4?.subnet ?? "nothing")",
-                              hint: "set [containers] subnet to a /8-/29 IPv4 subnet", status: .failure)
+            throw SemailError(
+                "the network \(config.network) has no usable IPv4 subnet",
+                why: "its IPAM configuration says \(n.ipv4?.subnet ?? "nothing")",
+                hint: "set [containers] subnet to a /8-/29 IPv4 subnet", status: .failure)
         }
         let mine: Set<String> = [Self.name(uid), Self.nextName(uid), Self.oldName(uid)]
-        let inUse = Set((n.Containers ?? [:]).values.filter { !mine.contains($0.Name ?? "") }
-            .compactMap { $0.IPv4Address?.split(separator: "/").first.map(String.init) })
+        let inUse = Set(
+            (n.Containers ?? [:]).values.filter { !mine.contains($0.Name ?? "") }
+                .compactMap { $0.IPv4Address?.split(separator: "/").first.map(String.init) })
         return try addresses.assign(uid, subnet: subnet, gateway: pool.gateway, inUse: inUse)
     }
 
@@ -114,7 +120,9 @@ public struct ContainerManager: Sendable {
     static let imageRepo = "semail/mailbox"
     /// Capabilities sshd needs: privilege separation (setuid, setgid,
     /// chroot), pty ownership, port 22, audit records, killing its children.
-    public static let sshdCaps = ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID", "SYS_CHROOT"]
+    public static let sshdCaps = [
+        "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID", "SYS_CHROOT"
+    ]
 
     public func dockerfileDir(_ uid: String) -> String { "\(config.dockerfileDir)/\(uid)" }
 
@@ -124,7 +132,8 @@ public struct ContainerManager: Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: config.dockerfileDir)) ?? []
         return names.filter { n in
             var st = stat()
-            return (try? Validate.uid(n)) == n && lstat("\(config.dockerfileDir)/\(n)", &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+            return (try? Validate.uid(n)) == n && lstat("\(config.dockerfileDir)/\(n)", &st) == 0
+                && (st.st_mode & S_IFMT) == S_IFDIR
         }
     }
 
@@ -147,26 +156,34 @@ public struct ContainerManager: Sendable {
     /// The spec hash UID's container should carry, computed without writing
     /// or rendering anything; nil when the container has no host key yet
     /// (it needs a build).
-    public func expectedSpecHash(_ input: ContainerInput, baseImageID: String, template: DockerfileTemplate? = nil) throws -> String? {
+    public func expectedSpecHash(_ input: ContainerInput, baseImageID: String, template: DockerfileTemplate? = nil)
+        throws -> String?
+    {
         let uid = try Validate.uid(input.uid)
         let hostKey = "\(dockerfileDir(uid))/ssh_host_ed25519_key"
         guard let keyData = FileManager.default.contents(atPath: hostKey) else { return nil }
         let template = try template ?? DockerfileTemplate(directory: config.templateDir)
         let values = try self.values(input, uid: uid).validated()
-        let inputs = Self.inputsHash(template: template, values: values, authorized: authorizedKeys(input, uid: uid, warn: false), hostKey: keyData)
+        let inputs = Self.inputsHash(
+            template: template, values: values, authorized: authorizedKeys(input, uid: uid, warn: false),
+            hostKey: keyData)
         return specHash(inputs: inputs, base: baseImageID, input: input, memory: Int(try ByteSize.parse(config.memory)))
     }
 
     func values(_ input: ContainerInput, uid: String) -> DockerfileValues {
-        DockerfileValues(baseImage: config.baseImage, uid: uid, address: input.address, uidNumber: Int(input.owner.uid), gidNumber: Int(input.owner.gid),
-                         packages: config.packages.split(separator: " ").map(String.init))
+        DockerfileValues(
+            baseImage: config.baseImage, uid: uid, address: input.address, uidNumber: Int(input.owner.uid),
+            gidNumber: Int(input.owner.gid),
+            packages: config.packages.split(separator: " ").map(String.init))
     }
 
     func authorizedKeys(_ input: ContainerInput, uid: String, warn: Bool) -> Data {
         var keys: [String] = []
         for k in input.sshKeys {
             guard let ok = Validate.sshPublicKey(k) else {
-                if warn { reporter.warn("\(uid): skipping an sshPublicKey that is not a single OpenSSH public key line") }
+                if warn {
+                    reporter.warn("\(uid): skipping an sshPublicKey that is not a single OpenSSH public key line")
+                }
                 continue
             }
             keys.append(ok)
@@ -177,15 +194,20 @@ public struct ContainerManager: Sendable {
     /// What the build context is made from: the template text, the values,
     /// the keys. The same inputs render the same context, so this stands
     /// for it in the spec hash without rendering.
-    static func inputsHash(template: DockerfileTemplate, values v: DockerfileValues, authorized: Data, hostKey: Data) -> String {
+    static func inputsHash(template: DockerfileTemplate, values v: DockerfileValues, authorized: Data, hostKey: Data)
+        -> String
+    {
         var b = Array(template.text.utf8)
-        for f in [v.baseImage, v.uid, v.address, "\(v.uidNumber)", "\(v.gidNumber)", v.packages.joined(separator: " ")] { b += [0] + Array(f.utf8) }
+        for f in [v.baseImage, v.uid, v.address, "\(v.uidNumber)", "\(v.gidNumber)", v.packages.joined(separator: " ")]
+        { b += [0] + Array(f.utf8) }
         b += [0] + Array(authorized) + [0] + Array(hostKey)
         return SHA256.hex(b)
     }
 
-    func render(_ input: ContainerInput, makeKey: Bool, template given: DockerfileTemplate? = nil,
-                base: String? = nil) throws -> Rendered? {
+    func render(
+        _ input: ContainerInput, makeKey: Bool, template given: DockerfileTemplate? = nil,
+        base: String? = nil
+    ) throws -> Rendered? {
         let uid = try Validate.uid(input.uid)
         let template = try given ?? DockerfileTemplate(directory: config.templateDir)
         let values = try values(input, uid: uid).validated()
@@ -193,14 +215,17 @@ public struct ContainerManager: Sendable {
         let dir = dockerfileDir(uid)
         let hostKey = "\(dir)/ssh_host_ed25519_key"
         if !makeKey && !FileManager.default.fileExists(atPath: hostKey) { return nil }
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         if !FileManager.default.fileExists(atPath: hostKey) {
             let tmp = "\(dir)/.hostkey-\(getpid())"
             try? FileManager.default.removeItem(atPath: tmp); try? FileManager.default.removeItem(atPath: tmp + ".pub")
             do {
                 try runner.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "semail-\(uid)", "-f", tmp])
             } catch let e as ProcessError {
-                throw SemailError("cannot make an SSH host key for \(uid)", why: e.description, hint: "install openssh-client (ssh-keygen)", status: .cantCreate)
+                throw SemailError(
+                    "cannot make an SSH host key for \(uid)", why: e.description,
+                    hint: "install openssh-client (ssh-keygen)", status: .cantCreate)
             }
             rename(tmp + ".pub", hostKey + ".pub")
             rename(tmp, hostKey)
@@ -213,14 +238,18 @@ public struct ContainerManager: Sendable {
         var st = stat()
         let day = stat(hostKey, &st) == 0 ? Int(st.st_mtim.tv_sec) / 86_400 : 0
         let baseFiles = try BaseFiles.of(imageID: try base ?? baseImageID(), client: client, stateDir: stateDir)
-        let user = try UserFiles.tar(base: baseFiles, values: values, authorized: authorized, hostKey: keyData,
-                                     day: day)
-        let files: [(String, Data, Int)] = [("Dockerfile", Data(dockerfile.utf8), 0o644), ("authorized_keys", authorized, 0o644),
-                                            ("user.tar", user, 0o600)]
+        let user = try UserFiles.tar(
+            base: baseFiles, values: values, authorized: authorized, hostKey: keyData,
+            day: day)
+        let files: [(String, Data, Int)] = [
+            ("Dockerfile", Data(dockerfile.utf8), 0o644), ("authorized_keys", authorized, 0o644),
+            ("user.tar", user, 0o600)
+        ]
         var all: [UInt8] = []
         for (n, d, _) in files { all += Array("\(n)\0\(d.count)\0".utf8) + Array(d) }
-        return Rendered(dockerfile: dockerfile, files: files, hash: SHA256.hex(all),
-                        inputsHash: Self.inputsHash(template: template, values: values, authorized: authorized, hostKey: keyData))
+        return Rendered(
+            dockerfile: dockerfile, files: files, hash: SHA256.hex(all),
+            inputsHash: Self.inputsHash(template: template, values: values, authorized: authorized, hostKey: keyData))
     }
 
     /// The build context: the Dockerfile and user.tar (authorized_keys is
@@ -238,15 +267,18 @@ public struct ContainerManager: Sendable {
         do {
             for (n, d, m) in r.files { try AtomicFile.write("\(dir)/\(n)", Array(d), mode: mode_t(m)) }
         } catch {
-            throw SemailError("cannot write \(dir)/Dockerfile", why: "\(error)", hint: "check [containers] dockerfile_dir", status: .cantCreate)
+            throw SemailError(
+                "cannot write \(dir)/Dockerfile", why: "\(error)", hint: "check [containers] dockerfile_dir",
+                status: .cantCreate)
         }
     }
 
     /// The base image, or the error that says how to make it.
     public func baseImageID() throws -> String {
         guard let i = try client.image(config.baseImage) else {
-            throw SemailError("the base image \(config.baseImage) is missing", why: "nothing can be pulled; it is built locally",
-                              hint: "run `semailctl image bootstrap`", status: .failure)
+            throw SemailError(
+                "the base image \(config.baseImage) is missing", why: "nothing can be pulled; it is built locally",
+                hint: "run `semailctl image bootstrap`", status: .failure)
         }
         return i.Id
     }
@@ -259,12 +291,13 @@ public struct ContainerManager: Sendable {
         if i.Config?.Cmd != ContainerManager.sshdCommand {
             let t = try DockerfileTemplate(directory: config.templateDir)
             if !t.text.split(separator: "\n").contains(where: { $0.hasPrefix("CMD ") || $0.hasPrefix("ENTRYPOINT ") }) {
-                throw SemailError("the base image \(config.baseImage) does not start sshd as semailctl sets it up",
-                                  why: "its command is \((i.Config?.Cmd ?? []).joined(separator: " ")); "
-                                      + "the per-user Dockerfile has no CMD",
-                                  hint: "run `semailctl image bootstrap`: it sets the command (and EXPOSE 22) "
-                                      + "on the existing image",
-                                  status: .failure)
+                throw SemailError(
+                    "the base image \(config.baseImage) does not start sshd as semailctl sets it up",
+                    why: "its command is \((i.Config?.Cmd ?? []).joined(separator: " ")); "
+                        + "the per-user Dockerfile has no CMD",
+                    hint: "run `semailctl image bootstrap`: it sets the command (and EXPOSE 22) "
+                        + "on the existing image",
+                    status: .failure)
             }
         }
         return i.Id
@@ -276,7 +309,8 @@ public struct ContainerManager: Sendable {
     func specHash(inputs: String, base: String, input: ContainerInput, memory: Int) -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = .sortedKeys
-        let host = (try? enc.encode(hostConfig(input, memory: memory))).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let host =
+            (try? enc.encode(hostConfig(input, memory: memory))).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let resolv = (try? resolvConf()) ?? ""
         return SHA256.hex(Array("\(inputs)\n\(base)\n\(input.address)\n\(Self.hostname)\n\(host)\n\(resolv)".utf8))
     }
@@ -298,14 +332,17 @@ public struct ContainerManager: Sendable {
     public static let hostname = "mailbox"
     /// Writable places outside /Maildir: small, in memory, counted in the
     /// container's memory limit. The rest of the root filesystem is read-only.
-    public static let tmpfs = ["/tmp": "rw,nosuid,nodev,size=64m,mode=1777", "/var/tmp": "rw,nosuid,nodev,size=16m,mode=1777"]
+    public static let tmpfs = [
+        "/tmp": "rw,nosuid,nodev,size=64m,mode=1777", "/var/tmp": "rw,nosuid,nodev,size=16m,mode=1777"
+    ]
     static let shmSize = 16 << 20
 
     func hostConfig(_ input: ContainerInput, memory: Int) -> DockerClient.ContainerSpec.Host {
         var resolv = DockerClient.ContainerSpec.Mount(Source: resolvPath(input.uid), Target: "/etc/resolv.conf")
         resolv.ReadOnly = true
-        var h = DockerClient.ContainerSpec.Host(Mounts: [.init(Source: input.maildir, Target: "/Maildir"), resolv], CapAdd: Self.sshdCaps,
-                                                Memory: memory, PidsLimit: config.pids, NetworkMode: config.network)
+        var h = DockerClient.ContainerSpec.Host(
+            Mounts: [.init(Source: input.maildir, Target: "/Maildir"), resolv], CapAdd: Self.sshdCaps,
+            Memory: memory, PidsLimit: config.pids, NetworkMode: config.network)
         h.NanoCpus = Config.Containers.nanoCPUs(config.cpus)
         h.ReadonlyRootfs = true
         h.Tmpfs = Self.tmpfs
@@ -316,10 +353,15 @@ public struct ContainerManager: Sendable {
         return h
     }
 
-    func spec(_ input: ContainerInput, image: String, r: Rendered, specHash: String, memory: Int) -> DockerClient.ContainerSpec {
+    func spec(_ input: ContainerInput, image: String, r: Rendered, specHash: String, memory: Int)
+        -> DockerClient.ContainerSpec
+    {
         DockerClient.ContainerSpec(
             Image: image, Cmd: nil, Hostname: Self.hostname,
-            Labels: [SemailLabel.uid: input.uid, SemailLabel.address: input.address, SemailLabel.template: r.hash, SemailLabel.spec: specHash],
+            Labels: [
+                SemailLabel.uid: input.uid, SemailLabel.address: input.address, SemailLabel.template: r.hash,
+                SemailLabel.spec: specHash
+            ],
             HostConfig: hostConfig(input, memory: memory))
     }
 
@@ -333,28 +375,46 @@ public struct ContainerManager: Sendable {
         let root = (maildir as NSString).deletingLastPathComponent
         var st = stat()
         guard lstat(maildir, &st) == 0 || errno != ENOENT else {
-            throw SemailError("no Maildir for \(uid) at \(maildir)", why: "the container binds it at /Maildir",
-                              hint: "create the volume first: `semailctl volume create \(uid)`", status: .failure)
+            throw SemailError(
+                "no Maildir for \(uid) at \(maildir)", why: "the container binds it at /Maildir",
+                hint: "create the volume first: `semailctl volume create \(uid)`", status: .failure)
         }
         func refuse(_ why: String) -> SemailError {
-            SemailError("refusing to bind \(maildir) into the container of \(uid)", why: why,
-                        hint: "an admin must look at \(root) before anything is bound: it should be a directory owned by root, mode 0711, "
-                        + "holding Maildir owned by \(uid) (uid \(input.owner.uid)), no symlinks; the mailbox owner may have changed it. "
-                        + "Nothing was changed. A volume made by an older semailctl has a root owned by the user: once its Maildir is checked "
-                        + "to be a real directory, `semailctl volume create \(uid)` gives the root back to root", status: .failure)
+            SemailError(
+                "refusing to bind \(maildir) into the container of \(uid)", why: why,
+                hint: """
+                    an admin must look at \(root) before anything is bound: it should be a directory owned by \
+                    root, mode 0711, holding Maildir owned by \(uid) (uid \(input.owner.uid)), no symlinks; the \
+                    mailbox owner may have changed it. Nothing was changed. A volume made by an older semailctl \
+                    has a root owned by the user: once its Maildir is checked to be a real directory, \
+                    `semailctl volume create \(uid)` gives the root back to root
+                    """,
+                status: .failure)
         }
         var rt = stat()
-        guard (maildir as NSString).lastPathComponent == "Maildir", lstat(root, &rt) == 0, (rt.st_mode & S_IFMT) == S_IFDIR else {
+        guard (maildir as NSString).lastPathComponent == "Maildir", lstat(root, &rt) == 0,
+            (rt.st_mode & S_IFMT) == S_IFDIR
+        else {
             throw refuse("\(root) is not a directory")
         }
         guard rt.st_uid == 0, rt.st_mode & 0o022 == 0 else {
-            throw refuse("the volume root \(root) belongs to uid \(rt.st_uid) with mode \(String(rt.st_mode & 0o7777, radix: 8)); "
-                         + "its owner could replace Maildir with a link to anything on the host")
+            throw refuse(
+                """
+                the volume root \(root) belongs to uid \(rt.st_uid) with mode \
+                \(String(rt.st_mode & 0o7777, radix: 8)); \
+                its owner could replace Maildir with a link to anything on the host
+                """)
         }
-        guard lstat(maildir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw refuse("\(maildir) is not a directory (a symlink?)") }
-        guard st.st_uid == input.owner.uid else { throw refuse("\(maildir) belongs to uid \(st.st_uid), not to \(uid) (uid \(input.owner.uid))") }
+        guard lstat(maildir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw refuse("\(maildir) is not a directory (a symlink?)")
+        }
+        guard st.st_uid == input.owner.uid else {
+            throw refuse("\(maildir) belongs to uid \(st.st_uid), not to \(uid) (uid \(input.owner.uid))")
+        }
         // Links above the volume root are the admin's (/home -> /srv/home); below it there are none.
-        guard let real = realpath(maildir, nil), let realRoot = realpath(root, nil) else { throw refuse("cannot resolve \(maildir)") }
+        guard let real = realpath(maildir, nil), let realRoot = realpath(root, nil) else {
+            throw refuse("cannot resolve \(maildir)")
+        }
         defer { free(real); free(realRoot) }
         guard String(cString: real) == String(cString: realRoot) + "/Maildir" else {
             throw refuse("\(maildir) leads to \(String(cString: real)) (a symlink on the path)")
@@ -368,22 +428,33 @@ public struct ContainerManager: Sendable {
     /// (and not `force`), only starts it if stopped. Otherwise builds a new
     /// image, starts a replacement, and removes the old container only once
     /// the new one runs: if anything fails the old one keeps serving.
-    public func ensure(_ input: ContainerInput, force: Bool = false, progress: ((String) -> Void)? = nil) throws -> ContainerResult {
+    public func ensure(_ input: ContainerInput, force: Bool = false, progress: ((String) -> Void)? = nil) throws
+        -> ContainerResult
+    {
         let uid = try Validate.uid(input.uid)
-        do { return try ensureUnchecked(input, uid: uid, force: force, progress: progress) } catch let e as DockerError {
-            throw SemailError("cannot make the container for \(uid)", why: e.description,
-                              hint: "the old container, if any, is unchanged; see `semailctl container show \(uid)`", status: .failure)
+        do { return try ensureUnchecked(input, uid: uid, force: force, progress: progress) } catch let e as DockerError
+        {
+            throw SemailError(
+                "cannot make the container for \(uid)", why: e.description,
+                hint: "the old container, if any, is unchanged; see `semailctl container show \(uid)`", status: .failure
+            )
         }
     }
 
-    func ensureUnchecked(_ input: ContainerInput, uid: String, force: Bool, progress: ((String) -> Void)?) throws -> ContainerResult {
+    func ensureUnchecked(_ input: ContainerInput, uid: String, force: Bool, progress: ((String) -> Void)?) throws
+        -> ContainerResult
+    {
         let name = Self.name(uid)
         try checkVolume(input, uid: uid)
         let memory = Int(try ByteSize.parse(config.memory))
         let old = try client.inspect(container: name)
         if let old, old.Config.Labels?[SemailLabel.uid] != uid {
-            throw SemailError("a container named \(name) exists but semailctl did not make it", why: "it has no semail.uid=\(uid) label",
-                              hint: "rename or remove it yourself (`docker rm \(name)`); semailctl never touches unlabeled containers", status: .failure)
+            throw SemailError(
+                "a container named \(name) exists but semailctl did not make it",
+                why: "it has no semail.uid=\(uid) label",
+                hint:
+                    "rename or remove it yourself (`docker rm \(name)`); semailctl never touches unlabeled containers",
+                status: .failure)
         }
         // What an interrupted rebuild left is cleaned up first: a replacement
         // that never took over is removed; an old one set aside while the
@@ -391,8 +462,9 @@ public struct ContainerManager: Sendable {
         for n in [Self.nextName(uid), Self.oldName(uid)] {
             guard let stale = try client.inspect(container: n) else { continue }
             guard stale.Config.Labels?[SemailLabel.uid] == uid else {
-                throw SemailError("a container named \(n) exists but semailctl did not make it", why: "it has no semail.uid label",
-                                  hint: "remove it yourself", status: .failure)
+                throw SemailError(
+                    "a container named \(n) exists but semailctl did not make it", why: "it has no semail.uid label",
+                    hint: "remove it yourself", status: .failure)
             }
             if n == Self.oldName(uid), old == nil {
                 try client.rename(container: stale.Id, to: name)
@@ -406,8 +478,12 @@ public struct ContainerManager: Sendable {
         let base = try buildBase()
         try Fault.check("container.render")
         let r = try render(input, makeKey: true, base: base)!
-        do { try AtomicFile.write(resolvPath(uid), Array(resolvConf().utf8)) } catch let e as SemailError { throw e } catch {
-            throw SemailError("cannot write \(resolvPath(uid))", why: "\(error)", hint: "check [containers] dockerfile_dir", status: .cantCreate)
+        do { try AtomicFile.write(resolvPath(uid), Array(resolvConf().utf8)) } catch let e as SemailError {
+            throw e
+        } catch {
+            throw SemailError(
+                "cannot write \(resolvPath(uid))", why: "\(error)", hint: "check [containers] dockerfile_dir",
+                status: .cantCreate)
         }
         let want = specHash(inputs: r.inputsHash, base: base, input: input, memory: memory)
         let dockerfile = "\(dockerfileDir(uid))/Dockerfile"
@@ -422,14 +498,17 @@ public struct ContainerManager: Sendable {
             }
             try client.start(container: old.Id)
             try waitRunning(old.Id, uid: uid)
-            return ContainerResult(uid: uid, action: .started, container: try state(client.inspect(container: old.Id)!), dockerfile: dockerfile)
+            return ContainerResult(
+                uid: uid, action: .started, container: try state(client.inspect(container: old.Id)!),
+                dockerfile: dockerfile)
         }
         try Fault.check("container.build")
         let tag = Self.imageTag(uid, hash: r.hash)
         // No build labels: on the legacy builder each one costs an extra layer commit.
         let hadImage = try client.image(tag)?.Id
-        let built = try client.build(context: Self.context(r), tag: tag, noCache: force,
-                                     progress: progress)
+        let built = try client.build(
+            context: Self.context(r), tag: tag, noCache: force,
+            progress: progress)
         let undo = UndoStack()
         // An image this run built is removed again if the container does not take over.
         if hadImage != built.imageID && built.imageID != old?.Image {
@@ -453,7 +532,9 @@ public struct ContainerManager: Sendable {
             try Fault.check("container.disconnect")
             try client.disconnect(container: old.Id, network: net0)
             let back = fixedAddress(old) ?? ip
-            undo.push("put the old container back on \(net0)") { try client.connect(container: old.Id, network: net0, ipv4: back) }
+            undo.push("put the old container back on \(net0)") {
+                try client.connect(container: old.Id, network: net0, ipv4: back)
+            }
         }
         let id: String
         do { id = try client.createContainer(name: target, spec: sp) } catch { undo.unwind(); throw error }
@@ -480,8 +561,9 @@ public struct ContainerManager: Sendable {
         }
         undo.commit()
         let now = try state(client.inspect(container: id)!)
-        return ContainerResult(uid: uid, action: old == nil ? .created : .rebuilt, container: now, dockerfile: dockerfile,
-                               removedOld: old.map { String($0.Id.prefix(12)) })
+        return ContainerResult(
+            uid: uid, action: old == nil ? .created : .rebuilt, container: now, dockerfile: dockerfile,
+            removedOld: old.map { String($0.Id.prefix(12)) })
     }
 
     /// Waits until the container has stayed up for a moment; a container
@@ -490,12 +572,18 @@ public struct ContainerManager: Sendable {
         let deadline = Date().addingTimeInterval(settle)
         repeat {
             guard let c = try client.inspect(container: id) else {
-                throw SemailError("the container for \(uid) vanished while starting", why: "removed by someone else", status: .failure)
+                throw SemailError(
+                    "the container for \(uid) vanished while starting", why: "removed by someone else", status: .failure
+                )
             }
             if !c.State.Running || c.State.Restarting == true || (c.RestartCount ?? 0) > 0 {
-                let logs = ((try? client.logs(container: id, tail: 10)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-                throw SemailError("the container for \(uid) did not stay up", why: "it exited with status \(c.State.ExitCode)" + (logs.isEmpty ? "" : ": \(logs)"),
-                                  hint: "check the template in [containers] template_dir and `semailctl container show \(uid)`", status: .failure)
+                let logs = ((try? client.logs(container: id, tail: 10)) ?? "").trimmingCharacters(
+                    in: .whitespacesAndNewlines)
+                throw SemailError(
+                    "the container for \(uid) did not stay up",
+                    why: "it exited with status \(c.State.ExitCode)" + (logs.isEmpty ? "" : ": \(logs)"),
+                    hint: "check the template in [containers] template_dir and `semailctl container show \(uid)`",
+                    status: .failure)
             }
             if Date() >= deadline { return }
             usleep(100_000)
@@ -510,8 +598,9 @@ public struct ContainerManager: Sendable {
         for n in [Self.nextName(uid), Self.oldName(uid), Self.name(uid)] {
             guard let c = try client.inspect(container: n) else { continue }
             guard c.Config.Labels?[SemailLabel.uid] == uid else {
-                throw SemailError("refusing to remove \(n)", why: "it has no semail.uid=\(uid) label, so semailctl did not make it",
-                                  hint: "remove it yourself if it is yours to remove", status: .failure)
+                throw SemailError(
+                    "refusing to remove \(n)", why: "it has no semail.uid=\(uid) label, so semailctl did not make it",
+                    hint: "remove it yourself if it is yours to remove", status: .failure)
             }
             try client.remove(container: c.Id)
             removed.append("container \(n)")
@@ -536,12 +625,16 @@ public struct ContainerManager: Sendable {
     /// Every semail container, in one API call.
     public func list() throws -> [ContainerState] {
         try client.containers(label: SemailLabel.uid).compactMap { c in
-            guard let uid = c.Labels?[SemailLabel.uid], let n = c.Names.first, n == "/\(Self.name(uid))" else { return nil }
+            guard let uid = c.Labels?[SemailLabel.uid], let n = c.Names.first, n == "/\(Self.name(uid))" else {
+                return nil
+            }
             let ep = c.NetworkSettings?.Networks?[config.network]
             let ip = ep?.IPAddress.flatMap { $0.isEmpty ? nil : $0 }
-            var s = ContainerState(uid: uid, name: Self.name(uid), id: String(c.Id.prefix(12)), address: c.Labels?[SemailLabel.address] ?? "",
-                                   state: c.State, status: c.Status, image: c.Image, templateHash: c.Labels?[SemailLabel.template] ?? "",
-                                   specHash: c.Labels?[SemailLabel.spec] ?? "", ipAddress: ip, ssh: nil)
+            var s = ContainerState(
+                uid: uid, name: Self.name(uid), id: String(c.Id.prefix(12)),
+                address: c.Labels?[SemailLabel.address] ?? "",
+                state: c.State, status: c.Status, image: c.Image, templateHash: c.Labels?[SemailLabel.template] ?? "",
+                specHash: c.Labels?[SemailLabel.spec] ?? "", ipAddress: ip, ssh: nil)
             s.fixedAddress = ep?.IPAMConfig?.IPv4Address.flatMap { $0.isEmpty ? nil : $0 }
             return s
         }.sorted { $0.uid < $1.uid }
@@ -549,17 +642,23 @@ public struct ContainerManager: Sendable {
 
     public func show(uid: String) throws -> ContainerState? {
         let uid = try Validate.uid(uid)
-        guard let c = try client.inspect(container: Self.name(uid)), c.Config.Labels?[SemailLabel.uid] == uid else { return nil }
+        guard let c = try client.inspect(container: Self.name(uid)), c.Config.Labels?[SemailLabel.uid] == uid else {
+            return nil
+        }
         return try state(c)
     }
 
     func state(_ c: DockerClient.ContainerInspect) throws -> ContainerState {
         let uid = c.Config.Labels?[SemailLabel.uid] ?? ""
         let ip = c.NetworkSettings?.Networks?[config.network]?.IPAddress.flatMap { $0.isEmpty ? nil : $0 }
-        var s = ContainerState(uid: uid, name: Self.name(uid), id: String(c.Id.prefix(12)), address: c.Config.Labels?[SemailLabel.address] ?? "",
-                               state: c.State.Status, status: c.State.Running ? "running" : "exited (\(c.State.ExitCode))", image: c.Config.Image,
-                               templateHash: c.Config.Labels?[SemailLabel.template] ?? "", specHash: c.Config.Labels?[SemailLabel.spec] ?? "",
-                               ipAddress: ip, ssh: ip.map { SSHAccess.command(uid: uid, address: $0, jump: SSHAccess.jumpHost(config)) })
+        var s = ContainerState(
+            uid: uid, name: Self.name(uid), id: String(c.Id.prefix(12)),
+            address: c.Config.Labels?[SemailLabel.address] ?? "",
+            state: c.State.Status, status: c.State.Running ? "running" : "exited (\(c.State.ExitCode))",
+            image: c.Config.Image,
+            templateHash: c.Config.Labels?[SemailLabel.template] ?? "",
+            specHash: c.Config.Labels?[SemailLabel.spec] ?? "",
+            ipAddress: ip, ssh: ip.map { SSHAccess.command(uid: uid, address: $0, jump: SSHAccess.jumpHost(config)) })
         s.fixedAddress = fixedAddress(c)
         return s
     }
@@ -568,7 +667,9 @@ public struct ContainerManager: Sendable {
 extension ContainerManager {
     /// The mailbox containers' command, set on the base image by `image
     /// bootstrap` (the per-user Dockerfile adds files only).
-    public static let sshdCommand = ["/usr/sbin/sshd", "-D", "-e", "-o", "PidFile=none",
-                                     "-o", "HostKey=/etc/ssh/ssh_host_ed25519_key",
-                                     "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no"]
+    public static let sshdCommand = [
+        "/usr/sbin/sshd", "-D", "-e", "-o", "PidFile=none",
+        "-o", "HostKey=/etc/ssh/ssh_host_ed25519_key",
+        "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no"
+    ]
 }

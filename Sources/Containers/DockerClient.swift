@@ -57,20 +57,27 @@ public final class DockerClient: @unchecked Sendable {
     /// One request. `path` starts with "/" and is sent under the negotiated
     /// version unless `versioned` is false.
     @discardableResult
-    public func call(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
-                     contentType: String = "application/json", versioned: Bool = true,
-                     expect: Set<Int> = [200, 201, 204], timeout: Int = 0, line: ((Data) -> Void)? = nil,
-                     abort: (() -> Bool)? = nil) throws -> Response {
+    public func call(
+        _ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
+        contentType: String = "application/json", versioned: Bool = true,
+        expect: Set<Int> = [200, 201, 204], timeout: Int = 0, line: ((Data) -> Void)? = nil,
+        abort: (() -> Bool)? = nil
+    ) throws -> Response {
         let prefix = versioned ? "/v\(try apiVersion())" : ""
         var url = "http://localhost\(prefix)\(path)"
         if !query.isEmpty {
             url += "?" + query.map { "\(Self.escape($0.0))=\(Self.escape($0.1))" }.joined(separator: "&")
         }
-        let r = try perform(method: method, url: url, body: body, contentType: contentType, timeout: timeout, line: line, abort: abort)
+        let r = try perform(
+            method: method, url: url, body: body, contentType: contentType, timeout: timeout, line: line, abort: abort)
         guard expect.contains(r.status) else {
             struct Msg: Decodable { var message: String }
-            let msg = (try? JSONDecoder().decode(Msg.self, from: r.body))?.message ?? String(decoding: r.body.prefix(500), as: UTF8.self)
-            throw DockerError(status: r.status, message: msg.trimmingCharacters(in: .whitespacesAndNewlines), request: "\(method) \(path)")
+            let msg =
+                (try? JSONDecoder().decode(Msg.self, from: r.body))?.message
+                ?? String(decoding: r.body.prefix(500), as: UTF8.self)
+            throw DockerError(
+                status: r.status, message: msg.trimmingCharacters(in: .whitespacesAndNewlines),
+                request: "\(method) \(path)")
         }
         return r
     }
@@ -79,8 +86,10 @@ public final class DockerClient: @unchecked Sendable {
         s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? s
     }
 
-    private func perform(method: String, url: String, body: Data?, contentType: String, timeout: Int, line: ((Data) -> Void)?,
-                         abort: (() -> Bool)?) throws -> Response {
+    private func perform(
+        method: String, url: String, body: Data?, contentType: String, timeout: Int, line: ((Data) -> Void)?,
+        abort: (() -> Bool)?
+    ) throws -> Response {
         lock.lock(); defer { lock.unlock() }
         CallTrace.docker.withLock { $0 += 1 }
         if handle == nil { handle = OpaquePointer(curl_easy_init()) }
@@ -104,27 +113,41 @@ public final class DockerClient: @unchecked Sendable {
         rc = rc == CURLE_OK ? semail_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT, 10) : rc
         if timeout > 0 { rc = rc == CURLE_OK ? semail_curl_setopt_long(h, CURLOPT_TIMEOUT, timeout) : rc }
         rc = rc == CURLE_OK ? semail_curl_setopt_ptr(h, CURLOPT_WRITEDATA, ctx.toOpaque()) : rc
-        rc = rc == CURLE_OK ? semail_curl_setopt_write(h, CURLOPT_WRITEFUNCTION, { ptr, size, n, user in
-            let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
-            sink.append(UnsafeRawBufferPointer(start: ptr, count: size * n))
-            return sink.abort?() == true ? 0 : size * n
-        }) : rc
+        rc =
+            rc == CURLE_OK
+            ? semail_curl_setopt_write(
+                h, CURLOPT_WRITEFUNCTION,
+                { ptr, size, n, user in
+                    let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+                    sink.append(UnsafeRawBufferPointer(start: ptr, count: size * n))
+                    return sink.abort?() == true ? 0 : size * n
+                }) : rc
         if abort != nil {
             // Called about once a second while idle: a stream ends when `abort` says so.
             rc = rc == CURLE_OK ? semail_curl_setopt_long(h, CURLOPT_NOPROGRESS, 0) : rc
             rc = rc == CURLE_OK ? semail_curl_setopt_ptr(h, CURLOPT_XFERINFODATA, ctx.toOpaque()) : rc
-            rc = rc == CURLE_OK ? semail_curl_setopt_xferinfo(h, CURLOPT_XFERINFOFUNCTION, { user, _, _, _, _ in
-                Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue().abort?() == true ? 1 : 0
-            }) : rc
+            rc =
+                rc == CURLE_OK
+                ? semail_curl_setopt_xferinfo(
+                    h, CURLOPT_XFERINFOFUNCTION,
+                    { user, _, _, _, _ in
+                        Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue().abort?() == true ? 1 : 0
+                    }) : rc
         }
         // The body is copied by libcurl (COPYPOSTFIELDS), so no pointer outlives this call.
         if let body {
             rc = rc == CURLE_OK ? semail_curl_setopt_long(h, CURLOPT_POSTFIELDSIZE_LARGE, body.count) : rc
-            rc = rc == CURLE_OK ? body.withUnsafeBytes { semail_curl_setopt_ptr(h, CURLOPT_COPYPOSTFIELDS, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)) } : rc
+            rc =
+                rc == CURLE_OK
+                ? body.withUnsafeBytes {
+                    semail_curl_setopt_ptr(h, CURLOPT_COPYPOSTFIELDS, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+                } : rc
         }
         guard rc == CURLE_OK else { throw unavailable(String(cString: curl_easy_strerror(rc))) }
         let res = curl_easy_perform(h)
-        if abort?() == true, res == CURLE_ABORTED_BY_CALLBACK || res == CURLE_WRITE_ERROR { return Response(status: 200, body: Data()) }
+        if abort?() == true, res == CURLE_ABORTED_BY_CALLBACK || res == CURLE_WRITE_ERROR {
+            return Response(status: 200, body: Data())
+        }
         guard res == CURLE_OK else { throw unavailable(String(cString: curl_easy_strerror(res))) }
         if !sink.pending.isEmpty { line?(sink.pending) }
         var status = 0
@@ -133,8 +156,10 @@ public final class DockerClient: @unchecked Sendable {
     }
 
     func unavailable(_ why: String) -> SemailError {
-        SemailError("cannot reach Docker at \(socket)", why: why,
-                    hint: "start it (`systemctl start docker`, or `dockerd &`) and check [containers] socket", status: .unavailable)
+        SemailError(
+            "cannot reach Docker at \(socket)", why: why,
+            hint: "start it (`systemctl start docker`, or `dockerd &`) and check [containers] socket",
+            status: .unavailable)
     }
 
     /// The API version: the engine's, capped at what this client knows.
@@ -144,10 +169,17 @@ public final class DockerClient: @unchecked Sendable {
         struct V: Decodable { var ApiVersion: String }
         let server = try JSONDecoder().decode(V.self, from: r.body).ApiVersion
         let parts = server.split(separator: ".").compactMap { Int($0) }
-        guard parts.count == 2 else { throw SemailError("unexpected Docker API version \(server)", why: "expected MAJOR.MINOR", status: .unavailable) }
+        guard parts.count == 2 else {
+            throw SemailError(
+                "unexpected Docker API version \(server)", why: "expected MAJOR.MINOR", status: .unavailable)
+        }
         let v = (parts[0], parts[1])
         guard v >= Self.minVersion else {
-            throw SemailError("Docker is too old", why: "API \(server); semailctl needs \(Self.minVersion.0).\(Self.minVersion.1) or newer (Docker 19.03+)", status: .unavailable)
+            throw SemailError(
+                "Docker is too old",
+                why:
+                    "API \(server); semailctl needs \(Self.minVersion.0).\(Self.minVersion.1) or newer (Docker 19.03+)",
+                status: .unavailable)
         }
         let use = min(v, Self.maxVersion)
         let s = "\(use.0).\(use.1)"
@@ -162,7 +194,9 @@ public final class DockerClient: @unchecked Sendable {
     public struct Version: Codable, Sendable { public var Version: String; public var ApiVersion: String }
     public func version() throws -> Version { try decode(call("GET", "/version", versioned: false)) }
 
-    public struct Info: Codable, Sendable { public var Containers: Int; public var Images: Int; public var ServerVersion: String; public var Driver: String }
+    public struct Info: Codable, Sendable {
+        public var Containers: Int; public var Images: Int; public var ServerVersion: String; public var Driver: String
+    }
     public func info() throws -> Info { try decode(call("GET", "/info")) }
 
     public func decode<T: Decodable>(_ r: Response) throws -> T {

@@ -4,7 +4,9 @@ import Synchronization
 
 /// What the tool needs of the engine: images, networks, containers.
 extension DockerClient {
-    public struct ImageSummary: Codable, Sendable { public var Id: String; public var RepoTags: [String]?; public var Labels: [String: String]? }
+    public struct ImageSummary: Codable, Sendable {
+        public var Id: String; public var RepoTags: [String]?; public var Labels: [String: String]?
+    }
     public struct ImageInspect: Codable, Sendable {
         public var Id: String; public var RepoTags: [String]?; public var Config: ImageConfig?
         public struct ImageConfig: Codable, Sendable { public var Cmd: [String]? }
@@ -12,7 +14,9 @@ extension DockerClient {
 
     /// The image, or nil when the engine has none by that name.
     public func image(_ name: String) throws -> ImageInspect? {
-        do { return try decode(call("GET", "/images/\(DockerClient.escape(name))/json")) } catch let e as DockerError where e.status == 404 { return nil }
+        do { return try decode(call("GET", "/images/\(DockerClient.escape(name))/json")) } catch let e as DockerError
+            where e.status == 404
+        { return nil }
     }
 
     public func images(label: String? = nil, reference: String? = nil) throws -> [ImageSummary] {
@@ -24,27 +28,39 @@ extension DockerClient {
     }
 
     public func removeImage(_ name: String, force: Bool = false) throws {
-        do { try call("DELETE", "/images/\(DockerClient.escape(name))", query: [("force", force ? "1" : "0")]) } catch let e as DockerError where e.status == 404 {}
+        do {
+            try call("DELETE", "/images/\(DockerClient.escape(name))", query: [("force", force ? "1" : "0")])
+        } catch let e as DockerError where e.status == 404 {}
     }
 
     /// Imports a root filesystem tarball as `repo:tag` (nothing is pulled).
     public func importImage(rootfs: Data, repo: String, tag: String, changes: [String] = []) throws {
         let q = [("fromSrc", "-"), ("repo", repo), ("tag", tag)] + changes.map { ("changes", $0) }
-        let r = try call("POST", "/images/create", query: q, body: rootfs, contentType: "application/x-tar", timeout: 600)
-        if let err = Self.streamError(r.body) { throw DockerError(status: 500, message: err, request: "POST /images/create") }
+        let r = try call(
+            "POST", "/images/create", query: q, body: rootfs, contentType: "application/x-tar", timeout: 600)
+        if let err = Self.streamError(r.body) {
+            throw DockerError(status: 500, message: err, request: "POST /images/create")
+        }
     }
 
     public struct BuildResult: Sendable { public var imageID: String; public var log: String }
 
     /// Builds `tag` from a tar context, reading the JSON progress stream;
     /// a failed build throws with the engine's error text and the log tail.
-    public func build(context: Data, tag: String, labels: [String: String] = [:], noCache: Bool = false,
-                      progress: ((String) -> Void)? = nil) throws -> BuildResult {
+    public func build(
+        context: Data, tag: String, labels: [String: String] = [:], noCache: Bool = false,
+        progress: ((String) -> Void)? = nil
+    ) throws -> BuildResult {
         var log = "", imageID = "", failure: String?
-        struct Msg: Decodable { var stream: String?; var error: String?; var aux: Aux?; struct Aux: Decodable { var ID: String? } }
+        struct Msg: Decodable {
+            var stream: String?; var error: String?; var aux: Aux?; struct Aux: Decodable { var ID: String? }
+        }
         let lbl = String(decoding: try JSONEncoder().encode(labels), as: UTF8.self)
-        try call("POST", "/build", query: [("t", tag), ("labels", lbl), ("rm", "1"), ("forcerm", "1"), ("nocache", noCache ? "1" : "0")],
-                 body: context, contentType: "application/x-tar", timeout: 1800) { line in
+        try call(
+            "POST", "/build",
+            query: [("t", tag), ("labels", lbl), ("rm", "1"), ("forcerm", "1"), ("nocache", noCache ? "1" : "0")],
+            body: context, contentType: "application/x-tar", timeout: 1800
+        ) { line in
             guard let m = try? JSONDecoder().decode(Msg.self, from: line) else { return }
             if let s = m.stream { log += s; progress?(s) }
             if let e = m.error { failure = e }
@@ -52,7 +68,10 @@ extension DockerClient {
         }
         if let failure {
             let tail = log.split(separator: "\n").suffix(8).joined(separator: "\n")
-            throw DockerError(status: 500, message: "build failed: \(failure.trimmingCharacters(in: .whitespacesAndNewlines))\n\(tail)", request: "POST /build")
+            throw DockerError(
+                status: 500,
+                message: "build failed: \(failure.trimmingCharacters(in: .whitespacesAndNewlines))\n\(tail)",
+                request: "POST /build")
         }
         if imageID.isEmpty, let i = try image(tag) { imageID = i.Id }
         return BuildResult(imageID: imageID, log: log)
@@ -60,12 +79,16 @@ extension DockerClient {
 
     static func streamError(_ body: Data) -> String? {
         for line in body.split(separator: 0x0A) {
-            if let o = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let e = o["error"] as? String { return e }
+            if let o = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let e = o["error"] as? String {
+                return e
+            }
         }
         return nil
     }
 
-    static func filters(_ f: [String: [String]]) -> String { String(decoding: (try? JSONEncoder().encode(f)) ?? Data("{}".utf8), as: UTF8.self) }
+    static func filters(_ f: [String: [String]]) -> String {
+        String(decoding: (try? JSONEncoder().encode(f)) ?? Data("{}".utf8), as: UTF8.self)
+    }
 
     // MARK: Networks
 
@@ -80,13 +103,17 @@ extension DockerClient {
         public struct Endpoint: Codable, Sendable { public var Name: String?; public var IPv4Address: String? }
         /// The first IPv4 pool: (subnet, gateway).
         public var ipv4: (subnet: String, gateway: String?)? {
-            guard let p = self.IPAM?.Config?.first(where: { ($0.Subnet ?? "").contains(".") }), let sn = p.Subnet else { return nil }
+            guard let p = self.IPAM?.Config?.first(where: { ($0.Subnet ?? "").contains(".") }), let sn = p.Subnet else {
+                return nil
+            }
             return (sn, p.Gateway)
         }
     }
 
     public func network(_ name: String) throws -> Network? {
-        do { return try decode(call("GET", "/networks/\(DockerClient.escape(name))")) } catch let e as DockerError where e.status == 404 { return nil }
+        do { return try decode(call("GET", "/networks/\(DockerClient.escape(name))")) } catch let e as DockerError
+            where e.status == 404
+        { return nil }
     }
 
     /// Serialises network creation between threads: the engine does not
@@ -98,38 +125,52 @@ extension DockerClient {
     /// returned as it is, whatever its options). With `subnet`, the IPv4
     /// pool is configured (fixed container addresses need one).
     @discardableResult
-    public func ensureNetwork(_ name: String, labels: [String: String] = [:], options: [String: String] = [:], subnet: String? = nil,
-                              gateway: String? = nil) throws -> Network {
+    public func ensureNetwork(
+        _ name: String, labels: [String: String] = [:], options: [String: String] = [:], subnet: String? = nil,
+        gateway: String? = nil
+    ) throws -> Network {
         try Self.networkLock.withLock { _ in
             try ensureNetworkLocked(name, labels: labels, options: options, subnet: subnet, gateway: gateway)
         }
     }
 
-    private func ensureNetworkLocked(_ name: String, labels: [String: String], options: [String: String],
-                                     subnet: String?, gateway: String?) throws -> Network {
+    private func ensureNetworkLocked(
+        _ name: String, labels: [String: String], options: [String: String],
+        subnet: String?, gateway: String?
+    ) throws -> Network {
         if let n = try network(name) { return n }
         struct Pool: Encodable { var Subnet: String; var Gateway: String? }
         struct IPAM: Encodable { var Driver = "default"; var Config: [Pool] }
         struct Req: Encodable {
-            var Name: String; var Driver = "bridge"; var CheckDuplicate = true; var Labels: [String: String]; var Options: [String: String]
+            var Name: String; var Driver = "bridge"; var CheckDuplicate = true; var Labels: [String: String];
+            var Options: [String: String]
             var IPAM: IPAM?
         }
-        let req = Req(Name: name, Labels: labels, Options: options, IPAM: subnet.map { IPAM(Config: [Pool(Subnet: $0, Gateway: gateway)]) })
-        do { try call("POST", "/networks/create", body: JSONEncoder().encode(req)) }
-        catch let e as DockerError where e.status == 409 {}
-        guard let n = try network(name) else { throw DockerError(status: 404, message: "network \(name) vanished", request: "GET /networks") }
+        let req = Req(
+            Name: name, Labels: labels, Options: options,
+            IPAM: subnet.map { IPAM(Config: [Pool(Subnet: $0, Gateway: gateway)]) })
+        do { try call("POST", "/networks/create", body: JSONEncoder().encode(req)) } catch let e as DockerError
+            where e.status == 409
+        {}
+        guard let n = try network(name) else {
+            throw DockerError(status: 404, message: "network \(name) vanished", request: "GET /networks")
+        }
         return n
     }
 
     public func removeNetwork(_ name: String) throws {
-        do { try call("DELETE", "/networks/\(DockerClient.escape(name))") } catch let e as DockerError where e.status == 404 {}
+        do { try call("DELETE", "/networks/\(DockerClient.escape(name))") } catch let e as DockerError
+            where e.status == 404
+        {}
     }
 
     /// Connects a container to a network, with a fixed IPv4 address when given.
     public func connect(container: String, network: String, ipv4: String?) throws {
         var body: [String: Any] = ["Container": container]
         if let ipv4 { body["EndpointConfig"] = ["IPAMConfig": ["IPv4Address": ipv4]] }
-        try call("POST", "/networks/\(DockerClient.escape(network))/connect", body: JSONSerialization.data(withJSONObject: body))
+        try call(
+            "POST", "/networks/\(DockerClient.escape(network))/connect",
+            body: JSONSerialization.data(withJSONObject: body))
     }
 
     /// Disconnects a container from a network (running or not).
@@ -158,14 +199,17 @@ extension DockerClient {
 
     /// Every container carrying `label` (all states), in one call.
     public func containers(label: String) throws -> [ContainerSummary] {
-        try decode(call("GET", "/containers/json", query: [("all", "1"), ("filters", Self.filters(["label": [label]]))]))
+        try decode(
+            call("GET", "/containers/json", query: [("all", "1"), ("filters", Self.filters(["label": [label]]))]))
     }
 
     public struct ContainerInspect: Codable, Sendable {
         public struct State: Codable, Sendable {
             public var Status: String; public var Running: Bool; public var ExitCode: Int; public var Restarting: Bool?
         }
-        public struct Config: Codable, Sendable { public var Image: String; public var Labels: [String: String]?; public var Hostname: String? }
+        public struct Config: Codable, Sendable {
+            public var Image: String; public var Labels: [String: String]?; public var Hostname: String?
+        }
         public struct HostConfig: Codable, Sendable {
             public var Memory: Int?; public var PidsLimit: Int?; public var Privileged: Bool?
             public var CapDrop: [String]?; public var CapAdd: [String]?; public var Binds: [String]?
@@ -174,7 +218,9 @@ extension DockerClient {
             public var CgroupnsMode: String?; public var Tmpfs: [String: String]?; public var Sysctls: [String: String]?
         }
         /// A mount as the engine made it (`Source` is the host path).
-        public struct MountPoint: Codable, Sendable { public var `Type`: String?; public var Source: String?; public var Destination: String? }
+        public struct MountPoint: Codable, Sendable {
+            public var `Type`: String?; public var Source: String?; public var Destination: String?
+        }
         public struct RestartPolicy: Codable, Sendable { public var Name: String }
         public struct NetworkSettings: Codable, Sendable { public var Networks: [String: Endpoint]? }
         public struct Endpoint: Codable, Sendable {
@@ -195,7 +241,9 @@ extension DockerClient {
     }
 
     public func inspect(container: String) throws -> ContainerInspect? {
-        do { return try decode(call("GET", "/containers/\(DockerClient.escape(container))/json")) } catch let e as DockerError where e.status == 404 { return nil }
+        do { return try decode(call("GET", "/containers/\(DockerClient.escape(container))/json")) } catch let e
+            as DockerError where e.status == 404
+        { return nil }
     }
 
     /// The create request: the fields the tool sets.
@@ -206,8 +254,12 @@ extension DockerClient {
         public var Labels: [String: String]
         public var HostConfig: Host
         public var NetworkingConfig: Networking?
-        public init(Image: String, Cmd: [String]?, Hostname: String?, Labels: [String: String], HostConfig: Host, NetworkingConfig: Networking? = nil) {
-            self.Image = Image; self.Cmd = Cmd; self.Hostname = Hostname; self.Labels = Labels; self.HostConfig = HostConfig
+        public init(
+            Image: String, Cmd: [String]?, Hostname: String?, Labels: [String: String], HostConfig: Host,
+            NetworkingConfig: Networking? = nil
+        ) {
+            self.Image = Image; self.Cmd = Cmd; self.Hostname = Hostname; self.Labels = Labels;
+            self.HostConfig = HostConfig
             self.NetworkingConfig = NetworkingConfig
         }
         public struct Host: Encodable, Sendable {
@@ -228,9 +280,13 @@ extension DockerClient {
             public var SecurityOpt: [String]?
             public var CgroupnsMode: String?
             public var Sysctls: [String: String]?
-            public init(Mounts: [Mount] = [], CapAdd: [String], Memory: Int, PidsLimit: Int, NetworkMode: String, restart: String = "unless-stopped") {
+            public init(
+                Mounts: [Mount] = [], CapAdd: [String], Memory: Int, PidsLimit: Int, NetworkMode: String,
+                restart: String = "unless-stopped"
+            ) {
                 self.RestartPolicy = ["Name": restart]
-                self.Mounts = Mounts; self.CapAdd = CapAdd; self.Memory = Memory; self.PidsLimit = PidsLimit; self.NetworkMode = NetworkMode
+                self.Mounts = Mounts; self.CapAdd = CapAdd; self.Memory = Memory; self.PidsLimit = PidsLimit;
+                self.NetworkMode = NetworkMode
             }
         }
         public struct Mount: Encodable, Sendable {
@@ -262,23 +318,32 @@ extension DockerClient {
     /// too) as the engine's tar archive; nil when the path does not exist.
     public func archive(container: String, path: String) throws -> Data? {
         let p = "/containers/\(DockerClient.escape(container))/archive"
-        do { return try call("GET", p, query: [("path", path)]).body }
-        catch let e as DockerError where e.status == 404 { return nil }
+        do { return try call("GET", p, query: [("path", path)]).body } catch let e as DockerError where e.status == 404
+        { return nil }
     }
 
-    public func start(container: String) throws { try call("POST", "/containers/\(DockerClient.escape(container))/start", expect: [204, 304]) }
+    public func start(container: String) throws {
+        try call("POST", "/containers/\(DockerClient.escape(container))/start", expect: [204, 304])
+    }
     public func stop(container: String, timeout: Int = 10) throws {
-        try call("POST", "/containers/\(DockerClient.escape(container))/stop", query: [("t", "\(timeout)")], expect: [204, 304])
+        try call(
+            "POST", "/containers/\(DockerClient.escape(container))/stop", query: [("t", "\(timeout)")],
+            expect: [204, 304])
     }
     /// Changes the restart policy of an existing container.
     public func setRestartPolicy(container: String, _ policy: String) throws {
         let body = try JSONSerialization.data(withJSONObject: ["RestartPolicy": ["Name": policy]])
         try call("POST", "/containers/\(DockerClient.escape(container))/update", body: body)
     }
-    public func restart(container: String) throws { try call("POST", "/containers/\(DockerClient.escape(container))/restart", expect: [204]) }
+    public func restart(container: String) throws {
+        try call("POST", "/containers/\(DockerClient.escape(container))/restart", expect: [204])
+    }
     public func remove(container: String, force: Bool = true) throws {
-        do { try call("DELETE", "/containers/\(DockerClient.escape(container))", query: [("force", force ? "1" : "0"), ("v", "0")]) }
-        catch let e as DockerError where e.status == 404 {}
+        do {
+            try call(
+                "DELETE", "/containers/\(DockerClient.escape(container))",
+                query: [("force", force ? "1" : "0"), ("v", "0")])
+        } catch let e as DockerError where e.status == 404 {}
     }
     public func rename(container: String, to name: String) throws {
         try call("POST", "/containers/\(DockerClient.escape(container))/rename", query: [("name", name)], expect: [204])
@@ -286,11 +351,14 @@ extension DockerClient {
 
     /// stdout and stderr of a container (the multiplexed stream decoded).
     public func logs(container: String, tail: Int = 100) throws -> String {
-        let r = try call("GET", "/containers/\(DockerClient.escape(container))/logs", query: [("stdout", "1"), ("stderr", "1"), ("tail", "\(tail)")])
+        let r = try call(
+            "GET", "/containers/\(DockerClient.escape(container))/logs",
+            query: [("stdout", "1"), ("stderr", "1"), ("tail", "\(tail)")])
         var out = Data(), b = r.body[...]
         while b.count >= 8 {
             let h = Array(b.prefix(8))
-            guard h[0] <= 2, h[1] == 0, h[2] == 0, h[3] == 0 else { return String(decoding: r.body, as: UTF8.self) }  // a TTY stream: raw
+            // a TTY stream: raw
+            guard h[0] <= 2, h[1] == 0, h[2] == 0, h[3] == 0 else { return String(decoding: r.body, as: UTF8.self) }
             let n = Int(h[4]) << 24 | Int(h[5]) << 16 | Int(h[6]) << 8 | Int(h[7])
             b = b.dropFirst(8)
             out.append(b.prefix(n)); b = b.dropFirst(n)
@@ -301,6 +369,7 @@ extension DockerClient {
     /// Waits for a container to stop; returns its exit code.
     public func wait(container: String) throws -> Int {
         struct W: Decodable { var StatusCode: Int }
-        return try (decode(call("POST", "/containers/\(DockerClient.escape(container))/wait", timeout: 300)) as W).StatusCode
+        return try (decode(call("POST", "/containers/\(DockerClient.escape(container))/wait", timeout: 300)) as W)
+            .StatusCode
     }
 }

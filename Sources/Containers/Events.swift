@@ -20,15 +20,19 @@ extension DockerClient {
     /// from `since` (Unix seconds) when given. Blocks this client (use one
     /// of its own); returns once `stop` says so, throws when the stream is
     /// lost.
-    public func events(filters: [String: [String]], since: Int? = nil, stop: @escaping () -> Bool, _ body: (Event) -> Void) throws {
+    public func events(
+        filters: [String: [String]], since: Int? = nil, stop: @escaping () -> Bool, _ body: (Event) -> Void
+    ) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var query = [("filters", String(decoding: try enc.encode(filters), as: UTF8.self))]
         if let since { query.append(("since", "\(since)")) }
         try withoutActuallyEscaping(body) { body in
-            _ = try call("GET", "/events", query: query, line: { line in
-                if let ev = try? JSONDecoder().decode(Event.self, from: line) { body(ev) }
-            }, abort: stop)
+            _ = try call(
+                "GET", "/events", query: query,
+                line: { line in
+                    if let ev = try? JSONDecoder().decode(Event.self, from: line) { body(ev) }
+                }, abort: stop)
         }
         if !stop() { throw unavailable("the event stream ended") }
     }

@@ -18,8 +18,10 @@ public struct TarArchive: Sendable {
         public var gid: Int
         public var data: Data
         public var link: String
-        public init(_ name: String, kind: Kind = .file, mode: Int, uid: Int = 0, gid: Int = 0, data: Data = Data(),
-                    link: String = "") {
+        public init(
+            _ name: String, kind: Kind = .file, mode: Int, uid: Int = 0, gid: Int = 0, data: Data = Data(),
+            link: String = ""
+        ) {
             self.name = name; self.kind = kind; self.mode = mode
             self.uid = uid; self.gid = gid; self.data = data; self.link = link
         }
@@ -88,8 +90,10 @@ public struct TarArchive: Sendable {
                 if name.hasPrefix("./") { name.removeFirst(2) }
                 if name.hasSuffix("/") { name.removeLast() }
                 let contents = kind == .file ? Data(b[body..<(body + size)]) : Data()
-                out.append(Entry(name, kind: kind, mode: num(at + 100, 8) & 0o7777, uid: num(at + 108, 8),
-                                 gid: num(at + 116, 8), data: contents, link: str(at + 157, 100)))
+                out.append(
+                    Entry(
+                        name, kind: kind, mode: num(at + 100, 8) & 0o7777, uid: num(at + 108, 8),
+                        gid: num(at + 116, 8), data: contents, link: str(at + 157, 100)))
             }
             at = body + (size + 511) / 512 * 512
         }

@@ -22,8 +22,9 @@ struct BaseFiles: Sendable {
         if let e = memory.get(imageID) { return BaseFiles(entries: e) }
         let hex = imageID.split(separator: ":").last.map(String.init) ?? imageID
         guard hex.count == 64, hex.allSatisfy(\.isHexDigit) else {
-            throw SemailError("unexpected image id \(Validate.quoted(imageID)) from the engine",
-                              why: "expected sha256:<64 hex digits>", status: .failure)
+            throw SemailError(
+                "unexpected image id \(Validate.quoted(imageID)) from the engine",
+                why: "expected sha256:<64 hex digits>", status: .failure)
         }
         let path = "\(stateDir)/base-files/\(hex).tar"
         // The cache becomes every container's /etc/passwd and /etc/shadow: read
@@ -40,8 +41,9 @@ struct BaseFiles: Sendable {
         var tar = TarArchive()
         for e in entries { tar.add(e) }
         do {
-            try FileManager.default.createDirectory(atPath: "\(stateDir)/base-files", withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: "\(stateDir)/base-files", withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
             try AtomicFile.write(path, Array(tar.finished), mode: 0o600)
         } catch {
             throw SemailError("cannot write \(path)", why: "\(error)", hint: "check [state] dir", status: .cantCreate)
@@ -51,10 +53,12 @@ struct BaseFiles: Sendable {
     }
 
     static func read(imageID: String, client: DockerClient) throws -> [TarArchive.Entry] {
-        let host = DockerClient.ContainerSpec.Host(CapAdd: [], Memory: 0, PidsLimit: 0, NetworkMode: "none",
-                                                   restart: "no")
-        let spec = DockerClient.ContainerSpec(Image: imageID, Cmd: ["/bin/true"], Hostname: nil, Labels: [:],
-                                              HostConfig: host)
+        let host = DockerClient.ContainerSpec.Host(
+            CapAdd: [], Memory: 0, PidsLimit: 0, NetworkMode: "none",
+            restart: "no")
+        let spec = DockerClient.ContainerSpec(
+            Image: imageID, Cmd: ["/bin/true"], Hostname: nil, Labels: [:],
+            HostConfig: host)
         let name = "semailbase-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let id = try client.createContainer(name: name, spec: spec)
         defer { try? client.remove(container: id) }
@@ -62,16 +66,21 @@ struct BaseFiles: Sendable {
         for f in accountFiles {
             guard let tar = try client.archive(container: id, path: "/etc/\(f)") else { continue }
             out += TarArchive.entries(tar).filter { $0.name == f && $0.kind == .file }
-                .map { var e = $0; e.name = "etc/\(f)"; return e }
+                .map {
+                    var e = $0; e.name = "etc/\(f)"; return e
+                }
         }
         if let tar = try client.archive(container: id, path: "/etc/skel") {
             out += TarArchive.entries(tar).filter { $0.name.hasPrefix("skel/") }
-                .map { var e = $0; e.name = "etc/\(e.name)"; return e }
+                .map {
+                    var e = $0; e.name = "etc/\(e.name)"; return e
+                }
         }
         guard out.contains(where: { $0.name == "etc/passwd" }), out.contains(where: { $0.name == "etc/group" }) else {
-            throw SemailError("the base image \(imageID.prefix(19)) has no /etc/passwd or /etc/group",
-                              why: "the user is added to them",
-                              hint: "make it with `semailctl image bootstrap`", status: .failure)
+            throw SemailError(
+                "the base image \(imageID.prefix(19)) has no /etc/passwd or /etc/group",
+                why: "the user is added to them",
+                hint: "make it with `semailctl image bootstrap`", status: .failure)
         }
         return out
     }
@@ -82,8 +91,10 @@ struct BaseFiles: Sendable {
 /// Dockerfile would leave, written by the tool with the owners and modes in
 /// its headers, so the build runs no command.
 enum UserFiles {
-    static func tar(base: BaseFiles, values v: DockerfileValues, authorized: Data, hostKey: Data,
-                    day: Int) throws -> Data {
+    static func tar(
+        base: BaseFiles, values v: DockerfileValues, authorized: Data, hostKey: Data,
+        day: Int
+    ) throws -> Data {
         let u = v.uid, uid = v.uidNumber, gid = v.gidNumber
         var t = TarArchive()
         // The account files: the base's lines, the user's appended (as useradd does).
@@ -95,10 +106,11 @@ enum UserFiles {
             }
         }
         if taken("passwd", name: u, number: uid) || taken("group", name: u, number: gid) {
-            throw SemailError("\(u) (\(uid):\(gid)) clashes with an account of the base image \(v.baseImage)",
-                              why: "its /etc/passwd or /etc/group already has that name or number "
-                                  + "(useradd would refuse it too)",
-                              hint: "give the user other uidNumber/gidNumber values", status: .failure)
+            throw SemailError(
+                "\(u) (\(uid):\(gid)) clashes with an account of the base image \(v.baseImage)",
+                why: "its /etc/passwd or /etc/group already has that name or number "
+                    + "(useradd would refuse it too)",
+                hint: "give the user other uidNumber/gidNumber values", status: .failure)
         }
         func appended(_ file: String, _ line: String, mode: Int = 0o644) {
             var e = base.file(file) ?? TarArchive.Entry("etc/\(file)", mode: mode)

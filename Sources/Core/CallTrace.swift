@@ -13,7 +13,8 @@ public enum CallTrace {
         if getenv("SEMAIL_TRACE_CALLS") != nil { atexit { CallTrace.report() } }
     }()
     static func report() {
-        let line = "semail calls: processes=\(semail_spawn_count()) docker=\(docker.withLock { $0 }) "
+        let line =
+            "semail calls: processes=\(semail_spawn_count()) docker=\(docker.withLock { $0 }) "
             + "ldap-searches=\(LDAPConnection.searches.withLock { $0 })\n"
         FileHandle.standardError.write(Data(line.utf8))
     }

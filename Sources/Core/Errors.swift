@@ -27,7 +27,11 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
         case .ioError: "an I/O error on a local file or device"
         case .tempFailure: "busy: another semailctl holds the lock (retry)"
         case .noPermission: "permission denied (e.g. secret file readable by others, bad credentials)"
-        case .config: "configuration error, of semailctl or of a server it needs (e.g. reconcile --watch on a directory without syncprov); restarting does not help"
+        case .config:
+            """
+            configuration error, of semailctl or of a server it needs (e.g. reconcile --watch on a directory \
+            without syncprov); restarting does not help
+            """
         }
     }
 }

@@ -9,7 +9,10 @@ public enum Fault {
     public static func check(_ point: String) throws {
         guard let spec = ProcessInfo.processInfo.environment["SEMAIL_FAULT"], !spec.isEmpty else { return }
         for item in spec.split(separator: ",").map(String.init) {
-            if item == point { throw SemailError("injected failure at \(point)", why: "SEMAIL_FAULT=\(spec) (test hook)", status: .failure) }
+            if item == point {
+                throw SemailError(
+                    "injected failure at \(point)", why: "SEMAIL_FAULT=\(spec) (test hook)", status: .failure)
+            }
             if item == "kill:\(point)" { kill(getpid(), SIGKILL) }
             if item == "pause:\(point)", let dir = ProcessInfo.processInfo.environment["SEMAIL_FAULT_DIR"] {
                 let marker = "\(dir)/\(point)"

@@ -18,7 +18,9 @@ public final class FileLock: Sendable {
         fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
             let e = errno
-            throw FileError("cannot open the lock \(path): " + (e == ELOOP ? "it is a symbolic link (refused)" : String(cString: strerror(e))))
+            throw FileError(
+                "cannot open the lock \(path): "
+                    + (e == ELOOP ? "it is a symbolic link (refused)" : String(cString: strerror(e))))
         }
         while flock(fd, LOCK_EX) != 0 {
             if errno == EINTR { continue }
@@ -59,7 +61,10 @@ public enum AtomicFile {
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
-            if n < 0 { if errno == EINTR { continue }; throw FileError("cannot write \(tmp): \(String(cString: strerror(errno)))") }
+            if n < 0 {
+                if errno == EINTR { continue };
+                throw FileError("cannot write \(tmp): \(String(cString: strerror(errno)))")
+            }
             off += n
         }
         guard fsync(fd) == 0 else { throw FileError("cannot fsync \(tmp): \(String(cString: strerror(errno)))") }

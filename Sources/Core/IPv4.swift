@@ -15,9 +15,12 @@ public struct Egress: Sendable, Equatable, CustomStringConvertible {
         try text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { item in
             let f = item.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             guard f.count == 3, let proto = Proto(rawValue: f[0]), isIPv4(f[1]),
-                  let port = Int(f[2]), f[2].allSatisfy(\.isASCII), f[2].first != "0", (1...65535).contains(port) else {
-                throw SemailError("invalid egress destination \"\(item)\"", why: "each item is tcp|udp:IPv4-address:port, e.g. tcp:192.0.2.10:25",
-                                  hint: "fix [containers] egress", status: .config)
+                let port = Int(f[2]), f[2].allSatisfy(\.isASCII), f[2].first != "0", (1...65535).contains(port)
+            else {
+                throw SemailError(
+                    "invalid egress destination \"\(item)\"",
+                    why: "each item is tcp|udp:IPv4-address:port, e.g. tcp:192.0.2.10:25",
+                    hint: "fix [containers] egress", status: .config)
             }
             return Egress(proto: proto, address: f[1], port: port)
         }
@@ -25,9 +28,11 @@ public struct Egress: Sendable, Equatable, CustomStringConvertible {
 
     static func isIPv4(_ s: String) -> Bool {
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { p in
-            !p.isEmpty && p.count <= 3 && p.allSatisfy { $0.isASCII && $0.isNumber } && (p == "0" || p.first != "0") && Int(p)! <= 255
-        }
+        return parts.count == 4
+            && parts.allSatisfy { p in
+                !p.isEmpty && p.count <= 3 && p.allSatisfy { $0.isASCII && $0.isNumber } && (p == "0" || p.first != "0")
+                    && Int(p)! <= 255
+            }
     }
 }
 
@@ -44,7 +49,8 @@ public struct IPv4Subnet: Sendable, Equatable, CustomStringConvertible {
     public init?(_ s: String) {
         let parts = s.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let ip = Self.parse(String(parts[0])),
-              parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(parts[1]), (8...29).contains(n) else { return nil }
+            parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(parts[1]), (8...29).contains(n)
+        else { return nil }
         network = ip; prefix = n
         guard ip & ~mask == 0 else { return nil }
     }

@@ -24,7 +24,9 @@ public struct MailOwner: Sendable, Equatable {
         if spec == "posix" { return nil }
         let f = spec.split(separator: ":")
         guard f.count == 3, let u = UInt32(f[1]), let g = UInt32(f[2]) else {
-            throw SemailError("invalid [storage] owner \(Validate.quoted(spec))", why: "expected \"posix\" or \"name:uid:gid\" such as \"vmail:5000:5000\"", status: .config)
+            throw SemailError(
+                "invalid [storage] owner \(Validate.quoted(spec))",
+                why: "expected \"posix\" or \"name:uid:gid\" such as \"vmail:5000:5000\"", status: .config)
         }
         return MailOwner(uid: u, gid: g)
     }

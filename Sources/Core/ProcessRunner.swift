@@ -1,7 +1,7 @@
 import CShims
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A program run that failed: the exit status, the argv (shell-escaped for
@@ -36,7 +36,9 @@ public struct ProcessRunner: Sendable {
     /// written to, from their current offset) instead of data and a
     /// captured stdout; they stay open.
     @discardableResult
-    public func run(_ argv: [String], stdin: Data? = nil, stdinFD: Int32? = nil, stdoutFD: Int32? = nil, check: Bool = true) throws -> ProcessOutput {
+    public func run(
+        _ argv: [String], stdin: Data? = nil, stdinFD: Int32? = nil, stdoutFD: Int32? = nil, check: Bool = true
+    ) throws -> ProcessOutput {
         precondition(!argv.isEmpty)
         let path = try ProcessRunner.resolve(argv[0])
         let outFD = try stdoutFD.map { dup($0) } ?? ProcessRunner.tempFD(), errFD = try ProcessRunner.tempFD()
@@ -47,7 +49,9 @@ public struct ProcessRunner: Sendable {
             inFD = dup(stdinFD)
         } else if let stdin {
             var fds: [Int32] = [0, 0]
-            guard semail_pipe_cloexec(&fds) == 0 else { throw ProcessError(argv: argv, status: 127, stderr: "pipe: \(String(cString: strerror(errno)))") }
+            guard semail_pipe_cloexec(&fds) == 0 else {
+                throw ProcessError(argv: argv, status: 127, stderr: "pipe: \(String(cString: strerror(errno)))")
+            }
             inFD = fds[0]; feeder = (fds[1], stdin)
         } else {
             inFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
@@ -60,7 +64,8 @@ public struct ProcessRunner: Sendable {
         close(inFD)
         guard rc == 0 else {
             if let (w, _) = feeder { close(w) }
-            throw ProcessError(argv: argv, status: 127, stderr: "cannot start \(path): \(String(cString: strerror(rc)))")
+            throw ProcessError(
+                argv: argv, status: 127, stderr: "cannot start \(path): \(String(cString: strerror(rc)))")
         }
         if let (w, data) = feeder {
             let t = Thread {
@@ -77,7 +82,8 @@ public struct ProcessRunner: Sendable {
             t.start()
         }
         let raw = semail_wait(pid)
-        let status: Int32 = raw < 0 ? 127 : (semail_wifexited(raw) != 0 ? semail_wexitstatus(raw) : 128 + semail_wtermsig(raw))
+        let status: Int32 =
+            raw < 0 ? 127 : (semail_wifexited(raw) != 0 ? semail_wexitstatus(raw) : 128 + semail_wtermsig(raw))
         let out = stdoutFD == nil ? ProcessRunner.readAll(outFD) : Data()
         let err = String(decoding: ProcessRunner.readAll(errFD), as: UTF8.self)
         if check && status != 0 { throw ProcessError(argv: argv, status: status, stderr: err) }
@@ -87,7 +93,9 @@ public struct ProcessRunner: Sendable {
     /// An anonymous temporary file (O_TMPFILE: never visible by name).
     static func tempFD() throws -> Int32 {
         let fd = semail_tmpfile(NSTemporaryDirectory())
-        guard fd >= 0 else { throw ProcessError(argv: [], status: 127, stderr: "temporary file: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw ProcessError(argv: [], status: 127, stderr: "temporary file: \(String(cString: strerror(errno)))")
+        }
         return fd
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A password in memory: never printed, never logged, never put in argv.
@@ -23,13 +23,16 @@ public enum Secrets {
     public static func readFile(_ path: String, emptyStatus: ExitStatus = .config) throws -> Secret {
         var st = stat()
         if stat(path, &st) != 0 && errno == ENOENT {
-            throw SemailError("cannot read secret file \(path)", why: "no such file",
-                              hint: "create it with mode 0600 (e.g. install -m 600 /dev/null \(path), then write the password)", status: .config)
+            throw SemailError(
+                "cannot read secret file \(path)", why: "no such file",
+                hint: "create it with mode 0600 (e.g. install -m 600 /dev/null \(path), then write the password)",
+                status: .config)
         }
         let s = Secret(stripNewline(try Trust.read(path, what: "secret file", secret: true)))
         guard !s.isEmpty else {
-            throw SemailError("secret file \(path) is empty", why: "an empty password is never sent (it would be an anonymous bind)",
-                              hint: "write the password into it (mode 0600)", status: emptyStatus)
+            throw SemailError(
+                "secret file \(path) is empty", why: "an empty password is never sent (it would be an anonymous bind)",
+                hint: "write the password into it (mode 0600)", status: emptyStatus)
         }
         return s
     }
@@ -48,8 +51,9 @@ public enum Secrets {
     public static func prompt(_ label: String, confirm: Bool) throws -> Secret {
         let fd = open("/dev/tty", O_RDWR | O_NOCTTY)
         guard fd >= 0 else {
-            throw SemailError("cannot prompt for a password", why: "no terminal",
-                              hint: "use --password-stdin or --password-file FILE (mode 0600)", status: .usage)
+            throw SemailError(
+                "cannot prompt for a password", why: "no terminal",
+                hint: "use --password-stdin or --password-file FILE (mode 0600)", status: .usage)
         }
         defer { close(fd) }
         func ask(_ text: String) throws -> [UInt8] {
@@ -71,10 +75,14 @@ public enum Secrets {
             return out
         }
         let first = try ask("\(label): ")
-        guard !first.isEmpty else { throw SemailError("no password entered", why: "the password was empty", status: .usage) }
+        guard !first.isEmpty else {
+            throw SemailError("no password entered", why: "the password was empty", status: .usage)
+        }
         if confirm {
             let second = try ask("Retype \(label.lowercased()): ")
-            guard first == second else { throw SemailError("passwords do not match", why: "the two entries differ", status: .usage) }
+            guard first == second else {
+                throw SemailError("passwords do not match", why: "the two entries differ", status: .usage)
+            }
         }
         return Secret(first)
     }

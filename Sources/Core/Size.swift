@@ -23,8 +23,10 @@ public enum ByteSize {
     }
 
     static func bad(_ s: String) -> SemailError {
-        SemailError("invalid size \(Validate.quoted(s))", why: "a size is a positive number of bytes, or with a unit: 512M, 5G, 1T",
-                    status: .usage)
+        SemailError(
+            "invalid size \(Validate.quoted(s))",
+            why: "a size is a positive number of bytes, or with a unit: 512M, 5G, 1T",
+            status: .usage)
     }
 
     public static func format(_ n: UInt64) -> String {

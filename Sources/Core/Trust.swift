@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Files root acts on (the configuration, password files, the state
@@ -56,9 +56,14 @@ public enum Trust {
     }
 
     static func untrusted(_ what: String, _ path: String, _ why: String) -> SemailError {
-        SemailError("refusing \(what) \(path)", why: why,
-                    hint: "make it and every directory above it root's and not writable by group or others (chown root, chmod go-w)",
-                    status: .noPermission)
+        SemailError(
+            "refusing \(what) \(path)", why: why,
+            hint:
+                """
+                make it and every directory above it root's and not writable by group or others (chown root, chmod \
+                go-w)
+                """,
+            status: .noPermission)
     }
 
     /// Opens a file root will believe: never through a symlink, a regular
@@ -66,21 +71,29 @@ public enum Trust {
     /// readable, when `secret`), in trusted directories. The checks are
     /// made on the open descriptor, so the file cannot be swapped after.
     public static func open(_ path: String, what: String, secret: Bool = false) throws -> Int32 {
-        try checkDirectories((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, for: what)
+        try checkDirectories(
+            (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent,
+            for: what)
         let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let e = errno
             if e == ELOOP { throw untrusted(what, path, "it is a symbolic link") }
-            throw SemailError("cannot read \(what) \(path)", why: SystemState.errnoText(e), status: e == EACCES ? .noPermission : .config)
+            throw SemailError(
+                "cannot read \(what) \(path)", why: SystemState.errnoText(e),
+                status: e == EACCES ? .noPermission : .config)
         }
         var st = stat()
         do {
-            guard fstat(fd, &st) == 0 else { throw SemailError("cannot read \(what) \(path)", why: SystemState.errnoText(), status: .config) }
+            guard fstat(fd, &st) == 0 else {
+                throw SemailError("cannot read \(what) \(path)", why: SystemState.errnoText(), status: .config)
+            }
             guard (st.st_mode & S_IFMT) == S_IFREG else { throw untrusted(what, path, "it is not a regular file") }
             try checkOwnerAndMode(st, path, what: what)
             if secret, st.st_mode & 0o077 != 0 {
-                throw SemailError("refusing \(what) \(path)", why: "its mode is \(String(st.st_mode & 0o777, radix: 8)): group or others can access it",
-                                  hint: "chmod 600 \(path)", status: .noPermission)
+                throw SemailError(
+                    "refusing \(what) \(path)",
+                    why: "its mode is \(String(st.st_mode & 0o777, radix: 8)): group or others can access it",
+                    hint: "chmod 600 \(path)", status: .noPermission)
             }
         } catch { close(fd); throw error }
         return fd
@@ -94,10 +107,15 @@ public enum Trust {
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = Glibc.read(fd, &buf, buf.count)
-            if n < 0 { if errno == EINTR { continue }; throw SemailError("cannot read \(what) \(path)", why: SystemState.errnoText(), status: .ioError) }
+            if n < 0 {
+                if errno == EINTR { continue };
+                throw SemailError("cannot read \(what) \(path)", why: SystemState.errnoText(), status: .ioError)
+            }
             if n == 0 { break }
             out += buf[0..<n]
-            if out.count > 16 << 20 { throw SemailError("cannot read \(what) \(path)", why: "it is larger than 16 MiB", status: .config) }
+            if out.count > 16 << 20 {
+                throw SemailError("cannot read \(what) \(path)", why: "it is larger than 16 MiB", status: .config)
+            }
         }
         return out
     }
@@ -108,9 +126,11 @@ public enum Trust {
     public static func stateDirectory(_ dir: String) throws {
         if mkdir(dir, 0o700) != 0 && errno != EEXIST {
             if errno == ENOENT {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(
+                    atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             } else {
-                throw SemailError("cannot create the state directory \(dir)", why: SystemState.errnoText(), status: .ioError)
+                throw SemailError(
+                    "cannot create the state directory \(dir)", why: SystemState.errnoText(), status: .ioError)
             }
         }
         try checkDirectories(dir, for: "the state directory")
@@ -119,7 +139,9 @@ public enum Trust {
             throw untrusted("the state directory", dir, "it is not a directory")
         }
         guard st.st_mode & 0o022 == 0 else {
-            throw untrusted("the state directory", dir, "group or others may write it (mode \(String(st.st_mode & 0o7777, radix: 8)))")
+            throw untrusted(
+                "the state directory", dir,
+                "group or others may write it (mode \(String(st.st_mode & 0o7777, radix: 8)))")
         }
     }
 }

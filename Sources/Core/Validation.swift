@@ -7,12 +7,17 @@ public enum Validate {
     /// with a letter, 1 to 32 characters.
     public static func uid(_ s: String) throws -> String {
         let b = Array(s.utf8)
-        let ok = !b.isEmpty && b.count <= 32 && isLower(b[0]) &&
-            b.allSatisfy { isLower($0) || isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+        let ok =
+            !b.isEmpty && b.count <= 32 && isLower(b[0])
+            && b.allSatisfy {
+                isLower($0) || isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_")
+                    || $0 == UInt8(ascii: "-")
+            }
         guard ok, !s.contains("..") else {
-            throw SemailError("invalid uid \(quoted(s))",
-                              why: "a uid is 1-32 characters: lowercase letters, digits, '.', '_', '-', starting with a letter",
-                              hint: "choose a uid such as \"jdupont\" or \"j.dupont\"", status: .usage)
+            throw SemailError(
+                "invalid uid \(quoted(s))",
+                why: "a uid is 1-32 characters: lowercase letters, digits, '.', '_', '-', starting with a letter",
+                hint: "choose a uid such as \"jdupont\" or \"j.dupont\"", status: .usage)
         }
         return s
     }
@@ -23,15 +28,18 @@ public enum Validate {
         var d = s.lowercased()
         if d.hasSuffix(".") { d.removeLast() }
         let labels = d.split(separator: ".", omittingEmptySubsequences: false)
-        let ok = !d.isEmpty && d.utf8.count <= 253 && labels.count >= 1 && labels.allSatisfy { l in
-            let b = Array(l.utf8)
-            return !b.isEmpty && b.count <= 63 && b.first != UInt8(ascii: "-") && b.last != UInt8(ascii: "-") &&
-                b.allSatisfy { isLower($0) || isDigit($0) || $0 == UInt8(ascii: "-") }
-        }
+        let ok =
+            !d.isEmpty && d.utf8.count <= 253 && labels.count >= 1
+            && labels.allSatisfy { l in
+                let b = Array(l.utf8)
+                return !b.isEmpty && b.count <= 63 && b.first != UInt8(ascii: "-") && b.last != UInt8(ascii: "-")
+                    && b.allSatisfy { isLower($0) || isDigit($0) || $0 == UInt8(ascii: "-") }
+            }
         guard ok else {
-            throw SemailError("invalid domain \(quoted(s))",
-                              why: "a domain is dot-separated labels of 1-63 letters, digits or hyphens, at most 253 characters",
-                              status: .usage)
+            throw SemailError(
+                "invalid domain \(quoted(s))",
+                why: "a domain is dot-separated labels of 1-63 letters, digits or hyphens, at most 253 characters",
+                status: .usage)
         }
         return d
     }
@@ -41,22 +49,30 @@ public enum Validate {
     public static func address(_ s: String) throws -> (local: String, domain: String) {
         let parts = s.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2 else {
-            throw SemailError("invalid address \(quoted(s))", why: "expected exactly one '@', as in id@domain", status: .usage)
+            throw SemailError(
+                "invalid address \(quoted(s))", why: "expected exactly one '@', as in id@domain", status: .usage)
         }
         let local = String(parts[0]).lowercased()
         let b = Array(local.utf8)
         guard !b.isEmpty, b.count <= 64, isLower(b[0]) || isDigit(b[0]),
-              b.allSatisfy({ isLower($0) || isDigit($0) || "._-+".utf8.contains($0) }), !local.contains(".."), b.last != UInt8(ascii: ".") else {
-            throw SemailError("invalid address \(quoted(s))",
-                              why: "the part before '@' may hold letters, digits, '.', '_', '-', '+' (at most 64)", status: .usage)
+            b.allSatisfy({ isLower($0) || isDigit($0) || "._-+".utf8.contains($0) }), !local.contains(".."),
+            b.last != UInt8(ascii: ".")
+        else {
+            throw SemailError(
+                "invalid address \(quoted(s))",
+                why: "the part before '@' may hold letters, digits, '.', '_', '-', '+' (at most 64)", status: .usage)
         }
         return (local, try domain(String(parts[1])))
     }
 
     /// A human-readable attribute value (cn, sn...): no control characters.
     public static func text(_ s: String, field: String) throws -> String {
-        guard !s.isEmpty, s.utf8.count <= 256, !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else {
-            throw SemailError("invalid \(field) \(quoted(s))", why: "it must be 1-256 characters without control characters", status: .usage)
+        guard !s.isEmpty, s.utf8.count <= 256,
+            !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
+        else {
+            throw SemailError(
+                "invalid \(field) \(quoted(s))", why: "it must be 1-256 characters without control characters",
+                status: .usage)
         }
         return s
     }
@@ -72,14 +88,19 @@ public enum Validate {
         guard s.unicodeScalars.contains(where: needsEscape) else { return s }
         var out = String.UnicodeScalarView()
         for c in s.unicodeScalars {
-            if needsEscape(c) { out.append(contentsOf: "\\u{\(String(c.value, radix: 16))}".unicodeScalars) } else { out.append(c) }
+            if needsEscape(c) {
+                out.append(contentsOf: "\\u{\(String(c.value, radix: 16))}".unicodeScalars)
+            } else {
+                out.append(c)
+            }
         }
         return String(out)
     }
 
     static func needsEscape(_ c: Unicode.Scalar) -> Bool {
         let v = c.value
-        return (v < 0x20 && v != 0x0A && v != 0x09) || (v >= 0x7F && v <= 0x9F) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
+        return (v < 0x20 && v != 0x0A && v != 0x09) || (v >= 0x7F && v <= 0x9F) || (0x202A...0x202E).contains(v)
+            || (0x2066...0x2069).contains(v)
             || v == 0x2028 || v == 0x2029 || v == 0x200E || v == 0x200F || v == 0x061C
     }
 
@@ -114,7 +135,10 @@ public final class Pattern: Sendable {
 
 extension Validate {
     /// An OpenSSH public key line without options: `type base64 [comment]`.
-    static let keyPattern = Pattern(#"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [ -~]{0,200})?$"#)
+    static let keyPattern = Pattern(
+        #"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|"#
+            + #"sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [ -~]{0,200})?$"#
+    )
 
     /// The key line trimmed, or nil when it is not one.
     public static func sshPublicKey(_ k: String) -> String? {
@@ -127,7 +151,9 @@ extension Validate {
     /// read as more (no whitespace, `%` token, quote, comma or newline).
     public static func isJumpHost(_ s: String) -> Bool {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_@:[]")
-        guard !s.isEmpty, s.count <= 255, s.allSatisfy({ allowed.contains($0) }), !s.hasPrefix("-") else { return false }
+        guard !s.isEmpty, s.count <= 255, s.allSatisfy({ allowed.contains($0) }), !s.hasPrefix("-") else {
+            return false
+        }
         return s.filter { $0 == "@" }.count <= 1
     }
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// RFC 3597 generic rdata (`\# LENGTH HEX...`). named reads it for any
@@ -19,14 +19,22 @@ public enum GenericRData {
         var hex: [UInt8] = []
         for t in tokens.dropFirst(2) { hex += t.utf8 }
         guard hex.count == 2 * length else {
-            return .failure(Failure("generic rdata says \(length) bytes but has \(hex.count) hex digits (\(2 * length) expected)"))
+            return .failure(
+                Failure("generic rdata says \(length) bytes but has \(hex.count) hex digits (\(2 * length) expected)"))
         }
         var out: [UInt8] = []
         out.reserveCapacity(length)
         var i = 0
         while i < hex.count {
             guard let hi = nibble(hex[i]), let lo = nibble(hex[i + 1]) else {
-                return .failure(Failure("generic rdata: \(ZoneName.shown(String(decoding: hex[i...min(i + 1, hex.count - 1)], as: UTF8.self))) is not hexadecimal"))
+                return .failure(
+                    Failure(
+                        """
+                        generic rdata: \
+                        \(ZoneName.shown(String(decoding: hex[i...min(i + 1, hex.count - 1)], as: UTF8.self))) is \
+                        not hexadecimal
+                        """
+                    ))
             }
             out.append(hi << 4 | lo); i += 2
         }
@@ -52,11 +60,15 @@ public enum GenericRData {
         var out: [String]
         switch type {
         case "A":
-            guard bytes.count == 4 else { throw Failure("an A record is 4 bytes, the generic rdata has \(bytes.count)") }
+            guard bytes.count == 4 else {
+                throw Failure("an A record is 4 bytes, the generic rdata has \(bytes.count)")
+            }
             out = [bytes.map(String.init).joined(separator: ".")]
             r.pos = 4
         case "AAAA":
-            guard bytes.count == 16 else { throw Failure("an AAAA record is 16 bytes, the generic rdata has \(bytes.count)") }
+            guard bytes.count == 16 else {
+                throw Failure("an AAAA record is 16 bytes, the generic rdata has \(bytes.count)")
+            }
             var a = in6_addr()
             withUnsafeMutableBytes(of: &a) { $0.copyBytes(from: bytes) }
             var buf = [CChar](repeating: 0, count: 64)
@@ -73,7 +85,11 @@ public enum GenericRData {
             let flags = try r.u8(), tagLength = Int(try r.u8())
             guard tagLength > 0 else { throw Failure("a CAA record needs a tag") }
             let tag = try r.bytes(tagLength)
-            guard tag.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }) else {
+            guard
+                tag.allSatisfy({
+                    (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
+                })
+            else {
                 throw Failure("a CAA tag holds only letters and digits")
             }
             out = [String(flags), String(decoding: tag, as: UTF8.self), quoted(try r.bytes(bytes.count - r.pos))]
@@ -83,7 +99,9 @@ public enum GenericRData {
             while r.pos < bytes.count { out.append(quoted(try r.bytes(Int(try r.u8())))) }
         default: return nil
         }
-        guard r.pos == bytes.count else { throw Failure("the generic rdata has \(bytes.count - r.pos) byte(s) more than a \(type) record holds") }
+        guard r.pos == bytes.count else {
+            throw Failure("the generic rdata has \(bytes.count - r.pos) byte(s) more than a \(type) record holds")
+        }
         return out
     }
 
@@ -128,7 +146,9 @@ public enum GenericRData {
             while true {
                 let n = Int(try u8())
                 if n == 0 { break }
-                guard n <= 63 else { throw Failure("a name in the generic rdata has a label longer than 63 bytes (or is compressed)") }
+                guard n <= 63 else {
+                    throw Failure("a name in the generic rdata has a label longer than 63 bytes (or is compressed)")
+                }
                 total += n + 1
                 guard total <= 255 else { throw Failure("a name in the generic rdata is longer than 255 bytes") }
                 var l = ""

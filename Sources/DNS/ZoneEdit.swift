@@ -21,7 +21,10 @@ public enum ZoneError: Error, Sendable, CustomStringConvertible, Equatable {
         case let .checkFailed(record, output):
             "named-checkzone rejected the edited zone" + (record.map { " at \($0)" } ?? "") + ": \(output)"
         case let .alreadyFailing(output):
-            "the zone file as it is already fails named-checkzone (not because of this edit; named keeps serving what it last loaded): \(output)"
+            """
+            the zone file as it is already fails named-checkzone (not because of this edit; named keeps serving \
+            what it last loaded): \(output)
+            """
         case let .rndc(command, output): "`\(command)` failed: \(output)"
         case let .io(m): m
         }
@@ -51,7 +54,8 @@ public struct ZoneSplice: Sendable, Equatable {
 /// Pure edits: each returns the splices to apply to the file's bytes (empty
 /// when there is nothing to do), touching no byte it does not need to.
 public enum ZoneEdit {
-    static let beginLine = "\(ZoneFile.managedBeginMarker) records managed by semailctl (change them with `semailctl zone`)\n"
+    static let beginLine =
+        "\(ZoneFile.managedBeginMarker) records managed by semailctl (change them with `semailctl zone`)\n"
     static let endLine = "\(ZoneFile.managedEndMarker)\n"
 
     /// A name a user gives, made absolute inside the zone, checked.
@@ -61,23 +65,28 @@ public enum ZoneEdit {
 
     public static func nameInZone(_ name: String, origin zoneOrigin: String) throws -> String {
         for bad in ["\n", "\r", ";", "(", ")", "$", "\"", " ", "\t", "\\"] where name.contains(bad) {
-            throw ZoneError.invalidInput("the name \(ZoneName.shown(name)) contains \(ZoneName.shown(bad)), which a zone name may not")
+            throw ZoneError.invalidInput(
+                "the name \(ZoneName.shown(name)) contains \(ZoneName.shown(bad)), which a zone name may not")
         }
         let origin = ZoneName.absolute(zoneOrigin.lowercased())
         let n = name.lowercased(), bareOrigin = String(origin.dropLast())
         // Absolute with or without its trailing dot ("ssow.semail.email"), else relative to the zone.
         let isAbsolute = n.hasSuffix(".") || n == bareOrigin || n.hasSuffix("." + bareOrigin)
-        // A dotted name outside the zone is a mistake, not a relative name (evil.example.org -> evil.example.org.<zone>).
+        // A dotted name outside the zone is a mistake, not a relative name
+        // (evil.example.org -> evil.example.org.<zone>).
         if !isAbsolute && n.contains(".") {
-            throw ZoneError.invalidInput("\(ZoneName.shown(name)) has a dot but is not inside the zone \(origin): write a name inside it "
-                                         + "in full (\(n.split(separator: ".").first ?? "name").\(bareOrigin)), a single label (relative), "
-                                         + "or a trailing dot for an absolute name")
+            throw ZoneError.invalidInput(
+                "\(ZoneName.shown(name)) has a dot but is not inside the zone \(origin): write a name inside it "
+                    + "in full (\(n.split(separator: ".").first ?? "name").\(bareOrigin)), a single label (relative), "
+                    + "or a trailing dot for an absolute name")
         }
         let abs = try ZoneName.checkHost(isAbsolute ? n : n + "." + origin)
         guard let rel = ZoneName.relative(abs, to: origin) else {
             throw ZoneError.invalidInput("\(ZoneName.shown(name)) is not inside the zone \(origin)")
         }
-        guard rel != "@" else { throw ZoneError.invalidInput("the zone apex \(origin) belongs to the administrator; give a subdomain") }
+        guard rel != "@" else {
+            throw ZoneError.invalidInput("the zone apex \(origin) belongs to the administrator; give a subdomain")
+        }
         return abs
     }
 
@@ -88,10 +97,18 @@ public enum ZoneEdit {
             let owner = r.owner.lowercased()
             let existing = zone.records(named: owner)
             if let cname = existing.first(where: { $0.type == "CNAME" }) {
-                throw ZoneError.conflict("\(owner) is a CNAME (\(cname.file):\(cname.line)); it cannot also have \(r.type) records")
+                throw ZoneError.conflict(
+                    "\(owner) is a CNAME (\(cname.file):\(cname.line)); it cannot also have \(r.type) records")
             }
-            if let cut = zone.records.first(where: { $0.type == "NS" && $0.key != zone.origin && (owner == $0.key || owner.hasSuffix("." + $0.key)) }) {
-                throw ZoneError.conflict("\(owner) is at or below the delegation \(cut.owner) (\(cut.file):\(cut.line)); records there are not served from this zone")
+            if let cut = zone.records.first(where: {
+                $0.type == "NS" && $0.key != zone.origin && (owner == $0.key || owner.hasSuffix("." + $0.key))
+            }) {
+                throw ZoneError.conflict(
+                    """
+                    \(owner) is at or below the delegation \(cut.owner) (\(cut.file):\(cut.line)); records there \
+                    are not served from this zone
+                    """
+                )
             }
             if !existing.contains(where: { same($0, r) }) && !out.contains(r) { out.append(r) }
         }
@@ -118,11 +135,13 @@ public enum ZoneEdit {
 
     /// Whether a record read from the file is the record `r`.
     public static func same(_ have: ZoneRecord, _ r: ZoneNewRecord) -> Bool {
-        guard have.type == r.type, have.key == r.owner.lowercased(), have.rdata.count == r.rdata.count else { return false }
+        guard have.type == r.type, have.key == r.owner.lowercased(), have.rdata.count == r.rdata.count else {
+            return false
+        }
         switch r.type {
         case "MX":
-            return UInt16(have.rdata[0]) == UInt16(r.rdata[0]) &&
-                ZoneName.resolve(have.rdata[1], origin: have.origin).lowercased() == r.rdata[1].lowercased()
+            return UInt16(have.rdata[0]) == UInt16(r.rdata[0])
+                && ZoneName.resolve(have.rdata[1], origin: have.origin).lowercased() == r.rdata[1].lowercased()
         case "A", "AAAA":
             return canonicalIP(have.rdata[0]) == canonicalIP(r.rdata[0])
         default:
@@ -142,23 +161,38 @@ public enum ZoneEdit {
     /// the tool wrote, hand-written ones too with `force` (else an error
     /// naming them), and those of `alsoManaged` only where the tool wrote
     /// them. Records from `$INCLUDE` files are never removed.
-    public static func removable(name: String, types: Set<String>, alsoManaged: Set<String> = [], from zone: ZoneFile, force: Bool) throws -> [Int] {
+    public static func removable(
+        name: String, types: Set<String>, alsoManaged: Set<String> = [], from zone: ZoneFile, force: Bool
+    ) throws -> [Int] {
         let key = name.lowercased()
-        let matches = zone.records.indices.filter { zone.records[$0].key == key && types.contains(zone.records[$0].type) }
+        let matches = zone.records.indices.filter {
+            zone.records[$0].key == key && types.contains(zone.records[$0].type)
+        }
         let managed = matches.filter { zone.records[$0].managed }
         let byHand = matches.filter { !zone.records[$0].managed && !zone.records[$0].included }
         if let inc = matches.first(where: { zone.records[$0].included }), force || managed.isEmpty {
             let r = zone.records[inc]
-            throw ZoneError.handWritten("the \(r.type) record of \(r.owner) comes from the included file \(r.file):\(r.line); semailctl never rewrites included files")
+            throw ZoneError.handWritten(
+                """
+                the \(r.type) record of \(r.owner) comes from the included file \(r.file):\(r.line); semailctl \
+                never rewrites included files
+                """
+            )
         }
         if !byHand.isEmpty && !force && managed.isEmpty {
             let where_ = byHand.map { "\(zone.records[$0].file):\(zone.records[$0].line)" }.joined(separator: ", ")
-            throw ZoneError.handWritten("the \(types.sorted().joined(separator: "/")) records of \(name) were written by hand (\(where_)); semailctl removes them only with --force")
+            throw ZoneError.handWritten(
+                """
+                the \(types.sorted().joined(separator: "/")) records of \(name) were written by hand (\(where_)); \
+                semailctl removes them only with --force
+                """
+            )
         }
         guard !managed.isEmpty || (force && !byHand.isEmpty) else { return [] }
-        return managed + (force ? byHand : []) + zone.records.indices.filter {
-            zone.records[$0].key == key && alsoManaged.contains(zone.records[$0].type) && zone.records[$0].managed
-        }
+        return managed + (force ? byHand : [])
+            + zone.records.indices.filter {
+                zone.records[$0].key == key && alsoManaged.contains(zone.records[$0].type) && zone.records[$0].managed
+            }
     }
 
     /// Splices that remove the records of `types` at `name`. Records the tool
@@ -166,7 +200,9 @@ public enum ZoneEdit {
     /// them); records from `$INCLUDE` files never.
     /// `alsoManaged` names types removed only where the tool wrote them
     /// (the A/AAAA that came with an MX).
-    public static func remove(name: String, types: Set<String>, alsoManaged: Set<String> = [], from zone: ZoneFile, force: Bool) throws -> [ZoneSplice] {
+    public static func remove(
+        name: String, types: Set<String>, alsoManaged: Set<String> = [], from zone: ZoneFile, force: Bool
+    ) throws -> [ZoneSplice] {
         let doomed = try removable(name: name, types: types, alsoManaged: alsoManaged, from: zone, force: force)
         guard !doomed.isEmpty else { return [] }
         let doomedEntries = Set(doomed.compactMap { zone.recordEntry[$0] })
@@ -175,7 +211,8 @@ public enum ZoneEdit {
         // A managed block left without records goes as a whole.
         var blockGone: Range<Int>?
         if let b = zone.entries.firstIndex(where: { $0.kind == .managedBegin }),
-           let e = zone.entries.firstIndex(where: { $0.kind == .managedEnd }) {
+            let e = zone.entries.firstIndex(where: { $0.kind == .managedEnd })
+        {
             let inside = (b + 1)..<e
             let remaining = inside.filter { i in
                 if case .record = zone.entries[i].kind { return !doomedEntries.contains(i) }
@@ -186,7 +223,9 @@ public enum ZoneEdit {
                 let end = zone.entries[e].range.upperBound
                 // The block closes the file without a final newline: `add`
                 // put a newline before it, which goes with it.
-                if end == zone.bytes.count, zone.bytes.last != 0x0A, start > 0, zone.bytes[start - 1] == 0x0A { start -= 1 }
+                if end == zone.bytes.count, zone.bytes.last != 0x0A, start > 0, zone.bytes[start - 1] == 0x0A {
+                    start -= 1
+                }
                 blockGone = start..<end
                 splices.append(ZoneSplice(blockGone!, ""))
             }
@@ -197,8 +236,13 @@ public enum ZoneEdit {
             guard case let .record(ri) = entry.kind else { continue }
             splices.append(ZoneSplice(entry.range, ""))
             // The next record that inherits this line's owner keeps it.
-            if !entry.inheritsOwner, let next = zone.entries[(i + 1)...].firstIndex(where: { if case .record = $0.kind { return true }; if case .directive = $0.kind { return true }; return false }),
-               case .record = zone.entries[next].kind, zone.entries[next].inheritsOwner, !doomedEntries.contains(next) {
+            if !entry.inheritsOwner,
+                let next = zone.entries[(i + 1)...].firstIndex(where: {
+                    if case .record = $0.kind { return true }; if case .directive = $0.kind { return true };
+                    return false
+                }),
+                case .record = zone.entries[next].kind, zone.entries[next].inheritsOwner, !doomedEntries.contains(next)
+            {
                 let at = zone.entries[next].range.lowerBound
                 splices.append(ZoneSplice(at..<at, zone.records[ri].owner))
             }
@@ -233,15 +277,26 @@ public enum ZoneEdit {
     /// The splices that set the SOA serial to the next value: in every SOA
     /// record of the apex (a file in `dig axfr` form repeats the SOA at its
     /// end, and named refuses two SOAs that differ).
-    public static func bumpSerial(_ zone: ZoneFile, now: Date = Date()) throws -> (splices: [ZoneSplice], old: UInt32, new: UInt32) {
+    public static func bumpSerial(_ zone: ZoneFile, now: Date = Date()) throws -> (
+        splices: [ZoneSplice], old: UInt32, new: UInt32
+    ) {
         let soas = zone.apexSOAs
-        guard let first = soas.first else { throw ZoneError.conflict("the zone \(zone.origin) has no SOA record at its apex") }
-        guard let old = UInt32(first.rdata[2]) else { throw ZoneError.conflict("the SOA record (\(first.file):\(first.line)) has no serial semailctl can read") }
+        guard let first = soas.first else {
+            throw ZoneError.conflict("the zone \(zone.origin) has no SOA record at its apex")
+        }
+        guard let old = UInt32(first.rdata[2]) else {
+            throw ZoneError.conflict("the SOA record (\(first.file):\(first.line)) has no serial semailctl can read")
+        }
         let new = nextSerial(old, now: now)
         var splices: [ZoneSplice] = []
         for soa in soas {
             guard !soa.included else {
-                throw ZoneError.conflict("the SOA record (\(soa.file):\(soa.line)) is not in the zone file itself; semailctl cannot bump its serial")
+                throw ZoneError.conflict(
+                    """
+                    the SOA record (\(soa.file):\(soa.line)) is not in the zone file itself; semailctl cannot bump \
+                    its serial
+                    """
+                )
             }
             splices += try serialSplices(soa, new, in: zone)
         }
@@ -250,14 +305,17 @@ public enum ZoneEdit {
 
     static func serialSplices(_ soa: ZoneRecord, _ new: UInt32, in zone: ZoneFile) throws -> [ZoneSplice] {
         guard soa.generic else {
-            guard soa.rdataRanges.count == 7 else { throw ZoneError.conflict("the SOA record (\(soa.file):\(soa.line)) does not have 7 fields") }
+            guard soa.rdataRanges.count == 7 else {
+                throw ZoneError.conflict("the SOA record (\(soa.file):\(soa.line)) does not have 7 fields")
+            }
             return [ZoneSplice(soa.rdataRanges[2], String(new))]
         }
         // Generic rdata: the serial's 8 hex digits are rewritten where they
         // stand, each token keeping its length (and its letter case).
         let tokens = soa.rdataRanges.map { Array(zone.bytes[$0]) }
         guard case let .success(wire) = GenericRData.wire(tokens.map { String(decoding: $0, as: UTF8.self) }),
-              let at = GenericRData.soaSerialOffset(wire) else {
+            let at = GenericRData.soaSerialOffset(wire)
+        else {
             throw ZoneError.conflict("the SOA record (\(soa.file):\(soa.line)) is generic rdata semailctl cannot read")
         }
         let digits = Array(String(new, radix: 16)), padded = Array(repeating: "0", count: 8 - digits.count) + digits
@@ -280,7 +338,9 @@ public enum ZoneEdit {
     /// Applies splices (non-overlapping) to `bytes`.
     public static func apply(_ splices: [ZoneSplice], to bytes: [UInt8]) -> [UInt8] {
         var out = bytes
-        for s in splices.sorted(by: { ($0.range.lowerBound, $0.range.upperBound) > ($1.range.lowerBound, $1.range.upperBound) }) {
+        for s in splices.sorted(by: {
+            ($0.range.lowerBound, $0.range.upperBound) > ($1.range.lowerBound, $1.range.upperBound)
+        }) {
             out.replaceSubrange(s.range, with: s.bytes)
         }
         return out

@@ -18,11 +18,11 @@ public struct ZoneToken: Sendable, Equatable {
 /// One resource record as read (names made absolute, inherited owner, TTL
 /// and class filled in).
 public struct ZoneRecord: Sendable, Equatable, Codable {
-    public var owner: String        // absolute, as written (case kept), with the trailing dot
+    public var owner: String  // absolute, as written (case kept), with the trailing dot
     public var ttl: UInt32
     public var rrclass: String
-    public var type: String         // upper case
-    public var rdata: [String]      // tokens as written (quoted strings keep their quotes)
+    public var type: String  // upper case
+    public var rdata: [String]  // tokens as written (quoted strings keep their quotes)
     public var file: String
     public var line: Int
     /// Inside the block this tool manages.
@@ -50,14 +50,14 @@ public struct ZoneRecord: Sendable, Equatable, Codable {
 /// bytes. Edits are byte splices (see `ZoneEdit`), never a re-serialisation.
 public struct ZoneFile: Sendable {
     public enum Kind: Sendable, Equatable {
-        case blank                     // empty or comment-only line
-        case directive(String)         // $ORIGIN, $TTL, $INCLUDE, $GENERATE
-        case record(Int)               // index into `records`
+        case blank  // empty or comment-only line
+        case directive(String)  // $ORIGIN, $TTL, $INCLUDE, $GENERATE
+        case record(Int)  // index into `records`
         case managedBegin, managedEnd
     }
     public struct Entry: Sendable {
         public var kind: Kind
-        public var range: Range<Int>   // whole physical lines, newline included
+        public var range: Range<Int>  // whole physical lines, newline included
         public var line: Int
         public var tokens: [ZoneToken]
         /// The owner was omitted (the line starts with a blank).
@@ -68,7 +68,7 @@ public struct ZoneFile: Sendable {
     public static let managedEndMarker = "; semailctl:end"
 
     public let path: String
-    public let origin: String          // absolute, trailing dot, lowercased
+    public let origin: String  // absolute, trailing dot, lowercased
     public let bytes: [UInt8]
     public private(set) var entries: [Entry] = []
     public private(set) var records: [ZoneRecord] = []
@@ -86,10 +86,14 @@ public struct ZoneFile: Sendable {
     /// `baseDir` when relative: named's `directory`) and their records
     /// added, marked `included`.
     public init(bytes: [UInt8], origin: String, path: String = "<zone>", baseDir: String? = nil) throws {
-        try self.init(bytes: bytes, origin: origin, path: path, baseDir: baseDir, includeDepth: 0, defaultTTL: nil, lastTTL: nil)
+        try self.init(
+            bytes: bytes, origin: origin, path: path, baseDir: baseDir, includeDepth: 0, defaultTTL: nil, lastTTL: nil)
     }
 
-    init(bytes: [UInt8], origin: String, path: String, baseDir: String?, includeDepth: Int, defaultTTL: UInt32?, lastTTL: UInt32?) throws {
+    init(
+        bytes: [UInt8], origin: String, path: String, baseDir: String?, includeDepth: Int, defaultTTL: UInt32?,
+        lastTTL: UInt32?
+    ) throws {
         self.path = path
         self.origin = ZoneName.absolute(origin.lowercased())
         self.bytes = bytes
@@ -100,14 +104,20 @@ public struct ZoneFile: Sendable {
         defer { endDefaultTTL = state.defaultTTL; endLastTTL = state.lastTTL }
         var inManaged = false
         while let raw = try p.nextEntry() {
-            var entry = Entry(kind: .blank, range: raw.range, line: raw.line, tokens: raw.tokens, inheritsOwner: raw.inheritsOwner)
+            var entry = Entry(
+                kind: .blank, range: raw.range, line: raw.line, tokens: raw.tokens, inheritsOwner: raw.inheritsOwner)
             if raw.tokens.isEmpty {
-                let lineText = String(decoding: bytes[raw.range], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                let lineText = String(decoding: bytes[raw.range], as: UTF8.self).trimmingCharacters(
+                    in: .whitespacesAndNewlines)
                 if lineText.hasPrefix(Self.managedBeginMarker) {
-                    guard !inManaged else { throw ZoneParseError(file: path, line: raw.line, message: "nested managed block") }
+                    guard !inManaged else {
+                        throw ZoneParseError(file: path, line: raw.line, message: "nested managed block")
+                    }
                     entry.kind = .managedBegin; inManaged = true
                 } else if lineText.hasPrefix(Self.managedEndMarker) {
-                    guard inManaged else { throw ZoneParseError(file: path, line: raw.line, message: "managed block end without begin") }
+                    guard inManaged else {
+                        throw ZoneParseError(file: path, line: raw.line, message: "managed block end without begin")
+                    }
                     entry.kind = .managedEnd; inManaged = false
                 }
                 entries.append(entry)
@@ -122,12 +132,16 @@ public struct ZoneFile: Sendable {
                     let args = raw.tokens.dropFirst().map(\.text)
                     let file = args[0].hasPrefix("/") ? args[0] : "\(baseDir ?? ".")/\(args[0])"
                     let incOrigin = args.count > 1 ? ZoneName.resolve(args[1], origin: state.origin) : state.origin
-                    guard includeDepth < 8 else { throw ZoneParseError(file: path, line: raw.line, message: "$INCLUDE nested too deeply") }
+                    guard includeDepth < 8 else {
+                        throw ZoneParseError(file: path, line: raw.line, message: "$INCLUDE nested too deeply")
+                    }
                     guard let data = FileManager.default.contents(atPath: file) else {
                         throw ZoneParseError(file: path, line: raw.line, message: "$INCLUDE \(file): cannot read it")
                     }
-                    var inc = try ZoneFile(bytes: Array(data), origin: incOrigin, path: file,
-                                           baseDir: baseDir, includeDepth: includeDepth + 1, defaultTTL: state.defaultTTL, lastTTL: state.lastTTL)
+                    var inc = try ZoneFile(
+                        bytes: Array(data), origin: incOrigin, path: file,
+                        baseDir: baseDir, includeDepth: includeDepth + 1, defaultTTL: state.defaultTTL,
+                        lastTTL: state.lastTTL)
                     // As in named (BIND's load context holds the TTLs, not the
                     // include's): its $TTL and last TTL carry on after it; the
                     // origin and the owner to inherit do not.
@@ -147,16 +161,23 @@ public struct ZoneFile: Sendable {
             recordEntry.append(entries.count)
             entries.append(entry)
         }
-        if inManaged { throw ZoneParseError(file: path, line: p.line, message: "managed block not closed (\(Self.managedEndMarker) missing)") }
+        if inManaged {
+            throw ZoneParseError(
+                file: path, line: p.line, message: "managed block not closed (\(Self.managedEndMarker) missing)")
+        }
     }
 
     /// Reads and parses a file. Relative `$INCLUDE`s are read from
     /// `includeBase` (named's `directory`), else from the file's directory.
     public static func read(path: String, origin: String, includeBase: String? = nil) throws -> ZoneFile {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ZoneParseError(file: path, line: 0, message: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
+            throw ZoneParseError(
+                file: path, line: 0,
+                message: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
         }
-        return try ZoneFile(bytes: Array(data), origin: origin, path: path, baseDir: includeBase ?? (path as NSString).deletingLastPathComponent)
+        return try ZoneFile(
+            bytes: Array(data), origin: origin, path: path,
+            baseDir: includeBase ?? (path as NSString).deletingLastPathComponent)
     }
 
     /// The SOA record of the zone apex (the first, when a file repeats it
@@ -187,10 +208,14 @@ struct ParseState {
             guard args.count == 1 else { throw fail("$ORIGIN takes one domain name") }
             origin = ZoneName.resolve(args[0].text, origin: origin).lowercased()
         case "$TTL":
-            guard args.count == 1, let t = ZoneTTL.parse(args[0].text) else { throw fail("$TTL takes one TTL (seconds, or units such as 1h30m)") }
+            guard args.count == 1, let t = ZoneTTL.parse(args[0].text) else {
+                throw fail("$TTL takes one TTL (seconds, or units such as 1h30m)")
+            }
             defaultTTL = t
         case "$INCLUDE":
-            guard args.count == 1 || args.count == 2 else { throw fail("$INCLUDE takes a file name and an optional origin") }
+            guard args.count == 1 || args.count == 2 else {
+                throw fail("$INCLUDE takes a file name and an optional origin")
+            }
         case "$GENERATE":
             guard args.count >= 4 else { throw fail("$GENERATE takes a range, an owner, a type and rdata") }
         default:
@@ -218,11 +243,13 @@ struct ParseState {
             if ttl == nil, !t.quoted, let v = ZoneTTL.parse(t.text) { ttl = v; continue }
             if rrclass == nil, !t.quoted, let c = ZoneRecordType.rrclass(t.text) { rrclass = c; continue }
             written = ZoneRecordType.upper(t.text)
-            guard !t.quoted, ZoneRecordType.isMnemonic(written!) else { throw fail("expected a record type, found \(ZoneName.shown(t.text))") }
+            guard !t.quoted, ZoneRecordType.isMnemonic(written!) else {
+                throw fail("expected a record type, found \(ZoneName.shown(t.text))")
+            }
             break
         }
         guard let written else { throw fail("a record needs a type (A, MX, ...) after the owner, TTL and class") }
-        let type = ZoneRecordType.canonical(written)   // TYPE15 is MX
+        let type = ZoneRecordType.canonical(written)  // TYPE15 is MX
         var rdata = tokens.map(\.text)
         let rdataRanges = tokens.map(\.range)
         var generic = false
@@ -234,15 +261,24 @@ struct ParseState {
         }
         try ZoneRecordType.checkRData(type, rdata, fail: fail)
         let effectiveTTL: UInt32
-        if let ttl { effectiveTTL = ttl } else if let d = defaultTTL { effectiveTTL = d } else if let l = lastTTL { effectiveTTL = l }
-        else if type == "SOA", rdata.count == 7, let m = ZoneTTL.parse(rdata[6]) { effectiveTTL = m }
-        else { throw fail("no TTL: give the record a TTL or put $TTL before it") }
+        if let ttl {
+            effectiveTTL = ttl
+        } else if let d = defaultTTL {
+            effectiveTTL = d
+        } else if let l = lastTTL {
+            effectiveTTL = l
+        } else if type == "SOA", rdata.count == 7, let m = ZoneTTL.parse(rdata[6]) {
+            effectiveTTL = m
+        } else {
+            throw fail("no TTL: give the record a TTL or put $TTL before it")
+        }
         if ttl != nil { lastTTL = ttl }
         lastOwner = owner
         if let rrclass { lastClass = rrclass }
-        return ZoneRecord(owner: owner, ttl: effectiveTTL, rrclass: rrclass ?? lastClass, type: type, rdata: rdata,
-                          file: path, line: raw.line, managed: false, included: false,
-                          origin: origin, rdataRanges: rdataRanges, generic: generic, key: ZoneRecordType.lower(owner))
+        return ZoneRecord(
+            owner: owner, ttl: effectiveTTL, rrclass: rrclass ?? lastClass, type: type, rdata: rdata,
+            file: path, line: raw.line, managed: false, included: false,
+            origin: origin, rdataRanges: rdataRanges, generic: generic, key: ZoneRecordType.lower(owner))
     }
 }
 
@@ -271,7 +307,8 @@ struct Parser {
             case 0x0A:  // newline
                 pos += 1; line += 1
                 if depth == 0 {
-                    return RawEntry(range: start..<pos, line: startLine, tokens: tokens, inheritsOwner: inherits && !tokens.isEmpty)
+                    return RawEntry(
+                        range: start..<pos, line: startLine, tokens: tokens, inheritsOwner: inherits && !tokens.isEmpty)
                 }
             case 0x20, 0x09, 0x0D: pos += 1
             case 0x3B:  // ; comment to end of line
@@ -292,19 +329,29 @@ struct Parser {
                     if q == 0x22 { break }
                 }
                 guard pos <= bytes.count else { throw fail("unterminated quoted string", tLine) }
-                tokens.append(ZoneToken(text: String(decoding: bytes[tStart..<pos], as: UTF8.self), range: tStart..<pos, quoted: true))
+                tokens.append(
+                    ZoneToken(
+                        text: String(decoding: bytes[tStart..<pos], as: UTF8.self), range: tStart..<pos, quoted: true))
             default:
                 let tStart = pos
                 while pos < bytes.count {
                     let b = bytes[pos]
                     if b == 0x5C {  // escape: the next byte is part of the token
-                        guard pos + 1 < bytes.count, bytes[pos + 1] != 0x0A else { throw fail("a backslash at the end of a line", line) }
+                        guard pos + 1 < bytes.count, bytes[pos + 1] != 0x0A else {
+                            throw fail("a backslash at the end of a line", line)
+                        }
                         pos += 2; continue
                     }
-                    if b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x3B || b == 0x28 || b == 0x29 || b == 0x22 { break }
+                    if b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x3B || b == 0x28 || b == 0x29
+                        || b == 0x22
+                    {
+                        break
+                    }
                     pos += 1
                 }
-                tokens.append(ZoneToken(text: String(decoding: bytes[tStart..<pos], as: UTF8.self), range: tStart..<pos, quoted: false))
+                tokens.append(
+                    ZoneToken(
+                        text: String(decoding: bytes[tStart..<pos], as: UTF8.self), range: tStart..<pos, quoted: false))
             }
         }
         if depth > 0 { throw fail("'(' is never closed", parenLine) }

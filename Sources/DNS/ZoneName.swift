@@ -1,7 +1,9 @@
 /// Domain names in master-file syntax.
 public enum ZoneName {
     /// `name` with a trailing dot.
-    public static func absolute(_ name: String) -> String { name.hasSuffix(".") && !isEscapedDot(name) ? name : name + "." }
+    public static func absolute(_ name: String) -> String {
+        name.hasSuffix(".") && !isEscapedDot(name) ? name : name + "."
+    }
 
     /// Whether the final dot is escaped (`a\.`), so the name is relative.
     static func isEscapedDot(_ name: String) -> Bool {
@@ -29,7 +31,11 @@ public enum ZoneName {
     public static func shown(_ s: String) -> String {
         var out = "\""
         for c in s.unicodeScalars.prefix(80) {
-            if c.value < 0x20 || c.value == 0x7f { out += "\\x" + String(c.value, radix: 16) } else { out.unicodeScalars.append(c) }
+            if c.value < 0x20 || c.value == 0x7f {
+                out += "\\x" + String(c.value, radix: 16)
+            } else {
+                out.unicodeScalars.append(c)
+            }
         }
         return out + "\""
     }
@@ -45,10 +51,19 @@ public enum ZoneName {
         guard d.utf8.count <= 253 else { throw ZoneError.invalidInput("\(what) \(shown(s)) is longer than 253 bytes") }
         for label in d.split(separator: ".", omittingEmptySubsequences: false) {
             guard !label.isEmpty else { throw ZoneError.invalidInput("\(what) \(shown(s)) has an empty label") }
-            guard label.utf8.count <= 63 else { throw ZoneError.invalidInput("\(what) \(shown(s)): the label \(shown(String(label.prefix(20))))… is longer than 63 bytes") }
+            guard label.utf8.count <= 63 else {
+                throw ZoneError.invalidInput(
+                    "\(what) \(shown(s)): the label \(shown(String(label.prefix(20))))… is longer than 63 bytes")
+            }
             guard label.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }),
-                  label.first != "-", label.last != "-" else {
-                throw ZoneError.invalidInput("\(what) \(shown(s)) may hold only letters, digits and hyphens (not at a label's start or end), in dot-separated labels")
+                label.first != "-", label.last != "-"
+            else {
+                throw ZoneError.invalidInput(
+                    """
+                    \(what) \(shown(s)) may hold only letters, digits and hyphens (not at a label's start or end), \
+                    in dot-separated labels
+                    """
+                )
             }
         }
         return d + "."
@@ -104,11 +119,19 @@ public enum ZoneRecordType {
     }
 
     /// `s` in upper/lower case, without copying when it already is.
-    static func upper(_ s: String) -> String { s.utf8.contains(where: { $0 >= 0x61 && $0 <= 0x7A }) ? s.uppercased() : s }
-    static func lower(_ s: String) -> String { s.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? s.lowercased() : s }
-    public static let known: Set<String> = ["SOA", "NS", "A", "AAAA", "MX", "CNAME", "TXT", "SRV", "CAA", "PTR", "SPF", "DNAME"]
-    static let numbers: [String: String] = ["TYPE1": "A", "TYPE2": "NS", "TYPE5": "CNAME", "TYPE6": "SOA", "TYPE12": "PTR", "TYPE15": "MX",
-                                            "TYPE16": "TXT", "TYPE28": "AAAA", "TYPE33": "SRV", "TYPE39": "DNAME", "TYPE99": "SPF", "TYPE257": "CAA"]
+    static func upper(_ s: String) -> String {
+        s.utf8.contains(where: { $0 >= 0x61 && $0 <= 0x7A }) ? s.uppercased() : s
+    }
+    static func lower(_ s: String) -> String {
+        s.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? s.lowercased() : s
+    }
+    public static let known: Set<String> = [
+        "SOA", "NS", "A", "AAAA", "MX", "CNAME", "TXT", "SRV", "CAA", "PTR", "SPF", "DNAME"
+    ]
+    static let numbers: [String: String] = [
+        "TYPE1": "A", "TYPE2": "NS", "TYPE5": "CNAME", "TYPE6": "SOA", "TYPE12": "PTR", "TYPE15": "MX",
+        "TYPE16": "TXT", "TYPE28": "AAAA", "TYPE33": "SRV", "TYPE39": "DNAME", "TYPE99": "SPF", "TYPE257": "CAA"
+    ]
 
     /// The mnemonic of a `TYPEnn` name for a type of `known` (RFC 3597 §5), else `s`.
     static func canonical(_ s: String) -> String { s.hasPrefix("TYPE") ? numbers[s] ?? s : s }
@@ -121,15 +144,21 @@ public enum ZoneRecordType {
     }
 
     static func checkRData(_ type: String, _ r: [String], fail: (String) -> ZoneParseError) throws {
-        func count(_ n: Int, _ what: String) throws { guard r.count == n else { throw fail("\(type) needs \(what), found \(r.count) field(s)") } }
+        func count(_ n: Int, _ what: String) throws {
+            guard r.count == n else { throw fail("\(type) needs \(what), found \(r.count) field(s)") }
+        }
         func number(_ i: Int, _ what: String, max: UInt64 = 65535) throws {
-            guard let v = UInt64(r[i]), v <= max else { throw fail("\(type) \(what) must be a number up to \(max), found \(ZoneName.shown(r[i]))") }
+            guard let v = UInt64(r[i]), v <= max else {
+                throw fail("\(type) \(what) must be a number up to \(max), found \(ZoneName.shown(r[i]))")
+            }
         }
         switch type {
         case "SOA":
             try count(7, "MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM")
             try number(2, "serial", max: UInt64(UInt32.max))
-            for i in 3..<7 where ZoneTTL.parse(r[i]) == nil { throw fail("SOA timer \(ZoneName.shown(r[i])) is not a time value") }
+            for i in 3..<7 where ZoneTTL.parse(r[i]) == nil {
+                throw fail("SOA timer \(ZoneName.shown(r[i])) is not a time value")
+            }
         case "MX": try count(2, "PREFERENCE EXCHANGE"); try number(0, "preference")
         case "SRV": try count(4, "PRIORITY WEIGHT PORT TARGET"); for i in 0..<3 { try number(i, "field \(i + 1)") }
         case "A":
@@ -147,7 +176,7 @@ public enum ZoneRecordType {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 public enum IPAddress {

@@ -2,8 +2,8 @@ import CShims
 import Core
 import Foundation
 #if canImport(Glibc)
-import Glibc
-import Synchronization
+    import Glibc
+    import Synchronization
 #endif
 
 /// Runs a program (the project's one process runner is passed in, so this
@@ -26,9 +26,13 @@ public struct ZoneSettings: Sendable {
     /// (and the check runs, `named-checkzone -w`). nil: the zone file's
     /// directory.
     public var directory: String?
-    public init(zone: String, file: String, checkzone: String = "/usr/bin/named-checkzone", rndc: [String], dynamic: Bool = false,
-                directory: String? = nil) {
-        self.zone = zone; self.file = file; self.checkzone = checkzone; self.rndc = rndc; self.dynamic = dynamic; self.directory = directory
+    public init(
+        zone: String, file: String, checkzone: String = "/usr/bin/named-checkzone", rndc: [String],
+        dynamic: Bool = false,
+        directory: String? = nil
+    ) {
+        self.zone = zone; self.file = file; self.checkzone = checkzone; self.rndc = rndc; self.dynamic = dynamic;
+        self.directory = directory
     }
 }
 
@@ -56,7 +60,9 @@ public struct ZoneStore: Sendable {
     var includeBase: String { settings.directory ?? dir }
 
     public func read() throws -> ZoneFile {
-        do { return try ZoneFile.read(path: settings.file, origin: settings.zone, includeBase: includeBase) } catch let e as ZoneParseError {
+        do { return try ZoneFile.read(path: settings.file, origin: settings.zone, includeBase: includeBase) } catch let
+            e as ZoneParseError
+        {
             throw ZoneError.parse(e)
         }
     }
@@ -67,7 +73,9 @@ public struct ZoneStore: Sendable {
     /// Nothing to change: nothing written, serial kept, no reload.
     public func edit(now: Date = Date(), _ change: (ZoneFile) throws -> [ZoneSplice]) throws -> ZoneEditResult {
         let lock: FileLock
-        do { lock = try FileLock(path: settings.file + ".semail-lock") } catch let e as FileError { throw ZoneError.io(e.message) }
+        do { lock = try FileLock(path: settings.file + ".semail-lock") } catch let e as FileError {
+            throw ZoneError.io(e.message)
+        }
         defer { lock.release() }
         let dynamic = isDynamic
         if dynamic { try rndc("freeze") }
@@ -76,15 +84,20 @@ public struct ZoneStore: Sendable {
 
         let zone = dynamic ? try readFrozen() : try read()
         let splices = try change(zone)
-        guard !splices.isEmpty else { return ZoneEditResult(changed: false, oldSerial: zone.soa.flatMap { UInt32($0.rdata[2]) }) }
+        guard !splices.isEmpty else {
+            return ZoneEditResult(changed: false, oldSerial: zone.soa.flatMap { UInt32($0.rdata[2]) })
+        }
         let (serial, old, new) = try ZoneEdit.bumpSerial(zone, now: now)
         let all = splices + serial
         let bytes = ZoneEdit.apply(all, to: zone.bytes)
         // What we insert must read back as records (named-checkzone then
         // checks the whole file).
         let inserted: ZoneFile
-        do { inserted = try ZoneFile(bytes: splices.filter { $0.bytes.contains(0x0A) }.flatMap(\.bytes), origin: settings.zone, path: settings.file) }
-        catch let e as ZoneParseError { throw ZoneError.parse(e) }
+        do {
+            inserted = try ZoneFile(
+                bytes: splices.filter { $0.bytes.contains(0x0A) }.flatMap(\.bytes), origin: settings.zone,
+                path: settings.file)
+        } catch let e as ZoneParseError { throw ZoneError.parse(e) }
         try install(bytes, old: zone.bytes, splices: all, added: inserted.records)
         do {
             if dynamic { try rndc("thaw"); thawed = true } else { try rndc("reload") }
@@ -106,9 +119,16 @@ public struct ZoneStore: Sendable {
             let served = status.split(separator: "\n").first { $0.hasPrefix("serial:") }
                 .flatMap { UInt32($0.dropFirst("serial:".count).trimmingCharacters(in: .whitespaces)) }
             let zone = try read()
-            if let served, let soa = zone.soa, UInt32(soa.rdata[2]) == served { return zone }  // the first; named wrote them all
+            // the first; named wrote them all
+            if let served, let soa = zone.soa, UInt32(soa.rdata[2]) == served { return zone }
             guard Date() < deadline else {
-                throw ZoneError.io("named did not write the frozen zone \(settings.zone) to \(settings.file) in \(Int(timeout)) s (it serves serial \(served.map(String.init) ?? "?"), the file has \(zone.soa?.rdata[2] ?? "none"))")
+                throw ZoneError.io(
+                    """
+                    named did not write the frozen zone \(settings.zone) to \(settings.file) in \(Int(timeout)) s \
+                    (it serves serial \(served.map(String.init) ?? "?"), the file has \
+                    \(zone.soa?.rdata[2] ?? "none"))
+                    """
+                )
             }
             usleep(50_000)
         }
@@ -116,10 +136,12 @@ public struct ZoneStore: Sendable {
 
     @discardableResult
     func rndc(_ verb: String) throws -> String {
-        let argv = settings.rndc + [verb, settings.zone.hasSuffix(".") ? String(settings.zone.dropLast()) : settings.zone]
+        let argv =
+            settings.rndc + [verb, settings.zone.hasSuffix(".") ? String(settings.zone.dropLast()) : settings.zone]
         let r = runner.runCommand(argv)
         guard r.status == 0 else {
-            throw ZoneError.rndc(command: argv.joined(separator: " "), output: r.output.trimmingCharacters(in: .whitespacesAndNewlines))
+            throw ZoneError.rndc(
+                command: argv.joined(separator: " "), output: r.output.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return r.output
     }
@@ -130,7 +152,9 @@ public struct ZoneStore: Sendable {
     func install(_ bytes: [UInt8], old: [UInt8], splices: [ZoneSplice] = [], added: [ZoneRecord] = []) throws {
         let base = (settings.file as NSString).lastPathComponent
         let tmp = "\(dir)/.\(base).semail-\(getpid())"
-        do { try AtomicFile.writeTemp(tmp, bytes, like: settings.file) } catch let e as FileError { throw ZoneError.io(e.message) }
+        do { try AtomicFile.writeTemp(tmp, bytes, like: settings.file) } catch let e as FileError {
+            throw ZoneError.io(e.message)
+        }
         var keepTmp = false
         defer { if !keepTmp { unlink(tmp) } }
         try check(tmp, bytes: bytes, old: old, splices: splices, added: added)
@@ -138,13 +162,16 @@ public struct ZoneStore: Sendable {
         unlink(prevTmp)
         // No .prev, no install: a failed reload must be able to put the old file back.
         guard link(settings.file, prevTmp) == 0 else {
-            throw ZoneError.io("cannot keep the previous version as \(settings.file).prev: \(String(cString: strerror(errno)))")
+            throw ZoneError.io(
+                "cannot keep the previous version as \(settings.file).prev: \(String(cString: strerror(errno)))")
         }
         guard rename(prevTmp, settings.file + ".prev") == 0 else {
             let e = errno; unlink(prevTmp)
             throw ZoneError.io("cannot keep \(settings.file).prev: \(String(cString: strerror(e)))")
         }
-        guard rename(tmp, settings.file) == 0 else { throw ZoneError.io("cannot replace \(settings.file): \(String(cString: strerror(errno)))") }
+        guard rename(tmp, settings.file) == 0 else {
+            throw ZoneError.io("cannot replace \(settings.file): \(String(cString: strerror(errno)))")
+        }
         keepTmp = true
         AtomicFile.syncDirectory(dir)
     }
@@ -155,7 +182,12 @@ public struct ZoneStore: Sendable {
         let tmp = "\(dir)/.\(base).restore.semail-\(getpid())"
         unlink(tmp)
         guard link(settings.file + ".prev", tmp) == 0, rename(tmp, settings.file) == 0 else {
-            throw ZoneError.io("could not put \(settings.file).prev back in place: \(String(cString: strerror(errno))); restore it by hand")
+            throw ZoneError.io(
+                """
+                could not put \(settings.file).prev back in place: \(String(cString: strerror(errno))); restore it \
+                by hand
+                """
+            )
         }
         AtomicFile.syncDirectory(dir)
     }
@@ -164,7 +196,9 @@ public struct ZoneStore: Sendable {
     /// (check-names fail; named's other defaults), run in named's directory.
     func checkArgv(_ file: String) -> [String] {
         var isDir: ObjCBool = false
-        let w = FileManager.default.fileExists(atPath: includeBase, isDirectory: &isDir) && isDir.boolValue ? ["-w", includeBase] : []
+        let w =
+            FileManager.default.fileExists(atPath: includeBase, isDirectory: &isDir) && isDir.boolValue
+            ? ["-w", includeBase] : []
         return [settings.checkzone, "-k", "fail"] + w + [settings.zone, file]
     }
 
@@ -181,15 +215,21 @@ public struct ZoneStore: Sendable {
                 throw ZoneError.alreadyFailing(output: before.output.trimmingCharacters(in: .whitespacesAndNewlines))
             }
             let map = LineMap(old: old, new: bytes, splices: splices)
-            throw ZoneError.checkFailed(record: map.culprit(r.output, tmp: tmp, file: settings.file, added: added),
-                                        output: map.rewrite(r.output, tmp: tmp, file: settings.file))
+            throw ZoneError.checkFailed(
+                record: map.culprit(r.output, tmp: tmp, file: settings.file, added: added),
+                output: map.rewrite(r.output, tmp: tmp, file: settings.file))
         }
-        for line in r.output.split(separator: "\n") where line.contains("/MX '") && line.hasSuffix("is a CNAME (illegal)") {
-            guard let slash = line.range(of: "/MX '"), let colon = line[..<slash.lowerBound].range(of: ": ", options: .backwards) else { continue }
+        for line in r.output.split(separator: "\n")
+        where line.contains("/MX '") && line.hasSuffix("is a CNAME (illegal)") {
+            guard let slash = line.range(of: "/MX '"),
+                let colon = line[..<slash.lowerBound].range(of: ": ", options: .backwards)
+            else { continue }
             let owner = ZoneName.absolute(String(line[colon.upperBound..<slash.lowerBound]).lowercased())
             if let mx = added.first(where: { $0.type == "MX" && $0.key == owner }) {
-                throw ZoneError.checkFailed(record: "the record `\(mx.owner) \(mx.ttl) \(mx.rrclass) MX \(mx.rdataText)` this edit adds",
-                                            output: line.trimmingCharacters(in: .whitespaces) + " (an MX must not point at a CNAME, RFC 2181 §10.3)")
+                throw ZoneError.checkFailed(
+                    record: "the record `\(mx.owner) \(mx.ttl) \(mx.rrclass) MX \(mx.rdataText)` this edit adds",
+                    output: line.trimmingCharacters(in: .whitespaces)
+                        + " (an MX must not point at a CNAME, RFC 2181 §10.3)")
             }
         }
     }
@@ -199,7 +239,7 @@ public struct ZoneStore: Sendable {
 /// the file as it is, so a message names the line the administrator sees.
 struct LineMap {
     let old: [UInt8], new: [UInt8]
-    let splices: [ZoneSplice]   // sorted, in old offsets
+    let splices: [ZoneSplice]  // sorted, in old offsets
 
     init(old: [UInt8], new: [UInt8], splices: [ZoneSplice]) {
         self.old = old; self.new = new
@@ -237,11 +277,15 @@ struct LineMap {
     /// The culprit of a failed check: the line its "file:LINE:" names, else
     /// a record the edit adds whose owner the message names.
     func culprit(_ output: String, tmp: String, file: String, added: [ZoneRecord]) -> String? {
-        if let r = output.range(of: tmp + ":"), let n = Int(output[r.upperBound...].prefix { $0.isNumber }), let range = newLine(n) {
-            let text = String(decoding: new[range], as: UTF8.self).trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\t", with: " ")
+        if let r = output.range(of: tmp + ":"), let n = Int(output[r.upperBound...].prefix { $0.isNumber }),
+            let range = newLine(n)
+        {
+            let text = String(decoding: new[range], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+                .replacingOccurrences(of: "\t", with: " ")
             let (line, touched) = origin(of: range)
             guard let line else { return "the line `\(text)` this edit adds" }
-            return "\(file):\(line) `\(text)`" + (touched ? " (a line this edit changes)" : " (a line this edit did not write)")
+            return "\(file):\(line) `\(text)`"
+                + (touched ? " (a line this edit changes)" : " (a line this edit did not write)")
         }
         let lower = output.lowercased()
         if let r = added.first(where: { lower.contains(String($0.key.dropLast()) + "/") }) {

@@ -38,7 +38,8 @@ public struct NewUser: Sendable {
     public var givenName: String?
     public var mail: String?
     public var posix: Bool
-    public init(uid: String, cn: String, sn: String, givenName: String? = nil, mail: String? = nil, posix: Bool = false) {
+    public init(uid: String, cn: String, sn: String, givenName: String? = nil, mail: String? = nil, posix: Bool = false)
+    {
         self.uid = uid; self.cn = cn; self.sn = sn; self.givenName = givenName; self.mail = mail; self.posix = posix
     }
 }
@@ -50,7 +51,9 @@ public struct UserChange: Sendable {
     public var givenName: String?
     public var mail: String?
     public var posix: Bool
-    public init(cn: String? = nil, sn: String? = nil, givenName: String? = nil, mail: String? = nil, posix: Bool = false) {
+    public init(
+        cn: String? = nil, sn: String? = nil, givenName: String? = nil, mail: String? = nil, posix: Bool = false
+    ) {
         self.cn = cn; self.sn = sn; self.givenName = givenName; self.mail = mail; self.posix = posix
     }
 }
@@ -63,9 +66,11 @@ public struct Directory: Sendable {
 
     public init(connection: LDAPConnection, config: Config) { self.connection = connection; self.config = config }
 
-    static let userAttributes = ["uid", "cn", "sn", "givenName", "mail", "uidNumber", "gidNumber",
-                                 "homeDirectory", "userPassword", "sshPublicKey", "objectClass",
-                                 "semailMailbox", "semailVolumeSize"]
+    static let userAttributes = [
+        "uid", "cn", "sn", "givenName", "mail", "uidNumber", "gidNumber",
+        "homeDirectory", "userPassword", "sshPublicKey", "objectClass",
+        "semailMailbox", "semailVolumeSize"
+    ]
 
     public var peopleDN: DN { (try? DN(config.peopleDN)) ?? DN(rdns: []) }
 
@@ -74,11 +79,21 @@ public struct Directory: Sendable {
     public func find(_ uid: String) throws -> LDAPEntry? {
         let uid = try Validate.uid(uid)
         var found: [LDAPEntry] = []
-        try wrap { try connection.search(base: config.peopleDN, filter: .and([.equal("objectClass", "inetOrgPerson"), .equal("uid", uid)]),
-                                         attributes: Self.userAttributes) { found.append($0) } }
+        try wrap {
+            try connection.search(
+                base: config.peopleDN, filter: .and([.equal("objectClass", "inetOrgPerson"), .equal("uid", uid)]),
+                attributes: Self.userAttributes
+            ) { found.append($0) }
+        }
         guard found.count <= 1 else {
-            throw SemailError("ambiguous uid \"\(uid)\"", why: "\(found.count) entries under \(config.peopleDN) have it: \(found.map(\.dn).joined(separator: "; "))",
-                              hint: "remove the duplicates", status: .dataError)
+            throw SemailError(
+                "ambiguous uid \"\(uid)\"",
+                why:
+                    """
+                    \(found.count) entries under \(config.peopleDN) have it: \
+                    \(found.map(\.dn).joined(separator: "; "))
+                    """,
+                hint: "remove the duplicates", status: .dataError)
         }
         return found.first
     }
@@ -89,22 +104,30 @@ public struct Directory: Sendable {
     }
 
     public func noUser(_ uid: String) -> SemailError {
-        SemailError("no user \"\(uid)\"", why: "no inetOrgPerson with that uid under \(config.peopleDN)",
-                    hint: "see `semailctl user list`", status: .failure)
+        SemailError(
+            "no user \"\(uid)\"", why: "no inetOrgPerson with that uid under \(config.peopleDN)",
+            hint: "see `semailctl user list`", status: .failure)
     }
 
     public func list(each: (UserRecord) throws -> Void) throws {
-        try wrap { try connection.search(base: config.peopleDN, filter: .equal("objectClass", "inetOrgPerson"),
-                                         attributes: Self.userAttributes) { try each(UserRecord($0)) } }
+        try wrap {
+            try connection.search(
+                base: config.peopleDN, filter: .equal("objectClass", "inetOrgPerson"),
+                attributes: Self.userAttributes
+            ) { try each(UserRecord($0)) }
+        }
     }
 
     /// The next free uidNumber: one more than the largest in use, at least
     /// `uid_number_min`.
     public func nextUIDNumber() throws -> Int {
         var highest = config.ldap.uidNumberMin - 1
-        try wrap { try connection.search(base: config.ldap.base, filter: .present("uidNumber"), attributes: ["uidNumber"]) { e in
-            if let n = e.first("uidNumber").flatMap({ Int($0) }) { highest = max(highest, n) }
-        } }
+        try wrap {
+            try connection.search(base: config.ldap.base, filter: .present("uidNumber"), attributes: ["uidNumber"]) {
+                e in
+                if let n = e.first("uidNumber").flatMap({ Int($0) }) { highest = max(highest, n) }
+            }
+        }
         return highest + 1
     }
 
@@ -115,20 +138,28 @@ public struct Directory: Sendable {
         let cn = try Validate.text(u.cn, field: "cn")
         let sn = try Validate.text(u.sn, field: "sn")
         let given = try u.givenName.map { try Validate.text($0, field: "given name") }
-        let mail: String? = try u.mail.map { m in let a = try Validate.address(m); return "\(a.local)@\(a.domain)" }
+        let mail: String? = try u.mail.map { m in
+            let a = try Validate.address(m); return "\(a.local)@\(a.domain)"
+        }
         if let existing = try find(uid) {
-            throw SemailError("user \"\(uid)\" already exists", why: "entry \(existing.dn)", hint: "see `semailctl user show \(uid)`", status: .failure)
+            throw SemailError(
+                "user \"\(uid)\" already exists", why: "entry \(existing.dn)", hint: "see `semailctl user show \(uid)`",
+                status: .failure)
         }
         let dn = userDN(uid).description
         var classes = ["top", "inetOrgPerson"]
-        var attrs: [LDAPAttribute] = [.init("uid", strings: [uid]), .init("cn", strings: [cn]), .init("sn", strings: [sn])]
+        var attrs: [LDAPAttribute] = [
+            .init("uid", strings: [uid]), .init("cn", strings: [cn]), .init("sn", strings: [sn])
+        ]
         if let given { attrs.append(.init("givenName", strings: [given])) }
         if let mail { attrs.append(.init("mail", strings: [mail])) }
         if u.posix {
             let n = try nextUIDNumber()
             classes.append("posixAccount")
-            attrs += [.init("uidNumber", strings: ["\(n)"]), .init("gidNumber", strings: ["\(n)"]),
-                      .init("homeDirectory", strings: ["\(config.storage.mailRoot)/\(uid)"])]
+            attrs += [
+                .init("uidNumber", strings: ["\(n)"]), .init("gidNumber", strings: ["\(n)"]),
+                .init("homeDirectory", strings: ["\(config.storage.mailRoot)/\(uid)"])
+            ]
         }
         attrs.insert(.init("objectClass", strings: classes), at: 0)
         let undo = UndoStack()
@@ -153,29 +184,41 @@ public struct Directory: Sendable {
         let cn = try change.cn.map { try Validate.text($0, field: "cn") }
         let sn = try change.sn.map { try Validate.text($0, field: "sn") }
         let given = try change.givenName.map { $0.isEmpty ? "" : try Validate.text($0, field: "given name") }
-        let mail: String? = try change.mail.map { m in let a = try Validate.address(m); return "\(a.local)@\(a.domain)" }
+        let mail: String? = try change.mail.map { m in
+            let a = try Validate.address(m); return "\(a.local)@\(a.domain)"
+        }
         guard let e = try find(uid) else { throw noUser(uid) }
         var mods: [LDAPModification] = []
         if let cn { mods.append(.replace("cn", [cn])) }
         if let sn { mods.append(.replace("sn", [sn])) }
         if let given {
-            if !given.isEmpty { mods.append(.replace("givenName", [given])) } else if e.first("givenName") != nil { mods.append(.delete("givenName")) }
+            if !given.isEmpty {
+                mods.append(.replace("givenName", [given]))
+            } else if e.first("givenName") != nil {
+                mods.append(.delete("givenName"))
+            }
         }
         if let mail {
             // The mailbox's own value stays: `mail` holds it beside the one given here.
             let box = e.first("semailMailbox")?.lowercased()
             var want = e.strings("mail").filter { $0.lowercased() == box }
             if !want.contains(where: { $0.lowercased() == mail }) { want.append(mail) }
-            if Set(want.map { $0.lowercased() }) != Set(e.strings("mail").map { $0.lowercased() }) { mods.append(.replace("mail", want)) }
+            if Set(want.map { $0.lowercased() }) != Set(e.strings("mail").map { $0.lowercased() }) {
+                mods.append(.replace("mail", want))
+            }
         }
         if change.posix {
             if e.strings("objectClass").contains(where: { $0.lowercased() == "posixaccount" }) {
-                throw SemailError("\(uid) is already a posixAccount", why: "uidNumber \(e.first("uidNumber") ?? "?")", hint: "see `semailctl user show \(uid)`",
-                                  status: .failure)
+                throw SemailError(
+                    "\(uid) is already a posixAccount", why: "uidNumber \(e.first("uidNumber") ?? "?")",
+                    hint: "see `semailctl user show \(uid)`",
+                    status: .failure)
             }
             let n = try nextUIDNumber()
-            mods += [.add("objectClass", ["posixAccount"]), .replace("uidNumber", ["\(n)"]), .replace("gidNumber", ["\(n)"]),
-                     .replace("homeDirectory", ["\(config.storage.mailRoot)/\(uid)"])]
+            mods += [
+                .add("objectClass", ["posixAccount"]), .replace("uidNumber", ["\(n)"]), .replace("gidNumber", ["\(n)"]),
+                .replace("homeDirectory", ["\(config.storage.mailRoot)/\(uid)"])
+            ]
         }
         guard !mods.isEmpty else { return UserRecord(e) }
         try wrap { try connection.modify(e.dn, mods) }
@@ -195,15 +238,22 @@ public struct Directory: Sendable {
         // could not read themselves (self-service runs as root).
         let checked = try keys.enumerated().map { i, k in
             guard let ok = Validate.sshPublicKey(k) else {
-                throw SemailError("key \(i + 1) of \(keys.count) is not a valid SSH public key",
-                                  why: "expected one line \"TYPE BASE64 [comment]\" (ssh-ed25519, ssh-rsa, ecdsa-sha2-*), without options",
-                                  status: .usage)
+                throw SemailError(
+                    "key \(i + 1) of \(keys.count) is not a valid SSH public key",
+                    why:
+                        """
+                        expected one line \"TYPE BASE64 [comment]\" (ssh-ed25519, ssh-rsa, ecdsa-sha2-*), without \
+                        options
+                        """,
+                    status: .usage)
             }
             return ok
         }
         guard let e = try find(uid) else { throw noUser(uid) }
         var mods: [LDAPModification] = []
-        if !e.strings("objectClass").contains(where: { $0.lowercased() == "ldappublickey" }) { mods.append(.add("objectClass", ["ldapPublicKey"])) }
+        if !e.strings("objectClass").contains(where: { $0.lowercased() == "ldappublickey" }) {
+            mods.append(.add("objectClass", ["ldapPublicKey"]))
+        }
         mods.append(checked.isEmpty ? .delete("sshPublicKey") : .replace("sshPublicKey", checked))
         if checked.isEmpty && e.strings("sshPublicKey").isEmpty { return UserRecord(e) }
         try wrap { try connection.modify(e.dn, mods) }
@@ -220,7 +270,8 @@ public struct Directory: Sendable {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size <= 1 << 20 else {
-            throw SemailError("cannot use \(path) as a key file", why: "it is not a regular file of at most 1 MiB", status: .usage)
+            throw SemailError(
+                "cannot use \(path) as a key file", why: "it is not a regular file of at most 1 MiB", status: .usage)
         }
         let d = FileHandle(fileDescriptor: fd, closeOnDealloc: false).readDataToEndOfFile()
         return String(decoding: d, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
@@ -237,14 +288,20 @@ public struct Directory: Sendable {
     /// connection.
     public func checkPassword(_ uid: String, _ password: Secret) throws {
         guard !password.isEmpty else {
-            throw SemailError("empty password for \"\(uid)\"", why: "an empty password is never sent (it would be an unauthenticated bind, RFC 4513 §5.1.2)",
-                              status: .usage)
+            throw SemailError(
+                "empty password for \"\(uid)\"",
+                why: "an empty password is never sent (it would be an unauthenticated bind, RFC 4513 §5.1.2)",
+                status: .usage)
         }
         let u = try user(uid)
         let c = try DirectoryServer.connect(config.ldap)
         defer { c.close() }
-        do { try c.bind(dn: u.dn, password: password.bytes) } catch let e as LDAPError where e.code == .invalidCredentials {
-            throw SemailError("wrong password for \"\(uid)\"", why: "the directory refused the bind as \(u.dn)", status: .noPermission)
+        do { try c.bind(dn: u.dn, password: password.bytes) } catch let e as LDAPError
+            where e.code == .invalidCredentials
+        {
+            throw SemailError(
+                "wrong password for \"\(uid)\"", why: "the directory refused the bind as \(u.dn)", status: .noPermission
+            )
         }
     }
 

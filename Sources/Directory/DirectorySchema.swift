@@ -20,37 +20,37 @@ public struct DirectorySchema: Sendable {
 }
 
 private let openSSHLPKText = """
-# openssh-lpk schema, cn=config form. Generated from schema/openssh-lpk.schema by
-# scripts/schema-ldif.sh (slaptest, as Debian's /etc/ldap/schema/*.ldif).
-# Load it with: ldapadd -Y EXTERNAL -H ldapi:/// -f openssh-lpk.ldif
-dn: cn=openssh-lpk,cn=schema,cn=config
-objectClass: olcSchemaConfig
-cn: openssh-lpk
-olcAttributeTypes: ( 1.3.6.1.4.1.24552.500.1.1.1.13 NAME 'sshPublicKey' DESC '
- MANDATORY: OpenSSH Public key' EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1
- 466.115.121.1.40 )
-olcObjectClasses: ( 1.3.6.1.4.1.24552.500.1.1.2.0 NAME 'ldapPublicKey' DESC 'M
- ANDATORY: OpenSSH LPK objectclass' SUP top AUXILIARY MAY ( sshPublicKey $ uid
-  ) )
+    # openssh-lpk schema, cn=config form. Generated from schema/openssh-lpk.schema by
+    # scripts/schema-ldif.sh (slaptest, as Debian's /etc/ldap/schema/*.ldif).
+    # Load it with: ldapadd -Y EXTERNAL -H ldapi:/// -f openssh-lpk.ldif
+    dn: cn=openssh-lpk,cn=schema,cn=config
+    objectClass: olcSchemaConfig
+    cn: openssh-lpk
+    olcAttributeTypes: ( 1.3.6.1.4.1.24552.500.1.1.1.13 NAME 'sshPublicKey' DESC '
+     MANDATORY: OpenSSH Public key' EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1
+     466.115.121.1.40 )
+    olcObjectClasses: ( 1.3.6.1.4.1.24552.500.1.1.2.0 NAME 'ldapPublicKey' DESC 'M
+     ANDATORY: OpenSSH LPK objectclass' SUP top AUXILIARY MAY ( sshPublicKey $ uid
+      ) )
 
-"""
+    """
 
 private let semailText = """
-# semail schema, cn=config form. Generated from schema/semail.schema by
-# scripts/schema-ldif.sh (slaptest, as Debian's /etc/ldap/schema/*.ldif).
-# Load it with: ldapadd -Y EXTERNAL -H ldapi:/// -f semail.ldif
-dn: cn=semail,cn=schema,cn=config
-objectClass: olcSchemaConfig
-cn: semail
-olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.1 NAME 'semailMailbox' DESC 'The ma
- ilbox address owned by this user (id@domain)' EQUALITY caseIgnoreIA5Match SUB
- STR caseIgnoreIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 SINGLE-
- VALUE )
-olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.2 NAME 'semailVolumeSize' DESC 'Siz
- e of the mailbox volume in bytes' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.14
- 66.115.121.1.27 SINGLE-VALUE )
-olcObjectClasses: ( 1.3.6.1.4.1.99999.1.2.1 NAME 'semailUser' DESC 'A user wit
- h a semail mailbox' SUP top AUXILIARY MAY ( semailMailbox $ semailVolumeSize
-  ) )
+    # semail schema, cn=config form. Generated from schema/semail.schema by
+    # scripts/schema-ldif.sh (slaptest, as Debian's /etc/ldap/schema/*.ldif).
+    # Load it with: ldapadd -Y EXTERNAL -H ldapi:/// -f semail.ldif
+    dn: cn=semail,cn=schema,cn=config
+    objectClass: olcSchemaConfig
+    cn: semail
+    olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.1 NAME 'semailMailbox' DESC 'The ma
+     ilbox address owned by this user (id@domain)' EQUALITY caseIgnoreIA5Match SUB
+     STR caseIgnoreIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 SINGLE-
+     VALUE )
+    olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.2 NAME 'semailVolumeSize' DESC 'Siz
+     e of the mailbox volume in bytes' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.14
+     66.115.121.1.27 SINGLE-VALUE )
+    olcObjectClasses: ( 1.3.6.1.4.1.99999.1.2.1 NAME 'semailUser' DESC 'A user wit
+     h a semail mailbox' SUP top AUXILIARY MAY ( semailMailbox $ semailVolumeSize
+      ) )
 
-"""
+    """

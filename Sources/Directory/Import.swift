@@ -214,7 +214,9 @@ public struct Importer {
         guard let wanted = r.entry else { return nil }
         let names = wanted.attributes.map(\.name)
         guard let have = try connection.read(r.dn, attributes: names) else { return "entry vanished while importing" }
-        let diff = try Importer.differences(wanted: wanted, have: have).filter { try !sameOnServer(r.dn, $0, wanted, have) }
+        let diff = try Importer.differences(wanted: wanted, have: have).filter {
+            try !sameOnServer(r.dn, $0, wanted, have)
+        }
         if diff.isEmpty { s.skipped += 1; return nil }
         guard options.update else {
             s.differing.append(.init(dn: r.dn, line: r.line, reason: "differs in: \(diff.joined(separator: ", "))"))
@@ -224,7 +226,9 @@ public struct Importer {
         if !apply { s.modified += 1; return nil }
         // The RDN values stay (the server refuses to remove them: notAllowedOnRDN).
         let mods = wanted.attributes.filter { a in diff.contains(a.name.lowercased()) }.map { a -> LDAPModification in
-            let rdn = (DNKey(r.dn)?.rdnValues(of: a.name) ?? []).filter { Importer.rdnValuesAdded(r.dn, a.name, Set(a.values)).contains(Importer.folded($0)) }
+            let rdn = (DNKey(r.dn)?.rdnValues(of: a.name) ?? []).filter {
+                Importer.rdnValuesAdded(r.dn, a.name, Set(a.values)).contains(Importer.folded($0))
+            }
             return LDAPModification(.replace, LDAPAttribute(a.name, a.values + rdn))
         }
         do {
@@ -249,7 +253,7 @@ public struct Importer {
             do {
                 guard try connection.compare(dn, attribute: name, value: v) else { return false }
             } catch let e as LDAPError where !e.code.isConnectionFailure {
-                return false   // no equality rule: the bytes decide
+                return false  // no equality rule: the bytes decide
             }
         }
         return true

@@ -42,33 +42,40 @@ final class CArena {
     }
 
     func mods(_ mods: [LDAPModification]) -> UnsafeMutablePointer<UnsafeMutablePointer<LDAPMod>?> {
-        array(mods.map { m in
-            let p = UnsafeMutablePointer<LDAPMod>.allocate(capacity: 1)
-            p.initialize(to: LDAPMod())
-            let op: Int32 = switch m.op {
-            case .add: LDAP_MOD_ADD
-            case .delete: LDAP_MOD_DELETE
-            case .replace: LDAP_MOD_REPLACE
-            case .increment: LDAP_MOD_INCREMENT
-            }
-            p.pointee.mod_op = op | LDAP_MOD_BVALUES
-            p.pointee.mod_type = string(m.attribute.name)
-            semail_ldapmod_set_bvalues(p, m.attribute.values.isEmpty && m.op != .add ? nil : array(m.attribute.values.map { berval($0) }))
-            allocations.append(UnsafeMutableRawPointer(p))
-            return p
-        })
+        array(
+            mods.map { m in
+                let p = UnsafeMutablePointer<LDAPMod>.allocate(capacity: 1)
+                p.initialize(to: LDAPMod())
+                let op: Int32 =
+                    switch m.op {
+                    case .add: LDAP_MOD_ADD
+                    case .delete: LDAP_MOD_DELETE
+                    case .replace: LDAP_MOD_REPLACE
+                    case .increment: LDAP_MOD_INCREMENT
+                    }
+                p.pointee.mod_op = op | LDAP_MOD_BVALUES
+                p.pointee.mod_type = string(m.attribute.name)
+                semail_ldapmod_set_bvalues(
+                    p, m.attribute.values.isEmpty && m.op != .add ? nil : array(m.attribute.values.map { berval($0) }))
+                allocations.append(UnsafeMutableRawPointer(p))
+                return p
+            })
     }
 
     /// A NULL-terminated array of server controls, or nil for none.
     func controls(_ cs: [LDIFRecord.Control]) -> UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>? {
         guard !cs.isEmpty else { return nil }
-        return array(cs.map { c in
-            let p = UnsafeMutablePointer<LDAPControl>.allocate(capacity: 1)
-            let value = c.value.map { CLDAP.berval(bv_len: ber_len_t($0.count), bv_val: bytes($0)) } ?? CLDAP.berval(bv_len: 0, bv_val: nil)
-            p.initialize(to: LDAPControl(ldctl_oid: string(c.oid), ldctl_value: value, ldctl_iscritical: c.critical ? 1 : 0))
-            allocations.append(UnsafeMutableRawPointer(p))
-            return p
-        })
+        return array(
+            cs.map { c in
+                let p = UnsafeMutablePointer<LDAPControl>.allocate(capacity: 1)
+                let value =
+                    c.value.map { CLDAP.berval(bv_len: ber_len_t($0.count), bv_val: bytes($0)) }
+                    ?? CLDAP.berval(bv_len: 0, bv_val: nil)
+                p.initialize(
+                    to: LDAPControl(ldctl_oid: string(c.oid), ldctl_value: value, ldctl_iscritical: c.critical ? 1 : 0))
+                allocations.append(UnsafeMutableRawPointer(p))
+                return p
+            })
     }
 
     deinit { for p in allocations { free(p) } }

@@ -111,13 +111,15 @@ private struct DNParser {
         let start = i
         while i < bytes.count, bytes[i] != UInt8(ascii: "=") {
             let c = bytes[i]
-            let ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x2e
+            let ok =
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d
+                || c == 0x2e
             guard ok else { throw fail("bad character in attribute type at offset \(i)") }
             i += 1
         }
         guard i < bytes.count, i > start else { throw fail("missing attribute type or '='") }
         let type = String(decoding: bytes[start..<i], as: UTF8.self)
-        i += 1 // '='
+        i += 1  // '='
         var value: [UInt8] = []
         if i < bytes.count, bytes[i] == UInt8(ascii: "#") {
             // BER-encoded value: keep the hex string as text.
@@ -145,7 +147,9 @@ private struct DNParser {
                     lastUnescapedSpaceRun = 0
                     continue
                 }
-                if c == UInt8(ascii: "\"") || c == UInt8(ascii: ";") || c == UInt8(ascii: "<") || c == UInt8(ascii: ">") || c == 0 {
+                if c == UInt8(ascii: "\"") || c == UInt8(ascii: ";") || c == UInt8(ascii: "<") || c == UInt8(ascii: ">")
+                    || c == 0
+                {
                     throw fail("character '\(Character(Unicode.Scalar(c)))' must be escaped (offset \(i))")
                 }
                 lastUnescapedSpaceRun = c == 0x20 ? lastUnescapedSpaceRun + 1 : 0

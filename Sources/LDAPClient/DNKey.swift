@@ -30,8 +30,10 @@ public struct DNKey: Hashable, Sendable {
                 var a = 0
                 while let ava = rdn[a] {
                     let t = ava.pointee.la_attr, v = ava.pointee.la_value
-                    let type = String(decoding: UnsafeRawBufferPointer(start: t.bv_val, count: Int(t.bv_len)), as: UTF8.self)
-                    let value = v.bv_len == 0 ? [] : [UInt8](UnsafeRawBufferPointer(start: v.bv_val, count: Int(v.bv_len)))
+                    let type = String(
+                        decoding: UnsafeRawBufferPointer(start: t.bv_val, count: Int(t.bv_len)), as: UTF8.self)
+                    let value =
+                        v.bv_len == 0 ? [] : [UInt8](UnsafeRawBufferPointer(start: v.bv_val, count: Int(v.bv_len)))
                     avas.append((type, value))
                     a += 1
                 }
@@ -53,7 +55,9 @@ public struct DNKey: Hashable, Sendable {
         }
     }
 
-    public var parent: DNKey? { rdns.isEmpty ? nil : DNKey(avas: avas.dropFirst().map { $0.map { ($0.type, $0.value) } }) }
+    public var parent: DNKey? {
+        rdns.isEmpty ? nil : DNKey(avas: avas.dropFirst().map { $0.map { ($0.type, $0.value) } })
+    }
 
     /// Every proper ancestor's RDN list, nearest first.
     public var ancestors: [ArraySlice<String>] { rdns.indices.dropFirst().map { rdns[$0...] } }
@@ -76,7 +80,7 @@ public struct DNKey: Hashable, Sendable {
         "0.9.2342.19200300.100.1.25": "dc", "domaincomponent": "dc", "2.5.4.6": "c", "countryname": "c",
         "2.5.4.7": "l", "localityname": "l", "2.5.4.4": "sn", "surname": "sn", "2.5.4.8": "st",
         "stateorprovincename": "st", "2.5.4.9": "street", "streetaddress": "street", "2.5.4.12": "title",
-        "0.9.2342.19200300.100.1.3": "mail", "rfc822mailbox": "mail",
+        "0.9.2342.19200300.100.1.3": "mail", "rfc822mailbox": "mail"
     ]
 
     static func fold(type: String) -> String {

@@ -43,9 +43,13 @@ public struct LDAPModification: Sendable, Hashable {
     public var op: LDAPModOp
     public var attribute: LDAPAttribute
     public init(_ op: LDAPModOp, _ attribute: LDAPAttribute) { self.op = op; self.attribute = attribute }
-    public static func replace(_ name: String, _ values: [String]) -> Self { .init(.replace, .init(name, strings: values)) }
+    public static func replace(_ name: String, _ values: [String]) -> Self {
+        .init(.replace, .init(name, strings: values))
+    }
     public static func add(_ name: String, _ values: [String]) -> Self { .init(.add, .init(name, strings: values)) }
-    public static func delete(_ name: String, _ values: [String] = []) -> Self { .init(.delete, .init(name, strings: values)) }
+    public static func delete(_ name: String, _ values: [String] = []) -> Self {
+        .init(.delete, .init(name, strings: values))
+    }
 }
 
 public enum LDAPScope: Int32, Sendable {

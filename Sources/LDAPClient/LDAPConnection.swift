@@ -69,8 +69,9 @@ public final class LDAPConnection: @unchecked Sendable {
         var demand: Int32 = LDAP_OPT_X_TLS_DEMAND
         try check(ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand), "TLS setup (require certificate)")
         if !options.caFile.isEmpty {
-            try check(options.caFile.withCString { ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, $0) },
-                      "TLS setup (CA file \(options.caFile))")
+            try check(
+                options.caFile.withCString { ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, $0) },
+                "TLS setup (CA file \(options.caFile))")
         }
         var zero: Int32 = 0
         try check(ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero), "TLS setup (new context)")
@@ -96,8 +97,9 @@ public final class LDAPConnection: @unchecked Sendable {
     /// unauthenticated bind (§5.1.2), which servers may accept unchecked.
     public func bind(dn: String, password: [UInt8]) throws {
         guard !password.isEmpty else {
-            throw LDAPError(code: .inappropriateAuthentication, operation: "bind", dn: dn,
-                            diagnostic: "empty password refused before sending (an unauthenticated bind, RFC 4513 §5.1.2)")
+            throw LDAPError(
+                code: .inappropriateAuthentication, operation: "bind", dn: dn,
+                diagnostic: "empty password refused before sending (an unauthenticated bind, RFC 4513 §5.1.2)")
         }
         lock.lock(); defer { lock.unlock() }
         let arena = CArena()
@@ -128,9 +130,11 @@ public final class LDAPConnection: @unchecked Sendable {
 
     /// Subtree/one-level/base search with the simple paged results control
     /// (RFC 2696); `each` sees entries as they arrive, so memory stays flat.
-    public func search(base: String, scope: LDAPScope = .subtree, filter: LDAPFilter? = nil,
-                       attributes: [String]? = nil, pageSize: Int32 = 500,
-                       each: (LDAPEntry) throws -> Void) throws {
+    public func search(
+        base: String, scope: LDAPScope = .subtree, filter: LDAPFilter? = nil,
+        attributes: [String]? = nil, pageSize: Int32 = 500,
+        each: (LDAPEntry) throws -> Void
+    ) throws {
         lock.lock(); defer { lock.unlock() }
         let filterString = filter?.description ?? "(objectClass=*)"
         var cookie: [UInt8] = []
@@ -144,8 +148,9 @@ public final class LDAPConnection: @unchecked Sendable {
             let attrs: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = attributes.map { arena.strings($0) }
             var msgid: Int32 = 0
             Self.searches.withLock { $0 += 1 }
-            try check(ldap_search_ext(ld, base, scope.rawValue, filterString, attrs, 0, sctrls, nil, nil, 0, &msgid),
-                      "search", dn: base)
+            try check(
+                ldap_search_ext(ld, base, scope.rawValue, filterString, attrs, 0, sctrls, nil, nil, 0, &msgid),
+                "search", dn: base)
             cookie = try collectSearch(msgid: msgid, base: base, each: each)
         } while !cookie.isEmpty
     }
@@ -174,8 +179,9 @@ public final class LDAPConnection: @unchecked Sendable {
                 try check(ldap_parse_result(ld, msg, &rc, nil, &errmsg, nil, &ctrls, 0), "search", dn: base)
                 defer { if let errmsg { ldap_memfree(errmsg) }; if let ctrls { ldap_controls_free(ctrls) } }
                 guard rc == LDAP_SUCCESS else {
-                    throw LDAPError(code: .init(rawValue: rc), operation: "search", dn: base,
-                                    diagnostic: errmsg.map { String(cString: $0) })
+                    throw LDAPError(
+                        code: .init(rawValue: rc), operation: "search", dn: base,
+                        diagnostic: errmsg.map { String(cString: $0) })
                 }
                 guard let found = ldap_control_find("1.2.840.113556.1.4.319", ctrls, nil) else { return [] }
                 var count: ber_int_t = 0
@@ -197,7 +203,9 @@ public final class LDAPConnection: @unchecked Sendable {
     }
 
     private func entry(from msg: OpaquePointer) throws -> LDAPEntry {
-        guard let dnp = ldap_get_dn(ld, msg) else { throw LDAPError(code: .init(rawValue: lastError()), operation: "read entry DN") }
+        guard let dnp = ldap_get_dn(ld, msg) else {
+            throw LDAPError(code: .init(rawValue: lastError()), operation: "read entry DN")
+        }
         let dn = String(cString: dnp)
         ldap_memfree(dnp)
         var attrs: [LDAPAttribute] = []
@@ -266,10 +274,12 @@ public final class LDAPConnection: @unchecked Sendable {
         case let .delete(dn):
             try check(ldap_delete_ext(ld, dn, sctrls, nil, &msgid), "delete", dn: dn)
         case let .rename(dn, newRDN, deleteOld, newSuperior):
-            try check(ldap_rename(ld, dn, newRDN, newSuperior, deleteOld ? 1 : 0, sctrls, nil, &msgid), "rename", dn: dn)
+            try check(
+                ldap_rename(ld, dn, newRDN, newSuperior, deleteOld ? 1 : 0, sctrls, nil, &msgid), "rename", dn: dn)
         case let .passwordModify(dn, newPassword):
-            try check(ldap_passwd(ld, arena.berval(Array(dn.utf8)), nil, arena.berval(newPassword), sctrls, nil, &msgid),
-                      "password modify", dn: dn)
+            try check(
+                ldap_passwd(ld, arena.berval(Array(dn.utf8)), nil, arena.berval(newPassword), sctrls, nil, &msgid),
+                "password modify", dn: dn)
         }
         pending[msgid] = (request.operationName, request.dn)
         return msgid
@@ -312,8 +322,11 @@ public final class LDAPConnection: @unchecked Sendable {
         defer { if let errmsg { ldap_memfree(errmsg) } }
         if prc != LDAP_SUCCESS { rc = prc }
         if rc == LDAP_SUCCESS { return LDAPCompletion(messageID: id, error: nil) }
-        return LDAPCompletion(messageID: id, error: LDAPError(code: .init(rawValue: rc), operation: op, dn: dn,
-                                                              diagnostic: errmsg.map { String(cString: $0) }))
+        return LDAPCompletion(
+            messageID: id,
+            error: LDAPError(
+                code: .init(rawValue: rc), operation: op, dn: dn,
+                diagnostic: errmsg.map { String(cString: $0) }))
     }
 
     public var pendingCount: Int { lock.lock(); defer { lock.unlock() }; return pending.count }
@@ -378,7 +391,9 @@ extension LDAPConnection {
     /// OpenLDAP) and reports each message to `event`, which returns false to
     /// stop. Returns when stopped; throws when the server goes away or ends
     /// the search, so the caller can reconnect.
-    public func syncWatch(base: String, filter: LDAPFilter, attributes: [String], event: (LDAPSyncEvent) throws -> Bool) throws {
+    public func syncWatch(base: String, filter: LDAPFilter, attributes: [String], event: (LDAPSyncEvent) throws -> Bool)
+        throws
+    {
         lock.lock(); defer { lock.unlock() }
         let arena = CArena()
         let control = try syncRequestControl(mode: 3)  // refreshAndPersist
@@ -386,7 +401,10 @@ extension LDAPConnection {
         let sctrls = arena.array([control])
         let attrs = arena.strings(attributes)
         var msgid: Int32 = 0
-        try check(ldap_search_ext(ld, base, LDAPScope.subtree.rawValue, filter.description, attrs, 0, sctrls, nil, nil, 0, &msgid), "sync search", dn: base)
+        try check(
+            ldap_search_ext(
+                ld, base, LDAPScope.subtree.rawValue, filter.description, attrs, 0, sctrls, nil, nil, 0, &msgid),
+            "sync search", dn: base)
         defer { _ = ldap_abandon_ext(ld, msgid, nil, nil) }
         if try !event(.started) { return }
         while true {
@@ -394,18 +412,25 @@ extension LDAPConnection {
             var tv = timeval(tv_sec: 1, tv_usec: 0)
             let type = ldap_result(ld, msgid, LDAP_MSG_ONE, &tv, &msg)
             if type == 0 { if try !event(.idle) { return }; continue }
-            guard type > 0, let msg else { throw LDAPError(code: .init(rawValue: lastError()), operation: "sync search", dn: base) }
+            guard type > 0, let msg else {
+                throw LDAPError(code: .init(rawValue: lastError()), operation: "sync search", dn: base)
+            }
             defer { ldap_msgfree(msg) }
             switch ber_tag_t(type) {
             case LDAP_RES_SEARCH_ENTRY:
-                let dn = ldap_get_dn(ld, msg).map { p in defer { ldap_memfree(p) }; return String(cString: p) } ?? ""
+                let dn =
+                    ldap_get_dn(ld, msg).map { p in
+                        defer { ldap_memfree(p) }; return String(cString: p)
+                    } ?? ""
                 if try !event(.entry(dn: dn)) { return }
             case LDAP_RES_INTERMEDIATE:
                 if try !event(.refreshDone) { return }
             case LDAP_RES_SEARCH_RESULT:
                 var code: Int32 = 0
                 _ = ldap_parse_result(ld, msg, &code, nil, nil, nil, nil, 0)
-                throw LDAPError(code: .init(rawValue: code == LDAP_SUCCESS ? LDAP_SERVER_DOWN : code), operation: "sync search ended", dn: base)
+                throw LDAPError(
+                    code: .init(rawValue: code == LDAP_SUCCESS ? LDAP_SERVER_DOWN : code),
+                    operation: "sync search ended", dn: base)
             default:
                 continue
             }
@@ -425,8 +450,10 @@ extension LDAPConnection {
         let sctrls = arena.array([control])
         let attrs = arena.strings(["1.1"])
         var msgid: Int32 = 0
-        try check(ldap_search_ext(ld, base, LDAPScope.base.rawValue, "(objectClass=*)", attrs, 0, sctrls, nil, nil, 0, &msgid),
-                  "sync refresh", dn: base)
+        try check(
+            ldap_search_ext(
+                ld, base, LDAPScope.base.rawValue, "(objectClass=*)", attrs, 0, sctrls, nil, nil, 0, &msgid),
+            "sync refresh", dn: base)
         while true {
             var msg: OpaquePointer?
             var tv = timeval(tv_sec: options.timeout, tv_usec: 0)
@@ -435,7 +462,9 @@ extension LDAPConnection {
                 _ = ldap_abandon_ext(ld, msgid, nil, nil)
                 throw LDAPError(code: .timeout, operation: "sync refresh", dn: base)
             }
-            guard type > 0, let msg else { throw LDAPError(code: .init(rawValue: lastError()), operation: "sync refresh", dn: base) }
+            guard type > 0, let msg else {
+                throw LDAPError(code: .init(rawValue: lastError()), operation: "sync refresh", dn: base)
+            }
             defer { ldap_msgfree(msg) }
             guard ber_tag_t(type) == LDAP_RES_SEARCH_RESULT else { continue }
             var code: Int32 = 0
@@ -443,7 +472,9 @@ extension LDAPConnection {
             _ = ldap_parse_result(ld, msg, &code, nil, &errmsg, nil, nil, 0)
             defer { if let errmsg { ldap_memfree(errmsg) } }
             if code == LDAP_SUCCESS { return }
-            throw LDAPError(code: .init(rawValue: code), operation: "sync refresh", dn: base, diagnostic: errmsg.map { String(cString: $0) })
+            throw LDAPError(
+                code: .init(rawValue: code), operation: "sync refresh", dn: base,
+                diagnostic: errmsg.map { String(cString: $0) })
         }
     }
 }

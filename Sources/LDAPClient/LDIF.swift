@@ -30,7 +30,9 @@ public struct LDIFRecord: Sendable, Hashable {
         self.dn = dn; self.controls = controls; self.change = change; self.line = line
     }
 
-    public static func == (a: Self, b: Self) -> Bool { a.dn == b.dn && a.controls == b.controls && a.change == b.change }
+    public static func == (a: Self, b: Self) -> Bool {
+        a.dn == b.dn && a.controls == b.controls && a.change == b.change
+    }
     public func hash(into h: inout Hasher) { h.combine(dn); h.combine(controls); h.combine(change) }
 
     /// The entry an add or content record describes.
@@ -139,7 +141,10 @@ struct LDIFParser {
                 first = false
                 let v = String(decoding: l.bytes.dropFirst(8), as: UTF8.self).trimmingCharacters(in: .whitespaces)
                 if v != "1" {
-                    items.append(.error(LDIFError(file: file, line: l.number, message: "unsupported LDIF version \"\(v)\" (only 1)")))
+                    items.append(
+                        .error(
+                            LDIFError(file: file, line: l.number, message: "unsupported LDIF version \"\(v)\" (only 1)")
+                        ))
                     return items
                 }
                 group.removeFirst()
@@ -157,7 +162,9 @@ struct LDIFParser {
         return items
     }
 
-    func fail(_ l: LogicalLine, _ message: String) -> LDIFError { LDIFError(file: file, line: l.number, message: message) }
+    func fail(_ l: LogicalLine, _ message: String) -> LDIFError {
+        LDIFError(file: file, line: l.number, message: message)
+    }
 
     /// Splits `name: value`, `name:: base64`, `name:< url`.
     func attrval(_ l: LogicalLine) throws -> (String, [UInt8]) {
@@ -197,7 +204,9 @@ struct LDIFParser {
     func record(_ lines: [LogicalLine]) throws -> LDIFRecord {
         var i = 0
         let (dnKey, dnValue) = try attrval(lines[0])
-        guard dnKey.lowercased() == "dn" else { throw fail(lines[0], "a record must start with \"dn:\", found \"\(dnKey):\"") }
+        guard dnKey.lowercased() == "dn" else {
+            throw fail(lines[0], "a record must start with \"dn:\", found \"\(dnKey):\"")
+        }
         let dn = try string(lines[0], dnValue, "the DN")
         // Sent as written: the server parses it (LDAPv2 forms included).
         i = 1
@@ -255,7 +264,9 @@ struct LDIFParser {
             skipSpaces()
         }
         guard let colon = rest.first else { return .init(oid: oid, critical: critical) }
-        guard colon == UInt8(ascii: ":") else { throw fail(l, "control \(oid): expected true, false or \":\" before a value") }
+        guard colon == UInt8(ascii: ":") else {
+            throw fail(l, "control \(oid): expected true, false or \":\" before a value")
+        }
         let (_, value) = try attrval(LogicalLine(number: l.number, bytes: Array("control".utf8) + Array(rest)))
         return .init(oid: oid, critical: critical, value: value)
     }
@@ -269,7 +280,9 @@ struct LDIFParser {
                 throw fail(l, "unexpected \"\(name):\" among attributes")
             }
             let key = name.lowercased()
-            if let at = index[key] { attrs[at].values.append(value) } else {
+            if let at = index[key] {
+                attrs[at].values.append(value)
+            } else {
                 index[key] = attrs.count
                 attrs.append(LDAPAttribute(name, [value]))
             }
@@ -282,7 +295,9 @@ struct LDIFParser {
         var current: LDAPModification?
         for l in lines {
             if l.bytes == [UInt8(ascii: "-")] {
-                guard let c = current else { throw fail(l, "\"-\" without a preceding add:, delete:, replace: or increment:") }
+                guard let c = current else {
+                    throw fail(l, "\"-\" without a preceding add:, delete:, replace: or increment:")
+                }
                 mods.append(c); current = nil
                 continue
             }
@@ -298,12 +313,18 @@ struct LDIFParser {
                 current = LDAPModification(op, LDAPAttribute(attr, []))
             } else {
                 guard k.lowercased() == current!.attribute.name.lowercased() else {
-                    throw fail(l, "value for \"\(k)\" inside a \(current!.op.rawValue): \(current!.attribute.name) block (missing \"-\"?)")
+                    throw fail(
+                        l,
+                        """
+                        value for \"\(k)\" inside a \(current!.op.rawValue): \(current!.attribute.name) block \
+                        (missing \"-\"?)
+                        """
+                    )
                 }
                 current!.attribute.values.append(v)
             }
         }
-        if let c = current { mods.append(c) } // tolerate a missing final "-"
+        if let c = current { mods.append(c) }  // tolerate a missing final "-"
         return mods
     }
 
@@ -329,7 +350,8 @@ struct LDIFParser {
     }
 
     func isAttrChar(_ c: UInt8) -> Bool {
-        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x3b || c == 0x2e
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x3b
+            || c == 0x2e
     }
 
     func preview(_ b: [UInt8]) -> String {

@@ -37,7 +37,9 @@ public struct ImageBootstrap: Sendable {
     static let mirrorPattern = Pattern(#"^(https?|file)://[A-Za-z0-9._~:/+-]+$"#)
 
     static func split(_ ref: String) -> (repo: String, tag: String) {
-        if let colon = ref.lastIndex(of: ":"), !ref[colon...].contains("/") { return (String(ref[..<colon]), String(ref[ref.index(after: colon)...])) }
+        if let colon = ref.lastIndex(of: ":"), !ref[colon...].contains("/") {
+            return (String(ref[..<colon]), String(ref[ref.index(after: colon)...]))
+        }
         return (ref, "latest")
     }
 
@@ -46,16 +48,21 @@ public struct ImageBootstrap: Sendable {
         let c = host.config.containers
         try DockerfileValues.checkImage(c.baseImage)
         guard Self.suitePattern.matches(suite) else {
-            throw SemailError("invalid suite \(Validate.quoted(suite))", why: "expected a Debian code name such as bookworm", status: .usage)
+            throw SemailError(
+                "invalid suite \(Validate.quoted(suite))", why: "expected a Debian code name such as bookworm",
+                status: .usage)
         }
         guard Self.mirrorPattern.matches(mirror) else {
-            throw SemailError("invalid mirror \(Validate.quoted(mirror))", why: "expected an http(s):// or file:// URL", status: .usage)
+            throw SemailError(
+                "invalid mirror \(Validate.quoted(mirror))", why: "expected an http(s):// or file:// URL",
+                status: .usage)
         }
         let client = host.containers().client
         if !force, let i = try client.image(c.baseImage) {
             if i.Config?.Cmd == Self.command {
-                return Result(image: c.baseImage, id: i.Id, source: "present", rootfsBytes: nil,
-                              seconds: Date().timeIntervalSince(t0))
+                return Result(
+                    image: c.baseImage, id: i.Id, source: "present", rootfsBytes: nil,
+                    seconds: Date().timeIntervalSince(t0))
             }
             // Made by an older version (sshd's options were the Dockerfile's): the command goes onto the image.
             host.reporter.info("setting sshd's command and EXPOSE 22 on \(c.baseImage)")
@@ -63,11 +70,13 @@ public struct ImageBootstrap: Sendable {
             ctx.add("Dockerfile", Data((["FROM \(i.Id)"] + Self.changes).map { $0 + "\n" }.joined().utf8))
             _ = try client.build(context: ctx.finished, tag: c.baseImage)
             guard let n = try client.image(c.baseImage) else {
-                throw SemailError("the update of \(c.baseImage) did not leave an image",
-                                  why: "the engine reported no error", status: .failure)
+                throw SemailError(
+                    "the update of \(c.baseImage) did not leave an image",
+                    why: "the engine reported no error", status: .failure)
             }
-            return Result(image: c.baseImage, id: n.Id, source: "updated", rootfsBytes: nil,
-                          seconds: Date().timeIntervalSince(t0))
+            return Result(
+                image: c.baseImage, id: n.Id, source: "updated", rootfsBytes: nil,
+                seconds: Date().timeIntervalSince(t0))
         }
         var source = "cache"
         let tarPath: String
@@ -78,22 +87,30 @@ public struct ImageBootstrap: Sendable {
         } else {
             source = "debootstrap"
             let work = "\(host.config.state.dir)/bootstrap.\(getpid())"
-            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: work, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             cleanup.append(work)
             let root = "\(work)/root"
             host.reporter.info("debootstrap --variant=minbase --include=openssh-server \(suite) (about a minute)")
             do {
-                try host.runner.run(["debootstrap", "--variant=minbase", "--include=openssh-server", suite, root, mirror])
+                try host.runner.run([
+                    "debootstrap", "--variant=minbase", "--include=openssh-server", suite, root, mirror
+                ])
             } catch let e as ProcessError {
-                throw SemailError("debootstrap failed", why: e.stderr.split(separator: "\n").suffix(5).joined(separator: "\n"),
-                                  hint: "check that \(mirror) is reachable and debootstrap is installed (apt-get install debootstrap)", status: .failure)
+                throw SemailError(
+                    "debootstrap failed", why: e.stderr.split(separator: "\n").suffix(5).joined(separator: "\n"),
+                    hint:
+                        "check that \(mirror) is reachable and debootstrap is installed (apt-get install debootstrap)",
+                    status: .failure)
             }
             // Host keys are per container; apt lists are stale by the next build.
-            for f in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/etc/ssh")) ?? [] where f.hasPrefix("ssh_host_") {
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/etc/ssh")) ?? []
+            where f.hasPrefix("ssh_host_") {
                 try? FileManager.default.removeItem(atPath: "\(root)/etc/ssh/\(f)")
             }
             for d in ["var/lib/apt/lists", "var/cache/apt/archives"] {
-                for f in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(d)")) ?? [] where f != "partial" && f != "lock" {
+                for f in (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(d)")) ?? []
+                where f != "partial" && f != "lock" {
                     try? FileManager.default.removeItem(atPath: "\(root)/\(d)/\(f)")
                 }
             }
@@ -114,12 +131,17 @@ public struct ImageBootstrap: Sendable {
         let data = try Data(contentsOf: URL(fileURLWithPath: tarPath), options: .alwaysMapped)
         let (repo, tag) = Self.split(c.baseImage)
         host.reporter.info("importing \(data.count >> 20) MiB as \(c.baseImage)")
-        try client.importImage(rootfs: data, repo: repo, tag: tag,
-                               changes: Self.changes + ["LABEL semail.base=\(suite)"])
+        try client.importImage(
+            rootfs: data, repo: repo, tag: tag,
+            changes: Self.changes + ["LABEL semail.base=\(suite)"])
         guard let i = try client.image(c.baseImage) else {
-            throw SemailError("the import of \(c.baseImage) did not leave an image", why: "the engine reported no error", status: .failure)
+            throw SemailError(
+                "the import of \(c.baseImage) did not leave an image", why: "the engine reported no error",
+                status: .failure)
         }
-        return Result(image: c.baseImage, id: i.Id, source: source, rootfsBytes: data.count, seconds: Date().timeIntervalSince(t0))
+        return Result(
+            image: c.baseImage, id: i.Id, source: source, rootfsBytes: data.count, seconds: Date().timeIntervalSince(t0)
+        )
     }
 
     /// Removes a work tree, unmounting first whatever an interrupted
@@ -127,7 +149,8 @@ public struct ImageBootstrap: Sendable {
     static func removeTree(_ dir: String) {
         let mounts = SystemState.mounts().map(\.mountPoint).filter { $0.hasPrefix(dir + "/") }.sorted(by: >)
         for m in mounts { _ = umount2(m, Int32(MNT_DETACH)) }
-        if SystemState.mounts().contains(where: { $0.mountPoint.hasPrefix(dir + "/") }) { return }  // never recurse into a mount
+        // never recurse into a mount
+        if SystemState.mounts().contains(where: { $0.mountPoint.hasPrefix(dir + "/") }) { return }
         try? FileManager.default.removeItem(atPath: dir)
     }
 }

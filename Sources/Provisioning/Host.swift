@@ -43,9 +43,11 @@ public final class Host: Sendable {
     }
 
     /// A context of given clients (the tests' fakes).
-    public init(config: Config, reporter: Reporter = .silent, runner: any CommandRunner,
-                directory: any DirectoryService, volumes: any VolumeService,
-                containers: any ContainerService, dns: any ZoneService) {
+    public init(
+        config: Config, reporter: Reporter = .silent, runner: any CommandRunner,
+        directory: any DirectoryService, volumes: any VolumeService,
+        containers: any ContainerService, dns: any ZoneService
+    ) {
         self.config = config
         self.reporter = reporter
         self.runner = runner
@@ -59,9 +61,10 @@ public final class Host: Sendable {
     /// The admin connection from `[ldap]`, connected and bound once.
     public func ldap() throws -> LDAPConnection {
         guard opensLDAP else {
-            throw SemailError("this context has no LDAP connection",
-                              why: "it was built from given clients (a test's fakes)",
-                              hint: "use directory(), or build the Host from the configuration", status: .failure)
+            throw SemailError(
+                "this context has no LDAP connection",
+                why: "it was built from given clients (a test's fakes)",
+                hint: "use directory(), or build the Host from the configuration", status: .failure)
         }
         return try admin.withLock { admin in
             if let admin { return admin }
@@ -89,7 +92,12 @@ public final class Host: Sendable {
         let list: [VolumeState]
         do { list = try volumes().list() } catch {
             // Unknown is not "not mounted": leave volumeMounted nil and say why.
-            reporter.warn("cannot list the volumes, so whether each container has its volume is unknown: \((error as? SemailError)?.description ?? "\(error)")")
+            reporter.warn(
+                """
+                cannot list the volumes, so whether each container has its volume is unknown: \
+                \((error as? SemailError)?.description ?? "\(error)")
+                """
+            )
             return cs
         }
         let vols = Dictionary(list.map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
@@ -101,15 +109,19 @@ public final class Host: Sendable {
     public func containerInput(_ uid: String, address: String? = nil) throws -> ContainerInput {
         let u = try directory().user(uid)
         let addr: String
-        if let address { let a = try Validate.address(address); addr = "\(a.local)@\(a.domain)" } else {
+        if let address {
+            let a = try Validate.address(address); addr = "\(a.local)@\(a.domain)"
+        } else {
             guard let m = u.mail.first else {
-                throw SemailError("\(uid) has no mail address", why: "the entry has no mail attribute",
-                                  hint: "pass --address ID@DOMAIN", status: .failure)
+                throw SemailError(
+                    "\(uid) has no mail address", why: "the entry has no mail attribute",
+                    hint: "pass --address ID@DOMAIN", status: .failure)
             }
             addr = m
         }
         let mp = try volumes().mountPoint(uid)
-        return ContainerInput(uid: uid, address: addr, owner: try mailOwner(uid), sshKeys: u.sshPublicKeys, maildir: "\(mp)/Maildir")
+        return ContainerInput(
+            uid: uid, address: addr, owner: try mailOwner(uid), sshKeys: u.sshPublicKeys, maildir: "\(mp)/Maildir")
     }
 
     /// Who owns UID's Maildir: `[storage] owner`, or the user's
@@ -118,13 +130,24 @@ public final class Host: Sendable {
         if let fixed = try MailOwner.fixed(config.storage.owner) { return fixed }
         let u = try directory().user(uid)
         guard u.uidNumber != nil else {
-            throw SemailError("\(uid) has no uidNumber", why: "[storage] owner is \"posix\" but the entry is not a posixAccount",
-                              hint: "make it one with `semailctl user modify \(uid) --posix`, or set [storage] owner = \"vmail:5000:5000\"", status: .failure)
+            throw SemailError(
+                "\(uid) has no uidNumber", why: "[storage] owner is \"posix\" but the entry is not a posixAccount",
+                hint:
+                    """
+                    make it one with `semailctl user modify \(uid) --posix`, or set [storage] owner = \
+                    \"vmail:5000:5000\"
+                    """,
+                status: .failure)
         }
         guard let owner = MailOwner.posix(uidNumber: u.uidNumber, gidNumber: u.gidNumber) else {
-            throw SemailError("\(uid)'s uidNumber or gidNumber is not allowed", why: "uidNumber \(u.uidNumber ?? 0), gidNumber \(u.gidNumber ?? 0): "
-                                  + "ids must be \(MailOwner.allowedIDs.lowerBound)-\(MailOwner.allowedIDs.upperBound) (never root's or a system account's)",
-                              hint: "fix the entry (an admin), then run the command again", status: .dataError)
+            throw SemailError(
+                "\(uid)'s uidNumber or gidNumber is not allowed",
+                why: "uidNumber \(u.uidNumber ?? 0), gidNumber \(u.gidNumber ?? 0): "
+                    + """
+                    ids must be \(MailOwner.allowedIDs.lowerBound)-\(MailOwner.allowedIDs.upperBound) (never \
+                    root's or a system account's)
+                    """,
+                hint: "fix the entry (an admin), then run the command again", status: .dataError)
         }
         return owner
     }

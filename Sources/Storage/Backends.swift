@@ -2,8 +2,8 @@ import CShims
 import Core
 import Foundation
 #if canImport(Glibc)
-import Glibc
-import Synchronization
+    import Glibc
+    import Synchronization
 #endif
 
 /// A volume as its backend sees it.
@@ -124,8 +124,9 @@ extension BlockDeviceBackend {
     func growFilesystem(_ volume: BackendVolume, to size: UInt64, online: Bool) throws {
         if online {
             guard let dev = volume.device else {
-                throw SemailError("\(volume.uid)'s volume is not mounted", why: "resizing works on a mounted volume",
-                                  status: .failure)
+                throw SemailError(
+                    "\(volume.uid)'s volume is not mounted", why: "resizing works on a mounted volume",
+                    status: .failure)
             }
             return try filesystem.growOnline(dev)
         }
@@ -161,22 +162,27 @@ public struct ImageBackend: BlockDeviceBackend {
             guard (try? Validate.uid(uid)) != nil else { return nil }
             var st = stat()
             guard stat("\(dir)/\(name)", &st) == 0 else { return nil }
-            return BackendVolume(uid: uid, source: "\(dir)/\(name)", size: UInt64(st.st_size), device: loops["\(dir)/\(name)"])
+            return BackendVolume(
+                uid: uid, source: "\(dir)/\(name)", size: UInt64(st.st_size), device: loops["\(dir)/\(name)"])
         }
     }
 
     public func attach(uid: String, size: UInt64, undo: UndoStack) throws -> PreparedVolume {
         let file = path(uid)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var created = false
         if !FileManager.default.fileExists(atPath: file) {
             try checkSpace(size)
             let fd = open(file, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw SemailError("cannot create \(file)", why: SystemState.errnoText(), status: .cantCreate) }
+            guard fd >= 0 else {
+                throw SemailError("cannot create \(file)", why: SystemState.errnoText(), status: .cantCreate)
+            }
             undo.push("remove image \(file)") { unlink(file) }
             defer { close(fd) }
             guard ftruncate(fd, off_t(size)) == 0, fsync(fd) == 0 else {
-                throw SemailError("cannot size \(file) to \(ByteSize.format(size))", why: SystemState.errnoText(), status: .ioError)
+                throw SemailError(
+                    "cannot size \(file) to \(ByteSize.format(size))", why: SystemState.errnoText(), status: .ioError)
             }
             created = true
         }
@@ -196,8 +202,10 @@ public struct ImageBackend: BlockDeviceBackend {
         var buf = [CChar](repeating: 0, count: 64)
         let fd = semail_loop_attach(file, &buf, 64)
         guard fd >= 0 else {
-            throw SemailError("cannot attach \(file) to a loop device", why: SystemState.errnoText(-fd),
-                              hint: "check that the loop module is loaded (modprobe loop) and /dev/loop-control exists", status: .cantCreate)
+            throw SemailError(
+                "cannot attach \(file) to a loop device", why: SystemState.errnoText(-fd),
+                hint: "check that the loop module is loaded (modprobe loop) and /dev/loop-control exists",
+                status: .cantCreate)
         }
         let device = String(decoding: buf.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self)
         let v = PreparedVolume(device: device, created: created, size: actual, fd: fd)
@@ -211,8 +219,10 @@ public struct ImageBackend: BlockDeviceBackend {
         let deadline = Date().addingTimeInterval(timeout)
         while SystemState.loopBackings()[file] != nil {
             guard Date() < deadline else {
-                throw SemailError("\(file) is still attached to a loop device", why: "it did not detach within \(Int(timeout)) s after unmounting",
-                                  hint: "check `losetup -j \(file)`", status: .ioError)
+                throw SemailError(
+                    "\(file) is still attached to a loop device",
+                    why: "it did not detach within \(Int(timeout)) s after unmounting",
+                    hint: "check `losetup -j \(file)`", status: .ioError)
             }
             usleep(20_000)
         }
@@ -224,16 +234,23 @@ public struct ImageBackend: BlockDeviceBackend {
     func checkSpace(_ more: UInt64) throws {
         guard let u = SystemState.usage(dir) else { return }
         guard more <= u.free else {
-            throw SemailError("not enough space for \(ByteSize.format(more)) more", why: "\(dir) has \(ByteSize.format(u.free)) free",
-                              hint: "free space there, or pass a smaller --size", status: .cantCreate)
+            throw SemailError(
+                "not enough space for \(ByteSize.format(more)) more", why: "\(dir) has \(ByteSize.format(u.free)) free",
+                hint: "free space there, or pass a smaller --size", status: .cantCreate)
         }
         let promised = (try? observeAll().reduce(UInt64(0)) { $0 + $1.size }) ?? 0
         let limit = u.size / 100 * UInt64(max(0, overcommitPercent))
         guard promised + more <= limit else {
-            throw SemailError("not enough capacity for \(ByteSize.format(more)) more",
-                              why: "the volumes in \(dir) already add up to \(ByteSize.format(promised)) of the \(ByteSize.format(limit)) allowed "
-                                  + "(\(overcommitPercent)% of its \(ByteSize.format(u.size)) filesystem)",
-                              hint: "free or add space, delete unused volumes, or raise [storage] overcommit_percent knowingly", status: .cantCreate)
+            throw SemailError(
+                "not enough capacity for \(ByteSize.format(more)) more",
+                why:
+                    """
+                    the volumes in \(dir) already add up to \(ByteSize.format(promised)) of the \
+                    \(ByteSize.format(limit)) allowed \
+                    (\(overcommitPercent)% of its \(ByteSize.format(u.size)) filesystem)
+                    """,
+                hint: "free or add space, delete unused volumes, or raise [storage] overcommit_percent knowingly",
+                status: .cantCreate)
         }
     }
 
@@ -256,12 +273,19 @@ public struct ImageBackend: BlockDeviceBackend {
     func growImage(_ uid: String, to size: UInt64) throws {
         let file = path(uid)
         var st = stat()
-        guard stat(file, &st) == 0 else { throw SemailError("no volume for \(uid)", why: "\(file) does not exist", status: .failure) }
+        guard stat(file, &st) == 0 else {
+            throw SemailError("no volume for \(uid)", why: "\(file) does not exist", status: .failure)
+        }
         try checkSpace(size - UInt64(st.st_size))
-        guard truncate(file, off_t(size)) == 0 else { throw SemailError("cannot grow \(file)", why: SystemState.errnoText(), status: .ioError) }
+        guard truncate(file, off_t(size)) == 0 else {
+            throw SemailError("cannot grow \(file)", why: SystemState.errnoText(), status: .ioError)
+        }
         if let dev = SystemState.loopBackings()[file] {
             let rc = semail_loop_set_capacity(dev)
-            guard rc == 0 else { throw SemailError("cannot refresh the size of \(dev)", why: SystemState.errnoText(-rc), status: .ioError) }
+            guard rc == 0 else {
+                throw SemailError(
+                    "cannot refresh the size of \(dev)", why: SystemState.errnoText(-rc), status: .ioError)
+            }
         }
     }
 
@@ -275,8 +299,10 @@ public struct ImageBackend: BlockDeviceBackend {
         let dest = quarantinePlace(id: id, dir: qdir)
         guard rename(file, dest) == 0 else {
             let e = errno
-            throw SemailError("cannot move \(file) to the quarantine", why: SystemState.errnoText(e),
-                              hint: e == EXDEV ? "[state] dir and [storage] image_dir must be on the same filesystem" : nil, status: .ioError)
+            throw SemailError(
+                "cannot move \(file) to the quarantine", why: SystemState.errnoText(e),
+                hint: e == EXDEV ? "[state] dir and [storage] image_dir must be on the same filesystem" : nil,
+                status: .ioError)
         }
         AtomicFile.syncDirectory(dir); AtomicFile.syncDirectory(qdir)
         return dest
@@ -287,14 +313,20 @@ public struct ImageBackend: BlockDeviceBackend {
     public func restore(from place: String, uid: String) throws {
         let file = path(uid)
         guard !FileManager.default.fileExists(atPath: file) else {
-            throw SemailError("\(uid) already has a volume", why: "\(file) exists", hint: "delete or rename it first", status: .failure)
+            throw SemailError(
+                "\(uid) already has a volume", why: "\(file) exists", hint: "delete or rename it first",
+                status: .failure)
         }
-        guard rename(place, file) == 0 else { throw SemailError("cannot restore \(place)", why: SystemState.errnoText(), status: .ioError) }
+        guard rename(place, file) == 0 else {
+            throw SemailError("cannot restore \(place)", why: SystemState.errnoText(), status: .ioError)
+        }
         AtomicFile.syncDirectory(dir)
     }
 
     public func purge(_ place: String) throws {
-        guard unlink(place) == 0 || errno == ENOENT else { throw SemailError("cannot remove \(place)", why: SystemState.errnoText(), status: .ioError) }
+        guard unlink(place) == 0 || errno == ENOENT else {
+            throw SemailError("cannot remove \(place)", why: SystemState.errnoText(), status: .ioError)
+        }
     }
 }
 
@@ -318,7 +350,9 @@ public struct LVMBackend: BlockDeviceBackend {
     static func checkVG(_ vg: String) throws {
         let allowed = { (c: Character) in c.isASCII && (c.isLetter || c.isNumber || "+_.-".contains(c)) }
         guard !vg.isEmpty, vg.count <= 64, vg.allSatisfy(allowed), !vg.hasPrefix("-") else {
-            throw SemailError("invalid volume group \(Validate.quoted(vg))", why: "LVM names are letters, digits and + _ . -", status: .config)
+            throw SemailError(
+                "invalid volume group \(Validate.quoted(vg))", why: "LVM names are letters, digits and + _ . -",
+                status: .config)
         }
     }
 
@@ -333,7 +367,9 @@ public struct LVMBackend: BlockDeviceBackend {
                 d.why = "\(e.description)\n  (/proc/misc lists no device-mapper and /dev/mapper/control is missing)"
                 throw d
             }
-            throw SemailError("LVM command failed", why: e.description, hint: "check the volume group with `vgs \(vg)`", status: .failure)
+            throw SemailError(
+                "LVM command failed", why: e.description, hint: "check the volume group with `vgs \(vg)`",
+                status: .failure)
         }
     }
 
@@ -343,10 +379,12 @@ public struct LVMBackend: BlockDeviceBackend {
         try Self.checkVG(vg)
         return try lvm(["lvs"] + Self.report + ["-o", "lv_name,lv_size,lv_path,lv_active", vg]).compactMap { lv in
             guard let name = lv["LV_NAME"], name.hasPrefix("Vol"),
-                  let uid = try? Validate.uid(String(name.dropFirst(3))) else { return nil }
+                let uid = try? Validate.uid(String(name.dropFirst(3)))
+            else { return nil }
             let path = lv["LV_PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? lvPath(uid)
-            return BackendVolume(uid: uid, source: lvPath(uid), size: UInt64(lv["LV_SIZE"] ?? "") ?? 0,
-                                 device: lv["LV_ACTIVE"] == "active" ? path : nil)
+            return BackendVolume(
+                uid: uid, source: lvPath(uid), size: UInt64(lv["LV_SIZE"] ?? "") ?? 0,
+                device: lv["LV_ACTIVE"] == "active" ? path : nil)
         }
     }
 
@@ -357,8 +395,9 @@ public struct LVMBackend: BlockDeviceBackend {
         try Self.checkVG(vg)
         let rows = try lvm(["vgs", "--noheadings", "--nameprefixes", "-o", "vg_name"])
         guard rows.contains(where: { $0["VG_NAME"] == vg }) else {
-            throw SemailError("volume group \(vg) does not exist", why: "`lvm vgs` does not list it",
-                              hint: "create it (vgcreate \(vg) DEVICE) or fix [storage] volume_group", status: .config)
+            throw SemailError(
+                "volume group \(vg) does not exist", why: "`lvm vgs` does not list it",
+                hint: "create it (vgcreate \(vg) DEVICE) or fix [storage] volume_group", status: .config)
         }
     }
 
@@ -376,8 +415,10 @@ public struct LVMBackend: BlockDeviceBackend {
         }
         let free = try vgFree()
         guard size <= free else {
-            throw SemailError("not enough space for a \(ByteSize.format(size)) volume", why: "volume group \(vg) has \(ByteSize.format(free)) free",
-                              hint: "extend the VG or pass a smaller --size", status: .cantCreate)
+            throw SemailError(
+                "not enough space for a \(ByteSize.format(size)) volume",
+                why: "volume group \(vg) has \(ByteSize.format(free)) free",
+                hint: "extend the VG or pass a smaller --size", status: .cantCreate)
         }
         try lvm(["lvcreate", "--yes", "--wipesignatures", "y", "-n", Self.lvName(uid), "-L", "\(size)b", vg])
         undo.push("remove logical volume \(vg)/\(Self.lvName(uid))") { [self] in try self.remove(uid: uid) }
@@ -415,7 +456,8 @@ public struct LVMBackend: BlockDeviceBackend {
     public func restore(from place: String, uid: String) throws {
         let uid = try Validate.uid(uid)
         guard !(try observeAll().contains { $0.uid == uid }) else {
-            throw SemailError("\(uid) already has a volume", why: "\(lvPath(uid)) exists", hint: "delete it first", status: .failure)
+            throw SemailError(
+                "\(uid) already has a volume", why: "\(lvPath(uid)) exists", hint: "delete it first", status: .failure)
         }
         let lv = String(place.split(separator: "/").last ?? "")
         try lvm(["lvrename", vg, lv, Self.lvName(uid)])

@@ -1,7 +1,7 @@
 import Core
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// ext4 on a block device: what the image and LVM backends share once
@@ -29,9 +29,11 @@ public struct Ext4OnBlockDevice: Sendable {
     }
 
     static func decide(status: Int32, export: String, force: Bool) -> Decision {
-        let fields = Dictionary(export.split(separator: "\n").compactMap { l -> (String, String)? in
-            let kv = l.split(separator: "=", maxSplits: 1); return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
-        }, uniquingKeysWith: { a, _ in a })
+        let fields = Dictionary(
+            export.split(separator: "\n").compactMap { l -> (String, String)? in
+                let kv = l.split(separator: "=", maxSplits: 1);
+                return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
+            }, uniquingKeysWith: { a, _ in a })
         if status == 2 || (force && fields["TYPE"] != fsType) { return .format }
         if status == 0, fields["TYPE"] != fsType {
             return .refuse(fields["TYPE"] ?? fields["PTTYPE"] ?? "an unknown signature")
@@ -47,16 +49,20 @@ public struct Ext4OnBlockDevice: Sendable {
         switch Self.decide(status: probe.status, export: probe.text, force: force) {
         case .reuse: return false
         case .refuse(let what):
-            throw SemailError("refusing to format \(device)", why: "it already holds \(what)",
-                              hint: "if that data is not needed, pass --force", status: .cantCreate)
+            throw SemailError(
+                "refusing to format \(device)", why: "it already holds \(what)",
+                hint: "if that data is not needed, pass --force", status: .cantCreate)
         case .probeFailed:
-            throw SemailError("cannot probe \(device)", why: "blkid exited with \(probe.status): \(probe.stderr)",
-                              status: .ioError)
+            throw SemailError(
+                "cannot probe \(device)", why: "blkid exited with \(probe.status): \(probe.stderr)",
+                status: .ioError)
         case .format:
             try Fault.check("storage.mkfs")
             do {
-                try runner.run(["mkfs.ext4", "-q", "-F", "-L", Self.label(uid), "-m", "0",
-                                "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard", device])
+                try runner.run([
+                    "mkfs.ext4", "-q", "-F", "-L", Self.label(uid), "-m", "0",
+                    "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard", device
+                ])
             } catch let e as ProcessError {
                 throw SemailError("formatting \(device) failed", why: e.description, status: .ioError)
             }
@@ -68,8 +74,9 @@ public struct Ext4OnBlockDevice: Sendable {
         let data = options.data.isEmpty ? nil : options.data
         guard Glibc.mount(device, mountPoint, Self.fsType, options.flags, data) == 0 else {
             let e = errno
-            throw SemailError("cannot mount \(device) on \(mountPoint)", why: SystemState.errnoText(e),
-                              status: .ioError)
+            throw SemailError(
+                "cannot mount \(device) on \(mountPoint)", why: SystemState.errnoText(e),
+                status: .ioError)
         }
     }
 
@@ -80,10 +87,12 @@ public struct Ext4OnBlockDevice: Sendable {
     public func growOnline(_ device: String) throws {
         do { try runner.run(["resize2fs", device]) } catch let e as ProcessError {
             let denied = e.stderr.contains("Permission denied")
-            throw SemailError("online resize2fs failed", why: e.description,
-                              hint: denied ? "this host does not allow online resizing (CAP_SYS_RESOURCE); "
-                                  + "the device has grown: run again with --offline" : nil,
-                              status: .ioError)
+            throw SemailError(
+                "online resize2fs failed", why: e.description,
+                hint: denied
+                    ? "this host does not allow online resizing (CAP_SYS_RESOURCE); "
+                        + "the device has grown: run again with --offline" : nil,
+                status: .ioError)
         }
     }
 

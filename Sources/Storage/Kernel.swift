@@ -20,9 +20,15 @@ public enum KernelSupport {
 
     /// The error for LVM on a kernel without device-mapper.
     public static var noDeviceMapper: SemailError {
-        SemailError("the kernel has no device-mapper", why: "/proc/misc lists no device-mapper and /dev/mapper/control is missing: LVM cannot work here",
-                    hint: "load it with `modprobe dm_mod`; a kernel or container without device-mapper cannot use LVM: set [storage] backend = \"image\"",
-                    status: .unavailable)
+        SemailError(
+            "the kernel has no device-mapper",
+            why: "/proc/misc lists no device-mapper and /dev/mapper/control is missing: LVM cannot work here",
+            hint:
+                """
+                load it with `modprobe dm_mod`; a kernel or container without device-mapper cannot use LVM: set \
+                [storage] backend = \"image\"
+                """,
+            status: .unavailable)
     }
 
     /// What the configured backend needs and the kernel lacks; nil when
@@ -31,9 +37,13 @@ public enum KernelSupport {
         switch storage.backend {
         case "lvm": return hasDeviceMapper ? nil : noDeviceMapper
         case "image":
-            return hasLoopControl ? nil : SemailError("the kernel offers no loop devices", why: "/dev/loop-control is missing (or not a character device)",
-                                                      hint: "load the loop module with `modprobe loop` (in a container: give it /dev/loop-control)",
-                                                      status: .unavailable)
+            return hasLoopControl
+                ? nil
+                : SemailError(
+                    "the kernel offers no loop devices",
+                    why: "/dev/loop-control is missing (or not a character device)",
+                    hint: "load the loop module with `modprobe loop` (in a container: give it /dev/loop-control)",
+                    status: .unavailable)
         default: return nil
         }
     }

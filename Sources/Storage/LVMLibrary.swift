@@ -3,7 +3,7 @@ import Core
 import Foundation
 import Synchronization
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// liblvm2cmd in this process, wrapped once: the `lvm2_init()` handle,
@@ -72,17 +72,20 @@ public final class LVMLibrary: Sendable {
     /// The words `run` accepts: see the type's comment.
     static func check(_ words: [String]) throws {
         guard !words.isEmpty else {
-            throw LVMError(command: words,
-                           output: .init(status: LVM2_INVALID_PARAMETERS, lines: [], errors: ["no command"]))
+            throw LVMError(
+                command: words,
+                output: .init(status: LVM2_INVALID_PARAMETERS, lines: [], errors: ["no command"]))
         }
         for w in words {
             let bytes = Array(w.utf8)
             guard let first = bytes.first, bytes.allSatisfy({ (0x21...0x7E).contains($0) }),
-                  first != UInt8(ascii: "'"), first != UInt8(ascii: "\""), first != UInt8(ascii: "#") else {
-                throw SemailError("refusing to pass \(Validate.quoted(w)) to liblvm2cmd",
-                                  why: "lvm2_run splits its command line at blanks and quotes: "
-                                      + "every word must be a plain name or number",
-                                  status: .software)
+                first != UInt8(ascii: "'"), first != UInt8(ascii: "\""), first != UInt8(ascii: "#")
+            else {
+                throw SemailError(
+                    "refusing to pass \(Validate.quoted(w)) to liblvm2cmd",
+                    why: "lvm2_run splits its command line at blanks and quotes: "
+                        + "every word must be a plain name or number",
+                    status: .software)
             }
         }
     }
@@ -90,8 +93,9 @@ public final class LVMLibrary: Sendable {
     /// Sorts the captured lines by level (the callback keeps PRINT and more
     /// serious; debug and verbose lines are dropped there).
     static func output(status: Int32, _ captured: [(level: Int32, text: String)]) -> Output {
-        Output(status: status, lines: captured.filter { $0.level == LVM2_LOG_PRINT }.map(\.text),
-               errors: captured.filter { $0.level < LVM2_LOG_PRINT }.map(\.text))
+        Output(
+            status: status, lines: captured.filter { $0.level == LVM2_LOG_PRINT }.map(\.text),
+            errors: captured.filter { $0.level < LVM2_LOG_PRINT }.map(\.text))
     }
 
     /// `lvm2_init()` with the callback in place. On the process's main
@@ -108,15 +112,18 @@ public final class LVMLibrary: Sendable {
         let locale = setlocale(LC_ALL, nil).map { String(cString: $0) }
         let started = StartedHandle()
         let done = DispatchSemaphore(value: 0)
-        let thread = Thread { started.value = lvm2_init(); done.signal() }
+        let thread = Thread {
+            started.value = lvm2_init(); done.signal()
+        }
         thread.start()
         done.wait()
         if let locale { setlocale(LC_ALL, locale) }
         guard let h = started.value else {
             let said = output(status: LVM2_INIT_FAILED, LVMLog.taken())
             let why = (said.errors + said.lines).suffix(5).joined(separator: "\n  ")
-            throw SemailError("cannot start liblvm2cmd", why: why,
-                              hint: "check /etc/lvm/lvm.conf (`lvm config`)", status: .unavailable)
+            throw SemailError(
+                "cannot start liblvm2cmd", why: why,
+                hint: "check /etc/lvm/lvm.conf (`lvm config`)", status: .unavailable)
         }
         return h
     }

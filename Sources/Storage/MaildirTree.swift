@@ -1,7 +1,7 @@
 import Core
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Root's view of a mailbox volume's top: the volume root (root-owned, 0711)
@@ -45,7 +45,11 @@ public enum MaildirTree {
                 continue
             }
             fds[path] = fd
-            if let owner { out[path] = ownedBy(fd, uid: owner.uid, gid: owner.gid, mode: 0o700) ? .ok : .wrongOwner } else { out[path] = .ok }
+            if let owner {
+                out[path] = ownedBy(fd, uid: owner.uid, gid: owner.gid, mode: 0o700) ? .ok : .wrongOwner
+            } else {
+                out[path] = .ok
+            }
         }
         return out
     }
@@ -102,9 +106,15 @@ public enum MaildirTree {
     static func failure(_ root: String, _ path: String, _ e: Int32) -> SemailError {
         let full = path.isEmpty ? root : "\(root)/\(path)"
         if e == ELOOP || e == ENOTDIR || e == EEXIST {
-            return SemailError("\(full) is not a directory", why: "it is a symlink or a file (made from inside the mailbox?); semailctl never follows it",
-                               hint: "an admin must look at it and move it aside; then `semailctl volume create UID` makes the directory again",
-                               status: .dataError)
+            return SemailError(
+                "\(full) is not a directory",
+                why: "it is a symlink or a file (made from inside the mailbox?); semailctl never follows it",
+                hint:
+                    """
+                    an admin must look at it and move it aside; then `semailctl volume create UID` makes the \
+                    directory again
+                    """,
+                status: .dataError)
         }
         return SemailError("cannot create \(full)", why: SystemState.errnoText(e), status: .ioError)
     }

@@ -2,7 +2,7 @@ import CShims
 import Core
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One line of /proc/self/mountinfo.
@@ -10,7 +10,7 @@ public struct MountEntry: Sendable, Equatable {
     public var mountPoint: String
     public var source: String
     public var fsType: String
-    public var device: String   // major:minor
+    public var device: String  // major:minor
 }
 
 /// The kernel's view of mounts, loop devices and filesystems, read in one
@@ -40,10 +40,14 @@ extension SystemState {
         var out: [MountEntry] = []
         for line in text.utf8.split(separator: 0x0A) {
             let f = line.split(separator: 0x20, omittingEmptySubsequences: false)
-            guard f.count > 4, let dash = f.firstIndex(where: { $0.count == 1 && $0.first == 0x2D }), dash + 2 < f.count else { continue }
+            guard f.count > 4, let dash = f.firstIndex(where: { $0.count == 1 && $0.first == 0x2D }), dash + 2 < f.count
+            else { continue }
             func str(_ b: Substring.UTF8View.SubSequence) -> String { unescape(String(decoding: b, as: UTF8.self)) }
-            out.append(MountEntry(mountPoint: str(f[4]), source: str(f[dash + 2]), fsType: String(decoding: f[dash + 1], as: UTF8.self),
-                                  device: String(decoding: f[2], as: UTF8.self)))
+            out.append(
+                MountEntry(
+                    mountPoint: str(f[4]), source: str(f[dash + 2]),
+                    fsType: String(decoding: f[dash + 1], as: UTF8.self),
+                    device: String(decoding: f[2], as: UTF8.self)))
         }
         return out
     }
@@ -53,9 +57,13 @@ extension SystemState {
         guard s.utf8.contains(0x5C) else { return s }
         var out = [UInt8](), b = Array(s.utf8), i = 0
         while i < b.count {
-            if b[i] == 0x5C, i + 4 <= b.count, let v = UInt8(String(decoding: b[(i + 1)..<(i + 4)], as: UTF8.self), radix: 8) {
+            if b[i] == 0x5C, i + 4 <= b.count,
+                let v = UInt8(String(decoding: b[(i + 1)..<(i + 4)], as: UTF8.self), radix: 8)
+            {
                 out.append(v); i += 4
-            } else { out.append(b[i]); i += 1 }
+            } else {
+                out.append(b[i]); i += 1
+            }
         }
         return String(decoding: out, as: UTF8.self)
     }
@@ -121,16 +129,20 @@ extension SystemState {
         // place of the mount point is refused, never its target chmod-ed.
         let fd = open(mp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
-            throw SemailError("cannot seal the mount point \(mp)", why: "open: \(errnoText()) (a link or not a directory?)",
-                              hint: "an admin must look at \(mp)", status: .ioError)
+            throw SemailError(
+                "cannot seal the mount point \(mp)", why: "open: \(errnoText()) (a link or not a directory?)",
+                hint: "an admin must look at \(mp)", status: .ioError)
         }
         defer { close(fd) }
-        guard fchmod(fd, 0) == 0 else { throw SemailError("cannot seal the mount point \(mp)", why: "chmod: \(errnoText())", status: .ioError) }
+        guard fchmod(fd, 0) == 0 else {
+            throw SemailError("cannot seal the mount point \(mp)", why: "chmod: \(errnoText())", status: .ioError)
+        }
         let rc = semail_set_immutable(mp, 1)
         if rc == -ENOTTY || rc == -EOPNOTSUPP || rc == -EINVAL { return false }
         guard rc == 0 else {
-            throw SemailError("cannot make the mount point \(mp) immutable", why: errnoText(-rc),
-                              hint: "semailctl needs CAP_LINUX_IMMUTABLE (run it as root)", status: .ioError)
+            throw SemailError(
+                "cannot make the mount point \(mp) immutable", why: errnoText(-rc),
+                hint: "semailctl needs CAP_LINUX_IMMUTABLE (run it as root)", status: .ioError)
         }
         return true
     }
@@ -152,7 +164,9 @@ extension SystemState {
         guard mount(dir, scratch, nil, UInt(MS_BIND), nil) == 0 else {
             let e = errno
             rmdir(scratch)
-            throw SemailError("cannot look under the volumes of \(dir)", why: "bind mount on \(scratch): \(errnoText(e))", status: .ioError)
+            throw SemailError(
+                "cannot look under the volumes of \(dir)", why: "bind mount on \(scratch): \(errnoText(e))",
+                status: .ioError)
         }
         _ = mount(nil, scratch, nil, UInt(MS_PRIVATE), nil)
         defer { _ = umount2(scratch, Int32(MNT_DETACH)); rmdir(scratch) }
@@ -182,8 +196,10 @@ public struct MountOptions: Sendable {
             case "defaults", "rw": break
             default:
                 guard o.allSatisfy({ $0.isLetter || $0.isNumber || "_=.-".contains($0) }) else {
-                    throw SemailError("invalid mount option \(Validate.quoted(o))", why: "[storage] mount_options is a comma-separated list such as nodev,nosuid,noexec",
-                                      status: .config)
+                    throw SemailError(
+                        "invalid mount option \(Validate.quoted(o))",
+                        why: "[storage] mount_options is a comma-separated list such as nodev,nosuid,noexec",
+                        status: .config)
                 }
                 data.append(o)
             }
@@ -222,7 +238,8 @@ public struct FstabBlock: Sendable {
     static func parse(_ l: String) -> Line? {
         let f = l.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard f.count >= 4, !l.hasPrefix("#") else { return nil }
-        return Line(source: SystemState.unescape(f[0]), mountPoint: SystemState.unescape(f[1]), fsType: f[2], options: f[3])
+        return Line(
+            source: SystemState.unescape(f[0]), mountPoint: SystemState.unescape(f[1]), fsType: f[2], options: f[3])
     }
 
     func mine(_ l: String) -> Bool { Self.parse(l).map { $0.mountPoint.hasPrefix(mailRoot + "/") } ?? false }
@@ -248,8 +265,9 @@ public struct FstabBlock: Sendable {
         func find(_ b: String, _ e: String) throws -> (Int, Int)? {
             guard let i = lines.firstIndex(of: b) else { return nil }
             guard let j = lines[i...].firstIndex(of: e) else {
-                throw SemailError("\(path) has a damaged semailctl block", why: "`\(b)` without `\(e)`",
-                                  hint: "add the end line by hand after the semailctl entries", status: .dataError)
+                throw SemailError(
+                    "\(path) has a damaged semailctl block", why: "`\(b)` without `\(e)`",
+                    hint: "add the end line by hand after the semailctl entries", status: .dataError)
             }
             return (i, j)
         }
@@ -265,7 +283,9 @@ public struct FstabBlock: Sendable {
             return f.count < 2 || SystemState.unescape(String(f[1])) != mountPoint
         }
         if let line { kept.append(line.text) }
-        kept.sort { a, b in a.split(separator: " ").dropFirst().first ?? "" < b.split(separator: " ").dropFirst().first ?? "" }
+        kept.sort { a, b in
+            a.split(separator: " ").dropFirst().first ?? "" < b.split(separator: " ").dropFirst().first ?? ""
+        }
         let oldKept = old.filter { !mine($0) }
         guard kept != block || oldKept != old else { return }
         // Rebuild: the old block keeps the other entries (gone when none),

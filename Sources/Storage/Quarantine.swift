@@ -32,10 +32,16 @@ extension VolumeManager {
         do {
             let mp = mountPoint(uid)
             if let m = SystemState.mounts().last(where: { $0.mountPoint == mp }) {
-                guard m.source == vol.device else { throw SemailError("refusing to unmount \(mp)", why: "\(m.source) is mounted there, not UID's volume", status: .failure) }
+                guard m.source == vol.device else {
+                    throw SemailError(
+                        "refusing to unmount \(mp)", why: "\(m.source) is mounted there, not UID's volume",
+                        status: .failure)
+                }
                 let e = backend.unmount(mp)
                 guard e == 0 else {
-                    throw SemailError("cannot unmount \(mp)", why: SystemState.errnoText(e), hint: e == EBUSY ? "stop what uses it (its container?) first" : nil, status: .failure)
+                    throw SemailError(
+                        "cannot unmount \(mp)", why: SystemState.errnoText(e),
+                        hint: e == EBUSY ? "stop what uses it (its container?) first" : nil, status: .failure)
                 }
             }
             if try fstab.read().contains(where: { $0.mountPoint == mp }) { try fstab.set(mountPoint: mp, to: nil) }
@@ -47,20 +53,26 @@ extension VolumeManager {
                 try Fault.check("quarantine.move")
                 place = try backend.quarantine(uid: uid, id: id, dir: dir)
             } catch {
-                throw SemailError("cannot move \(uid)'s volume to the quarantine", why: "\(error)", hint: again, status: .failure)
+                throw SemailError(
+                    "cannot move \(uid)'s volume to the quarantine", why: "\(error)", hint: again, status: .failure)
             }
-            let e = QuarantineEntry(id: id, uid: uid, backend: backend.kind, place: place, size: vol.size, quarantinedAt: now,
-                                    expires: now.addingTimeInterval(Double(days) * 86400))
-            let enc = JSONEncoder(); enc.dateEncodingStrategy = .iso8601; enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let e = QuarantineEntry(
+                id: id, uid: uid, backend: backend.kind, place: place, size: vol.size, quarantinedAt: now,
+                expires: now.addingTimeInterval(Double(days) * 86400))
+            let enc = JSONEncoder(); enc.dateEncodingStrategy = .iso8601;
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             do {
                 try Fault.check("quarantine.record")
                 try AtomicFile.write("\(dir)/entry.json", Array(try enc.encode(e)))
             } catch {
                 // Without its entry the volume would be invisible to `quarantine list`: put it back.
                 do { try backend.restore(from: place, uid: uid) } catch {
-                    throw SemailError("cannot record the quarantine of \(uid)'s volume", why: "\(error)", hint: "the volume is kept at \(place)", status: .ioError)
+                    throw SemailError(
+                        "cannot record the quarantine of \(uid)'s volume", why: "\(error)",
+                        hint: "the volume is kept at \(place)", status: .ioError)
                 }
-                throw SemailError("cannot record the quarantine of \(uid)'s volume", why: "\(error)", hint: again, status: .ioError)
+                throw SemailError(
+                    "cannot record the quarantine of \(uid)'s volume", why: "\(error)", hint: again, status: .ioError)
             }
             return e
         } catch {
@@ -82,7 +94,9 @@ extension VolumeManager {
                 throw SemailError("cannot create \(dir)", why: SystemState.errnoText(), status: .ioError)
             }
         }
-        throw SemailError("cannot create a quarantine directory for \(uid)", why: "\(base) to \(base)-100 all exist", status: .ioError)
+        throw SemailError(
+            "cannot create a quarantine directory for \(uid)", why: "\(base) to \(base)-100 all exist", status: .ioError
+        )
     }
 
     /// The quarantined volumes. An entry is believed only when root wrote
@@ -93,15 +107,19 @@ extension VolumeManager {
         try Trust.stateDirectory(stateDir)
         try Trust.stateDirectory(quarantineDir)
         let dec = JSONDecoder(); dec.dateDecodingStrategy = JSONDates.decoding
-        return try ((try? FileManager.default.contentsOfDirectory(atPath: quarantineDir)) ?? []).sorted().compactMap { d in
+        return try ((try? FileManager.default.contentsOfDirectory(atPath: quarantineDir)) ?? []).sorted().compactMap {
+            d in
             let file = "\(quarantineDir)/\(d)/entry.json"
             var st = stat()
             guard lstat(file, &st) == 0 else { return nil }  // being made, or being removed
             let e = try dec.decode(QuarantineEntry.self, from: Data(try Trust.read(file, what: "the quarantine entry")))
             guard e.id == d, (try? Validate.uid(e.uid)) != nil, e.backend == backend.kind,
-                  e.place == backend.quarantinePlace(id: e.id, dir: "\(quarantineDir)/\(d)") else {
-                throw SemailError("refusing the quarantine entry \(file)", why: "it does not describe the volume kept under its own id",
-                                  hint: "an admin must look at it; move it out of \(quarantineDir)", status: .dataError)
+                e.place == backend.quarantinePlace(id: e.id, dir: "\(quarantineDir)/\(d)")
+            else {
+                throw SemailError(
+                    "refusing the quarantine entry \(file)",
+                    why: "it does not describe the volume kept under its own id",
+                    hint: "an admin must look at it; move it out of \(quarantineDir)", status: .dataError)
             }
             return e
         }
@@ -109,7 +127,9 @@ extension VolumeManager {
 
     public func entry(_ id: String) throws -> QuarantineEntry {
         guard let e = try quarantined().first(where: { $0.id == id }) else {
-            throw SemailError("no quarantined volume \(Validate.quoted(id))", why: "not under \(quarantineDir)", hint: "see `semailctl quarantine list`", status: .failure)
+            throw SemailError(
+                "no quarantined volume \(Validate.quoted(id))", why: "not under \(quarantineDir)",
+                hint: "see `semailctl quarantine list`", status: .failure)
         }
         return e
     }
@@ -124,8 +144,10 @@ extension VolumeManager {
         // The volume is its user's again: the entry no longer says where it is.
         try? FileManager.default.removeItem(atPath: "\(quarantineDir)/\(id)")
         do { return try ensure(uid: e.uid, size: e.size, owner: owner, force: false) } catch {
-            throw SemailError("\(e.uid)'s volume is back but not mounted", why: "\(error)",
-                              hint: "fix the cause, then `semailctl volume create \(e.uid)` mounts it (never formats it)", status: .failure)
+            throw SemailError(
+                "\(e.uid)'s volume is back but not mounted", why: "\(error)",
+                hint: "fix the cause, then `semailctl volume create \(e.uid)` mounts it (never formats it)",
+                status: .failure)
         }
     }
 

@@ -1,7 +1,7 @@
 import Core
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A mailbox volume as `volume list` shows it.
@@ -58,12 +58,16 @@ public struct VolumeManager: Sendable {
     public func looksComplete(_ uid: String) throws -> Bool {
         let mp = mountPoint(uid)
         var a = stat(), b = stat()
-        guard try exists(uid), lstat(mp, &a) == 0, stat(config.mailRoot, &b) == 0, a.st_dev != b.st_dev else { return false }
+        guard try exists(uid), lstat(mp, &a) == 0, stat(config.mailRoot, &b) == 0, a.st_dev != b.st_dev else {
+            return false
+        }
         guard MaildirTree.isComplete(mp, owner: nil) else { return false }
         return try fstab.read().contains { $0.mountPoint == mp && Self.ordered($0) }
     }
     /// Whether an fstab entry carries the engine ordering.
-    static func ordered(_ l: FstabBlock.Line) -> Bool { l.options.split(separator: ",").contains(Substring(FstabBlock.engineOrder)) }
+    static func ordered(_ l: FstabBlock.Line) -> Bool {
+        l.options.split(separator: ",").contains(Substring(FstabBlock.engineOrder))
+    }
     var fstab: FstabBlock { FstabBlock(path: config.fstab, mailRoot: config.mailRoot) }
 
     /// Serialises volume changes (and fstab rewrites) between processes.
@@ -81,8 +85,10 @@ public struct VolumeManager: Sendable {
     /// directory's semailVolumeSize is a value users may influence).
     public func checkMaximum(_ size: UInt64) throws {
         guard size <= maximum else {
-            throw SemailError("volume size \(ByteSize.format(size)) is above the maximum", why: "[storage] max_size is \(config.maxSize)",
-                              hint: "ask for at most \(config.maxSize), or raise [storage] max_size", status: .usage)
+            throw SemailError(
+                "volume size \(ByteSize.format(size)) is above the maximum",
+                why: "[storage] max_size is \(config.maxSize)",
+                hint: "ask for at most \(config.maxSize), or raise [storage] max_size", status: .usage)
         }
     }
 
@@ -98,7 +104,9 @@ public struct VolumeManager: Sendable {
     public func create(uid: String, size: UInt64, owner: MailOwner, force: Bool = false) throws -> CreateResult {
         let uid = try Validate.uid(uid)
         guard size >= 16 << 20 else {
-            throw SemailError("volume size \(ByteSize.format(size)) is too small", why: "a mailbox volume needs at least 16M", status: .usage)
+            throw SemailError(
+                "volume size \(ByteSize.format(size)) is too small", why: "a mailbox volume needs at least 16M",
+                status: .usage)
         }
         try checkMaximum(size)
         let lock = try lock()
@@ -115,13 +123,16 @@ public struct VolumeManager: Sendable {
         if let m = mounts.last(where: { $0.mountPoint == mp }) {
             let ours = existing?.device.map { dev in m.source == dev } ?? false
             guard ours else {
-                throw SemailError("mount point \(mp) is already used", why: "\(m.source) (\(m.fsType)) is mounted there",
-                                  hint: "unmount it, or choose another [storage] mail_root", status: .cantCreate)
+                throw SemailError(
+                    "mount point \(mp) is already used", why: "\(m.source) (\(m.fsType)) is mounted there",
+                    hint: "unmount it, or choose another [storage] mail_root", status: .cantCreate)
             }
         } else if let entries = try? FileManager.default.contentsOfDirectory(atPath: mp), !entries.isEmpty,
-                  !(entries == ["Maildir"] && Self.removeEngineMaildir("\(mp)/Maildir")) {
-            throw SemailError("mount point \(mp) is not empty", why: "mounting a volume there would hide \(entries.count) file(s)",
-                              hint: "move them away first", status: .cantCreate)
+            !(entries == ["Maildir"] && Self.removeEngineMaildir("\(mp)/Maildir"))
+        {
+            throw SemailError(
+                "mount point \(mp) is not empty", why: "mounting a volume there would hide \(entries.count) file(s)",
+                hint: "move them away first", status: .cantCreate)
         }
 
         let undo = UndoStack()
@@ -136,8 +147,12 @@ public struct VolumeManager: Sendable {
                 // Traversable (the umask is 077): delivery agents running as
                 // the owner reach <mail_root>/<uid>/Maildir through it.
                 try SystemState.makeDirectories(config.mailRoot, mode: 0o755)
-                guard mkdir(mp, 0o755) == 0 else { throw SemailError("cannot create \(mp)", why: SystemState.errnoText(), status: .cantCreate) }
-                undo.push("remove \(mp)") { SystemState.unsealMountPoint(mp); rmdir(mp) }
+                guard mkdir(mp, 0o755) == 0 else {
+                    throw SemailError("cannot create \(mp)", why: SystemState.errnoText(), status: .cantCreate)
+                }
+                undo.push("remove \(mp)") {
+                    SystemState.unsealMountPoint(mp); rmdir(mp)
+                }
             }
             // Unusable unless the volume is mounted on it (boot order, a failed mount).
             try SystemState.sealMountPoint(mp)
@@ -151,16 +166,20 @@ public struct VolumeManager: Sendable {
         try makeMaildir(mp, owner: owner)
         try Fault.check("storage.fstab")
         let src = backend.fstab(uid: uid)
-        let opts = ([src.options, options.text, "nofail", FstabBlock.engineOrder].filter { !$0.isEmpty }).joined(separator: ",")
+        let opts = ([src.options, options.text, "nofail", FstabBlock.engineOrder].filter { !$0.isEmpty }).joined(
+            separator: ",")
         let hadLine = try fstab.read().contains { $0.mountPoint == mp }
         try fstab.set(mountPoint: mp, to: .init(source: src.source, mountPoint: mp, fsType: src.fsType, options: opts))
-        if !hadLine { undo.push("remove the fstab entry for \(mp)") { [fstab] in try fstab.set(mountPoint: mp, to: nil) } }
+        if !hadLine {
+            undo.push("remove the fstab entry for \(mp)") { [fstab] in try fstab.set(mountPoint: mp, to: nil) }
+        }
         done = true
         // Report this volume without observing every other one again.
         let u = SystemState.usage(mp)
-        let state = VolumeState(uid: uid, backend: backend.kind, source: src.source, size: vol.size, device: vol.device,
-                                mountPoint: mp, mounted: true, fsSize: u?.size, fsUsed: u?.used, fsFree: u?.free,
-                                persistent: true)
+        let state = VolumeState(
+            uid: uid, backend: backend.kind, source: src.source, size: vol.size, device: vol.device,
+            mountPoint: mp, mounted: true, fsSize: u?.size, fsUsed: u?.used, fsFree: u?.free,
+            persistent: true)
         return CreateResult(volume: state, created: vol.created, formatted: vol.formatted, mounted: mountedNow)
     }
 
@@ -178,7 +197,10 @@ public struct VolumeManager: Sendable {
             var out: [String: Bool] = [:]
             for uid in uids where !SystemState.isSealed("\(root)/\(uid)") {
                 let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(uid)")) ?? []
-                out[uid] = !(entries.isEmpty || entries == ["Maildir"] && (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(uid)/Maildir")) == [])
+                out[uid] =
+                    !(entries.isEmpty
+                    || entries == ["Maildir"]
+                        && (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(uid)/Maildir")) == [])
             }
             return out
         }
@@ -195,9 +217,13 @@ public struct VolumeManager: Sendable {
             for uid in uids {
                 let dir = "\(root)/\(uid)"
                 var st = stat()
-                guard lstat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, !SystemState.isSealed(dir) else { continue }
+                guard lstat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, !SystemState.isSealed(dir) else {
+                    continue
+                }
                 let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? ["?"]
-                guard entries.isEmpty || (entries == ["Maildir"] && Self.removeEngineMaildir("\(dir)/Maildir")) else { continue }
+                guard entries.isEmpty || (entries == ["Maildir"] && Self.removeEngineMaildir("\(dir)/Maildir")) else {
+                    continue
+                }
                 try SystemState.sealMountPoint(dir)
                 sealed.append(uid)
             }
@@ -225,8 +251,10 @@ public struct VolumeManager: Sendable {
             let mp = mountPoint(v.uid)
             let isMounted = v.device.map { dev in mounted[mp]?.contains(dev) ?? false } ?? false
             let u = isMounted ? SystemState.usage(mp) : nil
-            return VolumeState(uid: v.uid, backend: backend.kind, source: v.source, size: v.size, device: v.device, mountPoint: mp,
-                               mounted: isMounted, fsSize: u?.size, fsUsed: u?.used, fsFree: u?.free, persistent: persistent.contains(mp))
+            return VolumeState(
+                uid: v.uid, backend: backend.kind, source: v.source, size: v.size, device: v.device, mountPoint: mp,
+                mounted: isMounted, fsSize: u?.size, fsUsed: u?.used, fsFree: u?.free,
+                persistent: persistent.contains(mp))
         }
     }
 
@@ -242,12 +270,16 @@ public struct VolumeManager: Sendable {
         let vol = try backend.observeAll().first { $0.uid == uid }
         if let m = SystemState.mounts().last(where: { $0.mountPoint == mp }) {
             guard vol?.device == m.source else {
-                throw SemailError("refusing to unmount \(mp)", why: "\(m.source) is mounted there, not UID's volume", status: .failure)
+                throw SemailError(
+                    "refusing to unmount \(mp)", why: "\(m.source) is mounted there, not UID's volume", status: .failure
+                )
             }
             let e = backend.unmount(mp)
             guard e == 0 else {
-                throw SemailError("cannot unmount \(mp)", why: SystemState.errnoText(e),
-                                  hint: e == EBUSY ? "something still uses it (its container?): stop that first" : nil, status: .failure)
+                throw SemailError(
+                    "cannot unmount \(mp)", why: SystemState.errnoText(e),
+                    hint: e == EBUSY ? "something still uses it (its container?): stop that first" : nil,
+                    status: .failure)
             }
             removed.append("mount \(mp)")
         }
@@ -273,22 +305,28 @@ public struct VolumeManager: Sendable {
         let lock = try lock()
         defer { lock.release() }
         guard let v = try list().first(where: { $0.uid == uid }) else {
-            throw SemailError("no volume for \(uid)", why: "\(backend.kind) backend has none", hint: "see `semailctl volume list`", status: .failure)
+            throw SemailError(
+                "no volume for \(uid)", why: "\(backend.kind) backend has none", hint: "see `semailctl volume list`",
+                status: .failure)
         }
         guard size >= v.size else {
-            throw SemailError("refusing to shrink \(uid)'s volume", why: "it is \(ByteSize.format(v.size)); shrinking could lose mail", status: .usage)
+            throw SemailError(
+                "refusing to shrink \(uid)'s volume",
+                why: "it is \(ByteSize.format(v.size)); shrinking could lose mail", status: .usage)
         }
         guard v.mounted, let dev = v.device else {
-            throw SemailError("\(uid)'s volume is not mounted", why: "resizing works on a mounted volume",
-                              hint: "mount it with `semailctl volume create \(uid)`", status: .failure)
+            throw SemailError(
+                "\(uid)'s volume is not mounted", why: "resizing works on a mounted volume",
+                hint: "mount it with `semailctl volume create \(uid)`", status: .failure)
         }
         let volume = BackendVolume(uid: uid, source: v.source, size: v.size, device: dev)
         if offline {
             let mp = mountPoint(uid)
             let e = backend.unmount(mp)
             guard e == 0 else {
-                throw SemailError("cannot unmount \(mp) for an offline resize", why: SystemState.errnoText(e),
-                                  hint: "stop what uses it (its container) first", status: .failure)
+                throw SemailError(
+                    "cannot unmount \(mp) for an offline resize", why: SystemState.errnoText(e),
+                    hint: "stop what uses it (its container) first", status: .failure)
             }
             var failure: Error?
             do { try backend.grow(volume, to: size, online: false) } catch { failure = error }

@@ -19,7 +19,10 @@ import Testing
         let deadline = Date().addingTimeInterval(wait)
         repeat {
             if let c = try d.client.inspect(container: "semail-\(uid)"), c.State.Running,
-               let ip = c.NetworkSettings?.Networks?["semail-test"]?.IPAddress, !ip.isEmpty { return ip }
+                let ip = c.NetworkSettings?.Networks?["semail-test"]?.IPAddress, !ip.isEmpty
+            {
+                return ip
+            }
             usleep(200_000)
         } while Date() < deadline
         return nil
@@ -33,7 +36,8 @@ import Testing
         }
         let r = try w.run(["mailbox", "create", uid, "--address", "\(uid)@\(uid).\(w.zone)", "-q"])
         #expect(r.status == 0, "\(r.stderr)\(r.text)")
-        try "Subject: keep me\n\nprecious \(uid)\n".write(toFile: "\(w.mountPoint(uid))/Maildir/cur/1.precious", atomically: true, encoding: .utf8)
+        try "Subject: keep me\n\nprecious \(uid)\n".write(
+            toFile: "\(w.mountPoint(uid))/Maildir/cur/1.precious", atomically: true, encoding: .utf8)
     }
 
     func listed(_ w: World, _ uid: String) throws -> [String: Any] {
@@ -64,15 +68,24 @@ import Testing
         }
         var r = try w.run(["reconcile", "--dry-run", "--json"])
         let plan = try #require((try json(r) as? [String: Any])?["items"] as? [[String: Any]])
-        #expect(plan.contains { $0["uid"] as? String == a && ($0["action"] as? String ?? "").hasPrefix("seal ") }, "\(plan)")
-        #expect(!plan.contains { $0["uid"] as? String == b && ($0["action"] as? String ?? "").hasPrefix("seal ") }, "\(plan)")
+        #expect(
+            plan.contains { $0["uid"] as? String == a && ($0["action"] as? String ?? "").hasPrefix("seal ") }, "\(plan)"
+        )
+        #expect(
+            !plan.contains { $0["uid"] as? String == b && ($0["action"] as? String ?? "").hasPrefix("seal ") },
+            "\(plan)")
         r = try w.run(["reconcile"])
         #expect(r.status == 0, "\(r.stderr)\(r.text)")
-        try SystemState.underneath("\(w.dir)/mail", scratch: scratch) { root in #expect(SystemState.isSealed("\(root)/\(a)")) }
+        try SystemState.underneath("\(w.dir)/mail", scratch: scratch) { root in
+            #expect(SystemState.isSealed("\(root)/\(a)"))
+        }
         #expect(try ip(a) == ipA)
 
         // The fstab entries order the engine after the mounts.
-        #expect(w.fstab.split(separator: "\n").filter { $0.contains("/mail/") }.allSatisfy { $0.contains("x-systemd.before=docker.service") }, "\(w.fstab)")
+        #expect(
+            w.fstab.split(separator: "\n").filter { $0.contains("/mail/") }.allSatisfy {
+                $0.contains("x-systemd.before=docker.service")
+            }, "\(w.fstab)")
 
         // A forced rebuild (a new container beside the old one) keeps the address.
         r = try w.run(["container", "rebuild", a, "--force", "--json"])
@@ -92,13 +105,20 @@ import Testing
         let access = try #require(try json(r) as? [String: Any])
         #expect(access["hostName"] as? String == ipA)
         let sshConfig = try #require(access["config"] as? String)
-        #expect(sshConfig.contains("Host \(a).semail\n") && sshConfig.contains("HostKeyAlias semail-\(a)\n") && sshConfig.contains("ProxyJump "))
+        #expect(
+            sshConfig.contains("Host \(a).semail\n") && sshConfig.contains("HostKeyAlias semail-\(a)\n")
+                && sshConfig.contains("ProxyJump "))
         try sshConfig.write(toFile: "\(w.dir)/ssh_config", atomically: true, encoding: .utf8)
-        try "\(try #require(access["knownHosts"] as? String))\n".write(toFile: "\(w.dir)/known_hosts", atomically: true, encoding: .utf8)
+        try "\(try #require(access["knownHosts"] as? String))\n".write(
+            toFile: "\(w.dir)/known_hosts", atomically: true, encoding: .utf8)
         func login(_ knownHosts: String) throws -> ProcessOutput {
-            try ProcessRunner().run(["ssh", "-F", "\(w.dir)/ssh_config", "-o", "UserKnownHostsFile=\(knownHosts)", "-o", "StrictHostKeyChecking=yes",
-                                     "-o", "ProxyJump=none", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-i", key,
-                                     "\(a).semail", "cat ~/Maildir/cur/1.precious"], check: false)
+            try ProcessRunner().run(
+                [
+                    "ssh", "-F", "\(w.dir)/ssh_config", "-o", "UserKnownHostsFile=\(knownHosts)", "-o",
+                    "StrictHostKeyChecking=yes",
+                    "-o", "ProxyJump=none", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-i", key,
+                    "\(a).semail", "cat ~/Maildir/cur/1.precious"
+                ], check: false)
         }
         var s = try login("\(w.dir)/known_hosts")
         #expect(s.status == 0 && s.text.contains("precious \(a)"), "\(s.stderr)")
@@ -114,7 +134,9 @@ import Testing
         var me = try listed(w, b)
         #expect((me["container"] as? [String: Any])?["volumeMounted"] as? Bool == false, "\(me)")
         r = try w.run(["mailbox", "list"])
-        #expect(r.text.split(separator: "\n").contains { $0.hasPrefix(b) && $0.contains("running, VOLUME NOT MOUNTED") }, "\(r.text)")
+        #expect(
+            r.text.split(separator: "\n").contains { $0.hasPrefix(b) && $0.contains("running, VOLUME NOT MOUNTED") },
+            "\(r.text)")
         r = try w.run(["mailbox", "show", b])
         #expect(r.text.contains("VOLUME NOT MOUNTED"), "\(r.text)")
         r = try w.run(["container", "list", "--json"])
@@ -141,7 +163,9 @@ import Testing
         for u in [a, b] {
             let c = try #require(try d.client.inspect(container: "semail-\(u)"))
             #expect(!c.State.Running, "semail-\(u) runs without its volume")
-            #expect((try? FileManager.default.contentsOfDirectory(atPath: w.mountPoint(u))) == [], "something was made in \(w.mountPoint(u))")
+            #expect(
+                (try? FileManager.default.contentsOfDirectory(atPath: w.mountPoint(u))) == [],
+                "something was made in \(w.mountPoint(u))")
         }
         me = try listed(w, a)
         #expect((me["volume"] as? [String: Any])?["mounted"] as? Bool == false, "\(me)")
@@ -153,7 +177,9 @@ import Testing
         #expect(try ip(a) == ipA)
         #expect(try ip(b) == ipB)
         for u in [a, b] {
-            #expect((try? String(contentsOfFile: "\(w.mountPoint(u))/Maildir/cur/1.precious", encoding: .utf8))?.contains("precious \(u)") == true)
+            #expect(
+                (try? String(contentsOfFile: "\(w.mountPoint(u))/Maildir/cur/1.precious", encoding: .utf8))?.contains(
+                    "precious \(u)") == true)
             #expect(try w.missing(u, domain: "\(u).\(w.zone)").isEmpty)
         }
         s = try login("\(w.dir)/known_hosts")
@@ -163,8 +189,9 @@ import Testing
         // meanwhile gets another one, and reconcile gives b its own back.
         r = try w.run(["container", "remove", b, "-q"])
         #expect(r.status == 0, "\(r.stderr)\(r.text)")
-        #expect(try String(contentsOfFile: "\(w.dir)/state/addresses", encoding: .utf8).contains("\(b) \(ipB)") ||
-                (try String(contentsOfFile: "\(w.dir)/state/addresses", encoding: .utf8)).contains(b))
+        #expect(
+            try String(contentsOfFile: "\(w.dir)/state/addresses", encoding: .utf8).contains("\(b) \(ipB)")
+                || (try String(contentsOfFile: "\(w.dir)/state/addresses", encoding: .utf8)).contains(b))
         let c = uniqueUID("c")
         try mailbox(w, c)
         #expect(try ip(c) != ipB)

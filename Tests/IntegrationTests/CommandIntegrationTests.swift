@@ -12,14 +12,19 @@ import Testing
     func configPath() throws -> String { try s.config().path }
 
     func json(_ out: ProcessOutput) throws -> [String: Any] {
-        try #require(JSONSerialization.jsonObject(with: out.stdout) as? [String: Any], "stdout was: \(out.text)\nstderr: \(out.stderr)")
+        try #require(
+            JSONSerialization.jsonObject(with: out.stdout) as? [String: Any],
+            "stdout was: \(out.text)\nstderr: \(out.stderr)")
     }
 
     @Test func userLifecycleWithPasswordFromStdin() throws {
         let cfg = try configPath()
         let uid = uniqueUID("life")
-        var r = try semailctl(["user", "add", uid, "--cn", "Jean Dupont", "--sn", "Dupont", "--mail", "\(uid)@semail.email",
-                               "--posix", "--password-stdin", "--config", cfg, "--json"], stdin: "correct horse\n")
+        var r = try semailctl(
+            [
+                "user", "add", uid, "--cn", "Jean Dupont", "--sn", "Dupont", "--mail", "\(uid)@semail.email",
+                "--posix", "--password-stdin", "--config", cfg, "--json"
+            ], stdin: "correct horse\n")
         #expect(r.status == 0, "\(r.stderr)")
         let added = try json(r)
         #expect(added["uid"] as? String == uid)
@@ -43,7 +48,8 @@ import Testing
 
         // passwd from a 0600 file; a file others can read is refused.
         let pwFile = "\(s.dir)/\(uid).pw"
-        _ = FileManager.default.createFile(atPath: pwFile, contents: Data("second pass\n".utf8),
+        _ = FileManager.default.createFile(
+            atPath: pwFile, contents: Data("second pass\n".utf8),
             attributes: [.posixPermissions: 0o644])
         r = try semailctl(["user", "passwd", uid, "--password-file", pwFile, "--config", cfg])
         #expect(r.status == 77, "\(r.stderr)")
@@ -51,7 +57,8 @@ import Testing
         chmod(pwFile, 0o600)
         r = try semailctl(["user", "passwd", uid, "--password-file", pwFile, "--config", cfg])
         #expect(r.status == 0, "\(r.stderr)")
-        try LDAPConnection(.init(uri: s.uri)).bind(dn: "uid=\(uid),ou=Personnes,dc=semail,dc=email", password: Array("second pass".utf8))
+        try LDAPConnection(.init(uri: s.uri)).bind(
+            dn: "uid=\(uid),ou=Personnes,dc=semail,dc=email", password: Array("second pass".utf8))
 
         // Without a terminal, delete needs --yes.
         r = try semailctl(["user", "delete", uid, "--config", cfg])
@@ -63,10 +70,12 @@ import Testing
         #expect(r.status == 1)
     }
 
-    @Test(arguments: ["*)(uid=*", "a,ou=x", "Admin", "1abc", "a b", "x\ny", String(repeating: "a", count: 33), "../etc"])
+    @Test(arguments: ["*)(uid=*", "a,ou=x", "Admin", "1abc", "a b", "x\ny", String(repeating: "a", count: 33), "../etc"]
+    )
     func badUIDsAreRefusedBeforeAnythingIsSent(uid: String) throws {
         let cfg = try configPath()
-        let r = try semailctl(["user", "add", uid, "--cn", "X", "--sn", "Y", "--password-stdin", "--config", cfg, "--json"], stdin: "pw")
+        let r = try semailctl(
+            ["user", "add", uid, "--cn", "X", "--sn", "Y", "--password-stdin", "--config", cfg, "--json"], stdin: "pw")
         #expect(r.status == 64)
         #expect(r.stderr.contains("invalid uid"))
         let doc = try json(r)
@@ -109,8 +118,9 @@ import Testing
 
         // A secret file others can read is refused, and the check says how to fix it.
         let loose = "\(s.dir)/loose.secret"
-        _ = FileManager.default.createFile(atPath: loose, contents: FileManager.default.contents(atPath: s.secretFile),
-                                       attributes: [.posixPermissions: 0o640])
+        _ = FileManager.default.createFile(
+            atPath: loose, contents: FileManager.default.contents(atPath: s.secretFile),
+            attributes: [.posixPermissions: 0o640])
         let (_, p) = try s.config()
         let text = try String(contentsOfFile: p, encoding: .utf8).replacingOccurrences(of: s.secretFile, with: loose)
         let lp = "\(s.dir)/loose.toml"
@@ -121,7 +131,8 @@ import Testing
 
         // An unreachable server is named, with a hint.
         let down = "\(s.dir)/down.toml"
-        try String(contentsOfFile: p, encoding: .utf8).replacingOccurrences(of: s.uri, with: "ldap://127.0.0.1:1").write(toFile: down, atomically: true, encoding: .utf8)
+        try String(contentsOfFile: p, encoding: .utf8).replacingOccurrences(of: s.uri, with: "ldap://127.0.0.1:1")
+            .write(toFile: down, atomically: true, encoding: .utf8)
         r = try semailctl(["config", "check", "--config", down])
         #expect(r.status == 69)
         #expect(r.text.contains("cannot reach the LDAP server"))

@@ -14,26 +14,31 @@ import Testing
     static let rootfsCache = "/var/cache/semail-test/bookworm-ssh.tar"
 
     /// A config for this suite's services; mail root and Dockerfiles under `dir`.
-    func config(_ dir: String, templates: String = "\(repoRoot)/templates", baseImage: String = "semail/base:latest", socket: String? = nil,
-                network: String = "semail-test", containers extra: String = "") throws -> String {
-        try s.config(extra: """
+    func config(
+        _ dir: String, templates: String = "\(repoRoot)/templates", baseImage: String = "semail/base:latest",
+        socket: String? = nil,
+        network: String = "semail-test", containers extra: String = ""
+    ) throws -> String {
+        try s.config(
+            extra: """
 
-        [storage]
-        mail_root = "\(dir)/mail"
-        image_dir = "\(dir)/images"
-        fstab = "\(dir)/fstab"
+                [storage]
+                mail_root = "\(dir)/mail"
+                image_dir = "\(dir)/images"
+                fstab = "\(dir)/fstab"
 
-        [containers]
-        socket = "\(socket ?? d.socket)"
-        template_dir = "\(templates)"
-        dockerfile_dir = "\(dir)/Containers"
-        base_image = "\(baseImage)"
-        network = "\(network)"
-        memory = "128M"
-        pids = 64
-        ssh_host = "jump.example"
-        \(extra)
-        """).path.replacingOccurrences(of: "semail.toml", with: "semail.toml")
+                [containers]
+                socket = "\(socket ?? d.socket)"
+                template_dir = "\(templates)"
+                dockerfile_dir = "\(dir)/Containers"
+                base_image = "\(baseImage)"
+                network = "\(network)"
+                memory = "128M"
+                pids = 64
+                ssh_host = "jump.example"
+                \(extra)
+                """
+        ).path.replacingOccurrences(of: "semail.toml", with: "semail.toml")
     }
 
     func workDir() throws -> String {
@@ -52,14 +57,18 @@ import Testing
     func user(_ cfg: String, _ dir: String, _ uid: String) throws -> String {
         let key = "\(dir)/\(uid)-key"
         try ProcessRunner().run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key])
-        let r = try semailctl(["user", "add", uid, "--cn", uid, "--sn", uid, "--mail", "\(uid)@semail.email", "--posix",
-                               "--ssh-key", "\(key).pub", "--config", cfg, "--json"])
+        let r = try semailctl([
+            "user", "add", uid, "--cn", uid, "--sn", uid, "--mail", "\(uid)@semail.email", "--posix",
+            "--ssh-key", "\(key).pub", "--config", cfg, "--json"
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let n = try #require(try json(r)["uidNumber"] as? Int)
         for sub in ["tmp", "new", "cur"] {
-            try FileManager.default.createDirectory(atPath: "\(dir)/mail/\(uid)/Maildir/\(sub)", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: "\(dir)/mail/\(uid)/Maildir/\(sub)", withIntermediateDirectories: true)
         }
-        try "Subject: kept\n\nold mail\n".write(toFile: "\(dir)/mail/\(uid)/Maildir/cur/1.kept", atomically: true, encoding: .utf8)
+        try "Subject: kept\n\nold mail\n".write(
+            toFile: "\(dir)/mail/\(uid)/Maildir/cur/1.kept", atomically: true, encoding: .utf8)
         // As `volume create` leaves it: the volume root is root's (0755),
         // the Maildir and what it holds belong to the user.
         try ProcessRunner().run(["chown", "0:0", "\(dir)/mail/\(uid)"])
@@ -70,12 +79,17 @@ import Testing
     }
 
     func ssh(_ key: String, _ target: String, _ command: String) throws -> ProcessOutput {
-        try ProcessRunner().run(["ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-                                 "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", target, command], check: false)
+        try ProcessRunner().run(
+            [
+                "ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o",
+                "BatchMode=yes",
+                "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", target, command
+            ], check: false)
     }
 
     func json(_ r: ProcessOutput) throws -> [String: Any] {
-        try #require(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "stdout: \(r.text)\nstderr: \(r.stderr)")
+        try #require(
+            JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "stdout: \(r.text)\nstderr: \(r.stderr)")
     }
 
     @Test func createLoginRebuildRemoveWithTheBootstrappedImage() throws {
@@ -106,7 +120,10 @@ import Testing
         #expect(i.HostConfig.CapDrop == ["ALL"])
         #expect(Set(i.HostConfig.CapAdd ?? []) == Set(ContainerManager.sshdCaps))
         #expect(i.HostConfig.Binds?.isEmpty ?? true)
-        #expect(i.Mounts?.contains { $0.Type == "bind" && $0.Source == "\(dir)/mail/\(uid)/Maildir" && $0.Destination == "/Maildir" } == true)
+        #expect(
+            i.Mounts?.contains {
+                $0.Type == "bind" && $0.Source == "\(dir)/mail/\(uid)/Maildir" && $0.Destination == "/Maildir"
+            } == true)
         #expect(i.HostConfig.RestartPolicy?.Name == "unless-stopped")
         #expect(i.NetworkSettings?.Networks?["semail-test"] != nil)
 
@@ -176,14 +193,16 @@ import Testing
         // 1. The build fails: the engine's error is reported.
         let broken = "\(dir)/broken"
         try FileManager.default.createDirectory(atPath: broken, withIntermediateDirectories: true)
-        try (base + "RUN echo no-such-step >&2 && false\n").write(toFile: "\(broken)/Dockerfile.template", atomically: true, encoding: .utf8)
+        try (base + "RUN echo no-such-step >&2 && false\n").write(
+            toFile: "\(broken)/Dockerfile.template", atomically: true, encoding: .utf8)
         r = try semailctl(["container", "rebuild", uid, "--config", try config(dir, templates: broken)])
         #expect(r.status == 1)
         #expect(r.stderr.contains("build failed") && r.stderr.contains("no-such-step"), "\(r.stderr)")
         // 2. The build works but the new container exits at once.
         let exits = "\(dir)/exits"
         try FileManager.default.createDirectory(atPath: exits, withIntermediateDirectories: true)
-        try (base + "CMD [\"/bin/sh\", \"-c\", \"echo sshd-config-broken >&2; exit 3\"]\n").write(toFile: "\(exits)/Dockerfile.template", atomically: true, encoding: .utf8)
+        try (base + "CMD [\"/bin/sh\", \"-c\", \"echo sshd-config-broken >&2; exit 3\"]\n").write(
+            toFile: "\(exits)/Dockerfile.template", atomically: true, encoding: .utf8)
         r = try semailctl(["container", "rebuild", uid, "--config", try config(dir, templates: exits)])
         #expect(r.status == 1)
         #expect(r.stderr.contains("did not stay up") && r.stderr.contains("sshd-config-broken"), "\(r.stderr)")
@@ -212,14 +231,19 @@ import Testing
         }
         #expect(try semailctl(["container", "create", uid, "--config", cfg]).status == 0)
         // Each rebuild changes the key, so each one really replaces the container.
-        for (i, point) in ["container.build", "container.create", "container.start", "container.swap", "container.swapped"].enumerated() {
+        for (i, point) in [
+            "container.build", "container.create", "container.start", "container.swap", "container.swapped"
+        ].enumerated() {
             _ = try semailctl(["user", "ssh-keys", uid, i % 2 == 0 ? "\(other).pub" : "\(key).pub", "--config", cfg])
-            var r = try semailctl(["container", "rebuild", uid, "--config", cfg], env: ["SEMAIL_FAULT": "kill:\(point)"])
+            var r = try semailctl(
+                ["container", "rebuild", uid, "--config", cfg], env: ["SEMAIL_FAULT": "kill:\(point)"])
             #expect(r.status == 137, "\(point): \(r.stderr)")
             r = try semailctl(["container", "rebuild", uid, "--config", cfg, "--json"])
             #expect(r.status == 0, "after kill at \(point): \(r.stderr)")
             let all = try d.client.containers(label: "semail.uid=\(uid)")
-            #expect(all.count == 1 && all.first?.Names == ["/semail-\(uid)"] && all.first?.State == "running", "after kill at \(point): \(all)")
+            #expect(
+                all.count == 1 && all.first?.Names == ["/semail-\(uid)"] && all.first?.State == "running",
+                "after kill at \(point): \(all)")
         }
         #expect(FileManager.default.fileExists(atPath: "\(dir)/mail/\(uid)/Maildir/cur/1.kept"))
         _ = try semailctl(["container", "remove", uid, "--config", cfg])
@@ -240,7 +264,8 @@ import Testing
         let r = try semailctl(["container", "rebuild", "--all", "--force", "--config", cfg, "--json"])
         #expect(r.status == 1)
         let results = try #require(JSONSerialization.jsonObject(with: r.stdout) as? [[String: Any]], "\(r.text)")
-        let byUID = Dictionary(results.compactMap { o in (o["uid"] as? String).map { ($0, o) } }, uniquingKeysWith: { a, _ in a })
+        let byUID = Dictionary(
+            results.compactMap { o in (o["uid"] as? String).map { ($0, o) } }, uniquingKeysWith: { a, _ in a })
         #expect(byUID[good]?["ok"] as? Bool == true)
         #expect(byUID[bad]?["ok"] as? Bool == false)
         #expect((byUID[bad]?["error"] as? String)?.contains("no Maildir") == true)
@@ -253,9 +278,11 @@ import Testing
         let cfg = try config(dir)
         let uid = uniqueUID("u")
         _ = try user(cfg, dir, uid)
-        let id = try d.client.createContainer(name: "semail-\(uid)", spec: .init(
-            Image: Dockerd.busyboxImage, Cmd: ["sleep", "600"], Hostname: nil, Labels: [:],
-            HostConfig: .init(CapAdd: [], Memory: 32 << 20, PidsLimit: 16, NetworkMode: "none")))
+        let id = try d.client.createContainer(
+            name: "semail-\(uid)",
+            spec: .init(
+                Image: Dockerd.busyboxImage, Cmd: ["sleep", "600"], Hostname: nil, Labels: [:],
+                HostConfig: .init(CapAdd: [], Memory: 32 << 20, PidsLimit: 16, NetworkMode: "none")))
         defer { try? d.client.remove(container: id) }
         for args in [["container", "create", uid], ["container", "rebuild", uid], ["container", "remove", uid]] {
             let r = try semailctl(args + ["--config", cfg])
@@ -272,13 +299,18 @@ import Testing
         let uid = uniqueUID("e")
         _ = try user(try config(dir), dir, uid)
         // Docker not running.
-        var r = try semailctl(["container", "create", uid, "--config", try config(dir, socket: "\(dir)/no-docker.sock")])
+        var r = try semailctl(["container", "create", uid, "--config", try config(dir, socket: "\(dir)/no-docker.sock")]
+        )
         #expect(r.status == 69)
         #expect(r.stderr.contains("cannot reach Docker") && r.stderr.contains("start it"), "\(r.stderr)")
         r = try semailctl(["config", "check", "--config", try config(dir, socket: "\(dir)/no-docker.sock")])
-        #expect(r.status != 0 && r.text.contains("containers: FAILED") && r.text.contains("cannot reach Docker"), "\(r.text)")
+        #expect(
+            r.status != 0 && r.text.contains("containers: FAILED") && r.text.contains("cannot reach Docker"),
+            "\(r.text)")
         // No base image.
-        r = try semailctl(["container", "create", uid, "--config", try config(dir, baseImage: "semail/not-bootstrapped:1")])
+        r = try semailctl([
+            "container", "create", uid, "--config", try config(dir, baseImage: "semail/not-bootstrapped:1")
+        ])
         #expect(r.status == 1)
         #expect(r.stderr.contains("semailctl image bootstrap"), "\(r.stderr)")
         // Values smuggling an instruction are refused before anything is rendered.
@@ -291,7 +323,8 @@ import Testing
         r = try semailctl(["container", "create", "../etc", "--config", cfg])
         #expect(r.status == 64)
         // A key with options (command=...) is not accepted into authorized_keys.
-        try "command=\"/bin/sh\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0 x\n".write(toFile: "\(dir)/opt.pub", atomically: true, encoding: .utf8)
+        try "command=\"/bin/sh\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0 x\n".write(
+            toFile: "\(dir)/opt.pub", atomically: true, encoding: .utf8)
         r = try semailctl(["user", "ssh-keys", uid, "\(dir)/opt.pub", "--config", cfg])
         #expect(r.status == 64, "\(r.stderr)")
     }

@@ -11,8 +11,12 @@ import Testing
 extension ContainerIntegrationTests {
     /// Runs `script` with bash inside UID's container as `user` (a number).
     func exec(_ uid: String, as user: String, _ script: String) throws -> ProcessOutput {
-        try ProcessRunner().run(["docker", "-H", "unix://\(d.socket)", "exec", "--user", user, ContainerManager.name(uid), "bash", "-c", script],
-                                check: false)
+        try ProcessRunner().run(
+            [
+                "docker", "-H", "unix://\(d.socket)", "exec", "--user", user, ContainerManager.name(uid), "bash", "-c",
+                script
+            ],
+            check: false)
     }
 
     /// The numeric owner of UID's Maildir on the host: the user's uid number.
@@ -58,7 +62,8 @@ extension ContainerIntegrationTests {
         let victim = uniqueUID("v"), attacker = uniqueUID("a")
         _ = try user(cfg, dir, victim)
         _ = try user(cfg, dir, attacker)
-        try "Subject: secret\n\nvictim's mail\n".write(toFile: "\(dir)/mail/\(victim)/Maildir/cur/2.secret", atomically: true, encoding: .utf8)
+        try "Subject: secret\n\nvictim's mail\n".write(
+            toFile: "\(dir)/mail/\(victim)/Maildir/cur/2.secret", atomically: true, encoding: .utf8)
         var r = try semailctl(["container", "create", attacker, "--config", cfg])
         #expect(r.status == 0, "\(r.stderr)")
         defer { _ = try? semailctl(["container", "remove", attacker, "--config", cfg]) }
@@ -120,8 +125,12 @@ extension ContainerIntegrationTests {
         #expect(r.status == 0, "\(r.stderr)")
         let ipA = try ip(a), ipB = try ip(b)
 
-        let out = try exec(a, as: owner(dir, a), [probe(ipB, 22), probe(gateway, blockedPort), probe(gateway, relayPort),
-                                                  "cat /proc/sys/net/ipv6/conf/all/disable_ipv6"].joined(separator: "; "))
+        let out = try exec(
+            a, as: owner(dir, a),
+            [
+                probe(ipB, 22), probe(gateway, blockedPort), probe(gateway, relayPort),
+                "cat /proc/sys/net/ipv6/conf/all/disable_ipv6"
+            ].joined(separator: "; "))
         let lines = out.text.split(separator: "\n").map(String.init)
         #expect(lines.count == 4, "\(out.text) \(out.stderr)")
         #expect(lines.first == "CLOSED", "A reached B's sshd at \(ipB):22")
@@ -130,7 +139,8 @@ extension ContainerIntegrationTests {
         #expect(lines.dropFirst(3).first == "1", "IPv6 (link-local between containers) is on")
         // B asks the configured DNS server, not Docker's resolver.
         let resolv = try exec(b, as: owner(dir, b), "cat /etc/resolv.conf")
-        #expect(resolv.text.contains("nameserver 192.0.2.53\n") && !resolv.text.contains("127.0.0.11"), "\(resolv.text)")
+        #expect(
+            resolv.text.contains("nameserver 192.0.2.53\n") && !resolv.text.contains("127.0.0.11"), "\(resolv.text)")
         // The host still reaches A's sshd, and the login works.
         let login = try ssh(keyA, "\(a)@\(ipA)", "id -un")
         #expect(login.status == 0 && login.text.contains(a), "\(login.stderr)")
@@ -144,7 +154,9 @@ extension ContainerIntegrationTests {
         r = try semailctl(["reconcile", "--dry-run", "--json", "--config", cfg])
         #expect(r.text.contains("isolate the network \(net)"), "\(r.text) \(r.stderr)")
         r = try semailctl(["reconcile", "--config", cfg])
-        #expect(try exec(a, as: owner(dir, a), probe(gateway, blockedPort) + "; " + probe(ipB, 22)).text == "CLOSED\nCLOSED\n", "\(r.text) \(r.stderr)")
+        #expect(
+            try exec(a, as: owner(dir, a), probe(gateway, blockedPort) + "; " + probe(ipB, 22)).text
+                == "CLOSED\nCLOSED\n", "\(r.text) \(r.stderr)")
         r = try semailctl(["reconcile", "--dry-run", "--json", "--config", cfg])
         #expect(!r.text.contains("isolate the network"), "\(r.text)")
 
@@ -172,13 +184,15 @@ extension ContainerIntegrationTests {
             #expect(r.status == 0, "\(r.stderr)")
         }
         let mxIP = try ip(mx)
-        let looked = try exec(other, as: owner(dir, other), "timeout 10 getent hosts \(mx); timeout 10 getent hosts mx; true")
+        let looked = try exec(
+            other, as: owner(dir, other), "timeout 10 getent hosts \(mx); timeout 10 getent hosts mx; true")
         #expect(!looked.text.contains(mxIP), "\(mx) resolves to the container's \(mxIP): \(looked.text)")
         let i = try #require(try d.client.inspect(container: ContainerManager.name(mx)))
         #expect(i.Config.Hostname == "mailbox")
         // Docker's resolver answers with every container name on the network
         // (semail-<uid>, so semail-mx.<zone>); the containers do not ask it.
-        let n = try exec(other, as: owner(dir, other), "timeout 10 getent hosts \(ContainerManager.name(mx)); cat /etc/resolv.conf")
+        let n = try exec(
+            other, as: owner(dir, other), "timeout 10 getent hosts \(ContainerManager.name(mx)); cat /etc/resolv.conf")
         #expect(!n.text.contains(mxIP) && !n.text.contains("127.0.0.11"), "\(n.text)")
     }
 
@@ -209,8 +223,10 @@ extension ContainerIntegrationTests {
         #expect(i.HostConfig.NanoCpus == 500_000_000)
         #expect(i.HostConfig.ReadonlyRootfs == true)
         // sshd still serves, with PAM, and the Maildir stays writable.
-        let login = try ssh(key, "\(uid)@\(try ip(uid))", "id -un; echo ok > ~/Maildir/new/3.ssh && cat ~/Maildir/new/3.ssh")
-        #expect(login.status == 0 && login.text.contains(uid) && login.text.contains("ok"), "\(login.text) \(login.stderr)")
+        let login = try ssh(
+            key, "\(uid)@\(try ip(uid))", "id -un; echo ok > ~/Maildir/new/3.ssh && cat ~/Maildir/new/3.ssh")
+        #expect(
+            login.status == 0 && login.text.contains(uid) && login.text.contains("ok"), "\(login.text) \(login.stderr)")
         r = try semailctl(["container", "create", uid, "--config", cfg, "--json"])
         #expect(try json(r)["action"] as? String == "up-to-date")
     }
@@ -227,14 +243,21 @@ extension ContainerIntegrationTests {
         defer { _ = try? semailctl(["container", "remove", uid, "--config", cfg]) }
         // A setuid-root program where the user can run it (root in the
         // container makes it, as a compromised sshd could).
-        let made = try exec(uid, as: "0", "cp /usr/bin/id /Maildir/.suid-id && chmod 4755 /Maildir/.suid-id && stat -c %u:%a /Maildir/.suid-id")
+        let made = try exec(
+            uid, as: "0",
+            "cp /usr/bin/id /Maildir/.suid-id && chmod 4755 /Maildir/.suid-id && stat -c %u:%a /Maildir/.suid-id")
         #expect(made.text.contains("0:4755"), "\(made.text) \(made.stderr)")
-        let out = try exec(uid, as: owner(dir, uid), "grep NoNewPrivs /proc/self/status; /Maildir/.suid-id -u; readlink /proc/self/ns/cgroup")
+        let out = try exec(
+            uid, as: owner(dir, uid),
+            "grep NoNewPrivs /proc/self/status; /Maildir/.suid-id -u; readlink /proc/self/ns/cgroup")
         let lines = out.text.split(separator: "\n").map(String.init)
         #expect(lines.first?.hasSuffix("1") == true, "\(out.text)")
-        #expect(lines.dropFirst().first == owner(dir, uid), "a setuid program gained uid \(lines.dropFirst().first ?? "?")")
+        #expect(
+            lines.dropFirst().first == owner(dir, uid), "a setuid program gained uid \(lines.dropFirst().first ?? "?")")
         let hostNS = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/cgroup")
-        #expect(lines.dropFirst(2).first != nil && lines.dropFirst(2).first != hostNS, "same cgroup namespace as the host: \(hostNS)")
+        #expect(
+            lines.dropFirst(2).first != nil && lines.dropFirst(2).first != hostNS,
+            "same cgroup namespace as the host: \(hostNS)")
         let i = try #require(try d.client.inspect(container: ContainerManager.name(uid)))
         #expect(i.HostConfig.SecurityOpt?.contains("no-new-privileges:true") == true)
         #expect(i.HostConfig.CgroupnsMode == "private")
@@ -250,9 +273,11 @@ extension ContainerIntegrationTests {
         _ = try user(cfg, dir, uid)
         // As the old code made it, with one container still on it.
         try d.client.ensureNetwork(net, labels: ["semail.network": "1"])
-        let id = try d.client.createContainer(name: "old-\(uid)", spec: .init(
-            Image: Dockerd.busyboxImage, Cmd: ["sleep", "600"], Hostname: nil, Labels: [:],
-            HostConfig: .init(CapAdd: [], Memory: 32 << 20, PidsLimit: 16, NetworkMode: net)))
+        let id = try d.client.createContainer(
+            name: "old-\(uid)",
+            spec: .init(
+                Image: Dockerd.busyboxImage, Cmd: ["sleep", "600"], Hostname: nil, Labels: [:],
+                HostConfig: .init(CapAdd: [], Memory: 32 << 20, PidsLimit: 16, NetworkMode: net)))
         defer {
             try? d.client.remove(container: id)
             _ = try? semailctl(["container", "remove", uid, "--config", cfg])
@@ -261,7 +286,9 @@ extension ContainerIntegrationTests {
         try d.client.start(container: id)
         var r = try semailctl(["container", "create", uid, "--config", cfg])
         #expect(r.status == 1, "a container was made on a network where containers reach each other")
-        #expect(r.stderr.contains("lets containers reach each other") && r.stderr.contains("semailctl reconcile"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains("lets containers reach each other") && r.stderr.contains("semailctl reconcile"),
+            "\(r.stderr)")
         #expect(try d.client.containers(label: "semail.uid=\(uid)").isEmpty)
         // Once nothing uses it, it is made again with inter-container traffic off.
         try d.client.remove(container: id)

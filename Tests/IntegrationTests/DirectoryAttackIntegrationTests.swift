@@ -13,26 +13,37 @@ import Testing
     func world(_ extra: String = "") throws -> World { try World.ready(extra) }
 
     func json(_ r: ProcessOutput) throws -> [String: Any] {
-        try #require(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "stdout: \(r.text)\nstderr: \(r.stderr)")
+        try #require(
+            JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "stdout: \(r.text)\nstderr: \(r.stderr)")
     }
 
     func dn(_ w: World, _ uid: String) -> String { "uid=\(uid),\(w.ou),dc=semail,dc=email" }
 
     /// An LDIF change applied as the administrator.
     func admin(_ w: World, _ ldif: String) throws {
-        try ProcessRunner().run(["ldapmodify", "-x", "-H", w.slapd.uri, "-D", w.slapd.adminDN, "-y", w.slapd.secretFile], stdin: Data(ldif.utf8))
+        try ProcessRunner().run(
+            ["ldapmodify", "-x", "-H", w.slapd.uri, "-D", w.slapd.adminDN, "-y", w.slapd.secretFile],
+            stdin: Data(ldif.utf8))
     }
 
     /// An LDIF change applied by UID itself: bound as its own DN with its own password.
     func asUser(_ w: World, _ uid: String, _ ldif: String) throws -> ProcessOutput {
         let pw = "\(w.dir)/\(uid).pw"
-        _ = FileManager.default.createFile(atPath: pw, contents: Data("pw-\(uid)".utf8),
+        _ = FileManager.default.createFile(
+            atPath: pw, contents: Data("pw-\(uid)".utf8),
             attributes: [.posixPermissions: 0o600])
-        return try ProcessRunner().run(["ldapmodify", "-x", "-H", w.slapd.uri, "-D", dn(w, uid), "-y", pw], stdin: Data(ldif.utf8), check: false)
+        return try ProcessRunner().run(
+            ["ldapmodify", "-x", "-H", w.slapd.uri, "-D", dn(w, uid), "-y", pw], stdin: Data(ldif.utf8), check: false)
     }
 
     func setMailbox(_ w: World, _ uid: String, _ value: String) throws -> ProcessOutput {
-        try asUser(w, uid, "dn: \(dn(w, uid))\nchangetype: modify\nreplace: semailMailbox\nsemailMailbox:: \(Data(value.utf8).base64EncodedString())\n-\n")
+        try asUser(
+            w, uid,
+            """
+            dn: \(dn(w, uid))\nchangetype: modify\nreplace: semailMailbox\nsemailMailbox:: \
+            \(Data(value.utf8).base64EncodedString())\n-\n
+            """
+        )
     }
 
     /// A user with the password "pw-UID".
@@ -44,11 +55,15 @@ import Testing
 
     /// What a site that lets users edit their mailbox gives them: the class, no mailbox yet.
     func giveMailboxClass(_ w: World, _ uid: String, address: String? = nil) throws {
-        try admin(w, "dn: \(dn(w, uid))\nchangetype: modify\nadd: objectClass\nobjectClass: semailUser\n-\n"
-                  + (address.map { "add: semailMailbox\nsemailMailbox: \($0)\n-\n" } ?? ""))
+        try admin(
+            w,
+            "dn: \(dn(w, uid))\nchangetype: modify\nadd: objectClass\nobjectClass: semailUser\n-\n"
+                + (address.map { "add: semailMailbox\nsemailMailbox: \($0)\n-\n" } ?? ""))
     }
 
-    func errors(_ r: ProcessOutput) throws -> String { ((try json(r)["errors"] as? [String]) ?? []).joined(separator: "\n") }
+    func errors(_ r: ProcessOutput) throws -> String {
+        ((try json(r)["errors"] as? [String]) ?? []).joined(separator: "\n")
+    }
 
     /// A: the address map is written from checked values only, one owner per
     /// address; the rest is reported; import modify records cannot set the
@@ -83,13 +98,18 @@ import Testing
         #expect(try errors(r).contains("claimed by \(v)"), "\(r.text)")
         r = try w.run(["mailbox", "list", "--json"])
         let list = try #require(JSONSerialization.jsonObject(with: r.stdout) as? [[String: Any]], "\(r.text)")
-        #expect((list.first { $0["uid"] as? String == m }?["refused"] as? String)?.contains("claimed by \(v)") == true, "\(list)")
+        #expect(
+            (list.first { $0["uid"] as? String == m }?["refused"] as? String)?.contains("claimed by \(v)") == true,
+            "\(list)")
         #expect(list.first { $0["uid"] as? String == v }?["refused"] == nil)
 
         // 3. An import modify record setting the mailbox attributes goes through `mailbox create`'s checks.
         let file = "\(w.dir)/modify.ldif"
-        try "dn: \(dn(w, u))\nchangetype: modify\nadd: objectClass\nobjectClass: semailUser\n-\nreplace: semailMailbox\nsemailMailbox: \(vAddr)\n-\nreplace: semailVolumeSize\nsemailVolumeSize: 33554432\n-\n"
-            .write(toFile: file, atomically: true, encoding: .utf8)
+        try """
+        dn: \(dn(w, u))\nchangetype: modify\nadd: objectClass\nobjectClass: semailUser\n-\nreplace: \
+        semailMailbox\nsemailMailbox: \(vAddr)\n-\nreplace: semailVolumeSize\nsemailVolumeSize: 33554432\n-\n
+        """
+        .write(toFile: file, atomically: true, encoding: .utf8)
         r = try w.run(["import", file, "--json"])
         #expect(r.status == 1, "\(r.text)\(r.stderr)")
         #expect(try w.ldapMailbox(u) == nil, "the import set \(u)'s semailMailbox directly")
@@ -103,7 +123,9 @@ import Testing
         r = try w.run(["reconcile", "--json"])
         #expect(try errors(r).contains("role address"), "\(r.text)")
         #expect(w.mapText == clean, "\(w.mapText)")
-        #expect(!FileManager.default.fileExists(atPath: "\(w.dir)/images/\(m).img"), "reconcile provisioned postmaster@ for \(m)")
+        #expect(
+            !FileManager.default.fileExists(atPath: "\(w.dir)/images/\(m).img"),
+            "reconcile provisioned postmaster@ for \(m)")
         let items = try #require(try json(r)["items"] as? [[String: Any]])
         #expect(items.contains { $0["uid"] as? String == m && $0["kind"] as? String == "refused" }, "\(items)")
     }
@@ -118,21 +140,27 @@ import Testing
         try giveMailboxClass(w, o, address: "\(o)@\(o).\(w.zone)")
         let z = w.zone
         let claims: [(String, String)] = [
-            ("postmaster@\(z)", "role address"), ("hostmaster@\(z)", "role address"), ("abuse@\(m).\(z)", "role address"),
+            ("postmaster@\(z)", "role address"), ("hostmaster@\(z)", "role address"),
+            ("abuse@\(m).\(z)", "role address"),
             ("\(m)@\(z)", "zone apex"),
             ("ceo@\(o).\(z)", "belongs to another mailbox"), ("x@sub.\(o).\(z)", "belongs to another mailbox"),
-            ("\(m)@mx.\(z)", "records semailctl does not manage"), ("\(m)@ns1.\(z)", "records semailctl does not manage"),
-            ("ceo@gmail.com", "_semail.gmail.com"),
+            ("\(m)@mx.\(z)", "records semailctl does not manage"),
+            ("\(m)@ns1.\(z)", "records semailctl does not manage"),
+            ("ceo@gmail.com", "_semail.gmail.com")
         ]
         for (addr, reason) in claims {
-            let r = try w.run(["mailbox", "create", m, "--address", addr, "--as-user", "--password-stdin"], stdin: "pw-\(m)\n")
-            #expect(r.status == 1 && r.text.contains("FAILED at step directory-check") && r.text.contains(reason), "\(addr): status \(r.status): \(r.text)\(r.stderr)")
+            let r = try w.run(
+                ["mailbox", "create", m, "--address", addr, "--as-user", "--password-stdin"], stdin: "pw-\(m)\n")
+            #expect(
+                r.status == 1 && r.text.contains("FAILED at step directory-check") && r.text.contains(reason),
+                "\(addr): status \(r.status): \(r.text)\(r.stderr)")
             #expect(try w.ldapMailbox(m) == nil, "\(addr) was recorded for \(m)")
             #expect(!FileManager.default.fileExists(atPath: "\(w.dir)/images/\(m).img"), "\(addr): a volume was made")
         }
         #expect(try w.mx("mx.\(z)").isEmpty && w.mx("ns1.\(z)").isEmpty)
         #expect(!w.mapText.contains("uid: \(m) "))
-        // Names with hand-kept records are refused to the admin too; the role addresses at the apex are the admin's to give.
+        // Names with hand-kept records are refused to the admin too; the role
+        // addresses at the apex are the admin's to give.
         var r = try w.run(["mailbox", "create", a, "--address", "\(a)@mx.\(z)"])
         #expect(r.status == 1 && r.text.contains("records semailctl does not manage"), "\(r.text)\(r.stderr)")
         r = try w.run(["mailbox", "create", a, "--address", "postmaster@\(z)", "-q"])
@@ -148,25 +176,36 @@ import Testing
         let t = uniqueUID("t"), x = uniqueUID("x")
         try addUserWithPassword(w, t); try addUserWithPassword(w, x)
         let ext = "ext\(t).test", mxd = "mx\(x).test"
-        var r = try w.run(["mailbox", "create", t, "--address", "\(t)@\(ext)", "--as-user", "--password-stdin"], stdin: "pw-\(t)\n")
+        var r = try w.run(
+            ["mailbox", "create", t, "--address", "\(t)@\(ext)", "--as-user", "--password-stdin"], stdin: "pw-\(t)\n")
         #expect(r.status == 1 && r.text.contains("_semail.\(ext)"), "\(r.text)")
-        let token = try #require(r.text.range(of: #"semail-verify=[0-9a-f]{32}"#, options: .regularExpression).map { String(r.text[$0]) }, "\(r.text)")
+        let token = try #require(
+            r.text.range(of: #"semail-verify=[0-9a-f]{32}"#, options: .regularExpression).map { String(r.text[$0]) },
+            "\(r.text)")
         // The domains' own zones, served by the test named (the configured resolver).
         for (zone, body) in [(ext, "_semail IN TXT \"\(token)\"\n"), (mxd, "@ IN MX 10 mx.\(w.zone).\n")] {
             let file = "\(w.named.dir)/db.\(zone)"
-            try "$TTL 300\n@ IN SOA ns1.\(zone). hostmaster.\(zone). 1 3600 600 86400 300\n@ IN NS ns1.\(zone).\nns1 IN A 127.0.0.1\n\(body)"
-                .write(toFile: file, atomically: true, encoding: .utf8)
+            try """
+            $TTL 300\n@ IN SOA ns1.\(zone). hostmaster.\(zone). 1 3600 600 86400 300\n@ IN NS \
+            ns1.\(zone).\nns1 IN A 127.0.0.1\n\(body)
+            """
+            .write(toFile: file, atomically: true, encoding: .utf8)
             try w.named.rndc(["addzone", zone, "{ type primary; file \"\(file)\"; };"])
         }
         defer { for z in [ext, mxd] { try? w.named.rndc(["delzone", z]) } }
         // The token is bound to the uid: x cannot use t's record.
-        r = try w.run(["mailbox", "create", x, "--address", "\(x)@\(ext)", "--as-user", "--password-stdin"], stdin: "pw-\(x)\n")
+        r = try w.run(
+            ["mailbox", "create", x, "--address", "\(x)@\(ext)", "--as-user", "--password-stdin"], stdin: "pw-\(x)\n")
         #expect(r.status == 1 && r.text.contains("proof of control"), "\(r.text)")
-        r = try w.run(["mailbox", "create", t, "--address", "\(t)@\(ext)", "--as-user", "--password-stdin", "-q"], stdin: "pw-\(t)\n")
+        r = try w.run(
+            ["mailbox", "create", t, "--address", "\(t)@\(ext)", "--as-user", "--password-stdin", "-q"],
+            stdin: "pw-\(t)\n")
         #expect(r.status == 0, "\(r.text)\(r.stderr)")
         // An MX already pointing here proves nothing about who asks (a deleted
         // mailbox's domain still points here): refused for a user.
-        r = try w.run(["mailbox", "create", x, "--address", "\(x)@\(mxd)", "--as-user", "--password-stdin", "-q"], stdin: "pw-\(x)\n")
+        r = try w.run(
+            ["mailbox", "create", x, "--address", "\(x)@\(mxd)", "--as-user", "--password-stdin", "-q"],
+            stdin: "pw-\(x)\n")
         #expect(r.status == 1 && r.text.contains("proof of control"), "\(r.text)\(r.stderr)")
         #expect(w.mapText == "uid: \(t) mail: \(t)@\(ext)\n", "\(w.mapText)")
         // Nor does writing the address on one's own entry: reconcile looks nothing up for it.
@@ -190,13 +229,29 @@ import Testing
         let p = uniqueUID("j"), a = "\(p)a", b = "\(p)b"
         var ldif = ""
         for (i, u) in [a, b].enumerated() {
-            ldif += "dn: \(dn(w, u))\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\nobjectClass: semailUser\nuid: \(u)\ncn: \(u)\nsn: \(u)\n"
-                + "uidNumber: \(41000 + i)\ngidNumber: \(41000 + i)\nhomeDirectory: /home/\(u)\nsemailMailbox: \(u)@\(u).\(w.zone)\n\n"
+            ldif += """
+                dn: \(dn(w, u))
+                objectClass: inetOrgPerson
+                objectClass: posixAccount
+                objectClass: semailUser
+                uid: \(u)
+                cn: \(u)
+                sn: \(u)
+                uidNumber: \(41000 + i)
+                gidNumber: \(41000 + i)
+                homeDirectory: /home/\(u)
+                semailMailbox: \(u)@\(u).\(w.zone)
+
+
+                """
         }
         let file = "\(w.dir)/two.ldif", faults = "\(w.dir)/faults"
         try ldif.write(toFile: file, atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: faults, withIntermediateDirectories: true)
-        let env = ["SEMAIL_FAULT": "pause:mailbox.create.directory@\(b),pause:address-map.write@\(a)", "SEMAIL_FAULT_DIR": faults]
+        let env = [
+            "SEMAIL_FAULT": "pause:mailbox.create.directory@\(b),pause:address-map.write@\(a)",
+            "SEMAIL_FAULT_DIR": faults
+        ]
         let result = Box()
         let done = DispatchSemaphore(value: 0)
         Thread {
@@ -209,14 +264,19 @@ import Testing
             return true
         }
         let bMarker = "\(faults)/mailbox.create.directory@\(b)", aMarker = "\(faults)/address-map.write@\(a)"
-        #expect(waitFor("both paused", seconds: 400) { FileManager.default.fileExists(atPath: bMarker) && FileManager.default.fileExists(atPath: aMarker) })
+        #expect(
+            waitFor("both paused", seconds: 400) {
+                FileManager.default.fileExists(atPath: bMarker) && FileManager.default.fileExists(atPath: aMarker)
+            })
         try? FileManager.default.removeItem(atPath: bMarker)
         _ = waitFor("b's line", seconds: 10) { w.mapText.contains("uid: \(b) ") }
         try? FileManager.default.removeItem(atPath: aMarker)
         done.wait()
         let r = try #require(result.get())
         #expect(r.status == 0, "\(r.text)\(r.stderr)")
-        #expect(w.mapText == "uid: \(a) mail: \(a)@\(a).\(w.zone)\nuid: \(b) mail: \(b)@\(b).\(w.zone)\n", "lost a line:\n\(w.mapText)")
+        #expect(
+            w.mapText == "uid: \(a) mail: \(a)@\(a).\(w.zone)\nuid: \(b) mail: \(b)@\(b).\(w.zone)\n",
+            "lost a line:\n\(w.mapText)")
     }
 
     /// D4: a mailbox without semailVolumeSize gets the default size, in the plan too.
@@ -273,7 +333,8 @@ import Testing
         try giveMailboxClass(w, u, address: "\(u)@\(u).\(w.zone)")
         let r = try w.run(["reconcile", "--dry-run", "--json"])
         let items = try #require(try json(r)["items"] as? [[String: Any]], "\(r.text)")
-        let vol = items.first { $0["uid"] as? String == u && $0["component"] as? String == "volume" }?["action"] as? String
+        let vol =
+            items.first { $0["uid"] as? String == u && $0["component"] as? String == "volume" }?["action"] as? String
         #expect(vol == "create an empty 32M volume", "\(items)")
     }
 }

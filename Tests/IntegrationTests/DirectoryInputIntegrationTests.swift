@@ -12,7 +12,9 @@ import Testing
     var s: Slapd { Slapd.shared }
 
     func json(_ out: ProcessOutput) throws -> [String: Any] {
-        try #require(JSONSerialization.jsonObject(with: out.stdout) as? [String: Any], "stdout was: \(out.text)\nstderr: \(out.stderr)")
+        try #require(
+            JSONSerialization.jsonObject(with: out.stdout) as? [String: Any],
+            "stdout was: \(out.text)\nstderr: \(out.stderr)")
     }
 
     /// A configuration for this slapd with `ldapExtra` added to its [ldap] section.
@@ -28,8 +30,11 @@ import Testing
     func userDN(_ uid: String) -> String { "uid=\(uid),ou=Personnes,dc=semail,dc=email" }
 
     func ldapsearch(_ base: String, _ attrs: [String]) throws -> String {
-        try ProcessRunner().run(["ldapsearch", "-x", "-LLL", "-H", s.uri, "-D", s.adminDN, "-y", s.secretFile, "-b", base, "-s", "base"] + attrs,
-                                check: false).text
+        try ProcessRunner().run(
+            ["ldapsearch", "-x", "-LLL", "-H", s.uri, "-D", s.adminDN, "-y", s.secretFile, "-b", base, "-s", "base"]
+                + attrs,
+            check: false
+        ).text
     }
 
     /// C1: an empty password is an unauthenticated bind (RFC 4513 §5.1.2),
@@ -37,15 +42,23 @@ import Testing
     @Test func anEmptyPasswordIsNeverSent() throws {
         let cfg = try s.config().path
         let uid = uniqueUID("e")
-        var r = try semailctl(["user", "add", uid, "--cn", uid, "--sn", uid, "--password-stdin", "--config", cfg], stdin: "secret\n")
+        var r = try semailctl(
+            ["user", "add", uid, "--cn", uid, "--sn", uid, "--password-stdin", "--config", cfg], stdin: "secret\n")
         #expect(r.status == 0, "\(r.stderr)")
         let empty = "\(s.dir)/\(uid).empty"
         _ = FileManager.default.createFile(atPath: empty, contents: Data(), attributes: [.posixPermissions: 0o600])
-        r = try semailctl(["mailbox", "create", uid, "--address", "\(uid)@\(uid).semail.email", "--as-user", "--password-file", empty,
-                           "--dry-run", "--config", cfg])
-        #expect(r.status == 64 && r.stderr.contains("empty"), "the self-service check passed with an empty password: \(r.status) \(r.text)\(r.stderr)")
-        r = try semailctl(["mailbox", "create", uid, "--address", "\(uid)@\(uid).semail.email", "--as-user", "--password-stdin",
-                           "--dry-run", "--config", cfg], stdin: "")
+        r = try semailctl([
+            "mailbox", "create", uid, "--address", "\(uid)@\(uid).semail.email", "--as-user", "--password-file", empty,
+            "--dry-run", "--config", cfg
+        ])
+        #expect(
+            r.status == 64 && r.stderr.contains("empty"),
+            "the self-service check passed with an empty password: \(r.status) \(r.text)\(r.stderr)")
+        r = try semailctl(
+            [
+                "mailbox", "create", uid, "--address", "\(uid)@\(uid).semail.email", "--as-user", "--password-stdin",
+                "--dry-run", "--config", cfg
+            ], stdin: "")
         #expect(r.status == 64, "\(r.stderr)")
         // The client refuses it at the edge, whoever calls it.
         let c = try LDAPConnection(.init(uri: s.uri))
@@ -79,22 +92,31 @@ import Testing
         let r = try semailctl(["import", file, "--continue-on-error", "--config", cfg, "--json"])
         #expect(r.status != 0, "\(r.text)")
         let failures = try json(r)["failures"] as? [[String: Any]] ?? []
-        #expect(failures.count == 2 && failures.allSatisfy { ($0["reason"] as? String ?? "").contains("outside the people OU") }, "\(failures)")
+        #expect(
+            failures.count == 2
+                && failures.allSatisfy { ($0["reason"] as? String ?? "").contains("outside the people OU") },
+            "\(failures)")
         #expect(try !ldapsearch("dc=semail,dc=email", ["description"]).contains(id), "the base entry was modified")
-        #expect(try ldapsearch("cn=\(id),dc=semail,dc=email", ["cn"]).isEmpty, "an entry outside the people OU was added")
+        #expect(
+            try ldapsearch("cn=\(id),dc=semail,dc=email", ["cn"]).isEmpty, "an entry outside the people OU was added")
         #expect(try semailctl(["user", "show", id, "--config", cfg]).status == 0)
     }
 
     /// C3: a password in clear over the network is refused before connecting.
     @Test func aCleartextBindToARemoteServerIsRefused() throws {
-        let ip = try #require(try ProcessRunner().run(["hostname", "-I"]).text.split(separator: " ").map(String.init)
-            .first { !$0.hasPrefix("127.") && !$0.contains(":") }, "no non-loopback IPv4 address on this machine")
+        let ip = try #require(
+            try ProcessRunner().run(["hostname", "-I"]).text.split(separator: " ").map(String.init)
+                .first { !$0.hasPrefix("127.") && !$0.contains(":") }, "no non-loopback IPv4 address on this machine")
         let port = s.uri.split(separator: ":").last!
         let remote = "ldap://\(ip):\(port)"
         var r = try semailctl(["user", "list", "--config", try config("clear", uri: remote)])
-        #expect(r.status == 78 && r.stderr.contains("StartTLS") && r.stderr.contains("allow_cleartext"), "\(r.status) \(r.stderr)")
+        #expect(
+            r.status == 78 && r.stderr.contains("StartTLS") && r.stderr.contains("allow_cleartext"),
+            "\(r.status) \(r.stderr)")
         // An explicit opt-in gets past the check (and then meets the server, or not).
-        r = try semailctl(["user", "list", "--config", try config("allowed", ldapExtra: "allow_cleartext = true", uri: remote)])
+        r = try semailctl([
+            "user", "list", "--config", try config("allowed", ldapExtra: "allow_cleartext = true", uri: remote)
+        ])
         #expect(r.status != 78 && !r.stderr.contains("allow_cleartext"), "\(r.status) \(r.stderr)")
         // Loopback is not the network.
         r = try semailctl(["user", "list", "--config", try config("loop")])
@@ -106,12 +128,18 @@ import Testing
         let cfg = try s.config().path
         let uid = uniqueUID("a")
         let file = "\(s.dir)/\(uid).ldif"
-        try "dn: \(userDN(uid))\nobjectClass: inetOrgPerson\nuid: \(uid)\ncn: \(uid)\nsn: Before\nmail: \(uid)@semail.email\n\n"
-            .write(toFile: file, atomically: true, encoding: .utf8)
+        try """
+        dn: \(userDN(uid))\nobjectClass: inetOrgPerson\nuid: \(uid)\ncn: \(uid)\nsn: Before\nmail: \
+        \(uid)@semail.email\n\n
+        """
+        .write(toFile: file, atomically: true, encoding: .utf8)
         var r = try semailctl(["import", file, "--config", cfg])
         #expect(r.status == 0, "\(r.stderr)")
-        try "dn: \(userDN(uid))\nchangetype: modify\nadd: mail\nmail: \(uid)@semail.email\n-\nreplace: sn\nsn: After\n-\n"
-            .write(toFile: file, atomically: true, encoding: .utf8)
+        try """
+        dn: \(userDN(uid))\nchangetype: modify\nadd: mail\nmail: \(uid)@semail.email\n-\nreplace: sn\nsn: \
+        After\n-\n
+        """
+        .write(toFile: file, atomically: true, encoding: .utf8)
         r = try semailctl(["import", file, "--config", cfg, "--json"])
         #expect(r.status == 1, "\(r.text)")
         let doc = try json(r)
@@ -124,18 +152,31 @@ import Testing
     @Test func tlsFailuresGetTheTLSHint() throws {
         let dir = "\(s.dir)/wrong-ca-\(UUID().uuidString.prefix(6))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try ProcessRunner().run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/ca.key", "-out", "\(dir)/ca.crt",
-                                 "-days", "2", "-subj", "/CN=not the semail test CA"])
-        let r = try semailctl(["user", "list", "--config", try config("tls", ldapExtra: "starttls = true\nca_file = \"\(dir)/ca.crt\"")])
+        try ProcessRunner().run([
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/ca.key", "-out",
+            "\(dir)/ca.crt",
+            "-days", "2", "-subj", "/CN=not the semail test CA"
+        ])
+        let r = try semailctl([
+            "user", "list", "--config", try config("tls", ldapExtra: "starttls = true\nca_file = \"\(dir)/ca.crt\"")
+        ])
         #expect(r.status == 69, "\(r.stderr)")
         #expect(r.stderr.contains("ca_file") && !r.stderr.contains("check that slapd is running"), "\(r.stderr)")
         // ldaps:// with the wrong CA: the hint names the CA file first.
-        let ldaps = try semailctl(["user", "list", "--config", try config("ldaps", ldapExtra: "ca_file = \"\(dir)/ca.crt\"", uri: s.ldapsURI)])
-        #expect(ldaps.status == 69 && ldaps.stderr.contains("ca_file") && !ldaps.stderr.contains("check that slapd is running"), "\(ldaps.stderr)")
+        let ldaps = try semailctl([
+            "user", "list", "--config", try config("ldaps", ldapExtra: "ca_file = \"\(dir)/ca.crt\"", uri: s.ldapsURI)
+        ])
+        #expect(
+            ldaps.status == 69 && ldaps.stderr.contains("ca_file")
+                && !ldaps.stderr.contains("check that slapd is running"), "\(ldaps.stderr)")
         // The right CA works, both ways.
-        var ok = try semailctl(["user", "list", "--config", try config("tlsok", ldapExtra: "starttls = true\nca_file = \"\(s.caFile)\"")])
+        var ok = try semailctl([
+            "user", "list", "--config", try config("tlsok", ldapExtra: "starttls = true\nca_file = \"\(s.caFile)\"")
+        ])
         #expect(ok.status == 0, "\(ok.stderr)")
-        ok = try semailctl(["user", "list", "--config", try config("ldapsok", ldapExtra: "ca_file = \"\(s.caFile)\"", uri: s.ldapsURI)])
+        ok = try semailctl([
+            "user", "list", "--config", try config("ldapsok", ldapExtra: "ca_file = \"\(s.caFile)\"", uri: s.ldapsURI)
+        ])
         #expect(ok.status == 0, "\(ok.stderr)")
     }
 }

@@ -9,7 +9,9 @@ import Testing
 /// `directory setup` and `config check` against a slapd configured the way
 /// Debian's package configures it (TestSupport.DebianSlapd).
 private func json(_ out: ProcessOutput) throws -> [String: Any] {
-    try #require(JSONSerialization.jsonObject(with: out.stdout) as? [String: Any], "stdout was: \(out.text)\nstderr: \(out.stderr)")
+    try #require(
+        JSONSerialization.jsonObject(with: out.stdout) as? [String: Any],
+        "stdout was: \(out.text)\nstderr: \(out.stderr)")
 }
 
 /// config check's components by name: ok flag.
@@ -36,7 +38,10 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
     var out: [String] = []
     for base in ["cn=config", s.base] {
         try c.search(base: base, attributes: ["*", "+"]) { e in
-            out.append(e.dn + "\n" + e.attributes.map { "\($0.name.lowercased()): \($0.strings.sorted())" }.sorted().joined(separator: "\n"))
+            out.append(
+                e.dn + "\n"
+                    + e.attributes.map { "\($0.name.lowercased()): \($0.strings.sorted())" }.sorted().joined(
+                        separator: "\n"))
         }
     }
     return out.sorted()
@@ -49,13 +54,17 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
     /// as its own (no schema change, no conflict) and creates the missing people OU.
     @Test func schemaLDIFLoadsWithLdapaddAndSetupAgrees() throws {
         for name in ["openssh-lpk", "semail"] {
-            let r = try ProcessRunner().run(["ldapadd", "-Q", "-Y", "EXTERNAL", "-H", s.ldapiURI, "-f", "\(repoRoot)/schema/\(name).ldif"], check: false)
+            let r = try ProcessRunner().run(
+                ["ldapadd", "-Q", "-Y", "EXTERNAL", "-H", s.ldapiURI, "-f", "\(repoRoot)/schema/\(name).ldif"],
+                check: false)
             #expect(r.status == 0, "\(r.stderr)")
         }
         let c = try rootConnection(s)
         let sub = try #require(try c.read("cn=Subschema", attributes: ["objectClasses", "attributeTypes"]))
         let names = Set((sub.strings("objectClasses") + sub.strings("attributeTypes")).flatMap(DirectorySetup.names))
-        for n in ["semailuser", "semailmailbox", "semailvolumesize", "ldappublickey", "sshpublickey"] { #expect(names.contains(n)) }
+        for n in ["semailuser", "semailmailbox", "semailvolumesize", "ldappublickey", "sshpublickey"] {
+            #expect(names.contains(n))
+        }
 
         let cfg = try s.config().path
         #expect(try c.read("ou=Personnes,\(s.base)") == nil)
@@ -93,7 +102,11 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
         // The admin made the people OU with debconf's rootdn password.
         let admin = try LDAPConnection(.init(uri: s.uri))
         try admin.bind(dn: s.adminDN, password: s.adminPassword)
-        try admin.add(LDAPEntry(dn: people, attributes: [.init("objectClass", strings: ["organizationalUnit"]), .init("ou", strings: ["Personnes"])]))
+        try admin.add(
+            LDAPEntry(
+                dn: people,
+                attributes: [.init("objectClass", strings: ["organizationalUnit"]), .init("ou", strings: ["Personnes"])]
+            ))
 
         // Before: config check fails on the schema, root's write access and syncprov.
         var r = try semailctl(["config", "check", "--config", cfg, "--json"])
@@ -127,12 +140,16 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
         // Setup applies exactly that.
         r = try semailctl(["directory", "setup", "--config", cfg, "--json"])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(try changes(r).compactMap { $0["description"] as? String } == planned.compactMap { $0["description"] as? String })
+        #expect(
+            try changes(r).compactMap { $0["description"] as? String }
+                == planned.compactMap { $0["description"] as? String })
         #expect(try dump(s) != before)
         let c = try rootConnection(s)
         let db = try #require(try c.read("olcDatabase={1}mdb,cn=config", attributes: ["olcAccess", "olcDbIndex"]))
-        #expect(db.strings("olcAccess").first == "{0}" + DirectorySetup.accessRule(peopleDN: people, identity: DirectorySetup.rootPeercred))
-        #expect(db.strings("olcAccess").count == 4)   // Debian's three rules kept
+        #expect(
+            db.strings("olcAccess").first == "{0}"
+                + DirectorySetup.accessRule(peopleDN: people, identity: DirectorySetup.rootPeercred))
+        #expect(db.strings("olcAccess").count == 4)  // Debian's three rules kept
         #expect(db.strings("olcDbIndex").contains("semailMailbox eq,pres,sub"))
 
         // A second run changes nothing.
@@ -154,16 +171,21 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
         // user add and a semailMailbox write work as root over ldapi.
         let uid1 = uniqueUID("ds"), uid2 = uniqueUID("ds")
         for uid in [uid1, uid2] {
-            r = try semailctl(["user", "add", uid, "--cn", uid, "--sn", uid, "--mail", "\(uid)@semail.email", "--config", cfg])
+            r = try semailctl([
+                "user", "add", uid, "--cn", uid, "--sn", uid, "--mail", "\(uid)@semail.email", "--config", cfg
+            ])
             #expect(r.status == 0, "\(r.stderr)")
         }
         let host = Provisioning.Host(config: config)
         let ldap = try host.ldap()
         let address = "\(uid1)@semail.email"
-        try ldap.modify("uid=\(uid1),\(people)", [.add("objectClass", ["semailUser"]), .add("semailMailbox", [address])])
+        try ldap.modify(
+            "uid=\(uid1),\(people)", [.add("objectClass", ["semailUser"]), .add("semailMailbox", [address])])
         // The unique overlay refuses the same address on another entry.
         let dup = #expect(throws: LDAPError.self) {
-            try ldap.modify("uid=\(uid2),\(people)", [.add("objectClass", ["semailUser"]), .add("semailMailbox", [address.uppercased()])])
+            try ldap.modify(
+                "uid=\(uid2),\(people)",
+                [.add("objectClass", ["semailUser"]), .add("semailMailbox", [address.uppercased()])])
         }
         #expect(dup?.code == .constraintViolation)
 
@@ -193,7 +215,8 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
         let old = try String(contentsOfFile: "\(repoRoot)/schema/openssh-lpk.ldif", encoding: .utf8)
             .replacingOccurrences(of: "DESC '\n MANDATORY: OpenSSH Public key'", with: "DESC 'an older key'")
         #expect(old.contains("an older key"))
-        let r0 = try ProcessRunner().run(["ldapadd", "-Q", "-Y", "EXTERNAL", "-H", s.ldapiURI], stdin: Data(old.utf8), check: false)
+        let r0 = try ProcessRunner().run(
+            ["ldapadd", "-Q", "-Y", "EXTERNAL", "-H", s.ldapiURI], stdin: Data(old.utf8), check: false)
         #expect(r0.status == 0, "\(r0.stderr)")
 
         // The tool's own account, made by the admin with debconf's rootdn password.
@@ -201,12 +224,17 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
         let account = "cn=semailctl,\(s.base)"
         let admin = try LDAPConnection(.init(uri: s.uri))
         try admin.bind(dn: s.adminDN, password: s.adminPassword)
-        try admin.add(LDAPEntry(dn: account, attributes: [
-            .init("objectClass", strings: ["organizationalRole", "simpleSecurityObject"]), .init("cn", strings: ["semailctl"]),
-            .init("userPassword", strings: ["account secret"]),
-        ]))
+        try admin.add(
+            LDAPEntry(
+                dn: account,
+                attributes: [
+                    .init("objectClass", strings: ["organizationalRole", "simpleSecurityObject"]),
+                    .init("cn", strings: ["semailctl"]),
+                    .init("userPassword", strings: ["account secret"])
+                ]))
         let secret = "\(s.dir)/semailctl.secret"
-        _ = FileManager.default.createFile(atPath: secret, contents: Data("account secret".utf8),
+        _ = FileManager.default.createFile(
+            atPath: secret, contents: Data("account secret".utf8),
             attributes: [.posixPermissions: 0o600])
         let cfg = "\(s.dir)/account.toml"
         try """
@@ -246,7 +274,12 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
         let bound = try LDAPConnection(.init(uri: s.uri))
         try bound.bind(dn: account, password: Array("account secret".utf8))
         let outside = #expect(throws: LDAPError.self) {
-            try bound.add(LDAPEntry(dn: "ou=Elsewhere,\(s.base)", attributes: [.init("objectClass", strings: ["organizationalUnit"]), .init("ou", strings: ["Elsewhere"])]))
+            try bound.add(
+                LDAPEntry(
+                    dn: "ou=Elsewhere,\(s.base)",
+                    attributes: [
+                        .init("objectClass", strings: ["organizationalUnit"]), .init("ou", strings: ["Elsewhere"])
+                    ]))
         }
         #expect(outside?.code == .insufficientAccessRights)
     }

@@ -29,7 +29,8 @@ import Testing
         let c = d.client
         let tag = "semail/test-\(uniqueUID("b")):latest"
         var ctx = TarArchive()
-        ctx.add("Dockerfile", Data("FROM \(Dockerd.busyboxImage)\nCOPY greeting /greeting\nRUN echo built > /built\n".utf8))
+        ctx.add(
+            "Dockerfile", Data("FROM \(Dockerd.busyboxImage)\nCOPY greeting /greeting\nRUN echo built > /built\n".utf8))
         ctx.add("greeting", Data("hello from the build context\n".utf8))
         var lines = 0
         let built = try c.build(context: ctx.finished, tag: tag, labels: ["semail.test": "1"]) { _ in lines += 1 }
@@ -52,9 +53,12 @@ import Testing
         let uid = uniqueUID("c")
         let name = "semail-\(uid)"
         let spec = DockerClient.ContainerSpec(
-            Image: tag, Cmd: ["sh", "-c", "cat /greeting /built /Maildir/in; echo written > /Maildir/out; sleep 60"], Hostname: uid,
+            Image: tag, Cmd: ["sh", "-c", "cat /greeting /built /Maildir/in; echo written > /Maildir/out; sleep 60"],
+            Hostname: uid,
             Labels: ["semail.uid": uid, "semail.address": "\(uid)@semail.email"],
-            HostConfig: .init(Mounts: [.init(Source: mail, Target: "/Maildir")], CapAdd: ["CHOWN", "SETUID", "SETGID"], Memory: 64 << 20, PidsLimit: 64, NetworkMode: net))
+            HostConfig: .init(
+                Mounts: [.init(Source: mail, Target: "/Maildir")], CapAdd: ["CHOWN", "SETUID", "SETGID"],
+                Memory: 64 << 20, PidsLimit: 64, NetworkMode: net))
         let id = try c.createContainer(name: name, spec: spec)
         defer { try? c.remove(container: id) }
         try c.start(container: id)
@@ -84,15 +88,20 @@ import Testing
     @Test func aFailingBuildSurfacesTheEngineError() throws {
         var ctx = TarArchive()
         ctx.add("Dockerfile", Data("FROM \(Dockerd.busyboxImage)\nRUN echo about to fail && false\n".utf8))
-        let e = #expect(throws: DockerError.self) { _ = try d.client.build(context: ctx.finished, tag: "semail/fail-\(uniqueUID("f"))") }
+        let e = #expect(throws: DockerError.self) {
+            _ = try d.client.build(context: ctx.finished, tag: "semail/fail-\(uniqueUID("f"))")
+        }
         #expect(e?.message.contains("non-zero code") == true, "\(String(describing: e))")
         #expect(e?.message.contains("about to fail") == true)
     }
 
     @Test func errorsCarryStatusAndMessage() throws {
-        let spec = DockerClient.ContainerSpec(Image: "semail/no-such-image:latest", Cmd: nil, Hostname: nil, Labels: [:],
-                                              HostConfig: .init(CapAdd: [], Memory: 0, PidsLimit: 0, NetworkMode: "none"))
-        let e = #expect(throws: DockerError.self) { _ = try d.client.createContainer(name: "semail-\(uniqueUID("x"))", spec: spec) }
+        let spec = DockerClient.ContainerSpec(
+            Image: "semail/no-such-image:latest", Cmd: nil, Hostname: nil, Labels: [:],
+            HostConfig: .init(CapAdd: [], Memory: 0, PidsLimit: 0, NetworkMode: "none"))
+        let e = #expect(throws: DockerError.self) {
+            _ = try d.client.createContainer(name: "semail-\(uniqueUID("x"))", spec: spec)
+        }
         #expect(e?.status == 404)
         #expect(e?.message.contains("No such image") == true, "\(String(describing: e))")
     }

@@ -23,12 +23,17 @@ import Testing
     /// Runs a shell script inside UID's container as the user.
     @discardableResult
     func inContainer(_ w: World, _ uid: String, _ n: Int, _ script: String) throws -> ProcessOutput {
-        try ProcessRunner().run(["docker", "-H", "unix://\(w.dockerd.socket)", "exec", "--user", "\(n):\(n)", "semail-\(uid)", "sh", "-c", script],
-                                check: false)
+        try ProcessRunner().run(
+            [
+                "docker", "-H", "unix://\(w.dockerd.socket)", "exec", "--user", "\(n):\(n)", "semail-\(uid)", "sh",
+                "-c", script
+            ],
+            check: false)
     }
 
     func rootFile(_ path: String, _ text: String = "root's\n", mode: Int = 0o644) {
-        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+        _ = FileManager.default.createFile(
+            atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
     }
 
     func owner(_ path: String) -> (uid_t, mode_t) {
@@ -46,19 +51,30 @@ import Testing
         let uid = uniqueUID("ml")
         let (_, n) = try mailbox(w, uid)
         let vdir = "\(w.dir)/victim", vfile = "\(w.dir)/victim.conf"
-        try FileManager.default.createDirectory(atPath: vdir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: vdir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         rootFile(vfile)
-        let r = try inContainer(w, uid, n, "rm -rf /Maildir/new /Maildir/cur /Maildir/tmp && ln -s \(vdir) /Maildir/new && ln -s \(vfile) /Maildir/cur")
+        let r = try inContainer(
+            w, uid, n,
+            "rm -rf /Maildir/new /Maildir/cur /Maildir/tmp && ln -s \(vdir) /Maildir/new && ln -s \(vfile) /Maildir/cur"
+        )
         #expect(r.status == 0, "\(r.stderr)")
 
         var rec = try w.run(["reconcile", "--dry-run", "--json"])
-        let items = try #require((try JSONSerialization.jsonObject(with: rec.stdout) as? [String: Any])?["items"] as? [[String: Any]])
-        #expect(items.contains { $0["kind"] as? String == "attention" && $0["component"] as? String == "maildir" && $0["uid"] as? String == uid }, "\(items)")
+        let items = try #require(
+            (try JSONSerialization.jsonObject(with: rec.stdout) as? [String: Any])?["items"] as? [[String: Any]])
+        #expect(
+            items.contains {
+                $0["kind"] as? String == "attention" && $0["component"] as? String == "maildir"
+                    && $0["uid"] as? String == uid
+            }, "\(items)")
         rec = try w.run(["reconcile"])
         #expect(rec.status == 1 && rec.text.contains("needs an admin"), "\(rec.text)\(rec.stderr)")
         let c = try w.run(["volume", "create", uid])
         #expect(c.status == 65, "\(c.stderr)")
-        #expect(owner(vdir) == (0, 0o755) && owner(vfile) == (0, 0o644), "a host path changed owner: \(owner(vdir)) \(owner(vfile))")
+        #expect(
+            owner(vdir) == (0, 0o755) && owner(vfile) == (0, 0o644),
+            "a host path changed owner: \(owner(vdir)) \(owner(vfile))")
     }
 
     /// Finding 8: the archive is 0600, never written through a link planted
@@ -83,9 +99,13 @@ import Testing
         let done = DispatchSemaphore(value: 0)
         let result = Box()
         Thread {
-            let env = ProcessInfo.processInfo.environment.merging(["SEMAIL_FAULT": "pause:mailbox.delete.archive", "SEMAIL_FAULT_DIR": faults]) { $1 }
-            let argv = ["timeout", "-s", "KILL", "120", bin, "mailbox", "delete", uid, "--archive", archive,
-                        "--yes", "--config", w.config]
+            let env = ProcessInfo.processInfo.environment.merging([
+                "SEMAIL_FAULT": "pause:mailbox.delete.archive", "SEMAIL_FAULT_DIR": faults
+            ]) { $1 }
+            let argv = [
+                "timeout", "-s", "KILL", "120", bin, "mailbox", "delete", uid, "--archive", archive,
+                "--yes", "--config", w.config
+            ]
             result.set(try? ProcessRunner(environment: env).run(argv, check: false))
             done.signal()
         }.start()
@@ -98,8 +118,12 @@ import Testing
         done.wait()
         r = try #require(result.get())
         #expect(r.status == 0, "\(r.stderr)\(r.text)")
-        #expect(Date().timeIntervalSince(started) < 60, "archiving 2 TiB of holes took \(Date().timeIntervalSince(started)) s")
-        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "root's data\n", "root wrote through the planted link")
+        #expect(
+            Date().timeIntervalSince(started) < 60,
+            "archiving 2 TiB of holes took \(Date().timeIntervalSince(started)) s")
+        #expect(
+            try String(contentsOfFile: victim, encoding: .utf8) == "root's data\n",
+            "root wrote through the planted link")
         let (u, mode) = owner(archive)
         #expect(u == 0 && mode == 0o600, "archive mode \(String(mode, radix: 8))")
         let list = try ProcessRunner().run(["tar", "-tzvf", archive]).text
@@ -121,10 +145,10 @@ import Testing
         // A forged journal: "the volume step began on a volume that did not exist".
         let tx = "1-1-1"
         let forged = """
-        {"event":"start","kind":"mailbox.create","params":{"address":"\(uid)@\(domain)","size":"33554432","uid":"\(uid)"},"tx":"\(tx)"}
-        {"before":{"existed":"0"},"event":"begin","step":"volume","tx":"\(tx)"}
+            {"event":"start","kind":"mailbox.create","params":{"address":"\(uid)@\(domain)","size":"33554432","uid":"\(uid)"},"tx":"\(tx)"}
+            {"before":{"existed":"0"},"event":"begin","step":"volume","tx":"\(tx)"}
 
-        """
+            """
         for (owner, mode) in [("65534", "0600"), ("0", "0666")] {
             let j = "\(state)/journal/\(tx).jsonl"
             rootFile(j, forged, mode: 0o600)
@@ -163,7 +187,9 @@ import Testing
         #expect(r.status == 77 && r.stderr.contains("owned by uid 65534"), "\(r.stderr)")
         try ProcessRunner().run(["chown", "0", pw])
         try FileManager.default.createSymbolicLink(atPath: "\(pw).link", withDestinationPath: pw)
-        r = try w.run(["mailbox", "create", uid, "--address", "\(uid)@\(domain)", "--as-user", "--password-file", "\(pw).link"])
+        r = try w.run([
+            "mailbox", "create", uid, "--address", "\(uid)@\(domain)", "--as-user", "--password-file", "\(pw).link"
+        ])
         #expect(r.status == 77 && r.stderr.contains("symbolic link"), "\(r.stderr)")
 
         // The zone lock through a link: root must not create the target.
@@ -185,8 +211,14 @@ import Testing
         defer { w.cleanup() }
         let uid = uniqueUID("tt")
         try w.addUser(uid)
-        let ldif = "dn: uid=\(uid),\(w.ou),dc=semail,dc=email\nchangetype: modify\nreplace: cn\ncn:: \(Data("x\u{1b}]0;pwned\u{07}\u{1b}[2J".utf8).base64EncodedString())\n"
-        try ProcessRunner().run(["ldapmodify", "-x", "-H", w.slapd.uri, "-D", w.slapd.adminDN, "-y", w.slapd.secretFile], stdin: Data(ldif.utf8))
+        let ldif =
+            """
+            dn: uid=\(uid),\(w.ou),dc=semail,dc=email\nchangetype: modify\nreplace: cn\ncn:: \
+            \(Data("x\u{1b}]0;pwned\u{07}\u{1b}[2J".utf8).base64EncodedString())\n
+            """
+        try ProcessRunner().run(
+            ["ldapmodify", "-x", "-H", w.slapd.uri, "-D", w.slapd.adminDN, "-y", w.slapd.secretFile],
+            stdin: Data(ldif.utf8))
         var r = try w.run(["user", "show", uid])
         #expect(r.status == 0 && !r.stdout.contains(0x1b) && !r.stdout.contains(0x07), "\(r.text.debugDescription)")
         #expect(r.text.contains("\\u{1b}]0;pwned"), "\(r.text.debugDescription)")
@@ -196,8 +228,11 @@ import Testing
         // Nobody reads the output: the transaction still completes.
         let domain = "\(uid).\(w.zone)"
         let bin = ProcessInfo.processInfo.environment["SEMAILCTL"] ?? "\(repoRoot)/.build/debug/semailctl"
-        r = try ProcessRunner().run(["bash", "-c", "\"$@\" 2>&1 | true; echo \"${PIPESTATUS[0]}\"", "pipe", bin,
-                                     "mailbox", "create", uid, "--address", "\(uid)@\(domain)", "--config", w.config], check: false)
+        r = try ProcessRunner().run(
+            [
+                "bash", "-c", "\"$@\" 2>&1 | true; echo \"${PIPESTATUS[0]}\"", "pipe", bin,
+                "mailbox", "create", uid, "--address", "\(uid)@\(domain)", "--config", w.config
+            ], check: false)
         #expect(r.text.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "exit status: \(r.text) \(r.stderr)")
         #expect(try w.missing(uid, domain: domain).isEmpty)
     }
@@ -213,10 +248,17 @@ import Testing
         let (gdomain, _) = try mailbox(w, good)
         try w.dockerd.client.stop(container: "semail-\(good)")
         for value in ["-5", "0"] {
-            let ldif = "dn: uid=\(bad),\(w.ou),dc=semail,dc=email\nchangetype: modify\nreplace: uidNumber\nuidNumber: \(value)\n"
-            try ProcessRunner().run(["ldapmodify", "-x", "-H", w.slapd.uri, "-D", w.slapd.adminDN, "-y", w.slapd.secretFile], stdin: Data(ldif.utf8))
+            let ldif =
+                """
+                dn: uid=\(bad),\(w.ou),dc=semail,dc=email\nchangetype: modify\nreplace: uidNumber\nuidNumber: \
+                \(value)\n
+                """
+            try ProcessRunner().run(
+                ["ldapmodify", "-x", "-H", w.slapd.uri, "-D", w.slapd.adminDN, "-y", w.slapd.secretFile],
+                stdin: Data(ldif.utf8))
             let r = try w.run(["reconcile"])
-            #expect(r.status == 1 && r.text.contains("not allowed"), "uidNumber \(value): \(r.status) \(r.text)\(r.stderr)")
+            #expect(
+                r.status == 1 && r.text.contains("not allowed"), "uidNumber \(value): \(r.status) \(r.text)\(r.stderr)")
             #expect(try w.missing(good, domain: gdomain).isEmpty, "uidNumber \(value)")
             #expect(owner("\(w.mountPoint(bad))/Maildir") == (uid_t(n), 0o700))
             try w.dockerd.client.stop(container: "semail-\(good)")
@@ -238,7 +280,8 @@ import Testing
         let fifo = "\(w.dir)/fifo"
         #expect(mkfifo(fifo, 0o600) == 0)
         let bin = ProcessInfo.processInfo.environment["SEMAILCTL"] ?? "\(repoRoot)/.build/debug/semailctl"
-        r = try ProcessRunner().run(["timeout", "-s", "KILL", "20", bin, "user", "ssh-keys", uid, fifo, "--config", w.config], check: false)
+        r = try ProcessRunner().run(
+            ["timeout", "-s", "KILL", "20", bin, "user", "ssh-keys", uid, fifo, "--config", w.config], check: false)
         #expect(r.status == 64 && r.stderr.contains("not a regular file"), "\(r.status) \(r.stderr)")
     }
 }

@@ -11,22 +11,27 @@ import Testing
     /// Runs argv as uid/gid 5000 (the area's mailbox owner), no groups.
     @discardableResult
     func asOwner(_ argv: [String]) throws -> ProcessOutput {
-        try ProcessRunner().run(["setpriv", "--reuid=5000", "--regid=5000", "--clear-groups", "--"] + argv, check: false)
+        try ProcessRunner().run(
+            ["setpriv", "--reuid=5000", "--regid=5000", "--clear-groups", "--"] + argv, check: false)
     }
 
     /// A root-owned directory and file the attacks aim at.
     func victims(_ a: StorageArea) throws -> (dir: String, file: String) {
         let dir = "\(a.dir)/victim-dir", file = "\(a.dir)/victim-file"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        _ = FileManager.default.createFile(atPath: file, contents: Data("root's\n".utf8), attributes: [.posixPermissions: 0o644])
+        try FileManager.default.createDirectory(
+            atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(
+            atPath: file, contents: Data("root's\n".utf8), attributes: [.posixPermissions: 0o644])
         return (dir, file)
     }
 
     func expectUntouched(_ path: String, mode: mode_t, sourceLocation: SourceLocation = #_sourceLocation) {
         var st = stat()
         #expect(lstat(path, &st) == 0, sourceLocation: sourceLocation)
-        #expect(st.st_uid == 0 && st.st_gid == 0 && st.st_mode & 0o7777 == mode,
-                "\(path) is now \(st.st_uid):\(st.st_gid) \(String(st.st_mode & 0o7777, radix: 8))", sourceLocation: sourceLocation)
+        #expect(
+            st.st_uid == 0 && st.st_gid == 0 && st.st_mode & 0o7777 == mode,
+            "\(path) is now \(st.st_uid):\(st.st_gid) \(String(st.st_mode & 0o7777, radix: 8))",
+            sourceLocation: sourceLocation)
     }
 
     /// Finding 1: the owner replaces Maildir/new and cur with symlinks to
@@ -40,7 +45,10 @@ import Testing
         #expect(try semailctl(["volume", "create", uid, "--config", a.config]).status == 0)
         let (vdir, vfile) = try victims(a)
         let md = "\(a.mountPoint(uid))/Maildir"
-        for argv in [["rm", "-r", "\(md)/new", "\(md)/cur", "\(md)/tmp"], ["ln", "-s", vdir, "\(md)/new"], ["ln", "-s", vfile, "\(md)/cur"]] {
+        for argv in [
+            ["rm", "-r", "\(md)/new", "\(md)/cur", "\(md)/tmp"], ["ln", "-s", vdir, "\(md)/new"],
+            ["ln", "-s", vfile, "\(md)/cur"]
+        ] {
             let r = try asOwner(argv)
             #expect(r.status == 0, "\(argv): \(r.stderr)")
         }

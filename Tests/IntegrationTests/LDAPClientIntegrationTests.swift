@@ -16,10 +16,12 @@ import Testing
     }
 
     func person(_ uid: String, under base: String? = nil) -> LDAPEntry {
-        LDAPEntry(dn: DN("uid", uid, under: try! DN(base ?? people)).description, attributes: [
-            .init("objectClass", strings: ["inetOrgPerson"]), .init("uid", strings: [uid]),
-            .init("cn", strings: ["Test \(uid)"]), .init("sn", strings: ["Test"]),
-        ])
+        LDAPEntry(
+            dn: DN("uid", uid, under: try! DN(base ?? people)).description,
+            attributes: [
+                .init("objectClass", strings: ["inetOrgPerson"]), .init("uid", strings: [uid]),
+                .init("cn", strings: ["Test \(uid)"]), .init("sn", strings: ["Test"])
+            ])
     }
 
     @Test func bindAndWrongPassword() throws {
@@ -61,7 +63,8 @@ import Testing
         #expect(dup?.code == .alreadyExists)
         #expect(dup?.dn == e.dn)
 
-        try c.modify(e.dn, [.add("mail", ["\(uid)@semail.email"]), .replace("sn", ["Changed"]), .add("description", ["x", "y"])])
+        try c.modify(
+            e.dn, [.add("mail", ["\(uid)@semail.email"]), .replace("sn", ["Changed"]), .add("description", ["x", "y"])])
         try c.modify(e.dn, [.delete("description", ["x"])])
         var got = try #require(try c.read(e.dn))
         #expect(got.strings("mail") == ["\(uid)@semail.email"])
@@ -111,8 +114,13 @@ import Testing
     @Test func pagedSearchPastTheSizeLimitWithManyInFlight() throws {
         let c = try admin()
         let ou = "ou=paged\(uniqueUID("p")),dc=semail,dc=email"
-        try c.add(LDAPEntry(dn: ou, attributes: [.init("objectClass", strings: ["organizationalUnit"]),
-                                                 .init("ou", strings: [String(ou.split(separator: ",")[0].dropFirst(3))])]))
+        try c.add(
+            LDAPEntry(
+                dn: ou,
+                attributes: [
+                    .init("objectClass", strings: ["organizationalUnit"]),
+                    .init("ou", strings: [String(ou.split(separator: ",")[0].dropFirst(3))])
+                ]))
         // 2,100 adds with up to 100 requests in flight on one connection.
         let total = 2100
         var sent = 0, done = 0
@@ -136,15 +144,21 @@ import Testing
         let r = try LDAPConnection(.init(uri: s.uri))
         try r.bind(dn: reader.dn, password: Array("reader pw".utf8))
         var seen = Set<String>()
-        try r.search(base: ou, scope: .oneLevel, filter: .equal("objectClass", "inetOrgPerson"), attributes: ["uid"], pageSize: 300) {
+        try r.search(
+            base: ou, scope: .oneLevel, filter: .equal("objectClass", "inetOrgPerson"), attributes: ["uid"],
+            pageSize: 300
+        ) {
             seen.insert($0.first("uid") ?? "")
         }
         #expect(seen.count == total)
         // The server really limits unpaged searches (so paging is what made it work).
         let pw = "\(s.dir)/reader.secret"
         try "reader pw".write(toFile: pw, atomically: true, encoding: .utf8)
-        let out = try ProcessRunner().run(["ldapsearch", "-x", "-H", s.uri, "-D", reader.dn, "-y", pw, "-b", ou,
-                                           "-s", "one", "(objectClass=inetOrgPerson)", "1.1"], check: false)
+        let out = try ProcessRunner().run(
+            [
+                "ldapsearch", "-x", "-H", s.uri, "-D", reader.dn, "-y", pw, "-b", ou,
+                "-s", "one", "(objectClass=inetOrgPerson)", "1.1"
+            ], check: false)
         #expect(out.status == 4)  // sizeLimitExceeded
     }
 

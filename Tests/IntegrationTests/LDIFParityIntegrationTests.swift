@@ -13,7 +13,9 @@ import Testing
     var s: Slapd { Slapd.shared }
 
     func json(_ out: ProcessOutput) throws -> [String: Any] {
-        try #require(JSONSerialization.jsonObject(with: out.stdout) as? [String: Any], "stdout was: \(out.text)\nstderr: \(out.stderr)")
+        try #require(
+            JSONSerialization.jsonObject(with: out.stdout) as? [String: Any],
+            "stdout was: \(out.text)\nstderr: \(out.stderr)")
     }
 
     @Test func dependentRecordsWaitForWhatTheyDependOn() throws {
@@ -40,8 +42,16 @@ import Testing
         for m in 0..<10 {
             setup += "dn: cn=m\(m),{BASE}\nobjectClass: person\ncn: m\(m)\nsn: s\n\n"
             // A large value makes the server take its time over the add.
-            ldif += "dn: ou=new\(m),{BASE}\nchangetype: add\nobjectClass: organizationalUnit\nou: new\(m)\ndescription: \(big)\n\n"
-            ldif += "dn: cn=m\(m),{BASE}\nchangetype: modrdn\nnewrdn: cn=m\(m)\ndeleteoldrdn: 0\nnewsuperior: ou=new\(m),{BASE}\n\n"
+            ldif +=
+                """
+                dn: ou=new\(m),{BASE}\nchangetype: add\nobjectClass: organizationalUnit\nou: new\(m)\ndescription: \
+                \(big)\n\n
+                """
+            ldif +=
+                """
+                dn: cn=m\(m),{BASE}\nchangetype: modrdn\nnewrdn: cn=m\(m)\ndeleteoldrdn: 0\nnewsuperior: \
+                ou=new\(m),{BASE}\n\n
+                """
             ldif += "dn: cn=m\(m),ou=new\(m),{BASE}\nchangetype: modify\nadd: description\ndescription: moved\n-\n\n"
         }
         setup += "dn: ou=dept,{BASE}\nobjectClass: organizationalUnit\nou: dept\n\n"
@@ -61,85 +71,87 @@ import Testing
         let filter: [UInt8] = [0xA3, 0x0C, 0x04, 0x02] + Array("sn".utf8) + [0x04, 0x06] + Array("Other!".utf8)
         let assertion = Data(filter).base64EncodedString()
         let setup = """
-        dn: cn=guarded,{BASE}
-        objectClass: person
-        cn: guarded
-        sn: Before
+            dn: cn=guarded,{BASE}
+            objectClass: person
+            cn: guarded
+            sn: Before
 
-        dn: cn=unknown,{BASE}
-        objectClass: person
-        cn: unknown
-        sn: Before
+            dn: cn=unknown,{BASE}
+            objectClass: person
+            cn: unknown
+            sn: Before
 
-        dn: ou=Product Development,{BASE}
-        objectClass: organizationalUnit
-        ou: Product Development
+            dn: ou=Product Development,{BASE}
+            objectClass: organizationalUnit
+            ou: Product Development
 
-        dn: cn=child,ou=Product Development,{BASE}
-        objectClass: person
-        cn: child
-        sn: s
+            dn: cn=child,ou=Product Development,{BASE}
+            objectClass: person
+            cn: child
+            sn: s
 
-        dn: cn=passed,{BASE}
-        objectClass: person
-        cn: passed
-        sn: Other!
+            dn: cn=passed,{BASE}
+            objectClass: person
+            cn: passed
+            sn: Other!
 
-        dn: ou=Leaf Development,{BASE}
-        objectClass: organizationalUnit
-        ou: Leaf Development
+            dn: ou=Leaf Development,{BASE}
+            objectClass: organizationalUnit
+            ou: Leaf Development
 
 
-        """
+            """
         let ldif = """
-        dn: cn=guarded,{BASE}
-        control: 1.3.6.1.1.12 true:: \(assertion)
-        changetype: modify
-        replace: sn
-        sn: After
-        -
+            dn: cn=guarded,{BASE}
+            control: 1.3.6.1.1.12 true:: \(assertion)
+            changetype: modify
+            replace: sn
+            sn: After
+            -
 
-        dn: cn=unknown,{BASE}
-        control: 1.2.3.4.5.6.7.8.9 true
-        changetype: modify
-        replace: sn
-        sn: After
-        -
+            dn: cn=unknown,{BASE}
+            control: 1.2.3.4.5.6.7.8.9 true
+            changetype: modify
+            replace: sn
+            sn: After
+            -
 
-        dn: cn=passed,{BASE}
-        control: 1.3.6.1.1.12 true:: \(assertion)
-        changetype: modify
-        replace: description
-        description: the assertion held
-        -
+            dn: cn=passed,{BASE}
+            control: 1.3.6.1.1.12 true:: \(assertion)
+            changetype: modify
+            replace: description
+            description: the assertion held
+            -
 
-        dn: cn=passed,{BASE}
-        control: 1.2.3.4.5.6.7.8.9 false: ignored by the server
-        changetype: modify
-        add: description
-        description: a non-critical control is ignored
-        -
+            dn: cn=passed,{BASE}
+            control: 1.2.3.4.5.6.7.8.9 false: ignored by the server
+            changetype: modify
+            add: description
+            description: a non-critical control is ignored
+            -
 
-        # RFC 2849, example 7: a critical tree delete control.
-        dn: ou=Product Development,{BASE}
-        control: 1.2.840.113556.1.4.805 true
-        changetype: delete
+            # RFC 2849, example 7: a critical tree delete control.
+            dn: ou=Product Development,{BASE}
+            control: 1.2.840.113556.1.4.805 true
+            changetype: delete
 
-        dn: ou=Leaf Development,{BASE}
-        control: 1.2.840.113556.1.4.805 true
-        changetype: delete
+            dn: ou=Leaf Development,{BASE}
+            control: 1.2.840.113556.1.4.805 true
+            changetype: delete
 
 
-        """
+            """
         let p = try Pair(s, setup: setup)
         let r = try p.apply(ldif, continueOnError: true)
         #expect(r.a == r.b, "ldapmodify and semailctl disagree:\n\(diff(r.a, r.b))")
         #expect(r.b.contains("sn: Before"), "a modify under a failed assertion was written")
-        #expect(r.b.contains("description: the assertion held") && r.b.contains("description: a non-critical control is ignored"))
+        #expect(
+            r.b.contains("description: the assertion held")
+                && r.b.contains("description: a non-critical control is ignored"))
         let doc = try json(r.semailctl)
         let reasons = (doc["failures"] as? [[String: Any]] ?? []).compactMap { $0["reason"] as? String }
         #expect(reasons.contains { $0.contains("(122)") }, "\(reasons)")  // assertionFailed
-        #expect(reasons.contains { $0.contains("(12)") }, "\(reasons)")   // unavailableCriticalExtension
+        #expect(reasons.contains { $0.contains("(12)") }, "\(reasons)")  // unavailableCriticalExtension
     }
 
     /// Without --continue-on-error nothing is sent after a failure; records
@@ -153,10 +165,13 @@ import Testing
         #expect(r.ldapmodify.status != 0)
         #expect(r.semailctl.status == 1, "\(r.semailctl.stderr)")
         let doc = try json(r.semailctl)
-        let after = try #require(doc["appliedAfterFailure"] as? [[String: Any]], "no list of the records applied after the failure: \(doc)")
+        let after = try #require(
+            doc["appliedAfterFailure"] as? [[String: Any]], "no list of the records applied after the failure: \(doc)")
         let notApplied = doc["notApplied"] as? Int ?? -1
         #expect(doc["failed"] as? Int == 1)
-        #expect(after.count + notApplied == 200, "\(after.count) applied after the failure + \(notApplied) not applied != 200")
+        #expect(
+            after.count + notApplied == 200,
+            "\(after.count) applied after the failure + \(notApplied) not applied != 200")
         if notApplied > 0 { #expect(doc["notSentFromLine"] as? Int != nil) }
         // The directory: ldapmodify's state plus exactly the entries listed.
         let listed = Set(after.compactMap { $0["dn"] as? String }.map { p.normalise($0, side: "b") })
@@ -171,17 +186,17 @@ import Testing
 
     @Test func incrementIsApplied() throws {
         let setup = """
-        dn: uid=counter,{BASE}
-        objectClass: account
-        objectClass: posixAccount
-        uid: counter
-        cn: counter
-        uidNumber: 20000
-        gidNumber: 20000
-        homeDirectory: /home/counter
+            dn: uid=counter,{BASE}
+            objectClass: account
+            objectClass: posixAccount
+            uid: counter
+            cn: counter
+            uidNumber: 20000
+            gidNumber: 20000
+            homeDirectory: /home/counter
 
 
-        """
+            """
         let ldif = "dn: uid=counter,{BASE}\nchangetype: modify\nincrement: uidNumber\nuidNumber: 5\n-\n\n"
         let p = try Pair(s, setup: setup)
         let r = try p.apply(ldif)
@@ -194,32 +209,32 @@ import Testing
     @Test func aModifyTheServerRejectsIsAFailure() throws {
         let setup = "dn: cn=m,{BASE}\nobjectClass: person\ncn: m\nsn: Before\ndescription: one\n\n"
         let ldif = """
-        dn: cn=m,{BASE}
-        changetype: modify
-        add: description
-        description: one
-        -
-        replace: sn
-        sn: After
-        -
+            dn: cn=m,{BASE}
+            changetype: modify
+            add: description
+            description: one
+            -
+            replace: sn
+            sn: After
+            -
 
-        dn: cn=m,{BASE}
-        changetype: modify
-        delete: description
-        description: never there
-        -
-        replace: sn
-        sn: After
-        -
+            dn: cn=m,{BASE}
+            changetype: modify
+            delete: description
+            description: never there
+            -
+            replace: sn
+            sn: After
+            -
 
-        dn: cn=m,{BASE}
-        changetype: modify
-        add: undefinedAttributeXYZ
-        undefinedAttributeXYZ: x
-        -
+            dn: cn=m,{BASE}
+            changetype: modify
+            add: undefinedAttributeXYZ
+            undefinedAttributeXYZ: x
+            -
 
 
-        """
+            """
         let p = try Pair(s, setup: setup)
         let r = try p.apply(ldif, continueOnError: true)
         #expect(r.a == r.b, "\(diff(r.a, r.b))")
@@ -232,42 +247,45 @@ import Testing
     /// value: an identical re-import is all unchanged, `--update` settles.
     @Test func reimportingTheSameFileChangesNothing() throws {
         let ldif = """
-        dn: cn=Ghost,{BASE}
-        objectClass: person
-        cn: Ghost Person
-        sn: Ghost
-        seeAlso: cn=Someone , ou=Else,  dc=example
+            dn: cn=Ghost,{BASE}
+            objectClass: person
+            cn: Ghost Person
+            sn: Ghost
+            seeAlso: cn=Someone , ou=Else,  dc=example
 
-        dn: cn=Team,{BASE}
-        objectClass: groupOfNames
-        cn: Team
-        member: CN=Ghost, {BASE}
-        member: cn = other , dc=example
+            dn: cn=Team,{BASE}
+            objectClass: groupOfNames
+            cn: Team
+            member: CN=Ghost, {BASE}
+            member: cn = other , dc=example
 
-        dn: uid=u1,{BASE}
-        objectClass: inetOrgPerson
-        uid: u1
-        cn: U One
-        sn: One
-        mail: U1@Example.ORG
-        manager: cn=Ghost,  {BASE}
+            dn: uid=u1,{BASE}
+            objectClass: inetOrgPerson
+            uid: u1
+            cn: U One
+            sn: One
+            mail: U1@Example.ORG
+            manager: cn=Ghost,  {BASE}
 
 
-        """
+            """
         let p = try Pair(s, setup: "")
         let r = try p.apply(ldif)
         #expect(r.semailctl.status == 0, "\(r.semailctl.text)\(r.semailctl.stderr)")
         #expect(r.a == r.b, "\(diff(r.a, r.b))")
         var again = try p.semailctl(ldif)
         var doc = try json(again)
-        #expect(again.status == 0 && (doc["differing"] as? [Any])?.isEmpty == true && doc["skipped"] as? Int == 3, "\(doc)")
+        #expect(
+            again.status == 0 && (doc["differing"] as? [Any])?.isEmpty == true && doc["skipped"] as? Int == 3, "\(doc)")
         again = try p.semailctl(ldif, ["--update"])
         doc = try json(again)
-        #expect(doc["modified"] as? Int == 0 && doc["failed"] as? Int == 0, "--update rewrote unchanged entries: \(doc)")
+        #expect(
+            doc["modified"] as? Int == 0 && doc["failed"] as? Int == 0, "--update rewrote unchanged entries: \(doc)")
         #expect(try p.dump("b") == r.b)
         // A value beside the RDN value the server added is a difference;
         // --update removes it and keeps the RDN value.
-        let extra = try p.ldapmodify("dn: cn=Ghost,{BASE}\nchangetype: modify\nadd: cn\ncn: Intruder\n-\n\n", side: "b", continueOnError: false)
+        let extra = try p.ldapmodify(
+            "dn: cn=Ghost,{BASE}\nchangetype: modify\nadd: cn\ncn: Intruder\n-\n\n", side: "b", continueOnError: false)
         #expect(extra.status == 0, "\(extra.stderr)")
         doc = try json(try p.semailctl(ldif))
         #expect((doc["differing"] as? [[String: Any]])?.map { $0["reason"] as? String } == ["differs in: cn"], "\(doc)")
@@ -280,23 +298,23 @@ import Testing
     /// dry run as in the import.
     @Test func aDryRunReportsRecordsTheServerRefuses() throws {
         let ldif = """
-        dn: nsUniqueId=0b2c1d4a-1dd211b2-80a5f1e6-2a0c0000,{BASE}
-        objectClass: person
-        cn: x
-        sn: x
+            dn: nsUniqueId=0b2c1d4a-1dd211b2-80a5f1e6-2a0c0000,{BASE}
+            objectClass: person
+            cn: x
+            sn: x
 
-        dn: OID.2.5.4.3=legacy,{BASE}
-        objectClass: person
-        cn: legacy
-        sn: x
+            dn: OID.2.5.4.3=legacy,{BASE}
+            objectClass: person
+            cn: legacy
+            sn: x
 
-        dn: cn=fine,{BASE}
-        objectClass: person
-        cn: fine
-        sn: fine
+            dn: cn=fine,{BASE}
+            objectClass: person
+            cn: fine
+            sn: fine
 
 
-        """
+            """
         let p = try Pair(s, setup: "")
         let dry = try p.semailctl(ldif, ["--dry-run", "--continue-on-error"])
         #expect(dry.status == 1, "\(dry.status) \(dry.stderr)")
@@ -310,29 +328,29 @@ import Testing
     /// LDAPv2 DN forms slapd accepts: spaces around `=`, quoted values, `;`.
     @Test func dnFormsTheServerAcceptsAreSent() throws {
         let ldif = """
-        dn: cn = Spaced , {BASE}
-        objectClass: person
-        cn: Spaced
-        sn: s
+            dn: cn = Spaced , {BASE}
+            objectClass: person
+            cn: Spaced
+            sn: s
 
-        dn: cn="Quoted, Value",{BASE}
-        objectClass: person
-        cn: Quoted, Value
-        sn: s
+            dn: cn="Quoted, Value",{BASE}
+            objectClass: person
+            cn: Quoted, Value
+            sn: s
 
-        dn: cn=Semi;{BASE;}
-        objectClass: person
-        cn: Semi
-        sn: s
+            dn: cn=Semi;{BASE;}
+            objectClass: person
+            cn: Semi
+            sn: s
 
-        dn: cn = Spaced, {BASE}
-        changetype: modify
-        replace: sn
-        sn: changed
-        -
+            dn: cn = Spaced, {BASE}
+            changetype: modify
+            replace: sn
+            sn: changed
+            -
 
 
-        """
+            """
         let p = try Pair(s, setup: "")
         let r = try p.apply(ldif)
         #expect(r.ldapmodify.status == 0, "\(r.ldapmodify.stderr)")
@@ -372,8 +390,12 @@ struct Pair {
     }
 
     func ldapmodify(_ ldif: String, side: String, continueOnError: Bool) throws -> ProcessOutput {
-        try ProcessRunner().run(["ldapmodify", "-a", "-x", "-H", s.uri, "-D", s.adminDN, "-y", s.secretFile, "-f", try file(ldif, side: side)]
-                                + (continueOnError ? ["-c"] : []), check: false)
+        try ProcessRunner().run(
+            [
+                "ldapmodify", "-a", "-x", "-H", s.uri, "-D", s.adminDN, "-y", s.secretFile, "-f",
+                try file(ldif, side: side)
+            ]
+                + (continueOnError ? ["-c"] : []), check: false)
     }
 
     func semailctl(_ ldif: String, _ args: [String] = []) throws -> ProcessOutput {
@@ -383,12 +405,17 @@ struct Pair {
     /// The subtree as ldapsearch prints it: entries sorted, lines sorted
     /// within each, the side's name replaced.
     func dump(_ side: String) throws -> String {
-        let out = try ProcessRunner().run(["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", s.uri, "-D", s.adminDN, "-y", s.secretFile,
-                                           "-b", base(side)], check: false)
+        let out = try ProcessRunner().run(
+            [
+                "ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", s.uri, "-D", s.adminDN, "-y", s.secretFile,
+                "-b", base(side)
+            ], check: false)
         return entries(normalise(out.text, side: side)).sorted().joined(separator: "\n\n")
     }
 
-    func normalise(_ text: String, side: String) -> String { text.replacingOccurrences(of: "\(id)\(side)", with: "\(id)X") }
+    func normalise(_ text: String, side: String) -> String {
+        text.replacingOccurrences(of: "\(id)\(side)", with: "\(id)X")
+    }
 
     struct Result { var ldapmodify: ProcessOutput; var semailctl: ProcessOutput; var a: String; var b: String }
 
@@ -409,5 +436,9 @@ func entries(_ text: String) -> [String] {
 
 func diff(_ a: String, _ b: String) -> String {
     let ea = Set(entries(a)), eb = Set(entries(b))
-    return "only with ldapmodify:\n\(ea.subtracting(eb).sorted().joined(separator: "\n\n"))\nonly with semailctl:\n\(eb.subtracting(ea).sorted().joined(separator: "\n\n"))"
+    return
+        """
+        only with ldapmodify:\n\(ea.subtracting(eb).sorted().joined(separator: "\n\n"))\nonly with \
+        semailctl:\n\(eb.subtracting(ea).sorted().joined(separator: "\n\n"))
+        """
 }

@@ -10,12 +10,18 @@ import Testing
 /// clean-up on delete and prune.
 @Suite(.slapd, .named, .dockerd, .serialized) struct LeftoversIntegrationTests {
     func json(_ r: ProcessOutput) throws -> [String: Any] {
-        try #require(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "stdout: \(r.text)\nstderr: \(r.stderr)")
+        try #require(
+            JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "stdout: \(r.text)\nstderr: \(r.stderr)")
     }
 
     func ldap(_ w: World, _ uid: String, _ attrs: [String]) throws -> [String] {
-        try ProcessRunner().run(["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", w.slapd.uri, "-D", w.slapd.adminDN, "-y", w.slapd.secretFile,
-                                 "-b", "uid=\(uid),\(w.ou),dc=semail,dc=email", "-s", "base"] + attrs).text
+        try ProcessRunner().run(
+            [
+                "ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", w.slapd.uri, "-D", w.slapd.adminDN, "-y",
+                w.slapd.secretFile,
+                "-b", "uid=\(uid),\(w.ou),dc=semail,dc=email", "-s", "base"
+            ] + attrs
+        ).text
             .split(separator: "\n").map(String.init).filter { !$0.hasPrefix("dn:") && !$0.isEmpty }
     }
 
@@ -28,7 +34,8 @@ import Testing
         defer { w.cleanup() }
         let u = uniqueUID("f")
         let domain = "\(u).\(w.zone)", address = "postmaster@\(u).\(w.zone)"
-        let ldif = "dn: uid=\(u),\(w.ou),dc=semail,dc=email\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\n"
+        let ldif =
+            "dn: uid=\(u),\(w.ou),dc=semail,dc=email\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\n"
             + "uid: \(u)\ncn: \(u)\nsn: \(u)\nuidNumber: 46000\ngidNumber: 46000\nhomeDirectory: /home/\(u)\n"
             + "semailMailbox: \(address)\nsemailVolumeSize: 33554432\n"
         let file = "\(w.dir)/one.ldif"
@@ -57,8 +64,11 @@ import Testing
         // reconcile plans the retry, with the reason.
         r = try w.run(["reconcile", "--dry-run", "--json"])
         let items = try #require(try json(r)["items"] as? [[String: Any]])
-        let retry = try #require(items.first { $0["uid"] as? String == u && $0["component"] as? String == "mailbox" }, "\(items)")
-        #expect((retry["action"] as? String ?? "").hasPrefix("retry") && (retry["reason"] as? String ?? "").contains("last failed: injected failure"), "\(retry)")
+        let retry = try #require(
+            items.first { $0["uid"] as? String == u && $0["component"] as? String == "mailbox" }, "\(items)")
+        #expect(
+            (retry["action"] as? String ?? "").hasPrefix("retry")
+                && (retry["reason"] as? String ?? "").contains("last failed: injected failure"), "\(retry)")
         r = try w.run(["reconcile", "--dry-run"])
         #expect(r.text.contains("last failed: injected failure"), "\(r.text)")
         // A later reconcile provisions it and clears the reason.
@@ -79,7 +89,9 @@ import Testing
         defer { w.cleanup() }
         let u = uniqueUID("n")
         try w.addUser(u)
-        let r = try w.run(["mailbox", "create", u, "--address", "\(u)@\(u).\(w.zone)"], env: ["SEMAIL_FAULT": "mailbox.create.container"])
+        let r = try w.run(
+            ["mailbox", "create", u, "--address", "\(u)@\(u).\(w.zone)"],
+            env: ["SEMAIL_FAULT": "mailbox.create.container"])
         #expect(r.status == 1)
         #expect(try w.traces(u, domain: "\(u).\(w.zone)").isEmpty)
         #expect(!FileManager.default.fileExists(atPath: "\(w.dir)/state/failures/\(u).json"))
@@ -94,10 +106,15 @@ import Testing
         // Not a posixAccount: the mailbox's hint names `user modify --posix`.
         r = try w.run(["mailbox", "create", u, "--address", "\(u)@\(u).\(w.zone)"])
         #expect(r.status == 1 && r.text.contains("user modify \(u) --posix"), "\(r.text)")
-        r = try w.run(["user", "modify", u, "--cn", "Ada Lovelace", "--sn", "Lovelace", "--given-name", "Ada", "--mail", "Ada@Example.NET", "--json"])
+        r = try w.run([
+            "user", "modify", u, "--cn", "Ada Lovelace", "--sn", "Lovelace", "--given-name", "Ada", "--mail",
+            "Ada@Example.NET", "--json"
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         var doc = try json(r)
-        #expect(doc["cn"] as? String == "Ada Lovelace" && doc["sn"] as? String == "Lovelace" && doc["givenName"] as? String == "Ada")
+        #expect(
+            doc["cn"] as? String == "Ada Lovelace" && doc["sn"] as? String == "Lovelace"
+                && doc["givenName"] as? String == "Ada")
         #expect(doc["mail"] as? [String] == ["ada@example.net"])
         // A bad value changes nothing (one modify: all or none).
         r = try w.run(["user", "modify", u, "--cn", "New", "--mail", "not an address"])
@@ -154,10 +171,16 @@ import Testing
         let dockerfiles = "\(w.dir)/Containers/\(o)"
         #expect(FileManager.default.fileExists(atPath: "\(dockerfiles)/ssh_host_ed25519_key"))
         let ldif = "dn: uid=\(o),\(w.ou),dc=semail,dc=email\nchangetype: modify\ndelete: semailMailbox\n-\n"
-        try ProcessRunner().run(["ldapmodify", "-x", "-H", w.slapd.uri, "-D", w.slapd.adminDN, "-y", w.slapd.secretFile], stdin: Data(ldif.utf8))
+        try ProcessRunner().run(
+            ["ldapmodify", "-x", "-H", w.slapd.uri, "-D", w.slapd.adminDN, "-y", w.slapd.secretFile],
+            stdin: Data(ldif.utf8))
         r = try w.run(["reconcile", "--dry-run", "--json"])
-        let orphans = try #require(try json(r)["items"] as? [[String: Any]]).filter { $0["kind"] as? String == "orphan" && $0["uid"] as? String == o }
-        #expect(Set(orphans.compactMap { $0["component"] as? String }) == ["volume", "container", "dockerfile"], "\(orphans)")
+        let orphans = try #require(try json(r)["items"] as? [[String: Any]]).filter {
+            $0["kind"] as? String == "orphan" && $0["uid"] as? String == o
+        }
+        #expect(
+            Set(orphans.compactMap { $0["component"] as? String }) == ["volume", "container", "dockerfile"],
+            "\(orphans)")
         r = try w.run(["reconcile"])
         #expect(FileManager.default.fileExists(atPath: dockerfiles), "kept without --prune")
         r = try w.run(["reconcile", "--prune", "--json"])
@@ -177,21 +200,30 @@ import Testing
     @Test func twoConfigurationsShareOneFstab() throws {
         let a = try StorageArea(), b = try StorageArea()
         defer { a.cleanup(); b.cleanup() }
-        let text = try String(contentsOfFile: b.config, encoding: .utf8).replacingOccurrences(of: "\(b.dir)/fstab", with: "\(a.dir)/fstab")
+        let text = try String(contentsOfFile: b.config, encoding: .utf8).replacingOccurrences(
+            of: "\(b.dir)/fstab", with: "\(a.dir)/fstab")
         try text.write(toFile: b.config, atomically: true, encoding: .utf8)
         let ua = uniqueUID("fa"), ub = uniqueUID("fb")
         #expect(try semailctl(["volume", "create", ua, "--config", a.config, "-q"]).status == 0)
         #expect(try semailctl(["volume", "create", ub, "--config", b.config, "-q"]).status == 0)
         var fstab = a.fstab
-        #expect(fstab.contains("# semailctl:begin \(a.dir)/mail\n") && fstab.contains("# semailctl:end \(a.dir)/mail\n"), "\(fstab)")
-        #expect(fstab.contains("# semailctl:begin \(b.dir)/mail\n") && fstab.contains("# semailctl:end \(b.dir)/mail\n"), "\(fstab)")
+        #expect(
+            fstab.contains("# semailctl:begin \(a.dir)/mail\n") && fstab.contains("# semailctl:end \(a.dir)/mail\n"),
+            "\(fstab)")
+        #expect(
+            fstab.contains("# semailctl:begin \(b.dir)/mail\n") && fstab.contains("# semailctl:end \(b.dir)/mail\n"),
+            "\(fstab)")
         #expect(fstab.contains(" \(a.dir)/mail/\(ua) ") && fstab.contains(" \(b.dir)/mail/\(ub) "), "\(fstab)")
         // Each sees its volume as persistent; deleting one leaves the other's entry.
-        let la = try #require(JSONSerialization.jsonObject(with: try semailctl(["volume", "list", "--config", a.config, "--json"]).stdout) as? [[String: Any]])
+        let la = try #require(
+            JSONSerialization.jsonObject(with: try semailctl(["volume", "list", "--config", a.config, "--json"]).stdout)
+                as? [[String: Any]])
         #expect(la.first { $0["uid"] as? String == ua }?["persistent"] as? Bool == true, "\(la)")
         #expect(try semailctl(["volume", "delete", ua, "--yes", "--config", a.config, "-q"]).status == 0)
         fstab = a.fstab
-        #expect(!fstab.contains(ua) && fstab.contains(" \(b.dir)/mail/\(ub) ") && fstab.contains("# semailctl:end \(b.dir)/mail"), "\(fstab)")
+        #expect(
+            !fstab.contains(ua) && fstab.contains(" \(b.dir)/mail/\(ub) ")
+                && fstab.contains("# semailctl:end \(b.dir)/mail"), "\(fstab)")
         #expect(try semailctl(["volume", "delete", ub, "--yes", "--config", b.config, "-q"]).status == 0)
     }
 
@@ -201,15 +233,19 @@ import Testing
     func configCheckLVMWithoutDeviceMapper() throws {
         let a = try StorageArea(extra: "")
         defer { a.cleanup() }
-        let text = try String(contentsOfFile: a.config, encoding: .utf8).replacingOccurrences(of: "backend = \"image\"", with: "backend = \"lvm\"\nvolume_group = \"mvg\"")
+        let text = try String(contentsOfFile: a.config, encoding: .utf8).replacingOccurrences(
+            of: "backend = \"image\"", with: "backend = \"lvm\"\nvolume_group = \"mvg\"")
         try text.write(toFile: a.config, atomically: true, encoding: .utf8)
         let r = try semailctl(["config", "check", "--config", a.config, "--json"])
         #expect(r.status != 0)
         let doc = try #require(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "\(r.text)\(r.stderr)")
-        let storage = try #require((doc["components"] as? [[String: Any]])?.first { $0["name"] as? String == "storage" }, "\(doc)")
+        let storage = try #require(
+            (doc["components"] as? [[String: Any]])?.first { $0["name"] as? String == "storage" }, "\(doc)")
         #expect(storage["ok"] as? Bool == false)
         #expect((storage["message"] as? String ?? "").contains("device-mapper"), "\(storage)")
-        #expect((storage["hint"] as? String ?? "").contains("modprobe dm_mod") && (storage["hint"] as? String ?? "").contains("backend = \"image\""), "\(storage)")
+        #expect(
+            (storage["hint"] as? String ?? "").contains("modprobe dm_mod")
+                && (storage["hint"] as? String ?? "").contains("backend = \"image\""), "\(storage)")
         // The LVM error itself names device-mapper, not `vgs`.
         let v = try semailctl(["volume", "list", "--config", a.config])
         #expect(v.status != 0 && v.stderr.contains("device-mapper") && !v.stderr.contains("vgs mvg"), "\(v.stderr)")

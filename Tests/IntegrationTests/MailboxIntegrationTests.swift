@@ -12,7 +12,8 @@ import Testing
     func world(_ extra: String = "") throws -> World { try World.ready(extra) }
 
     func json(_ r: ProcessOutput) throws -> [String: Any] {
-        try #require(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "stdout: \(r.text)\nstderr: \(r.stderr)")
+        try #require(
+            JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "stdout: \(r.text)\nstderr: \(r.stderr)")
     }
 
     /// A mailbox on a managed subdomain, with a letter in it.
@@ -20,7 +21,8 @@ import Testing
         let domain = "\(uid).\(w.zone)"
         let r = try w.run(["mailbox", "create", uid, "--address", "\(uid)@\(domain)", "-q"])
         #expect(r.status == 0, "\(r.stderr)\(r.text)")
-        try "Subject: keep me\n\nprecious\n".write(toFile: "\(w.mountPoint(uid))/Maildir/cur/1.precious", atomically: true, encoding: .utf8)
+        try "Subject: keep me\n\nprecious\n".write(
+            toFile: "\(w.mountPoint(uid))/Maildir/cur/1.precious", atomically: true, encoding: .utf8)
         return domain
     }
 
@@ -31,7 +33,10 @@ import Testing
         let check = try w.run(["config", "check", "--json"])
         #expect(check.status == 0, "\(check.text)\(check.stderr)")
         let comps = try #require(try json(check)["components"] as? [[String: Any]])
-        #expect(comps.compactMap { $0["name"] as? String } == ["ldap", "directory schema", "directory access", "directory sync", "storage", "containers", "dns", "smtp"])
+        #expect(
+            comps.compactMap { $0["name"] as? String } == [
+                "ldap", "directory schema", "directory access", "directory sync", "storage", "containers", "dns", "smtp"
+            ])
         #expect(comps.allSatisfy { $0["ok"] as? Bool == true }, "\(comps)")
         let uid = uniqueUID("m"), other = uniqueUID("x")
         try w.addUser(uid); try w.addUser(other)
@@ -43,13 +48,18 @@ import Testing
 
         r = try w.run(["mailbox", "create", uid, "--address", "\(uid)@\(domain)", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(try json(r)["applied"] as? [String] == ["directory-check", "volume", "dockerfile", "container", "dns", "directory", "address-map"])
+        #expect(
+            try json(r)["applied"] as? [String] == [
+                "directory-check", "volume", "dockerfile", "container", "dns", "directory", "address-map"
+            ])
         #expect(try w.missing(uid, domain: domain).isEmpty)
         #expect(try w.mx(domain) == ["10 mx.\(w.zone)."])
         // Idempotent: the second run skips what is done.
         r = try w.run(["mailbox", "create", uid, "--address", "\(uid)@\(domain)", "--json"])
         #expect(r.status == 0)
-        #expect(Set(try json(r)["skipped"] as? [String] ?? []).isSuperset(of: ["volume", "dns", "directory", "address-map"]))
+        #expect(
+            Set(try json(r)["skipped"] as? [String] ?? []).isSuperset(of: ["volume", "dns", "directory", "address-map"])
+        )
         // One mailbox per user; an address belongs to one user.
         r = try w.run(["mailbox", "create", uid, "--address", "second@\(domain)"])
         #expect(r.status == 1 && r.text.contains("already has a mailbox"), "\(r.text)")
@@ -67,7 +77,8 @@ import Testing
         #expect(r.text.contains("ssh -J"), "\(r.text)")
 
         // Delete: refuses without --yes off a terminal; archives first.
-        try "Subject: hi\n\nbody\n".write(toFile: "\(w.mountPoint(uid))/Maildir/new/2.msg", atomically: true, encoding: .utf8)
+        try "Subject: hi\n\nbody\n".write(
+            toFile: "\(w.mountPoint(uid))/Maildir/new/2.msg", atomically: true, encoding: .utf8)
         r = try w.run(["mailbox", "delete", uid])
         #expect(r.status == 64)
         let archive = "\(w.dir)/\(uid).tar.gz"
@@ -105,18 +116,27 @@ import Testing
         try w.addUser(uid)
         let domain = "\(uid).\(w.zone)"
         let steps = ["directory-check", "volume", "dockerfile", "container", "dns", "directory", "address-map"]
-        let inner = ["storage.volume", "storage.mkfs", "storage.mount", "storage.maildir", "storage.fstab",
-                     "container.render", "container.build", "container.create", "container.start"]
+        let inner = [
+            "storage.volume", "storage.mkfs", "storage.mount", "storage.maildir", "storage.fstab",
+            "container.render", "container.build", "container.create", "container.start"
+        ]
         var cases: [(String, Int32)] = []
-        for s in steps { cases += [("mailbox.create.\(s)", 1), ("kill:mailbox.create.\(s)", 137), ("kill:mailbox.create.\(s).after", 137)] }
+        for s in steps {
+            cases += [
+                ("mailbox.create.\(s)", 1), ("kill:mailbox.create.\(s)", 137), ("kill:mailbox.create.\(s).after", 137)
+            ]
+        }
         for p in inner { cases += [(p, 1), ("kill:\(p)", 137)] }
         for (fault, status) in cases {
             let r = try w.run(["mailbox", "create", uid, "--address", "\(uid)@\(domain)"], env: ["SEMAIL_FAULT": fault])
             #expect(r.status == status, "\(fault): \(r.stderr)\(r.text)")
             let rec = try w.run(["recover"])
             #expect(rec.status == 0, "\(fault): recover: \(rec.stderr)\(rec.text)")
-            if fault.hasPrefix("kill:mailbox.create.address-map") {  // killed once the map step began: finished, not rolled back
-                #expect(try w.missing(uid, domain: domain).isEmpty, "\(fault): past the point of no return the mailbox must be whole")
+            // killed once the map step began: finished, not rolled back
+            if fault.hasPrefix("kill:mailbox.create.address-map") {
+                #expect(
+                    try w.missing(uid, domain: domain).isEmpty,
+                    "\(fault): past the point of no return the mailbox must be whole")
                 #expect(try w.run(["mailbox", "delete", uid, "--yes"]).status == 0)
             }
             #expect(try w.traces(uid, domain: domain).isEmpty, "\(fault): left behind")
@@ -138,20 +158,28 @@ import Testing
         // (The final address-map step is always already done by stop-delivery, so it never runs to fail.)
         let steps = ["directory-check", "stop-delivery", "container", "archive", "volume", "dns", "directory"]
         for s in steps {
-            for (fault, status) in [("mailbox.delete.\(s)", Int32(1)), ("kill:mailbox.delete.\(s)", 137), ("kill:mailbox.delete.\(s).after", 137)] {
+            for (fault, status) in [
+                ("mailbox.delete.\(s)", Int32(1)), ("kill:mailbox.delete.\(s)", 137),
+                ("kill:mailbox.delete.\(s).after", 137)
+            ] {
                 let archive = "\(w.dir)/a-\(UUID().uuidString.prefix(6)).tar.gz"
-                let r = try w.run(["mailbox", "delete", uid, "--yes", "--archive", archive], env: ["SEMAIL_FAULT": fault])
+                let r = try w.run(
+                    ["mailbox", "delete", uid, "--yes", "--archive", archive], env: ["SEMAIL_FAULT": fault])
                 #expect(r.status == status, "\(fault): \(r.stderr)\(r.text)")
                 let rec = try w.run(["recover"])
                 #expect(rec.status == 0, "\(fault): recover: \(rec.stderr)\(rec.text)")
                 let gone = try w.ldapMailbox(uid) == nil
                 if gone {
                     #expect(try w.traces(uid, domain: domain).isEmpty, "\(fault): deleted but traces left")
-                    #expect(try ProcessRunner().run(["tar", "-tzf", archive]).text.contains("1.precious"), "\(fault): mail lost")
+                    #expect(
+                        try ProcessRunner().run(["tar", "-tzf", archive]).text.contains("1.precious"),
+                        "\(fault): mail lost")
                     domain = try mailbox(w, uid)
                 } else {
                     #expect(try w.missing(uid, domain: domain).isEmpty, "\(fault): rolled back but not whole")
-                    #expect(FileManager.default.fileExists(atPath: "\(w.mountPoint(uid))/Maildir/cur/1.precious"), "\(fault): mail lost")
+                    #expect(
+                        FileManager.default.fileExists(atPath: "\(w.mountPoint(uid))/Maildir/cur/1.precious"),
+                        "\(fault): mail lost")
                 }
             }
         }
@@ -190,8 +218,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: faultDir, withIntermediateDirectories: true)
         let first = UnsafeSendableBox<ProcessOutput?>(nil)
         let t = Thread {
-            let r = try? w.run(["mailbox", "create", uid, "--address", "\(uid)@\(uid).\(w.zone)", "-q"],
-                               env: ["SEMAIL_FAULT": "pause:mailbox.create.volume", "SEMAIL_FAULT_DIR": faultDir])
+            let r = try? w.run(
+                ["mailbox", "create", uid, "--address", "\(uid)@\(uid).\(w.zone)", "-q"],
+                env: ["SEMAIL_FAULT": "pause:mailbox.create.volume", "SEMAIL_FAULT_DIR": faultDir])
             first.withLock { $0 = r }
         }
         t.start()
@@ -217,12 +246,16 @@ import Testing
         let uid = uniqueUID("o")
         try w.addUser(uid)
         let domain = "\(uid).\(w.zone)"
-        let point = ["slapd": "mailbox.create.directory", "dockerd": "mailbox.create.container", "named": "mailbox.create.dns"][service]!
+        let point = [
+            "slapd": "mailbox.create.directory", "dockerd": "mailbox.create.container", "named": "mailbox.create.dns"
+        ][service]!
         let faultDir = "\(w.dir)/faults"
         try FileManager.default.createDirectory(atPath: faultDir, withIntermediateDirectories: true)
         let out = UnsafeSendableBox<ProcessOutput?>(nil)
         let t = Thread {
-            let r = try? w.run(["mailbox", "create", uid, "--address", "\(uid)@\(domain)"], env: ["SEMAIL_FAULT": "pause:\(point)", "SEMAIL_FAULT_DIR": faultDir])
+            let r = try? w.run(
+                ["mailbox", "create", uid, "--address", "\(uid)@\(domain)"],
+                env: ["SEMAIL_FAULT": "pause:\(point)", "SEMAIL_FAULT_DIR": faultDir])
             out.withLock { $0 = r }
         }
         t.start()
@@ -283,10 +316,16 @@ import Testing
         // (Covered per container in ContainerIntegrationTests; here the orphan path.)
         // b disappears from the directory (as in a bad import): its things are orphans.
         let ldif = "dn: uid=\(b),\(w.ou),dc=semail,dc=email\nchangetype: modify\ndelete: semailMailbox\n-\n"
-        try ProcessRunner().run(["ldapmodify", "-x", "-H", Slapd.shared.uri, "-D", Slapd.shared.adminDN, "-y", Slapd.shared.secretFile], stdin: Data(ldif.utf8))
+        try ProcessRunner().run(
+            ["ldapmodify", "-x", "-H", Slapd.shared.uri, "-D", Slapd.shared.adminDN, "-y", Slapd.shared.secretFile],
+            stdin: Data(ldif.utf8))
         r = try w.run(["reconcile", "--dry-run", "--json"])
-        let orphans = try #require(try json(r)["items"] as? [[String: Any]]).filter { $0["kind"] as? String == "orphan" }
-        #expect(Set(orphans.compactMap { $0["component"] as? String }) == ["volume", "container", "dns", "dockerfile"], "\(orphans)")
+        let orphans = try #require(try json(r)["items"] as? [[String: Any]]).filter {
+            $0["kind"] as? String == "orphan"
+        }
+        #expect(
+            Set(orphans.compactMap { $0["component"] as? String }) == ["volume", "container", "dns", "dockerfile"],
+            "\(orphans)")
         // Without --prune they stay.
         r = try w.run(["reconcile"])
         #expect(FileManager.default.fileExists(atPath: "\(w.dir)/images/\(b).img"))
@@ -323,9 +362,23 @@ import Testing
             let u = "\(p)\(i)"
             // The third one asks for an address on a name with hand-kept records (refused).
             let addr = i == 2 ? "\(u)@mx.\(w.zone)" : "\(u)@\(u).\(w.zone)"
-            ldif += "dn: uid=\(u),\(w.ou),dc=semail,dc=email\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\nobjectClass: semailUser\n"
-                + "uid: \(u)\ncn: \(u)\nsn: \(u)\nuidNumber: \(40000 + i)\ngidNumber: \(40000 + i)\nhomeDirectory: /home/\(u)\n"
-                + (i == 0 ? "mail: \(p)0@\(w.zone)\n" : "") + "semailMailbox: \(addr)\nsemailVolumeSize: 33554432\n\n"
+            let mail = i == 0 ? "mail: \(p)0@\(w.zone)\n" : ""
+            ldif += """
+                dn: uid=\(u),\(w.ou),dc=semail,dc=email
+                objectClass: inetOrgPerson
+                objectClass: posixAccount
+                objectClass: semailUser
+                uid: \(u)
+                cn: \(u)
+                sn: \(u)
+                uidNumber: \(40000 + i)
+                gidNumber: \(40000 + i)
+                homeDirectory: /home/\(u)
+                \(mail)semailMailbox: \(addr)
+                semailVolumeSize: 33554432
+
+
+                """
         }
         let file = "\(w.dir)/users.ldif"
         try ldif.write(toFile: file, atomically: true, encoding: .utf8)
@@ -339,15 +392,30 @@ import Testing
         // Again: nothing new, the same failure reported.
         r = try w.run(["import", file, "--json"])
         let again = try #require(try json(r)["mailboxes"] as? [String: Any])
-        #expect(again["created"] as? Int == 0 && again["unchanged"] as? Int == 3 && again["failed"] as? Int == 1, "\(again)")
+        #expect(
+            again["created"] as? Int == 0 && again["unchanged"] as? Int == 3 && again["failed"] as? Int == 1, "\(again)"
+        )
 
         // Two requests for one address in one file: the first in the file gets it, whatever the order the workers run.
         let q = uniqueUID("d")
         ldif = ""
         for i in 0..<4 {
-            ldif += "dn: uid=\(q)\(i),\(w.ou),dc=semail,dc=email\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\nobjectClass: semailUser\n"
-                + "uid: \(q)\(i)\ncn: x\nsn: x\nuidNumber: \(41000 + i)\ngidNumber: \(41000 + i)\nhomeDirectory: /home/x\n"
-                + "semailMailbox: \(q)@\(q).\(w.zone)\nsemailVolumeSize: 33554432\n\n"
+            ldif += """
+                dn: uid=\(q)\(i),\(w.ou),dc=semail,dc=email
+                objectClass: inetOrgPerson
+                objectClass: posixAccount
+                objectClass: semailUser
+                uid: \(q)\(i)
+                cn: x
+                sn: x
+                uidNumber: \(41000 + i)
+                gidNumber: \(41000 + i)
+                homeDirectory: /home/x
+                semailMailbox: \(q)@\(q).\(w.zone)
+                semailVolumeSize: 33554432
+
+
+                """
         }
         try ldif.write(toFile: file, atomically: true, encoding: .utf8)
         r = try w.run(["import", file, "--jobs", "2", "--json"])
@@ -370,13 +438,29 @@ import Testing
         }
         t.start()
         defer {
-            _ = try? ProcessRunner().run(["pkill", "-TERM", "-f", "reconcile --watch --json --config \(w.config)"], check: false)
+            _ = try? ProcessRunner().run(
+                ["pkill", "-TERM", "-f", "reconcile --watch --json --config \(w.config)"], check: false)
             for _ in 0..<200 where out.value == nil { usleep(50_000) }
         }
         func ask(_ u: String, _ n: Int) throws {
-            let ldif = "dn: uid=\(u),\(w.ou),dc=semail,dc=email\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\nobjectClass: semailUser\n"
-                + "uid: \(u)\ncn: \(u)\nsn: \(u)\nuidNumber: \(n)\ngidNumber: \(n)\nhomeDirectory: /home/\(u)\nsemailMailbox: \(u)@\(u).\(w.zone)\nsemailVolumeSize: 33554432\n"
-            try ProcessRunner().run(["ldapadd", "-x", "-H", Slapd.shared.uri, "-D", Slapd.shared.adminDN, "-y", Slapd.shared.secretFile], stdin: Data(ldif.utf8))
+            let ldif = """
+                dn: uid=\(u),\(w.ou),dc=semail,dc=email
+                objectClass: inetOrgPerson
+                objectClass: posixAccount
+                objectClass: semailUser
+                uid: \(u)
+                cn: \(u)
+                sn: \(u)
+                uidNumber: \(n)
+                gidNumber: \(n)
+                homeDirectory: /home/\(u)
+                semailMailbox: \(u)@\(u).\(w.zone)
+                semailVolumeSize: 33554432
+
+                """
+            try ProcessRunner().run(
+                ["ldapadd", "-x", "-H", Slapd.shared.uri, "-D", Slapd.shared.adminDN, "-y", Slapd.shared.secretFile],
+                stdin: Data(ldif.utf8))
         }
         func waitWhole(_ u: String) throws -> Bool {
             for _ in 0..<600 { if try w.missing(u, domain: "\(u).\(w.zone)").isEmpty { return true }; usleep(100_000) }
@@ -391,7 +475,8 @@ import Testing
         try resume(Slapd.shared)
         try ask(b, 45001)
         #expect(try waitWhole(b), "the watcher did not come back after the slapd restart")
-        _ = try ProcessRunner().run(["pkill", "-TERM", "-f", "reconcile --watch --json --config \(w.config)"], check: false)
+        _ = try ProcessRunner().run(
+            ["pkill", "-TERM", "-f", "reconcile --watch --json --config \(w.config)"], check: false)
         for _ in 0..<200 where out.value == nil { usleep(50_000) }
         let r = try #require(out.value ?? nil)
         #expect(r.status == 0, "\(r.stderr)")
@@ -418,13 +503,18 @@ import Testing
         // The directory "lies": every mailbox attribute is gone.
         for u in uids {
             let ldif = "dn: uid=\(u),\(w.ou),dc=semail,dc=email\nchangetype: modify\ndelete: semailMailbox\n-\n"
-            try ProcessRunner().run(["ldapmodify", "-x", "-H", Slapd.shared.uri, "-D", Slapd.shared.adminDN, "-y", Slapd.shared.secretFile], stdin: Data(ldif.utf8))
+            try ProcessRunner().run(
+                ["ldapmodify", "-x", "-H", Slapd.shared.uri, "-D", Slapd.shared.adminDN, "-y", Slapd.shared.secretFile],
+                stdin: Data(ldif.utf8))
         }
         let r = try w.run(["reconcile", "--prune"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("mass-change guard"), "\(r.stderr)")
         for u in uids { #expect(FileManager.default.fileExists(atPath: "\(w.dir)/images/\(u).img")) }
-        #expect(try Dockerd.shared.client.containers(label: "semail.uid").filter { uids.contains($0.Labels?["semail.uid"] ?? "") }.count == 6)
+        #expect(
+            try Dockerd.shared.client.containers(label: "semail.uid").filter {
+                uids.contains($0.Labels?["semail.uid"] ?? "")
+            }.count == 6)
     }
 }
 

@@ -92,9 +92,11 @@ struct TmpfsBackend: VolumeBackend {
         var r = try vm.create(uid: uid, size: 32 << 20, owner: owner)
         #expect(r.created && r.formatted && r.mounted)
         #expect(r.volume.backend == "tmpfs" && r.volume.device == "semail-tmpfs-\(uid)" && r.volume.size == 32 << 20)
-        #expect(a.mounts.contains { $0.contains(" \(mp) ") && $0.contains(" - tmpfs semail-tmpfs-\(uid) ") },
-                "\(a.mounts)")
-        let line = "semail-tmpfs-\(uid) \(mp) tmpfs size=33554432,nodev,nosuid,noexec,nofail,"
+        #expect(
+            a.mounts.contains { $0.contains(" \(mp) ") && $0.contains(" - tmpfs semail-tmpfs-\(uid) ") },
+            "\(a.mounts)")
+        let line =
+            "semail-tmpfs-\(uid) \(mp) tmpfs size=33554432,nodev,nosuid,noexec,nofail,"
             + "x-systemd.before=docker.service 0 2"
         #expect(a.fstab.contains(line), "\(a.fstab)")
         #expect(try vm.looksComplete(uid))

@@ -9,7 +9,8 @@ import Testing
 /// own area and removes its loop devices and mounts even when it fails.
 @Suite struct VolumeIntegrationTests {
     func json(_ r: ProcessOutput) throws -> [String: Any] {
-        try #require(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "stdout: \(r.text) stderr: \(r.stderr)")
+        try #require(
+            JSONSerialization.jsonObject(with: r.stdout) as? [String: Any], "stdout: \(r.text) stderr: \(r.stderr)")
     }
 
     /// Nothing of UID is left in the area.
@@ -53,7 +54,9 @@ import Testing
             #expect(s.st_uid == 5000 && s.st_gid == 5000 && s.st_mode & 0o777 == 0o700, "\(d)")
         }
         // Boot persistence.
-        #expect(a.fstab.contains("\(a.image(uid)) \(mp) ext4 loop,nodev,nosuid,noexec,nofail,x-systemd.before=docker.service 0 2"))
+        #expect(
+            a.fstab.contains(
+                "\(a.image(uid)) \(mp) ext4 loop,nodev,nosuid,noexec,nofail,x-systemd.before=docker.service 0 2"))
 
         // Mail written, then create again: reused, not formatted, mail kept.
         try "Subject: hi\n\nhello\n".write(toFile: "\(mp)/Maildir/new/1.msg", atomically: true, encoding: .utf8)

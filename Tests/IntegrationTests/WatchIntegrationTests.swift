@@ -16,7 +16,9 @@ import Testing
         let r = try w.run(["mailbox", "create", uid, "--address", "\(uid)@\(uid).\(w.zone)", "-q"])
         #expect(r.status == 0, "\(r.stderr)")
         try Dockerd.shared.client.stop(container: "semail-\(uid)", timeout: 1)
-        let map = w.mapText.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains("uid: \(uid) ") }
+        let map = w.mapText.split(separator: "\n", omittingEmptySubsequences: false).filter {
+            !$0.contains("uid: \(uid) ")
+        }
         try map.joined(separator: "\n").write(toFile: "\(w.dir)/state/mailbox.txt", atomically: true, encoding: .utf8)
         #expect(try w.missing(uid, domain: "\(uid).\(w.zone)").sorted() == ["address map line", "running container"])
         return uid
@@ -45,14 +47,17 @@ import Testing
         #expect(p.status == 78, "\(p.stderr)")
         #expect(p.stderr.contains("syncprov") && p.stderr.contains("semailctl directory setup"), "\(p.stderr)")
         #expect(!p.stderr.contains("reconnecting"), "\(p.stderr)")
-        #expect(try w.missing(uid, domain: "\(uid).\(w.zone)").isEmpty, "the first pass did not repair the drift: \(p.stderr)")
+        #expect(
+            try w.missing(uid, domain: "\(uid).\(w.zone)").isEmpty,
+            "the first pass did not repair the drift: \(p.stderr)")
     }
 
     /// A people OU that does not exist is no reason to retry either.
     @Test func aMissingPeopleOUExits78() throws {
         let w = try World(slapd: .shared, named: .shared, dockerd: .shared)
         defer { w.cleanup() }
-        let text = try String(contentsOfFile: w.config, encoding: .utf8).replacingOccurrences(of: "people = \"\(w.ou)\"", with: "people = \"ou=Nowhere\(w.ou.dropFirst(3))\"")
+        let text = try String(contentsOfFile: w.config, encoding: .utf8).replacingOccurrences(
+            of: "people = \"\(w.ou)\"", with: "people = \"ou=Nowhere\(w.ou.dropFirst(3))\"")
         try text.write(toFile: w.config, atomically: true, encoding: .utf8)
         let p = try WatchProcess(w, ["reconcile", "--watch"])
         defer { p.stop() }
@@ -70,9 +75,12 @@ import Testing
         // changes below touch no other test.
         let templates = "\(w.dir)/templates", base = "semail/base-\(w.zone.prefix(9)):latest"
         try FileManager.default.createDirectory(atPath: templates, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: "\(repoRoot)/templates/Dockerfile.template", toPath: "\(templates)/Dockerfile.template")
+        try FileManager.default.copyItem(
+            atPath: "\(repoRoot)/templates/Dockerfile.template", toPath: "\(templates)/Dockerfile.template")
         var cfg = try String(contentsOfFile: w.config, encoding: .utf8)
-        cfg = cfg.replacingOccurrences(of: "template_dir = \"\(repoRoot)/templates\"", with: "template_dir = \"\(templates)\"\nbase_image = \"\(base)\"")
+        cfg = cfg.replacingOccurrences(
+            of: "template_dir = \"\(repoRoot)/templates\"",
+            with: "template_dir = \"\(templates)\"\nbase_image = \"\(base)\"")
         try cfg.write(toFile: w.config, atomically: true, encoding: .utf8)
         let docker = Dockerd.shared.client
         try tag(docker, "semail/base:latest", as: base)
@@ -89,26 +97,31 @@ import Testing
         let t = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(templates)/Dockerfile.template"))
         try t.seekToEnd(); try t.write(contentsOf: Data("# watch test \(UUID())\n".utf8)); try t.close()
         var second = first
-        #expect(try waitFor(90) {
-            second = try docker.inspect(container: "semail-\(uid)")?.Id ?? first
-            let running = try docker.inspect(container: second)?.State.Running ?? false
-            return second != first && running
-        }, "the template change did not rebuild the container: \(p.stderr)")
+        #expect(
+            try waitFor(90) {
+                second = try docker.inspect(container: "semail-\(uid)")?.Id ?? first
+                let running = try docker.inspect(container: second)?.State.Running ?? false
+                return second != first && running
+            }, "the template change did not rebuild the container: \(p.stderr)")
 
         // The base image's tag moves to a new image: rebuilt again.
         var ctx = TarArchive()
         ctx.add("Dockerfile", Data("FROM semail/base:latest\nLABEL semail.test=\"\(UUID())\"\n".utf8))
         _ = try docker.build(context: ctx.finished, tag: base)
         var third = second
-        #expect(try waitFor(90) {
-            third = try docker.inspect(container: "semail-\(uid)")?.Id ?? second
-            let running = try docker.inspect(container: third)?.State.Running ?? false
-            return third != second && running
-        }, "the base image re-tag did not rebuild the container: \(p.stderr)")
+        #expect(
+            try waitFor(90) {
+                third = try docker.inspect(container: "semail-\(uid)")?.Id ?? second
+                let running = try docker.inspect(container: third)?.State.Running ?? false
+                return third != second && running
+            }, "the base image re-tag did not rebuild the container: \(p.stderr)")
         // The new container runs before the pass's transaction ends (its
         // journal goes at the commit): wait for the pass to finish.
         var missing: [String] = []
-        #expect(try waitFor(30) { missing = try w.missing(uid, domain: domain); return missing.isEmpty }, "after the rebuild: missing \(missing)")
+        #expect(
+            try waitFor(30) {
+                missing = try w.missing(uid, domain: domain); return missing.isEmpty
+            }, "after the rebuild: missing \(missing)")
 
         p.stop()
         // Off a terminal: "<priority>ISO-8601-time message" on every stderr line.
@@ -118,16 +131,24 @@ import Testing
         #expect(logs.contains { $0.hasPrefix("<6>") && $0.contains("changed: template") }, "\(p.stderr)")
         #expect(logs.contains { $0.contains("changed: base image") }, "\(p.stderr)")
         // --json: one document a line, one a pass, each with its time.
-        let docs = p.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let docs = p.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
         #expect(docs.count >= 3, "\(p.stdout)")
-        #expect(docs.allSatisfy { ($0["time"] as? String)?.firstMatch(of: #/^\d{4}-\d\d-\d\dT.*Z$/#) != nil && $0["items"] != nil }, "\(p.stdout)")
+        #expect(
+            docs.allSatisfy {
+                ($0["time"] as? String)?.firstMatch(of: #/^\d{4}-\d\d-\d\dT.*Z$/#) != nil && $0["items"] != nil
+            }, "\(p.stdout)")
     }
 
     func tag(_ docker: DockerClient, _ image: String, as name: String) throws {
         let colon = name.lastIndex(of: ":")!
-        let path = image.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))!
-        try docker.call("POST", "/images/\(path)/tag",
-                        query: [("repo", String(name[..<colon])), ("tag", String(name[name.index(after: colon)...]))], expect: [201])
+        let path = image.addingPercentEncoding(
+            withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))!
+        try docker.call(
+            "POST", "/images/\(path)/tag",
+            query: [("repo", String(name[..<colon])), ("tag", String(name[name.index(after: colon)...]))], expect: [201]
+        )
     }
 }
 
@@ -154,7 +175,8 @@ final class WatchProcess: Sendable {
         out = "\(w.dir)/watch.out"; err = "\(w.dir)/watch.err"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         _ = FileManager.default.createFile(atPath: err, contents: nil)
-        process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["SEMAILCTL"] ?? "\(repoRoot)/.build/debug/semailctl")
+        process.executableURL = URL(
+            fileURLWithPath: ProcessInfo.processInfo.environment["SEMAILCTL"] ?? "\(repoRoot)/.build/debug/semailctl")
         process.arguments = config ? args + ["--config", w.config] : args
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "SEMAIL_CONFIG")

@@ -9,7 +9,10 @@ import Testing
 @Suite(.named, .serialized) struct ZoneIntegrationTests {
     var n: Named { Named.shared }
 
-    func cfg(_ extra: String = "", mxHost: String? = nil, rndcPort: String? = nil, zone: String = "semail.email", file: String? = nil) throws -> String {
+    func cfg(
+        _ extra: String = "", mxHost: String? = nil, rndcPort: String? = nil, zone: String = "semail.email",
+        file: String? = nil
+    ) throws -> String {
         try writeConfig(n.dir, n.dnsSection(zone: zone, file: file, mxHost: mxHost, rndcPort: rndcPort) + "\n" + extra)
     }
 
@@ -88,7 +91,11 @@ import Testing
 
     @Test func dynamicZoneIsFrozenAndThawedSoNoUpdateIsLost() throws {
         // A dynamic update through named creates the journal.
-        let update = "server 127.0.0.1 \(n.port)\nzone dyn.semail.test\nupdate add dynhost.dyn.semail.test 300 A 192.0.2.99\nsend\n"
+        let update =
+            """
+            server 127.0.0.1 \(n.port)\nzone dyn.semail.test\nupdate add dynhost.dyn.semail.test 300 A \
+            192.0.2.99\nsend\n
+            """
         try ProcessRunner().run(["nsupdate", "-k", n.rndcKey], stdin: Data(update.utf8))
         #expect(try n.dig("dynhost.dyn.semail.test", "A") == ["192.0.2.99"])
         #expect(FileManager.default.fileExists(atPath: n.dynZoneFile + ".jnl"))
@@ -102,7 +109,8 @@ import Testing
         let text = try String(contentsOfFile: n.dynZoneFile, encoding: .utf8)
         #expect(text.contains("dynhost"))
         // And the zone takes updates again (thawed).
-        try ProcessRunner().run(["nsupdate", "-k", n.rndcKey], stdin: Data(update.replacingOccurrences(of: "dynhost", with: "dyn2").utf8))
+        try ProcessRunner().run(
+            ["nsupdate", "-k", n.rndcKey], stdin: Data(update.replacingOccurrences(of: "dynhost", with: "dyn2").utf8))
         #expect(try n.dig("dyn2.dyn.semail.test", "A") == ["192.0.2.99"])
     }
 
@@ -172,7 +180,9 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try n.dig("box.\(zone)", "MX").isEmpty)
         let now = try String(contentsOfFile: file, encoding: .utf8)
-        #expect(now.replacingOccurrences(of: String(try n.serial(zone)), with: String(serial)) == String(decoding: original, as: UTF8.self))
+        #expect(
+            now.replacingOccurrences(of: String(try n.serial(zone)), with: String(serial))
+                == String(decoding: original, as: UTF8.self))
     }
 
     /// A relative `$INCLUDE` is read from named's `directory`, not from the
@@ -182,8 +192,11 @@ import Testing
         let id = uniqueUID("inc").lowercased()
         let zone = "\(id).test", sub = "\(n.dir)/zones-\(id)", file = "\(sub)/db.\(zone)", inc = "inc-\(id).db"
         try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
-        try "$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 300\n@ IN NS ns1\nns1 IN A 127.0.0.1\nmx IN A 127.0.0.1\n$INCLUDE \(inc)\n"
-            .write(toFile: file, atomically: true, encoding: .utf8)
+        try """
+        $TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 300\n@ IN NS ns1\nns1 IN A 127.0.0.1\nmx IN A \
+        127.0.0.1\n$INCLUDE \(inc)\n
+        """
+        .write(toFile: file, atomically: true, encoding: .utf8)
         try "hand IN MX 20 mx\n".write(toFile: "\(n.dir)/\(inc)", atomically: true, encoding: .utf8)
         try n.rndc(["addzone", zone, "{ type primary; file \"\(file)\"; };"])
         defer { try? n.rndc(["delzone", zone]) }
@@ -206,7 +219,8 @@ import Testing
     /// is refused (rejectedEditLeavesNamedServingTheOldData).
     @Test func aZoneNamedServesWithAWarningStaysEditable() throws {
         let original = try #require(FileManager.default.contents(atPath: n.zoneFile))
-        try (String(decoding: original, as: UTF8.self) + "@\tIN\tMX\t5 alias\nalias\tIN\tCNAME\twww\n").write(toFile: n.zoneFile, atomically: true, encoding: .utf8)
+        try (String(decoding: original, as: UTF8.self) + "@\tIN\tMX\t5 alias\nalias\tIN\tCNAME\twww\n").write(
+            toFile: n.zoneFile, atomically: true, encoding: .utf8)
         try n.rndc(["reload", "semail.email"])
         defer {
             try? original.write(to: URL(fileURLWithPath: n.zoneFile))

@@ -5,11 +5,20 @@ import Testing
     @Test(arguments: [
         // RFC 4514 §4 examples.
         ("UID=jsmith,DC=example,DC=net", [[("UID", "jsmith")], [("DC", "example")], [("DC", "net")]]),
-        ("OU=Sales+CN=J.  Smith,DC=example,DC=net", [[("OU", "Sales"), ("CN", "J.  Smith")], [("DC", "example")], [("DC", "net")]]),
-        ("CN=James \\\"Jim\\\" Smith\\, III,DC=example,DC=net", [[("CN", "James \"Jim\" Smith, III")], [("DC", "example")], [("DC", "net")]]),
+        (
+            "OU=Sales+CN=J.  Smith,DC=example,DC=net",
+            [[("OU", "Sales"), ("CN", "J.  Smith")], [("DC", "example")], [("DC", "net")]]
+        ),
+        (
+            "CN=James \\\"Jim\\\" Smith\\, III,DC=example,DC=net",
+            [[("CN", "James \"Jim\" Smith, III")], [("DC", "example")], [("DC", "net")]]
+        ),
         ("CN=Before\\0dAfter,DC=example,DC=net", [[("CN", "Before\rAfter")], [("DC", "example")], [("DC", "net")]]),
-        ("1.3.6.1.4.1.1466.0=#04024869,DC=example,DC=com", [[("1.3.6.1.4.1.1466.0", "#04024869")], [("DC", "example")], [("DC", "com")]]),
-        ("CN=Lu\\C4\\8Di\\C4\\87", [[("CN", "Lučić")]]),
+        (
+            "1.3.6.1.4.1.1466.0=#04024869,DC=example,DC=com",
+            [[("1.3.6.1.4.1.1466.0", "#04024869")], [("DC", "example")], [("DC", "com")]]
+        ),
+        ("CN=Lu\\C4\\8Di\\C4\\87", [[("CN", "Lučić")]])
     ])
     func parsesRFC4514Examples(_ input: String, _ expected: [[(String, String)]]) throws {
         let dn = try DN(input)
@@ -49,14 +58,17 @@ import Testing
         #expect(LDAPFilter.escape("a\\b\0") == "a\\5cb\\00")
         #expect(LDAPFilter.equal("uid", "*)(uid=*").description == "(uid=\\2a\\29\\28uid=\\2a)")
         // RFC 4515 §4 examples.
-        #expect(LDAPFilter.equal("cn", "Parens R Us (for all your parenthetical needs)").description
+        #expect(
+            LDAPFilter.equal("cn", "Parens R Us (for all your parenthetical needs)").description
                 == "(cn=Parens R Us \\28for all your parenthetical needs\\29)")
         #expect(LDAPFilter.equal("cn", "*").description == "(cn=\\2a)")
         #expect(LDAPFilter.equal("filename", "C:\\MyFile").description == "(filename=C:\\5cMyFile)")
     }
 
     @Test func composes() {
-        let f = LDAPFilter.and([.equal("objectClass", "inetOrgPerson"), .or([.present("mail"), .not(.equal("uid", "x"))])])
+        let f = LDAPFilter.and([
+            .equal("objectClass", "inetOrgPerson"), .or([.present("mail"), .not(.equal("uid", "x"))])
+        ])
         #expect(f.description == "(&(objectClass=inetOrgPerson)(|(mail=*)(!(uid=x))))")
         #expect(LDAPFilter.substring("cn", initial: "a*", any: ["b"], final: nil).description == "(cn=a\\2a*b*)")
     }

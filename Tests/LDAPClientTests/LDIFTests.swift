@@ -4,154 +4,154 @@ import Testing
 
 // The example files of RFC 2849 itself.
 let rfcExample1 = """
-version: 1
-dn: cn=Barbara Jensen, ou=Product Development, dc=airius, dc=com
-objectclass: top
-objectclass: person
-objectclass: organizationalPerson
-cn: Barbara Jensen
-cn: Barbara J Jensen
-cn: Babs Jensen
-sn: Jensen
-uid: bjensen
-telephonenumber: +1 408 555 1212
-description: A big sailing fan.
+    version: 1
+    dn: cn=Barbara Jensen, ou=Product Development, dc=airius, dc=com
+    objectclass: top
+    objectclass: person
+    objectclass: organizationalPerson
+    cn: Barbara Jensen
+    cn: Barbara J Jensen
+    cn: Babs Jensen
+    sn: Jensen
+    uid: bjensen
+    telephonenumber: +1 408 555 1212
+    description: A big sailing fan.
 
-dn: cn=Bjorn Jensen, ou=Accounting, dc=airius, dc=com
-objectclass: top
-objectclass: person
-objectclass: organizationalPerson
-cn: Bjorn Jensen
-sn: Jensen
-telephonenumber: +1 408 555 1212
+    dn: cn=Bjorn Jensen, ou=Accounting, dc=airius, dc=com
+    objectclass: top
+    objectclass: person
+    objectclass: organizationalPerson
+    cn: Bjorn Jensen
+    sn: Jensen
+    telephonenumber: +1 408 555 1212
 
-"""
+    """
 
 let rfcExample2 = """
-version: 1
-dn:cn=Barbara Jensen, ou=Product Development, dc=airius, dc=com
-objectclass:top
-objectclass:person
-objectclass:organizationalPerson
-cn:Barbara Jensen
-cn:Barbara J Jensen
-cn:Babs Jensen
-sn:Jensen
-uid:bjensen
-telephonenumber:+1 408 555 1212
-description:Babs is a big sailing fan, and travels extensively in sea
- rch of perfect sailing conditions.
-title:Product Manager, Rod and Reel Division
+    version: 1
+    dn:cn=Barbara Jensen, ou=Product Development, dc=airius, dc=com
+    objectclass:top
+    objectclass:person
+    objectclass:organizationalPerson
+    cn:Barbara Jensen
+    cn:Barbara J Jensen
+    cn:Babs Jensen
+    sn:Jensen
+    uid:bjensen
+    telephonenumber:+1 408 555 1212
+    description:Babs is a big sailing fan, and travels extensively in sea
+     rch of perfect sailing conditions.
+    title:Product Manager, Rod and Reel Division
 
-"""
+    """
 
 let rfcExample3 = """
-version: 1
-dn: cn=Gern Jensen, ou=Product Testing, dc=airius, dc=com
-objectclass: top
-objectclass: person
-objectclass: organizationalPerson
-cn: Gern Jensen
-cn: Gern O Jensen
-sn: Jensen
-uid: gernj
-telephonenumber: +1 408 555 1212
-description:: V2hhdCBhIGNhcmVmdWwgcmVhZGVyIHlvdSBhcmUhICBUaGlzIHZhbHVlIGlzIGJhc2UtNjQtZW5jb2RlZCBiZWNhdXNlIGl0IGhhcyBhIGNvbnRyb2wgY2hhcmFjdGVyIGluIGl0IChhIENSKS4NICBCeSB0aGUgd2F5LCB5b3Ugc2hvdWxkIHJlYWxseSBnZXQgb3V0IG1vcmUu
+    version: 1
+    dn: cn=Gern Jensen, ou=Product Testing, dc=airius, dc=com
+    objectclass: top
+    objectclass: person
+    objectclass: organizationalPerson
+    cn: Gern Jensen
+    cn: Gern O Jensen
+    sn: Jensen
+    uid: gernj
+    telephonenumber: +1 408 555 1212
+    description:: V2hhdCBhIGNhcmVmdWwgcmVhZGVyIHlvdSBhcmUhICBUaGlzIHZhbHVlIGlzIGJhc2UtNjQtZW5jb2RlZCBiZWNhdXNlIGl0IGhhcyBhIGNvbnRyb2wgY2hhcmFjdGVyIGluIGl0IChhIENSKS4NICBCeSB0aGUgd2F5LCB5b3Ugc2hvdWxkIHJlYWxseSBnZXQgb3V0IG1vcmUu
 
-"""
+    """
 
 let rfcExample5 = """
-version: 1
-dn:: b3U95Za25qWt6YOoLG89QWlyaXVz
-# dn:: ou=<JapaneseOU>,o=Airius
-objectclass: top
-objectclass: organizationalUnit
-ou:: 5Za25qWt6YOo
-# ou:: <JapaneseOU>
-ou;lang-ja:: 5Za25qWt6YOo
-# ou;lang-ja:: <JapaneseOU>
-ou;lang-ja;phonetic:: 44GI44GE44GO44KH44GG44G2
-# ou;lang-ja:: <JapaneseOU_in_phonetic_representation>
-ou;lang-en: Sales
-description: Japanese office
+    version: 1
+    dn:: b3U95Za25qWt6YOoLG89QWlyaXVz
+    # dn:: ou=<JapaneseOU>,o=Airius
+    objectclass: top
+    objectclass: organizationalUnit
+    ou:: 5Za25qWt6YOo
+    # ou:: <JapaneseOU>
+    ou;lang-ja:: 5Za25qWt6YOo
+    # ou;lang-ja:: <JapaneseOU>
+    ou;lang-ja;phonetic:: 44GI44GE44GO44KH44GG44G2
+    # ou;lang-ja:: <JapaneseOU_in_phonetic_representation>
+    ou;lang-en: Sales
+    description: Japanese office
 
-"""
+    """
 
 let rfcExample6 = """
-version: 1
-# Add a new entry
-dn: cn=Fiona Jensen, ou=Marketing, dc=airius, dc=com
-changetype: add
-objectclass: top
-objectclass: person
-objectclass: organizationalPerson
-cn: Fiona Jensen
-sn: Jensen
-uid: fiona
-telephonenumber: +1 408 555 1212
+    version: 1
+    # Add a new entry
+    dn: cn=Fiona Jensen, ou=Marketing, dc=airius, dc=com
+    changetype: add
+    objectclass: top
+    objectclass: person
+    objectclass: organizationalPerson
+    cn: Fiona Jensen
+    sn: Jensen
+    uid: fiona
+    telephonenumber: +1 408 555 1212
 
-# Delete an existing entry
-dn: cn=Robert Jensen, ou=Marketing, dc=airius, dc=com
-changetype: delete
+    # Delete an existing entry
+    dn: cn=Robert Jensen, ou=Marketing, dc=airius, dc=com
+    changetype: delete
 
-# Modify an entry's relative distinguished name
-dn: cn=Paul Jensen, ou=Product Development, dc=airius, dc=com
-changetype: modrdn
-newrdn: cn=Paula Jensen
-deleteoldrdn: 1
+    # Modify an entry's relative distinguished name
+    dn: cn=Paul Jensen, ou=Product Development, dc=airius, dc=com
+    changetype: modrdn
+    newrdn: cn=Paula Jensen
+    deleteoldrdn: 1
 
-# Rename an entry and move all of its children to a new location in
-# the directory tree (only implemented by LDAPv3 servers).
-dn: ou=PD Accountants, ou=Product Development, dc=airius, dc=com
-changetype: modrdn
-newrdn: ou=Product Development Accountants
-deleteoldrdn: 0
-newsuperior: ou=Accounting, dc=airius, dc=com
+    # Rename an entry and move all of its children to a new location in
+    # the directory tree (only implemented by LDAPv3 servers).
+    dn: ou=PD Accountants, ou=Product Development, dc=airius, dc=com
+    changetype: modrdn
+    newrdn: ou=Product Development Accountants
+    deleteoldrdn: 0
+    newsuperior: ou=Accounting, dc=airius, dc=com
 
-# Modify an entry: add an additional value to the postaladdress
-# attribute, completely delete the description attribute, replace
-# the telephonenumber attribute with two values, and delete a specific
-# value from the facsimiletelephonenumber attribute
-dn: cn=Paula Jensen, ou=Product Development, dc=airius, dc=com
-changetype: modify
-add: postaladdress
-postaladdress: 123 Anystreet $ Sunnyvale, CA $ 94086
--
-delete: description
--
-replace: telephonenumber
-telephonenumber: +1 408 555 1234
-telephonenumber: +1 408 555 5678
--
-delete: facsimiletelephonenumber
-facsimiletelephonenumber: +1 408 555 9876
--
+    # Modify an entry: add an additional value to the postaladdress
+    # attribute, completely delete the description attribute, replace
+    # the telephonenumber attribute with two values, and delete a specific
+    # value from the facsimiletelephonenumber attribute
+    dn: cn=Paula Jensen, ou=Product Development, dc=airius, dc=com
+    changetype: modify
+    add: postaladdress
+    postaladdress: 123 Anystreet $ Sunnyvale, CA $ 94086
+    -
+    delete: description
+    -
+    replace: telephonenumber
+    telephonenumber: +1 408 555 1234
+    telephonenumber: +1 408 555 5678
+    -
+    delete: facsimiletelephonenumber
+    facsimiletelephonenumber: +1 408 555 9876
+    -
 
-# Modify an entry: replace the postaladdress attribute with an empty
-# set of values (which will cause the attribute to be removed), and
-# delete the entire description attribute. Note that the first will
-# always succeed, while the second will only succeed if at least
-# one value for the description attribute is present.
-dn: cn=Ingrid Jensen, ou=Product Support, dc=airius, dc=com
-changetype: modify
-replace: postaladdress
--
-delete: description
--
+    # Modify an entry: replace the postaladdress attribute with an empty
+    # set of values (which will cause the attribute to be removed), and
+    # delete the entire description attribute. Note that the first will
+    # always succeed, while the second will only succeed if at least
+    # one value for the description attribute is present.
+    dn: cn=Ingrid Jensen, ou=Product Support, dc=airius, dc=com
+    changetype: modify
+    replace: postaladdress
+    -
+    delete: description
+    -
 
-"""
+    """
 
 let rfcExample7 = """
-version: 1
-# Delete an entry. The operation will attach the LDAPv3
-# Tree Delete Control defined in [9]. The criticality
-# field is "true" and the controlValue field is
-# absent, as required by [9].
-dn: ou=Product Development, dc=airius, dc=com
-control: 1.2.840.113556.1.4.805 true
-changetype: delete
+    version: 1
+    # Delete an entry. The operation will attach the LDAPv3
+    # Tree Delete Control defined in [9]. The criticality
+    # field is "true" and the controlValue field is
+    # absent, as required by [9].
+    dn: ou=Product Development, dc=airius, dc=com
+    control: 1.2.840.113556.1.4.805 true
+    changetype: delete
 
-"""
+    """
 
 @Suite struct LDIFTests {
     func records(_ text: String) throws -> [LDIFRecord] { try LDIF.records(text, file: "t.ldif") }
@@ -166,8 +166,9 @@ changetype: delete
 
     @Test func example2FoldedLinesAndNoSpaceAfterColon() throws {
         let r = try records(rfcExample2)
-        #expect(r[0].entry?.first("description") ==
-                "Babs is a big sailing fan, and travels extensively in search of perfect sailing conditions.")
+        #expect(
+            r[0].entry?.first("description")
+                == "Babs is a big sailing fan, and travels extensively in search of perfect sailing conditions.")
         #expect(r[0].entry?.first("objectclass") == "top")
     }
 
@@ -178,17 +179,19 @@ changetype: delete
     }
 
     @Test func example4FileURL() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ldif-photo-\(UInt32.random(in: 0...UInt32.max)).jpg").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ldif-photo-\(UInt32.random(in: 0...UInt32.max)).jpg"
+        ).path
         let bytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0x00, 0x10, 0x0A]
         _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let text = """
-        version: 1
-        dn: cn=Horatio Jensen, ou=Product Testing, dc=airius, dc=com
-        objectclass: top
-        cn: Horatio Jensen
-        jpegphoto:< file://\(path)
-        """
+            version: 1
+            dn: cn=Horatio Jensen, ou=Product Testing, dc=airius, dc=com
+            objectclass: top
+            cn: Horatio Jensen
+            jpegphoto:< file://\(path)
+            """
         let r = try records(text)
         #expect(r[0].entry?.values("jpegphoto") == [bytes])
     }
@@ -196,16 +199,23 @@ changetype: delete
     @Test func example5OptionsAndUTF8DN() throws {
         let r = try records(rfcExample5)
         #expect(r[0].dn == "ou=営業部,o=Airius")
-        #expect(r[0].entry?.attributes.map(\.name) == ["objectclass", "ou", "ou;lang-ja", "ou;lang-ja;phonetic", "ou;lang-en", "description"])
+        #expect(
+            r[0].entry?.attributes.map(\.name) == [
+                "objectclass", "ou", "ou;lang-ja", "ou;lang-ja;phonetic", "ou;lang-en", "description"
+            ])
     }
 
     @Test func example6ChangeRecords() throws {
         let r = try records(rfcExample6)
         #expect(r.count == 6)
         guard case .add = r[0].change, case .delete = r[1].change else { Issue.record("kinds"); return }
-        #expect(r[2].change == .modDN(newRDN: "cn=Paula Jensen", deleteOldRDN: true, newSuperior: nil, keyword: "modrdn"))
-        #expect(r[3].change == .modDN(newRDN: "ou=Product Development Accountants", deleteOldRDN: false,
-                                      newSuperior: "ou=Accounting, dc=airius, dc=com", keyword: "modrdn"))
+        #expect(
+            r[2].change == .modDN(newRDN: "cn=Paula Jensen", deleteOldRDN: true, newSuperior: nil, keyword: "modrdn"))
+        #expect(
+            r[3].change
+                == .modDN(
+                    newRDN: "ou=Product Development Accountants", deleteOldRDN: false,
+                    newSuperior: "ou=Accounting, dc=airius, dc=com", keyword: "modrdn"))
         guard case let .modify(mods) = r[4].change else { Issue.record("modify"); return }
         #expect(mods.map(\.op) == [.add, .delete, .replace, .delete])
         #expect(mods[2].attribute.strings == ["+1 408 555 1234", "+1 408 555 5678"])
@@ -221,24 +231,31 @@ changetype: delete
     }
 
     @Test func controlValuesAndIncrement() throws {
-        let r = try records("""
-        dn: cn=a,dc=x
-        control: 1.3.6.1.1.12 true:: o4AEAnNuBAFh
-        control: 1.2.3 false: plain value
-        control: 1.2.4:: AAE=
-        changetype: modify
-        increment: uidNumber
-        uidNumber: 5
-        -
+        let r = try records(
+            """
+            dn: cn=a,dc=x
+            control: 1.3.6.1.1.12 true:: o4AEAnNuBAFh
+            control: 1.2.3 false: plain value
+            control: 1.2.4:: AAE=
+            changetype: modify
+            increment: uidNumber
+            uidNumber: 5
+            -
 
-        """)
-        #expect(r[0].controls == [.init(oid: "1.3.6.1.1.12", critical: true, value: [0xA3, 0x80, 0x04, 0x02, 0x73, 0x6E, 0x04, 0x01, 0x61]),
-                                  .init(oid: "1.2.3", critical: false, value: Array("plain value".utf8)),
-                                  .init(oid: "1.2.4", critical: false, value: [0, 1])])
+            """)
+        #expect(
+            r[0].controls == [
+                .init(
+                    oid: "1.3.6.1.1.12", critical: true, value: [0xA3, 0x80, 0x04, 0x02, 0x73, 0x6E, 0x04, 0x01, 0x61]),
+                .init(oid: "1.2.3", critical: false, value: Array("plain value".utf8)),
+                .init(oid: "1.2.4", critical: false, value: [0, 1])
+            ])
         #expect(r[0].change == .modify([.init(.increment, .init("uidNumber", strings: ["5"]))]))
         #expect(try records(LDIF.write(r)) == r)
-        #expect(LDIF.parse("dn: cn=a,dc=x\ncontrol: not-an-oid true\nchangetype: delete\n").first.map {
-            if case .error = $0 { true } else { false } } == true)
+        #expect(
+            LDIF.parse("dn: cn=a,dc=x\ncontrol: not-an-oid true\nchangetype: delete\n").first.map {
+                if case .error = $0 { true } else { false }
+            } == true)
     }
 
     /// DNs are sent as written; libldap's parser (slapd's) gives the keys.
@@ -265,9 +282,12 @@ changetype: delete
 
     @Test func writerFoldsAndEncodes() throws {
         let long = String(repeating: "x", count: 200)
-        let rec = LDIFRecord(dn: "cn=a,dc=b", change: .content([
-            .init("description", strings: [long]), .init("cn", strings: [" leading", "trailing ", ":colon", "<lt", "é", "a\nb", ""]),
-        ]))
+        let rec = LDIFRecord(
+            dn: "cn=a,dc=b",
+            change: .content([
+                .init("description", strings: [long]),
+                .init("cn", strings: [" leading", "trailing ", ":colon", "<lt", "é", "a\nb", ""])
+            ]))
         let text = LDIF.write([rec])
         #expect(text.split(separator: "\n").allSatisfy { $0.utf8.count <= 76 })
         #expect(text.contains("cn:: IGxlYWRpbmc="))
@@ -280,20 +300,28 @@ changetype: delete
         let alphabet = Array("aZ09 :<-_=,+\"\\#é\n\r\0\t~".unicodeScalars)
         for _ in 0..<300 {
             func value() -> [UInt8] {
-                if rng.next() % 5 == 0 { return (0..<Int(rng.next() % 40)).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+                if rng.next() % 5 == 0 {
+                    return (0..<Int(rng.next() % 40)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                }
                 var s = ""
-                for _ in 0..<Int(rng.next() % 120) { s.unicodeScalars.append(alphabet[Int(rng.next() % UInt64(alphabet.count))]) }
+                for _ in 0..<Int(rng.next() % 120) {
+                    s.unicodeScalars.append(alphabet[Int(rng.next() % UInt64(alphabet.count))])
+                }
                 return Array(s.utf8)
             }
             let n = Int(rng.next() % 4) + 1
-            let attrs = (0..<n).map { i in LDAPAttribute("attr\(i)", (0..<Int(rng.next() % 3 + 1)).map { _ in value() }) }
-            let change: LDIFRecord.Change = switch rng.next() % 4 {
-            case 0: .content(attrs)
-            case 1: .add(attrs)
-            case 2: .modify(attrs.map { .init([.add, .replace, .delete][Int(rng.next() % 3)], $0) })
-            default: .delete
+            let attrs = (0..<n).map { i in LDAPAttribute("attr\(i)", (0..<Int(rng.next() % 3 + 1)).map { _ in value() })
             }
-            let rec = LDIFRecord(dn: DN("cn", String(decoding: value(), as: UTF8.self), under: try DN("dc=x")).description, change: change)
+            let change: LDIFRecord.Change =
+                switch rng.next() % 4 {
+                case 0: .content(attrs)
+                case 1: .add(attrs)
+                case 2: .modify(attrs.map { .init([.add, .replace, .delete][Int(rng.next() % 3)], $0) })
+                default: .delete
+                }
+            let rec = LDIFRecord(
+                dn: DN("cn", String(decoding: value(), as: UTF8.self), under: try DN("dc=x")).description,
+                change: change)
             let text = LDIF.write([rec])
             let back = try records(text)
             #expect(back == [rec], "\(text)")
@@ -302,26 +330,26 @@ changetype: delete
 
     @Test func errorsNameFileAndLine() {
         let text = """
-        dn: cn=ok,dc=x
-        cn: ok
+            dn: cn=ok,dc=x
+            cn: ok
 
-        dn: cn=bad,dc=x
-        cn ok without colon
+            dn: cn=bad,dc=x
+            cn ok without colon
 
-        dn: cn=after,dc=x
-        cn: after
+            dn: cn=after,dc=x
+            cn: after
 
-        dn: cn=mod,dc=x
-        changetype: modify
-        add: mail
-        cn: wrong
-        -
+            dn: cn=mod,dc=x
+            changetype: modify
+            add: mail
+            cn: wrong
+            -
 
-        notdn: x
+            notdn: x
 
-        dn: cn=x,dc=x
-        changetype: frobnicate
-        """
+            dn: cn=x,dc=x
+            changetype: frobnicate
+            """
         let items = LDIF.parse(text, file: "people.ldif")
         let errors = items.compactMap { if case let .error(e) = $0 { e } else { nil } }
         #expect(items.count == 6)

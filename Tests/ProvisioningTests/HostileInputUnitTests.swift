@@ -10,8 +10,12 @@ import Testing
     @Test func directoryIdsOutsideTheAllowedRangeGiveNoOwner() {
         #expect(MailOwner.posix(uidNumber: 10001, gidNumber: nil) == MailOwner(uid: 10001, gid: 10001))
         #expect(MailOwner.posix(uidNumber: 10001, gidNumber: 10002) == MailOwner(uid: 10001, gid: 10002))
-        for (u, g) in [(nil, nil), (-5, nil), (0, nil), (999, nil), (10001, 0), (10001, -1), (Int(UInt32.max), nil), (Int.max, nil), (2_147_483_647, nil)] as [(Int?, Int?)] {
-            #expect(MailOwner.posix(uidNumber: u, gidNumber: g) == nil, "\(String(describing: u)) \(String(describing: g))")
+        for (u, g) in [
+            (nil, nil), (-5, nil), (0, nil), (999, nil), (10001, 0), (10001, -1), (Int(UInt32.max), nil),
+            (Int.max, nil), (2_147_483_647, nil)
+        ] as [(Int?, Int?)] {
+            #expect(
+                MailOwner.posix(uidNumber: u, gidNumber: g) == nil, "\(String(describing: u)) \(String(describing: g))")
         }
     }
 
@@ -25,7 +29,9 @@ import Testing
     }
 
     func scratch() throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("semail-unit-\(UUID().uuidString.prefix(8))").path
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "semail-unit-\(UUID().uuidString.prefix(8))"
+        ).path
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         return d
     }
@@ -35,7 +41,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: d) }
         let root = "\(d)/vol", victim = "\(d)/victim"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: victim, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let owner = MailOwner(uid: 5000, gid: 5000)
         try MaildirTree.ensure(root, owner: owner)
         #expect(MaildirTree.isComplete(root, owner: owner))
@@ -61,7 +68,9 @@ import Testing
         let d = try scratch()
         defer { try? FileManager.default.removeItem(atPath: d) }
         let f = "\(d)/semail.toml"
-        #expect(FileManager.default.createFile(atPath: f, contents: Data("[ldap]\n".utf8), attributes: [.posixPermissions: 0o644]))
+        #expect(
+            FileManager.default.createFile(
+                atPath: f, contents: Data("[ldap]\n".utf8), attributes: [.posixPermissions: 0o644]))
         #expect(try Trust.read(f, what: "configuration") == Array("[ldap]\n".utf8))
         chmod(f, 0o664)
         #expect(throws: SemailError.self) { try Trust.read(f, what: "configuration") }

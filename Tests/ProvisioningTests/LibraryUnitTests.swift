@@ -15,7 +15,8 @@ import Testing
     }
 
     @Test func valuesOfEveryTypeAreRead() throws {
-        let (c, problems) = try Config.parse("""
+        let (c, problems) = try Config.parse(
+            """
             # a comment
             [ldap]
             uri = 'ldap://127.0.0.1:3389'   # literal string
@@ -33,7 +34,8 @@ import Testing
     }
 
     @Test func wrongTypesAndUnknownKeysNameTheKeyAndLine() throws {
-        let (_, problems) = try Config.parse("""
+        let (_, problems) = try Config.parse(
+            """
             [ldap]
             uri = "ldap://127.0.0.1"
             starttls = "yes"
@@ -46,9 +48,10 @@ import Testing
             """)
         let text = problems.map(\.description)
         #expect(text.contains("line 3: ldap.starttls: expected a boolean, found a string"), "\(text)")
-        #expect(problems.contains {
-            $0.line == 4 && $0.key == "ldap.colour" && !$0.fatal && $0.message.hasPrefix("unknown key")
-        })
+        #expect(
+            problems.contains {
+                $0.line == 4 && $0.key == "ldap.colour" && !$0.fatal && $0.message.hasPrefix("unknown key")
+            })
         #expect(text.contains("line 6: dns.ttl: expected a integer, found a float"), "\(text)")
         #expect(problems.contains { $0.line == 7 && $0.key == "dns.quoted key" && !$0.fatal })
         #expect(problems.contains { $0.line == 9 && $0.key == "storage.extra.x" && !$0.fatal })
@@ -63,9 +66,11 @@ import Testing
         #expect(entries[1].value == .string("z") && entries[2].value == .boolean(true))
     }
 
-    @Test(arguments: [("[ldap]\nuri = ldap://x\n", 2), ("[ldap]\n\nuri = \"x\"\nuri = \"y\"\n", 4),
-                      ("[ldap]\n[ldap]\n", 2), ("[ldap\n", 1), ("[dns]\nzone = \"unterminated\n", 2),
-                      ("[dns]\nzone = \"a\"\n\0[ldap]\nuri = \"x\"\n", 3)])
+    @Test(arguments: [
+        ("[ldap]\nuri = ldap://x\n", 2), ("[ldap]\n\nuri = \"x\"\nuri = \"y\"\n", 4),
+        ("[ldap]\n[ldap]\n", 2), ("[ldap\n", 1), ("[dns]\nzone = \"unterminated\n", 2),
+        ("[dns]\nzone = \"a\"\n\0[ldap]\nuri = \"x\"\n", 3)
+    ])
     func syntaxErrorsSayTheLine(text: String, line: Int) {
         #expect {
             _ = try Config.parse(text, path: "/etc/semail/semail.toml")
@@ -82,29 +87,34 @@ import Testing
     @Test func aRenderedTemplateHashIsUnchanged() throws {
         // The `semail.template` label of existing containers (sha256sum of the text, as the hand-written code gave).
         let t = DockerfileTemplate(text: "FROM {{{base_image}}}\nRUN useradd -u {{uid_number}} {{uid}}\n")
-        let v = DockerfileValues(baseImage: "debian:bookworm-slim", uid: "alice", address: "alice@mail.example.org",
-                                 uidNumber: 10001, gidNumber: 10001, packages: [])
+        let v = DockerfileValues(
+            baseImage: "debian:bookworm-slim", uid: "alice", address: "alice@mail.example.org",
+            uidNumber: 10001, gidNumber: 10001, packages: [])
         let (dockerfile, hash) = try t.render(v)
         #expect(dockerfile == "FROM debian:bookworm-slim\nRUN useradd -u 10001 alice\n")
         #expect(hash == "0ba30619ea31ad2dcd1a098d3381b002625a9eafa18fb09ac0693563bc9c7e5f")
     }
 
     @Test func longerThanABlock() {
-        #expect(SHA256.hex([UInt8](repeating: 0x61, count: 1_000_000))
+        #expect(
+            SHA256.hex([UInt8](repeating: 0x61, count: 1_000_000))
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
         // A key longer than the block is hashed first (RFC 4231 test case 6).
-        let mac = HMAC.sha256(key: [UInt8](repeating: 0xaa, count: 131),
-                              message: Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8))
-        #expect(mac.map { String(format: "%02x", $0) }.joined()
+        let mac = HMAC.sha256(
+            key: [UInt8](repeating: 0xaa, count: 131),
+            message: Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8))
+        #expect(
+            mac.map { String(format: "%02x", $0) }.joined()
                 == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
     }
 }
 
 /// Dates in JSON: ISO-8601 written; both forms read.
 @Suite struct JSONDateTests {
-    let entry = QuarantineEntry(id: "q1", uid: "alice", backend: "image", place: "/q/alice.img", size: 1 << 30,
-                                quarantinedAt: Date(timeIntervalSince1970: 1_764_950_400.25),
-                                expires: Date(timeIntervalSince1970: 1_765_555_200))
+    let entry = QuarantineEntry(
+        id: "q1", uid: "alice", backend: "image", place: "/q/alice.img", size: 1 << 30,
+        quarantinedAt: Date(timeIntervalSince1970: 1_764_950_400.25),
+        expires: Date(timeIntervalSince1970: 1_765_555_200))
 
     @Test func writtenAsISO8601() throws {
         let enc = JSONEncoder(); enc.dateEncodingStrategy = JSONDates.encoding; enc.outputFormatting = .sortedKeys
@@ -118,12 +128,14 @@ import Testing
     @Test func theOldFormsStillRead() throws {
         let dec = JSONDecoder(); dec.dateDecodingStrategy = JSONDates.decoding
         // Foundation's default: seconds since 2001-01-01.
-        let old = #"{"id":"q1","uid":"alice","backend":"image","place":"/q/alice.img","size":1073741824,"#
+        let old =
+            #"{"id":"q1","uid":"alice","backend":"image","place":"/q/alice.img","size":1073741824,"#
             + #""quarantinedAt":\#(entry.quarantinedAt.timeIntervalSinceReferenceDate),"#
             + #""expires":\#(entry.expires.timeIntervalSinceReferenceDate)}"#
         #expect(try dec.decode(QuarantineEntry.self, from: Data(old.utf8)) == entry)
         // What quarantine entry files hold: ISO-8601 without fractional seconds.
-        let whole = #"{"id":"q1","uid":"alice","backend":"image","place":"/q/alice.img","size":1073741824,"#
+        let whole =
+            #"{"id":"q1","uid":"alice","backend":"image","place":"/q/alice.img","size":1073741824,"#
             + #""quarantinedAt":"2025-12-05T16:00:00Z","expires":"2025-12-12T16:00:00Z"}"#
         let e = try dec.decode(QuarantineEntry.self, from: Data(whole.utf8))
         #expect(e.quarantinedAt == Date(timeIntervalSince1970: 1_764_950_400) && e.expires == entry.expires)

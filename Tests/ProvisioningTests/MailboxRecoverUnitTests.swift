@@ -13,7 +13,7 @@ import Testing
 /// answered, any other fails the test.
 @Suite struct MailboxRecoverUnitTests {
     static let uid = "alice"
-    static let address = "alice@example.org"   // outside the managed zone: the zone is not edited
+    static let address = "alice@example.org"  // outside the managed zone: the zone is not edited
 
     /// A host in a temporary directory; the fakes answer nothing until a test says.
     struct World {
@@ -41,20 +41,25 @@ import Testing
         }
 
         var host: Provisioning.Host {
-            Provisioning.Host(config: config, reporter: recordingReporter(log), runner: FakeRunner(),
-                              directory: directory, volumes: volumes, containers: containers, dns: dns)
+            Provisioning.Host(
+                config: config, reporter: recordingReporter(log), runner: FakeRunner(),
+                directory: directory, volumes: volumes, containers: containers, dns: dns)
         }
         var mailboxes: Mailboxes { Mailboxes(host: host) }
 
         /// A journal as an interrupted `kind` run leaves it.
-        func interrupted(_ kind: String, params: [String: String],
-                         _ records: [(event: String, step: String, before: [String: String])]) throws -> String {
+        func interrupted(
+            _ kind: String, params: [String: String],
+            _ records: [(event: String, step: String, before: [String: String])]
+        ) throws -> String {
             let j = Journal(stateDir: config.state.dir)
             let w = try j.begin(kind: kind, params: params)
             for r in records {
                 let before = r.event == "begin" ? r.before : nil
-                try w.write(JournalRecord(tx: w.tx, event: try #require(JournalEvent(rawValue: r.event)), step: r.step,
-                                          before: before))
+                try w.write(
+                    JournalRecord(
+                        tx: w.tx, event: try #require(JournalEvent(rawValue: r.event)), step: r.step,
+                        before: before))
             }
             return "\(j.dir)/\(w.tx).jsonl"
         }
@@ -65,17 +70,21 @@ import Testing
     }
 
     static func user() -> UserRecord {
-        UserRecord(LDAPEntry(dn: "uid=\(uid),ou=Personnes,dc=semail,dc=email", attributes: [
-            .init("uid", strings: [uid]), .init("cn", strings: ["Alice"]), .init("sn", strings: ["A"]),
-            .init("mail", strings: [address]), .init("uidNumber", strings: ["10001"]),
-        ]))
+        UserRecord(
+            LDAPEntry(
+                dn: "uid=\(uid),ou=Personnes,dc=semail,dc=email",
+                attributes: [
+                    .init("uid", strings: [uid]), .init("cn", strings: ["Alice"]), .init("sn", strings: ["A"]),
+                    .init("mail", strings: [address]), .init("uidNumber", strings: ["10001"])
+                ]))
     }
     static func record() -> MailboxRecord {
         MailboxRecord(uid: uid, dn: "uid=\(uid),ou=Personnes,dc=semail,dc=email", address: address, size: 1 << 30)
     }
     static func container(_ uid: String) -> ContainerState {
-        ContainerState(uid: uid, name: "semail-\(uid)", id: "c0ffee", address: address, state: "running", status: "Up",
-                       image: "semail/mailbox:\(uid)-0", templateHash: "t", specHash: "s", ipAddress: nil, ssh: nil)
+        ContainerState(
+            uid: uid, name: "semail-\(uid)", id: "c0ffee", address: address, state: "running", status: "Up",
+            image: "semail/mailbox:\(uid)-0", templateHash: "t", specHash: "s", ipAddress: nil, ssh: nil)
     }
     static func created(_ uid: String) -> ContainerResult {
         ContainerResult(uid: uid, action: .created, container: container(uid), dockerfile: "")
@@ -86,24 +95,32 @@ import Testing
         var w = try World()
         defer { w.dir.cleanup() }
         let log = w.log
-        w.containers.onRemove = { uid, release in log.add("containers.remove \(uid) release=\(release)"); return [] }
-        w.volumes.onDelete = { uid in log.add("volumes.delete \(uid)"); return .init(uid: uid, removed: []) }
-        try FileManager.default.createDirectory(atPath: "\(w.config.containers.dockerfileDir)/\(Self.uid)",
-                                                withIntermediateDirectories: true)
-        let path = try w.interrupted("mailbox.create", params: Self.createParams, [
-            ("begin", "directory-check", [:]), ("done", "directory-check", [:]),
-            ("begin", "volume", ["existed": "0"]), ("done", "volume", [:]),
-            ("begin", "dockerfile", ["existed": "0"]), ("done", "dockerfile", [:]),
-            ("begin", "container", ["existed": "0"]),
-        ])
+        w.containers.onRemove = { uid, release in
+            log.add("containers.remove \(uid) release=\(release)"); return []
+        }
+        w.volumes.onDelete = { uid in
+            log.add("volumes.delete \(uid)"); return .init(uid: uid, removed: [])
+        }
+        try FileManager.default.createDirectory(
+            atPath: "\(w.config.containers.dockerfileDir)/\(Self.uid)",
+            withIntermediateDirectories: true)
+        let path = try w.interrupted(
+            "mailbox.create", params: Self.createParams,
+            [
+                ("begin", "directory-check", [:]), ("done", "directory-check", [:]),
+                ("begin", "volume", ["existed": "0"]), ("done", "volume", [:]),
+                ("begin", "dockerfile", ["existed": "0"]), ("done", "dockerfile", [:]),
+                ("begin", "container", ["existed": "0"])
+            ])
         let reports = try w.mailboxes.recover()
         #expect(reports.count == 1)
         let r = try #require(reports.first)
         #expect(r.ok)
         #expect(r.kind == "mailbox.create")
         #expect(r.rolledBack == ["container", "dockerfile", "volume"])
-        #expect(log.value.filter { !$0.hasPrefix("info") }
-                    == ["containers.remove alice release=true", "volumes.delete alice"])
+        #expect(
+            log.value.filter { !$0.hasPrefix("info") }
+                == ["containers.remove alice release=true", "volumes.delete alice"])
         #expect(!FileManager.default.fileExists(atPath: "\(w.config.containers.dockerfileDir)/\(Self.uid)"))
         #expect(!FileManager.default.fileExists(atPath: path))
     }
@@ -112,10 +129,12 @@ import Testing
         let w = try World()
         defer { w.dir.cleanup() }
         // The volume and the container were there before the create: nothing is undone.
-        _ = try w.interrupted("mailbox.create", params: Self.createParams, [
-            ("begin", "volume", ["existed": "1"]), ("done", "volume", [:]),
-            ("begin", "container", ["existed": "1"]),
-        ])
+        _ = try w.interrupted(
+            "mailbox.create", params: Self.createParams,
+            [
+                ("begin", "volume", ["existed": "1"]), ("done", "volume", [:]),
+                ("begin", "container", ["existed": "1"])
+            ])
         let r = try #require(try w.mailboxes.recover().first)
         #expect(r.ok)
         // No fake was given a closure: any removal would have failed the test.
@@ -140,15 +159,17 @@ import Testing
         let keyDir = "\(w.config.containers.dockerfileDir)/\(Self.uid)"
         try FileManager.default.createDirectory(atPath: keyDir, withIntermediateDirectories: true)
         #expect(FileManager.default.createFile(atPath: "\(keyDir)/ssh_host_ed25519_key", contents: Data()))
-        let path = try w.interrupted("mailbox.create", params: Self.createParams, [
-            ("begin", "directory-check", [:]), ("done", "directory-check", [:]),
-            ("begin", "volume", ["existed": "0"]), ("done", "volume", [:]),
-            ("begin", "dockerfile", ["existed": "0"]), ("done", "dockerfile", [:]),
-            ("begin", "container", ["existed": "0"]), ("done", "container", [:]),
-            ("skipped", "dns", [:]),
-            ("begin", "directory", ["hadMail": "1"]), ("done", "directory", [:]),
-            ("begin", "address-map", [:]),
-        ])
+        let path = try w.interrupted(
+            "mailbox.create", params: Self.createParams,
+            [
+                ("begin", "directory-check", [:]), ("done", "directory-check", [:]),
+                ("begin", "volume", ["existed": "0"]), ("done", "volume", [:]),
+                ("begin", "dockerfile", ["existed": "0"]), ("done", "dockerfile", [:]),
+                ("begin", "container", ["existed": "0"]), ("done", "container", [:]),
+                ("skipped", "dns", [:]),
+                ("begin", "directory", ["hadMail": "1"]), ("done", "directory", [:]),
+                ("begin", "address-map", [:])
+            ])
         let r = try #require(try w.mailboxes.recover().first)
         #expect(r.ok, "\(r.reason ?? "")")
         #expect(r.notes == ["finishing (past the point of no return)"])
@@ -174,11 +195,13 @@ import Testing
             log.add("containers.ensure \(input.uid)")
             return Self.created(input.uid)
         }
-        _ = try w.interrupted("mailbox.delete", params: Self.deleteParams, [
-            ("begin", "directory-check", [:]), ("done", "directory-check", [:]),
-            ("begin", "stop-delivery", [:]), ("done", "stop-delivery", [:]),
-            ("begin", "container", ["existed": "1"]),
-        ])
+        _ = try w.interrupted(
+            "mailbox.delete", params: Self.deleteParams,
+            [
+                ("begin", "directory-check", [:]), ("done", "directory-check", [:]),
+                ("begin", "stop-delivery", [:]), ("done", "stop-delivery", [:]),
+                ("begin", "container", ["existed": "1"])
+            ])
         let r = try #require(try w.mailboxes.recover().first)
         #expect(r.ok)
         #expect(r.kind == "mailbox.delete")
@@ -206,19 +229,23 @@ import Testing
             volume.value = false
             return .init(uid: uid, removed: [])
         }
-        try FileManager.default.createDirectory(atPath: "\(w.config.containers.dockerfileDir)/\(Self.uid)",
-                                                withIntermediateDirectories: true)
-        let path = try w.interrupted("mailbox.delete", params: Self.deleteParams, [
-            ("begin", "directory-check", [:]), ("done", "directory-check", [:]),
-            ("begin", "stop-delivery", [:]), ("done", "stop-delivery", [:]),
-            ("begin", "container", ["existed": "1"]), ("done", "container", [:]),
-            ("begin", "volume", [:]),
-        ])
+        try FileManager.default.createDirectory(
+            atPath: "\(w.config.containers.dockerfileDir)/\(Self.uid)",
+            withIntermediateDirectories: true)
+        let path = try w.interrupted(
+            "mailbox.delete", params: Self.deleteParams,
+            [
+                ("begin", "directory-check", [:]), ("done", "directory-check", [:]),
+                ("begin", "stop-delivery", [:]), ("done", "stop-delivery", [:]),
+                ("begin", "container", ["existed": "1"]), ("done", "container", [:]),
+                ("begin", "volume", [:])
+            ])
         let r = try #require(try w.mailboxes.recover().first)
         #expect(r.ok, "\(r.reason ?? "")")
         #expect(r.applied == ["directory-check", "volume", "directory", "address-map", "dockerfile"])
-        #expect(log.value.filter { !$0.hasPrefix("info") }
-                    == ["volumes.delete alice", "directory.clearMailbox alice alice@example.org true"])
+        #expect(
+            log.value.filter { !$0.hasPrefix("info") }
+                == ["volumes.delete alice", "directory.clearMailbox alice alice@example.org true"])
         #expect(w.mapLines == "")
         #expect(!FileManager.default.fileExists(atPath: "\(w.config.containers.dockerfileDir)/\(Self.uid)"))
         #expect(!FileManager.default.fileExists(atPath: path))
@@ -230,11 +257,13 @@ import Testing
         // The request stays on the entry (its step has no undo): reconcile retries it.
         w.directory.onMailbox = { _ in Self.record() }
         w.volumes.onDelete = { uid in .init(uid: uid, removed: []) }
-        _ = try w.interrupted("mailbox.create", params: Self.createParams.merging(["request": "-"]) { a, _ in a }, [
-            ("begin", "directory-check", [:]), ("done", "directory-check", [:]),
-            ("begin", "request", [:]), ("done", "request", [:]),
-            ("begin", "volume", ["existed": "0"]),
-        ])
+        _ = try w.interrupted(
+            "mailbox.create", params: Self.createParams.merging(["request": "-"]) { a, _ in a },
+            [
+                ("begin", "directory-check", [:]), ("done", "directory-check", [:]),
+                ("begin", "request", [:]), ("done", "request", [:]),
+                ("begin", "volume", ["existed": "0"])
+            ])
         let r = try #require(try w.mailboxes.recover().first)
         #expect(r.ok)
         #expect(r.rolledBack == ["volume"])
@@ -253,8 +282,11 @@ import Testing
         w.directory.onMailboxes = { [] }
         w.volumes.onLooksComplete = { _ in false }
         let r = try w.mailboxes.create(uid: Self.uid, address: Self.address, size: 1 << 30, dryRun: true)
-        #expect(r.plan?.map(\.step) == ["directory-check", "volume", "dockerfile", "container", "dns", "directory",
-                                        "address-map"])
+        #expect(
+            r.plan?.map(\.step) == [
+                "directory-check", "volume", "dockerfile", "container", "dns", "directory",
+                "address-map"
+            ])
         #expect(r.plan?.allSatisfy { $0.action == "apply" } == true)
         #expect(try Journal(stateDir: w.config.state.dir).pending().isEmpty)
         #expect(w.mapLines == nil)
@@ -291,9 +323,13 @@ import Testing
     @Test func aFakeFailsLoudlyOnACallItWasNotGiven() throws {
         try withKnownIssue {
             _ = try FakeDirectory().mailboxes()
-        } matching: { $0.description.contains("unexpected call directory.mailboxes") }
+        } matching: {
+            $0.description.contains("unexpected call directory.mailboxes")
+        }
         try withKnownIssue {
             _ = try FakeVolumes(mailRoot: "/m").exists("x")
-        } matching: { $0.description.contains("unexpected call volumes.exists(x)") }
+        } matching: {
+            $0.description.contains("unexpected call volumes.exists(x)")
+        }
     }
 }

@@ -9,8 +9,10 @@ import Testing
 /// closures and a journal in a temporary directory: no services.
 @Suite struct PipelineUnitTests {
     /// A step that logs what it does; `fail` names the closures that throw.
-    static func step(_ name: String, _ log: CallLog, done: Bool = false, fail: Set<String> = [],
-                     pointOfNoReturn: Bool = false, undoable: Bool = true) -> Step {
+    static func step(
+        _ name: String, _ log: CallLog, done: Bool = false, fail: Set<String> = [],
+        pointOfNoReturn: Bool = false, undoable: Bool = true
+    ) -> Step {
         @Sendable func act(_ what: String) throws {
             log.add("\(what) \(name)")
             if fail.contains(what) {
@@ -26,8 +28,9 @@ import Testing
             try act("undo")
             log.add("before \(before["of"] ?? "-")")
         }
-        return Step(name, why: "because \(name)", pointOfNoReturn: pointOfNoReturn, check: check,
-                    observe: { ["of": name] }, apply: { try act("apply") }, undo: undoable ? undo : nil)
+        return Step(
+            name, why: "because \(name)", pointOfNoReturn: pointOfNoReturn, check: check,
+            observe: { ["of": name] }, apply: { try act("apply") }, undo: undoable ? undo : nil)
     }
 
     static func journalFiles(_ j: Journal) -> [String] {
@@ -47,8 +50,9 @@ import Testing
     @Test func aCompleteRunCommitsAndLeavesNoJournal() throws {
         try withJournal { j in
             let log = CallLog([])
-            let p = Pipeline(kind: "t", subject: "s", params: [:],
-                             steps: [Self.step("a", log), Self.step("b", log, done: true), Self.step("c", log)])
+            let p = Pipeline(
+                kind: "t", subject: "s", params: [:],
+                steps: [Self.step("a", log), Self.step("b", log, done: true), Self.step("c", log)])
             let r = try p.run(journal: j)
             #expect(r.ok)
             #expect(r.applied == ["a", "c"])
@@ -61,10 +65,13 @@ import Testing
     @Test func aFailureUndoesTheEarlierStepsInReverseWithTheirBefore() throws {
         try withJournal { j in
             let log = CallLog([])
-            let p = Pipeline(kind: "t", subject: "s", params: [:], steps: [
-                Self.step("a", log), Self.step("skipped", log, done: true), Self.step("noundo", log, undoable: false),
-                Self.step("b", log), Self.step("c", log, fail: ["apply"]), Self.step("d", log),
-            ])
+            let p = Pipeline(
+                kind: "t", subject: "s", params: [:],
+                steps: [
+                    Self.step("a", log), Self.step("skipped", log, done: true),
+                    Self.step("noundo", log, undoable: false),
+                    Self.step("b", log), Self.step("c", log, fail: ["apply"]), Self.step("d", log)
+                ])
             let r = try p.run(journal: j)
             #expect(!r.ok)
             #expect(r.failedStep == "c")
@@ -72,8 +79,9 @@ import Testing
             // c began (it may have half done its work) and is undone first; the
             // skipped step was never begun; a step without undo has none; d never ran.
             #expect(r.rolledBack == ["c", "b", "a"])
-            #expect(log.value.filter { $0.hasPrefix("undo") || $0.hasPrefix("before") }
-                        == ["undo c", "before c", "undo b", "before b", "undo a", "before a"])
+            #expect(
+                log.value.filter { $0.hasPrefix("undo") || $0.hasPrefix("before") }
+                    == ["undo c", "before c", "undo b", "before b", "undo a", "before a"])
             #expect(!log.value.contains("check d"))
             #expect(r.undoFailures.isEmpty)
             #expect(Self.journalFiles(j).isEmpty, "a clean rollback ends the transaction")
@@ -83,9 +91,11 @@ import Testing
     @Test func anUndoFailureLeavesTheJournalAndSaysSo() throws {
         try withJournal { j in
             let log = CallLog([])
-            let p = Pipeline(kind: "t", subject: "s", params: [:], steps: [
-                Self.step("a", log), Self.step("b", log, fail: ["undo"]), Self.step("c", log, fail: ["apply"]),
-            ])
+            let p = Pipeline(
+                kind: "t", subject: "s", params: [:],
+                steps: [
+                    Self.step("a", log), Self.step("b", log, fail: ["undo"]), Self.step("c", log, fail: ["apply"])
+                ])
             let r = try p.run(journal: j)
             #expect(!r.ok)
             #expect(r.rolledBack == ["c", "a"], "the rollback goes on past a failed undo")
@@ -102,10 +112,12 @@ import Testing
     @Test func aFailurePastThePointOfNoReturnIsLeftForRecover() throws {
         try withJournal { j in
             let log = CallLog([])
-            let p = Pipeline(kind: "t", subject: "s", params: [:], steps: [
-                Self.step("a", log), Self.step("ponr", log, pointOfNoReturn: true),
-                Self.step("c", log, fail: ["apply"]),
-            ])
+            let p = Pipeline(
+                kind: "t", subject: "s", params: [:],
+                steps: [
+                    Self.step("a", log), Self.step("ponr", log, pointOfNoReturn: true),
+                    Self.step("c", log, fail: ["apply"])
+                ])
             let r = try p.run(journal: j)
             #expect(!r.ok)
             #expect(r.failedStep == "c")
@@ -119,9 +131,11 @@ import Testing
     @Test func aFailureAtThePointOfNoReturnItselfIsRolledBack() throws {
         try withJournal { j in
             let log = CallLog([])
-            let p = Pipeline(kind: "t", subject: "s", params: [:], steps: [
-                Self.step("a", log), Self.step("ponr", log, fail: ["apply"], pointOfNoReturn: true),
-            ])
+            let p = Pipeline(
+                kind: "t", subject: "s", params: [:],
+                steps: [
+                    Self.step("a", log), Self.step("ponr", log, fail: ["apply"], pointOfNoReturn: true)
+                ])
             let r = try p.run(journal: j)
             #expect(r.rolledBack == ["ponr", "a"])
             #expect(Self.journalFiles(j).isEmpty)
@@ -131,9 +145,11 @@ import Testing
     @Test func aPlanRunsOnlyTheChecksAndWritesNoJournal() throws {
         try withJournal { j in
             let log = CallLog([])
-            let p = Pipeline(kind: "t", subject: "s", params: [:], steps: [
-                Self.step("a", log), Self.step("b", log, done: true), Self.step("c", log, fail: ["check"]),
-            ])
+            let p = Pipeline(
+                kind: "t", subject: "s", params: [:],
+                steps: [
+                    Self.step("a", log), Self.step("b", log, done: true), Self.step("c", log, fail: ["check"])
+                ])
             let r = p.plan()
             #expect(r.plan?.map(\.action) == ["apply", "skip", "error"])
             #expect(r.plan?.map(\.why).first == "because a")
@@ -146,13 +162,17 @@ import Testing
     // MARK: recover
 
     /// A journal as an interrupted run leaves it: `begun` steps with their before.
-    static func interrupted(_ j: Journal, kind: String = "t", params: [String: String] = [:],
-                            _ records: [(event: String, step: String)]) throws -> Journal.Pending {
+    static func interrupted(
+        _ j: Journal, kind: String = "t", params: [String: String] = [:],
+        _ records: [(event: String, step: String)]
+    ) throws -> Journal.Pending {
         let w = try j.begin(kind: kind, params: params)
         for r in records {
             let before = r.event == "begin" ? ["of": r.step] : nil
-            try w.write(JournalRecord(tx: w.tx, event: try #require(JournalEvent(rawValue: r.event)), step: r.step,
-                                      before: before))
+            try w.write(
+                JournalRecord(
+                    tx: w.tx, event: try #require(JournalEvent(rawValue: r.event)), step: r.step,
+                    before: before))
         }
         return try #require(try j.pending().first { $0.tx == w.tx })
     }
@@ -160,10 +180,12 @@ import Testing
     @Test func recoverRollsBackARunInterruptedBeforeThePointOfNoReturn() throws {
         try withJournal { j in
             let log = CallLog([])
-            let p = Pipeline(kind: "t", subject: "s", params: [:], steps: [
-                Self.step("a", log), Self.step("b", log), Self.step("c", log),
-                Self.step("ponr", log, pointOfNoReturn: true),
-            ])
+            let p = Pipeline(
+                kind: "t", subject: "s", params: [:],
+                steps: [
+                    Self.step("a", log), Self.step("b", log), Self.step("c", log),
+                    Self.step("ponr", log, pointOfNoReturn: true)
+                ])
             let pending = try Self.interrupted(j, [("begin", "a"), ("done", "a"), ("skipped", "b"), ("begin", "c")])
             let r = try p.recover(pending, journal: j)
             #expect(r.ok)
@@ -177,12 +199,18 @@ import Testing
     @Test func recoverFinishesARunPastThePointOfNoReturnSkippingWhatIsDone() throws {
         try withJournal { j in
             let log = CallLog([])
-            let p = Pipeline(kind: "t", subject: "s", params: [:], steps: [
-                Self.step("a", log, done: true), Self.step("ponr", log, done: true, pointOfNoReturn: true),
-                Self.step("c", log), Self.step("d", log),
-            ])
-            let pending = try Self.interrupted(j, [("begin", "a"), ("done", "a"), ("begin", "ponr"), ("done", "ponr"),
-                                                   ("begin", "c")])
+            let p = Pipeline(
+                kind: "t", subject: "s", params: [:],
+                steps: [
+                    Self.step("a", log, done: true), Self.step("ponr", log, done: true, pointOfNoReturn: true),
+                    Self.step("c", log), Self.step("d", log)
+                ])
+            let pending = try Self.interrupted(
+                j,
+                [
+                    ("begin", "a"), ("done", "a"), ("begin", "ponr"), ("done", "ponr"),
+                    ("begin", "c")
+                ])
             let r = try p.recover(pending, journal: j)
             #expect(r.ok)
             #expect(r.notes == ["finishing (past the point of no return)"])
@@ -195,9 +223,11 @@ import Testing
     @Test func recoverForwardThatFailsKeepsTheJournal() throws {
         try withJournal { j in
             let log = CallLog([])
-            let p = Pipeline(kind: "t", subject: "s", params: [:], steps: [
-                Self.step("ponr", log, done: true, pointOfNoReturn: true), Self.step("c", log, fail: ["apply"]),
-            ])
+            let p = Pipeline(
+                kind: "t", subject: "s", params: [:],
+                steps: [
+                    Self.step("ponr", log, done: true, pointOfNoReturn: true), Self.step("c", log, fail: ["apply"])
+                ])
             let pending = try Self.interrupted(j, [("begin", "ponr")])
             let r = try p.recover(pending, journal: j)
             #expect(!r.ok)
@@ -209,12 +239,18 @@ import Testing
     @Test func recoverOfAPartlyUndoneRunUndoesNothingTwice() throws {
         try withJournal { j in
             let log = CallLog([])
-            let p = Pipeline(kind: "t", subject: "s", params: [:], steps: [
-                Self.step("a", log), Self.step("b", log), Self.step("c", log),
-            ])
+            let p = Pipeline(
+                kind: "t", subject: "s", params: [:],
+                steps: [
+                    Self.step("a", log), Self.step("b", log), Self.step("c", log)
+                ])
             // A rollback undid c, then failed on b and stopped (or the process died).
-            let pending = try Self.interrupted(j, [("begin", "a"), ("done", "a"), ("begin", "b"), ("done", "b"),
-                                                   ("begin", "c"), ("undone", "c"), ("undo-failed", "b")])
+            let pending = try Self.interrupted(
+                j,
+                [
+                    ("begin", "a"), ("done", "a"), ("begin", "b"), ("done", "b"),
+                    ("begin", "c"), ("undone", "c"), ("undo-failed", "b")
+                ])
             let r = try p.recover(pending, journal: j)
             #expect(r.ok)
             #expect(r.rolledBack == ["b", "a"])

@@ -6,7 +6,8 @@ import Testing
 /// `[smtp] postfix_*`: the address map's records in Postfix's form.
 @Suite struct PostfixMapsTests {
     func box(_ uid: String, _ address: String, _ ids: (Int, Int)? = nil) -> MailboxRecord {
-        MailboxRecord(uid: uid, dn: "uid=\(uid),ou=p,dc=x", address: address, size: nil, uidNumber: ids?.0, gidNumber: ids?.1)
+        MailboxRecord(
+            uid: uid, dn: "uid=\(uid),ou=p,dc=x", address: address, size: nil, uidNumber: ids?.0, gidNumber: ids?.1)
     }
     let all: [PostfixMaps.Kind: String] = [.mailboxes: "/p/m", .uids: "/p/u", .gids: "/p/g", .domains: "/p/d"]
 
@@ -15,10 +16,18 @@ import Testing
     }
 
     @Test func posixOwnersComeFromTheEntries() throws {
-        let boxes = [box("alice", "alice@a.example.org", (10001, 10001)), box("bob", "bob@b.example.org", (10002, 20000)),
-                     box("carol", "carol@a.example.org", (0, 0)), box("dave", "dave@example.com")]
+        let boxes = [
+            box("alice", "alice@a.example.org", (10001, 10001)), box("bob", "bob@b.example.org", (10002, 20000)),
+            box("carol", "carol@a.example.org", (0, 0)), box("dave", "dave@example.com")
+        ]
         let t = try texts(PostfixMaps(paths: all, owner: "posix"), boxes)
-        #expect(t[.mailboxes] == "alice@a.example.org alice/Maildir/\nbob@b.example.org bob/Maildir/\ncarol@a.example.org carol/Maildir/\ndave@example.com dave/Maildir/\n")
+        #expect(
+            t[.mailboxes]
+                == """
+                alice@a.example.org alice/Maildir/\nbob@b.example.org bob/Maildir/\ncarol@a.example.org \
+                carol/Maildir/\ndave@example.com dave/Maildir/\n
+                """
+        )
         // Ids outside 1000-2147483646 (root's, a system account's) or missing: no line, virtual(8) defers.
         #expect(t[.uids] == "alice@a.example.org 10001\nbob@b.example.org 10002\n")
         #expect(t[.gids] == "alice@a.example.org 10001\nbob@b.example.org 20000\n")
@@ -26,7 +35,8 @@ import Testing
     }
 
     @Test func aFixedOwnerIsEveryMailboxs() throws {
-        let t = try texts(PostfixMaps(paths: all, owner: "vmail:5000:5001"), [box("alice", "alice@a.example.org", (0, 0))])
+        let t = try texts(
+            PostfixMaps(paths: all, owner: "vmail:5000:5001"), [box("alice", "alice@a.example.org", (0, 0))])
         #expect(t[.uids] == "alice@a.example.org 5000\n" && t[.gids] == "alice@a.example.org 5001\n")
         #expect(throws: SemailError.self) { try PostfixMaps(paths: all, owner: "vmail").render([]) }
     }
@@ -37,19 +47,27 @@ import Testing
     }
 
     @Test func configKeysAreAbsoluteAndDistinct() throws {
-        var (_, problems) = try Config.parse("[smtp]\npostfix_virtual_mailbox_maps = \"/etc/postfix/semail/mailboxes\"\n")
+        var (_, problems) = try Config.parse(
+            "[smtp]\npostfix_virtual_mailbox_maps = \"/etc/postfix/semail/mailboxes\"\n")
         #expect(problems.isEmpty, "\(problems)")
         (_, problems) = try Config.parse("[smtp]\npostfix_virtual_uid_maps = \"uids\"\n")
-        #expect(problems.contains { $0.key == "smtp.postfix_virtual_uid_maps" && $0.fatal && $0.message.contains("absolute") })
+        #expect(
+            problems.contains {
+                $0.key == "smtp.postfix_virtual_uid_maps" && $0.fatal && $0.message.contains("absolute")
+            })
         (_, problems) = try Config.parse("[smtp]\naddress_map = \"/x/map\"\npostfix_virtual_gid_maps = \"/x/map\"\n")
-        #expect(problems.contains { $0.key == "smtp.postfix_virtual_gid_maps" && $0.message.contains("smtp.address_map") })
+        #expect(
+            problems.contains { $0.key == "smtp.postfix_virtual_gid_maps" && $0.message.contains("smtp.address_map") })
     }
 
     @Test func theMapAndItsPostfixFormAreWrittenTogether() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("semail-pfmap-\(UUID().uuidString.prefix(8))").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "semail-pfmap-\(UUID().uuidString.prefix(8))"
+        ).path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let map = AddressMap(path: "\(dir)/map", postfix: PostfixMaps(paths: [.mailboxes: "\(dir)/pf/m", .domains: "\(dir)/pf/d"]))
+        let map = AddressMap(
+            path: "\(dir)/map", postfix: PostfixMaps(paths: [.mailboxes: "\(dir)/pf/m", .domains: "\(dir)/pf/d"]))
         let boxes = [box("alice", "alice@a.example.org", (10001, 10001))]
         // A missing Postfix directory fails the rewrite before the map is touched.
         #expect(throws: SemailError.self) { try map.rewrite(for: "t") { boxes } }

@@ -51,7 +51,7 @@ import Testing
         ZoneListing(zone: "semail.email", file: "db", serial: 1, managed: records, mx: records)
     }
     let okTree: [String: MaildirTree.State] = [
-        "": .ok, "Maildir": .ok, "Maildir/tmp": .ok, "Maildir/new": .ok, "Maildir/cur": .ok,
+        "": .ok, "Maildir": .ok, "Maildir/tmp": .ok, "Maildir/new": .ok, "Maildir/cur": .ok
     ]
 
     /// An observation where every mailbox is whole: nothing to do.
@@ -96,7 +96,7 @@ import Testing
         #expect(
             items.filter { $0.component == .container }.map(\.action) == [
                 "stop semail-ann, mount the volume, start it",
-                "stop semail-bob, mount the volume, start it",
+                "stop semail-bob, mount the volume, start it"
             ])
     }
 
@@ -120,7 +120,7 @@ import Testing
         o.mounts["/home/Personnes/ann"] = "xfs"
         o.maildirs["bob"] = ["": .ok, "Maildir": .notADirectory]
         o.maildirs["cid"] = [
-            "": .wrongOwner, "Maildir": .ok, "Maildir/tmp": .missing, "Maildir/new": .ok, "Maildir/cur": .missing,
+            "": .wrongOwner, "Maildir": .ok, "Maildir/tmp": .missing, "Maildir/new": .ok, "Maildir/cur": .missing
         ]
         let items = plan(o)
         #expect(items.first { $0.uid == "ann" }?.kind == .attention)
@@ -129,7 +129,7 @@ import Testing
         #expect(bob.map(\.kind) == [.attention] && bob.first?.component == .maildir, "\(bob)")
         #expect(
             items.filter { $0.uid == "cid" }.map(\.action) == [
-                "create Maildir/tmp, Maildir/cur", "set owner and mode of the volume root",
+                "create Maildir/tmp, Maildir/cur", "set owner and mode of the volume root"
             ])
     }
 
@@ -147,7 +147,7 @@ import Testing
             actions == [
                 "ann": "create semail-ann", "bob": "start semail-bob", "cid": "rebuild semail-cid",
                 "dan": "rebuild semail-dan with its fixed address",
-                "eve": "stop semail-eve, mount the volume, start it",
+                "eve": "stop semail-eve, mount the volume, start it"
             ])
         // Unknown expected spec (no base image or owner): rebuilt.
         var p = healthy([box("ann")])
@@ -228,7 +228,7 @@ import Testing
         #expect(
             lines(plan(o)) == [
                 "repair - network", "repair ann container", "repair ann dns", "repair bob dns",
-                "repair - address-map", "orphan old volume", "orphan - dns",
+                "repair - address-map", "orphan old volume", "orphan - dns"
             ])
     }
 
@@ -276,7 +276,7 @@ import Testing
         #expect(p.kind == "mailbox.create")
         #expect(
             p.steps.map(\.name) == [
-                "directory-check", "volume", "dockerfile", "container", "dns", "directory", "address-map",
+                "directory-check", "volume", "dockerfile", "container", "dns", "directory", "address-map"
             ])
         #expect(p.steps.filter(\.pointOfNoReturn).map(\.name) == ["address-map"])
         #expect(p.params == ["uid": "ann", "address": "ann@a.semail.email", "size": "1073741824", "by": "admin"])
@@ -284,7 +284,7 @@ import Testing
             uid: "ann", address: "ann@example.org", size: 1, by: .user, request: true, requestSize: nil)
         #expect(
             r.steps.map(\.name) == [
-                "directory-check", "request", "volume", "dockerfile", "container", "dns", "directory", "address-map",
+                "directory-check", "request", "volume", "dockerfile", "container", "dns", "directory", "address-map"
             ])
         #expect(r.params["request"] == "-" && r.params["by"] == "user")
     }
@@ -295,7 +295,7 @@ import Testing
         #expect(
             p.steps.map(\.name) == [
                 "directory-check", "stop-delivery", "container", "archive", "volume", "dns", "directory",
-                "address-map", "dockerfile", "address",
+                "address-map", "dockerfile", "address"
             ])
         #expect(p.steps.filter(\.pointOfNoReturn).map(\.name) == ["volume"])
         let q = try mailboxes.deletePipeline(uid: "ann", address: "ann@a.semail.email", archive: nil)
@@ -307,7 +307,7 @@ import Testing
         let events: [JournalEvent] = [.start, .begin, .done, .skipped, .undone, .undoFailed, .commit, .rolledback]
         #expect(
             events.map(\.rawValue) == [
-                "start", "begin", "done", "skipped", "undone", "undo-failed", "commit", "rolledback",
+                "start", "begin", "done", "skipped", "undone", "undo-failed", "commit", "rolledback"
             ])
         let line = #"{"before":{"existed":"0"},"event":"undo-failed","step":"volume","time":0,"tx":"t"}"#
         let r = try JSONDecoder().decode(JournalRecord.self, from: Data(line.utf8))

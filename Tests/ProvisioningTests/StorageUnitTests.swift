@@ -43,17 +43,21 @@ import Testing
             "  LVM2_LV_NAME='Volalice' LVM2_LV_SIZE='67108864' LVM2_LV_PATH='/dev/mvg/Volalice' "
                 + "LVM2_LV_ACTIVE='active'",
             "  LVM2_LV_NAME='Qbob1700000000' LVM2_LV_SIZE='33554432' LVM2_LV_PATH='' LVM2_LV_ACTIVE=''",
-            "  Reading all physical volumes.  This may take a while...",
+            "  Reading all physical volumes.  This may take a while..."
         ]
         let rows = LVMReport.rows(lines)
         #expect(rows.count == 2)
-        #expect(rows[0] == ["LV_NAME": "Volalice", "LV_SIZE": "67108864", "LV_PATH": "/dev/mvg/Volalice",
-                            "LV_ACTIVE": "active"])
+        #expect(
+            rows[0] == [
+                "LV_NAME": "Volalice", "LV_SIZE": "67108864", "LV_PATH": "/dev/mvg/Volalice",
+                "LV_ACTIVE": "active"
+            ])
         #expect(rows[1]["LV_PATH"] == "" && rows[1]["LV_ACTIVE"] == "")
     }
 
     @Test func quotedValuesWithBlanksAndEscapes() {
-        #expect(LVMReport.fields("LVM2_A='x y' LVM2_B='it\\'s' LVM2_C=plain")
+        #expect(
+            LVMReport.fields("LVM2_A='x y' LVM2_B='it\\'s' LVM2_C=plain")
                 == ["A": "x y", "B": "it's", "C": "plain"])
         #expect(LVMReport.fields("LVM2_A='unterminated") == nil)
         #expect(LVMReport.fields("LVM2_A='1' junk") == nil)
@@ -61,8 +65,12 @@ import Testing
     }
 
     @Test func callbackLinesAreSortedByLevel() {
-        let out = LVMLibrary.output(status: 5, [(4, "  LVM2_VG_NAME='mvg'"), (3, "Volume group \"x\" not found"),
-                                                (2, "fatal"), (4, "WARNING: y")])
+        let out = LVMLibrary.output(
+            status: 5,
+            [
+                (4, "  LVM2_VG_NAME='mvg'"), (3, "Volume group \"x\" not found"),
+                (2, "fatal"), (4, "WARNING: y")
+            ])
         #expect(out.lines == ["  LVM2_VG_NAME='mvg'", "WARNING: y"])
         #expect(out.errors == ["Volume group \"x\" not found", "fatal"])
     }
@@ -70,12 +78,14 @@ import Testing
     @Test func anErrorSaysTheCommandAndWhatLVMSaid() {
         let errors = ["  Volume group \"mvg\" not found", "  Cannot process volume group mvg"]
         let e = LVMError(command: ["lvs", "mvg"], output: .init(status: 5, lines: ["WARNING: w"], errors: errors))
-        #expect(e.description == "`lvm lvs mvg` failed (processing failed):\n    Volume group \"mvg\" not found\n"
+        #expect(
+            e.description == "`lvm lvs mvg` failed (processing failed):\n    Volume group \"mvg\" not found\n"
                 + "    Cannot process volume group mvg")
         // No error line: the output lines say what happened.
         let said = ["  Please specify a logical volume size."]
         let w = LVMError(command: ["lvcreate"], output: .init(status: 3, lines: said, errors: []))
-        #expect(w.description == "`lvm lvcreate` failed (invalid parameters):\n    Please specify a logical volume size.")
+        #expect(
+            w.description == "`lvm lvcreate` failed (invalid parameters):\n    Please specify a logical volume size.")
     }
 }
 
@@ -91,8 +101,10 @@ import Testing
 
     @Test func acceptsTheWordsTheBackendBuilds() throws {
         try LVMLibrary.check(["lvcreate", "--yes", "--wipesignatures", "y", "-n", "Volalice", "-L", "67108864b", "mvg"])
-        try LVMLibrary.check(["lvs", "--noheadings", "--nameprefixes", "--units", "b", "--nosuffix", "-o",
-                              "lv_name,lv_size,lv_path,lv_active", "mvg"])
+        try LVMLibrary.check([
+            "lvs", "--noheadings", "--nameprefixes", "--units", "b", "--nosuffix", "-o",
+            "lv_name,lv_size,lv_path,lv_active", "mvg"
+        ])
         try LVMLibrary.check(["lvrename", "mvg", "Volalice", "Qalice1700000000", "vg.x+y_z-1/Volbob"])
     }
 
@@ -109,7 +121,8 @@ import Testing
         let b = LVMBackend(vg: "mvg")
         #expect(b.quarantinePlace(id: "alice-1700000000-2", dir: "/x") == "mvg/Qalice17000000002")
         #expect(b.fstab(uid: "alice") == FstabSource(source: "/dev/mvg/Volalice", fsType: "ext4", options: ""))
-        #expect(ImageBackend(dir: "/srv/img").fstab(uid: "alice")
+        #expect(
+            ImageBackend(dir: "/srv/img").fstab(uid: "alice")
                 == FstabSource(source: "/srv/img/alice.img", fsType: "ext4", options: "loop"))
     }
 }

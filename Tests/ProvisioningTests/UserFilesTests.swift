@@ -18,17 +18,21 @@ import Core
 
     var base: BaseFiles {
         BaseFiles(entries: [
-            .init("etc/passwd", mode: 0o644, data: Data(("root:x:0:0:root:/root:/bin/bash\n"
-                + "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n").utf8)),
+            .init(
+                "etc/passwd", mode: 0o644,
+                data: Data(
+                    ("root:x:0:0:root:/root:/bin/bash\n"
+                        + "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n").utf8)),
             .init("etc/group", mode: 0o644, data: Data("root:x:0:\nnogroup:x:65534:\n".utf8)),
             .init("etc/shadow", mode: 0o640, gid: 42, data: Data("root:*:20000:0:99999:7:::".utf8)),
-            .init("etc/skel/.bashrc", mode: 0o644, data: Data("# bashrc\n".utf8)),
+            .init("etc/skel/.bashrc", mode: 0o644, data: Data("# bashrc\n".utf8))
         ])
     }
 
     func values(_ uid: Int = 10001) -> DockerfileValues {
-        DockerfileValues(baseImage: "semail/base:latest", uid: "ssow", address: "ssow@semail.email", uidNumber: uid,
-                         gidNumber: uid)
+        DockerfileValues(
+            baseImage: "semail/base:latest", uid: "ssow", address: "ssow@semail.email", uidNumber: uid,
+            gidNumber: uid)
     }
 
     /// What groupadd + useradd -m + the classic Dockerfile's copies left, as members.
@@ -75,8 +79,9 @@ import Core
 @Suite struct BaseFilesCacheTrustTests {
     func plant(_ body: (String, String) throws -> Void) throws -> String {
         let state = NSTemporaryDirectory() + "semail-bf-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: "\(state)/base-files", withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: "\(state)/base-files", withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let id = String(repeating: "ab", count: 32)
         try body(state, "\(state)/base-files/\(id).tar")
         return state
@@ -85,9 +90,10 @@ import Core
     func refused(_ state: String) -> Bool {
         defer { try? FileManager.default.removeItem(atPath: state) }
         let client = DockerClient(socket: "\(state)/no-engine.sock")
-        do { _ = try BaseFiles.of(imageID: "sha256:" + String(repeating: "ab", count: 32), client: client, stateDir: state) }
-        catch let e as SemailError { return !e.description.contains("no-engine") }
-        catch { return false }
+        do {
+            _ = try BaseFiles.of(
+                imageID: "sha256:" + String(repeating: "ab", count: 32), client: client, stateDir: state)
+        } catch let e as SemailError { return !e.description.contains("no-engine") } catch { return false }
         return false
     }
 

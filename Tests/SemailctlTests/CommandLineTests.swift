@@ -16,7 +16,10 @@ import Testing
         let e = try #require(try parse(["user", "--config", "/z.toml", "show", "alice"]) as? UserShow)
         #expect(e.global.config == "/z.toml")
         // Where it always worked, nothing moves.
-        #expect(CommandLineArguments.normalized(["mailbox", "list", "--config", "a"]) == ["mailbox", "list", "--config", "a"])
+        #expect(
+            CommandLineArguments.normalized(["mailbox", "list", "--config", "a"]) == [
+                "mailbox", "list", "--config", "a"
+            ])
     }
 
     @Test func withoutTheNormalisationTheParserRefusesIt() {

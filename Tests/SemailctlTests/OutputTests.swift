@@ -15,7 +15,8 @@ import Testing
         #expect(StderrLogHandler.format(.warning, "slow", stamped: false, now: at) == "warning: slow\n")
         #expect(StderrLogHandler.format(.error, "failed", stamped: false, now: at) == "error: failed\n")
         // A long-running command's message carries its time on a terminal too.
-        #expect(StderrLogHandler.format(.notice, "no drift", stamped: false, now: at)
+        #expect(
+            StderrLogHandler.format(.notice, "no drift", stamped: false, now: at)
                 == "2025-12-05T16:00:00.250Z no drift\n")
     }
 
@@ -59,14 +60,17 @@ import Testing
     }
 
     @Test func shortValuesKeepTheirOldColumns() {
-        #expect(TextTable.render([["alice", "5G", "mounted", "1M used"]], minimum: [16, 7, 12])
+        #expect(
+            TextTable.render([["alice", "5G", "mounted", "1M used"]], minimum: [16, 7, 12])
                 == "alice            5G      mounted      1M used")
-        #expect(TextTable.render([["drift", "bob", "volume", "create: missing"]], minimum: [7, 14, 11], indent: "  ")
+        #expect(
+            TextTable.render([["drift", "bob", "volume", "create: missing"]], minimum: [7, 14, 11], indent: "  ")
                 == "  drift   bob            volume      create: missing")
     }
 
     @Test func theCommandsTablesDoNotCut() throws {
-        let json = #"{"uid":"\#(long)","backend":"image","source":"/v/\#(long).img","size":1073741824,"#
+        let json =
+            #"{"uid":"\#(long)","backend":"image","source":"/v/\#(long).img","size":1073741824,"#
             + #""mountPoint":"/srv/mail/\#(long)","mounted":true,"fsSize":1000000000,"fsUsed":1048576,"#
             + #""persistent":true}"#
         let v = try JSONDecoder().decode(VolumeState.self, from: Data(json.utf8))

@@ -62,7 +62,7 @@ import Testing
         (["quarantine", "add", "bob"], QuarantineAdd.self),
         (["quarantine", "restore", "q1"], QuarantineRestore.self),
         (["quarantine", "purge", "q1", "q2", "--yes"], QuarantinePurge.self),
-        (["recover", "--no-wait"], RecoverCommand.self),
+        (["recover", "--no-wait"], RecoverCommand.self)
     ]
 
     @Test func everyLeafHasALine() {
@@ -127,7 +127,7 @@ import Testing
         ["import", "a.ldif", "--window", "many"],
         ["volume", "resize", "bob"],  // the size missing
         ["mailbox", "frobnicate"],
-        ["user", "show", "bob", "--no-such-option"],
+        ["user", "show", "bob", "--no-such-option"]
     ]) func refusedByTheParser(_ args: [String]) {
         do {
             _ = try parse(args)
@@ -146,7 +146,7 @@ import Testing
         ["container", "create", "Bad!"], ["container", "remove", "Bad!"], ["container", "show", "Bad!"],
         ["ssh-config", "Bad!"], ["mailbox", "create", "Bad!", "--address", "a@b.org"], ["mailbox", "delete", "Bad!"],
         ["mailbox", "show", "Bad!"], ["quarantine", "add", "Bad!"],
-        ["mailbox", "create", "bob", "--address", "not-an-address"],
+        ["mailbox", "create", "bob", "--address", "not-an-address"]
     ]) func invalidUidRefusedBeforeTheConfiguration(_ args: [String]) async throws {
         let c = try #require(try parse(args + ["--config", "/nonexistent/semail.toml"]) as? any SemailCommand)
         do {

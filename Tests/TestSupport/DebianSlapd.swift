@@ -14,7 +14,9 @@ public final class DebianSlapd: ScriptedService {
 
     @TaskLocal public static var current: DebianSlapd?
     public static let script = "slapd-debian"
-    public static func withCurrent(_ s: DebianSlapd, _ body: () async throws -> Void) async throws { try await $current.withValue(s) { try await body() } }
+    public static func withCurrent(_ s: DebianSlapd, _ body: () async throws -> Void) async throws {
+        try await $current.withValue(s) { try await body() }
+    }
     public init(dir: String, env: [String: String]) { self.dir = dir; self.env = env }
 
     /// ldap:// on a loopback port (simple binds, e.g. as the rootdn).
@@ -34,16 +36,16 @@ public final class DebianSlapd: ScriptedService {
     public func config(extra: String = "") throws -> (config: Config, path: String) {
         let path = "\(dir)/semail.toml"
         let text = """
-        [ldap]
-        uri = "\(ldapiURI)"
-        base = "\(base)"
-        people = "ou=Personnes"
-        bind_dn = ""
+            [ldap]
+            uri = "\(ldapiURI)"
+            base = "\(base)"
+            people = "ou=Personnes"
+            bind_dn = ""
 
-        [state]
-        dir = "\(dir)/state"
-        \(extra)
-        """
+            [state]
+            dir = "\(dir)/state"
+            \(extra)
+            """
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         let (c, problems) = try Config.parse(text, path: path)
         precondition(problems.isEmpty, "\(problems)")

@@ -14,11 +14,14 @@ public final class Dockerd: ScriptedService {
     @TaskLocal public static var current: Dockerd?
     public static let script = "dockerd"
     public static var dirPrefix: String { "/tmp/sd-" }  // short: socket paths are limited
-    public static func withCurrent(_ s: Dockerd, _ body: () async throws -> Void) async throws { try await $current.withValue(s) { try await body() } }
+    public static func withCurrent(_ s: Dockerd, _ body: () async throws -> Void) async throws {
+        try await $current.withValue(s) { try await body() }
+    }
     public init(dir: String, env: [String: String]) { self.dir = dir; self.env = env }
 
     public func prepare() throws {
-        try client.importImage(rootfs: Self.busyboxRootfs(), repo: "semail/busybox-test", tag: "latest", changes: ["CMD [\"sh\"]"])
+        try client.importImage(
+            rootfs: Self.busyboxRootfs(), repo: "semail/busybox-test", tag: "latest", changes: ["CMD [\"sh\"]"])
     }
 
     public var socket: String { env["DOCKER_SOCK"]! }
@@ -31,10 +34,11 @@ public final class Dockerd: ScriptedService {
         tar.add("bin/busybox", bb, mode: 0o755)
         let applets = ["ls", "cat", "echo", "sleep", "touch", "id", "false", "true", "mkdir", "grep", "wc", "test"]
         // Applets as copies would be large; a tiny shell wrapper per applet is enough.
-        for a in applets { tar.add("bin/\(a)", Data("#!/bin/busybox sh\nexec /bin/busybox \(a) \"$@\"\n".utf8), mode: 0o755) }
+        for a in applets {
+            tar.add("bin/\(a)", Data("#!/bin/busybox sh\nexec /bin/busybox \(a) \"$@\"\n".utf8), mode: 0o755)
+        }
         tar.add("bin/sh", bb, mode: 0o755)
         tar.add("tmp/.keep", Data())
         return tar.finished
     }
 }
-

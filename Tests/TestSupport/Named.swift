@@ -11,7 +11,9 @@ public final class Named: ScriptedService {
 
     @TaskLocal public static var current: Named?
     public static let script = "named"
-    public static func withCurrent(_ s: Named, _ body: () async throws -> Void) async throws { try await $current.withValue(s) { try await body() } }
+    public static func withCurrent(_ s: Named, _ body: () async throws -> Void) async throws {
+        try await $current.withValue(s) { try await body() }
+    }
     public init(dir: String, env: [String: String]) { self.dir = dir; self.env = env }
 
     public var port: String { env["DNS_PORT"]! }
@@ -21,7 +23,9 @@ public final class Named: ScriptedService {
     public var dynZoneFile: String { env["DYN_ZONE_FILE"]! }
 
     /// The `[dns]` section for a zone of this server.
-    public func dnsSection(zone: String = "semail.email", file: String? = nil, mxHost: String? = nil, rndcPort: String? = nil) -> String {
+    public func dnsSection(
+        zone: String = "semail.email", file: String? = nil, mxHost: String? = nil, rndcPort: String? = nil
+    ) -> String {
         """
         [dns]
         zone = "\(zone)"

@@ -16,7 +16,8 @@ public final class Postfix: Sendable {
         let script = "\(repoRoot)/scripts/postfix.sh"
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try (mainCF.joined(separator: "\n") + "\n").write(toFile: "\(dir)/extra.cf", atomically: true, encoding: .utf8)
+            try (mainCF.joined(separator: "\n") + "\n").write(
+                toFile: "\(dir)/extra.cf", atomically: true, encoding: .utf8)
             try ProcessRunner().run([script, "start", dir])
             guard let port = Int(try readEnv("\(dir)/env")["SMTP_PORT"] ?? "") else {
                 throw SemailError("postfix.sh did not write its env", why: "\(dir)/env has no SMTP_PORT")
@@ -58,22 +59,22 @@ public final class Postfix: Sendable {
     /// one RCPT per recipient), and tells what the server said to each.
     public func send(from: String, to: [String], message: String) throws -> Reply {
         let client = """
-        import json, smtplib, sys
-        port, sender, rcpts = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-        msg = sys.stdin.buffer.read()
-        s = smtplib.SMTP("127.0.0.1", port, timeout=30)
-        s.ehlo("client.semail.test")
-        s.mail(sender)
-        out = {"rcpt": {}, "data": None}
-        for r in rcpts:
-            code, text = s.rcpt(r)
-            out["rcpt"][r] = [code, text.decode()]
-        if any(v[0] // 100 == 2 for v in out["rcpt"].values()):
-            code, text = s.data(msg)
-            out["data"] = [code, text.decode()]
-        s.quit()
-        print(json.dumps(out))
-        """
+            import json, smtplib, sys
+            port, sender, rcpts = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+            msg = sys.stdin.buffer.read()
+            s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+            s.ehlo("client.semail.test")
+            s.mail(sender)
+            out = {"rcpt": {}, "data": None}
+            for r in rcpts:
+                code, text = s.rcpt(r)
+                out["rcpt"][r] = [code, text.decode()]
+            if any(v[0] // 100 == 2 for v in out["rcpt"].values()):
+                code, text = s.data(msg)
+                out["data"] = [code, text.decode()]
+            s.quit()
+            print(json.dumps(out))
+            """
         let r = try ProcessRunner().run(["python3", "-c", client, "\(port)", from] + to, stdin: Data(message.utf8))
         return try JSONDecoder().decode(Reply.self, from: r.stdout)
     }

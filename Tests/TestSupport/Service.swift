@@ -27,7 +27,9 @@ public protocol ScriptedService: Sendable {
 }
 
 extension ScriptedService {
-    public static var dirPrefix: String { FileManager.default.temporaryDirectory.appendingPathComponent("semail-test-\(script)-").path }
+    public static var dirPrefix: String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("semail-test-\(script)-").path
+    }
     public func prepare() throws {}
 
     /// `environment`: extra variables for the script (e.g. SLAPD_SYNCPROV=no).
@@ -40,7 +42,9 @@ extension ScriptedService {
         }
         let s = Self(dir: dir, env: (try? readEnv("\(dir)/env")) ?? [:])
         do {
-            guard !s.env.isEmpty else { throw SemailError("\(script) did not write its env", why: "\(dir)/env is missing") }
+            guard !s.env.isEmpty else {
+                throw SemailError("\(script) did not write its env", why: "\(dir)/env is missing")
+            }
             try s.prepare()
         } catch { s.stop(); throw error }
         return s
@@ -59,7 +63,9 @@ extension ScriptedService {
 /// Suite trait: one private `S` for the whole suite.
 public struct ServiceTrait<S: ScriptedService>: SuiteTrait, TestScoping {
     public var isRecursive: Bool { false }
-    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    public func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    ) async throws {
         if S.current != nil { try await function(); return }
         let s = try S.start()
         defer { s.stop() }

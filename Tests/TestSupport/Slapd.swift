@@ -11,7 +11,9 @@ public final class Slapd: ScriptedService {
 
     @TaskLocal public static var current: Slapd?
     public static let script = "slapd"
-    public static func withCurrent(_ s: Slapd, _ body: () async throws -> Void) async throws { try await $current.withValue(s) { try await body() } }
+    public static func withCurrent(_ s: Slapd, _ body: () async throws -> Void) async throws {
+        try await $current.withValue(s) { try await body() }
+    }
     public init(dir: String, env: [String: String]) { self.dir = dir; self.env = env }
 
     public var uri: String { env["LDAP_URI"]! }
@@ -22,23 +24,27 @@ public final class Slapd: ScriptedService {
     public var secretFile: String { env["LDAP_SECRET"]! }
     public var caFile: String { env["LDAP_CA"]! }
     public var adminPassword: [UInt8] { Array(FileManager.default.contents(atPath: secretFile)!) }
-    public var pid: Int32 { Int32(((try? String(contentsOfFile: "\(dir)/slapd.pid", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
+    public var pid: Int32 {
+        Int32(
+            ((try? String(contentsOfFile: "\(dir)/slapd.pid", encoding: .utf8)) ?? "").trimmingCharacters(
+                in: .whitespacesAndNewlines)) ?? 0
+    }
 
     /// A configuration pointing at this server, written to `<dir>/semail.toml`.
     public func config(extra: String = "") throws -> (config: Config, path: String) {
         let path = "\(dir)/semail.toml"
         let text = """
-        [ldap]
-        uri = "\(uri)"
-        base = "dc=semail,dc=email"
-        people = "ou=Personnes"
-        bind_dn = "\(adminDN)"
-        bind_password_file = "\(secretFile)"
+            [ldap]
+            uri = "\(uri)"
+            base = "dc=semail,dc=email"
+            people = "ou=Personnes"
+            bind_dn = "\(adminDN)"
+            bind_password_file = "\(secretFile)"
 
-        [state]
-        dir = "\(dir)/state"
-        \(extra)
-        """
+            [state]
+            dir = "\(dir)/state"
+            \(extra)
+            """
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         let (c, problems) = try Config.parse(text, path: path)
         precondition(problems.isEmpty, "\(problems)")

@@ -10,18 +10,23 @@ public final class StorageArea: Sendable {
     public let config: String
 
     public init(extra: String = "") throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("semail-test-vol-\(UUID().uuidString.prefix(8))").path
+        dir =
+            FileManager.default.temporaryDirectory.appendingPathComponent(
+                "semail-test-vol-\(UUID().uuidString.prefix(8))"
+            ).path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        config = try writeConfig(dir, """
-        [storage]
-        backend = "image"
-        image_dir = "\(dir)/images"
-        mail_root = "\(dir)/mail"
-        owner = "vmail:5000:5000"
-        fstab = "\(dir)/fstab"
-        default_size = "32M"
-        \(extra)
-        """)
+        config = try writeConfig(
+            dir,
+            """
+            [storage]
+            backend = "image"
+            image_dir = "\(dir)/images"
+            mail_root = "\(dir)/mail"
+            owner = "vmail:5000:5000"
+            fstab = "\(dir)/fstab"
+            default_size = "32M"
+            \(extra)
+            """)
     }
 
     public var fstab: String { (try? String(contentsOfFile: "\(dir)/fstab", encoding: .utf8)) ?? "" }
@@ -30,7 +35,9 @@ public final class StorageArea: Sendable {
 
     /// Mount table lines under this area.
     public var mounts: [String] {
-        (SystemState.readKernelFile("/proc/self/mountinfo") ?? "").split(separator: "\n").map(String.init).filter { $0.contains(dir) }
+        (SystemState.readKernelFile("/proc/self/mountinfo") ?? "").split(separator: "\n").map(String.init).filter {
+            $0.contains(dir)
+        }
     }
     /// Loop devices backed by files of this area.
     public var loops: [String] {
@@ -47,7 +54,9 @@ public final class StorageArea: Sendable {
         }
         for l in loops { _ = try? ProcessRunner().run(["losetup", "-d", "/dev/\(l)"], check: false) }
         // Mount points are sealed (immutable) while unmounted.
-        for m in (try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/mail")) ?? [] { SystemState.unsealMountPoint("\(dir)/mail/\(m)") }
+        for m in (try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/mail")) ?? [] {
+            SystemState.unsealMountPoint("\(dir)/mail/\(m)")
+        }
         try? FileManager.default.removeItem(atPath: dir)
     }
 }

@@ -27,11 +27,15 @@ public final class World: Sendable {
         config = "\(dir)/semail.toml"
         ou = "ou=W\(id)"
         zone = "w\(id).test"
-        try ProcessRunner().run(["ldapadd", "-x", "-H", slapd.uri, "-D", slapd.adminDN, "-y", slapd.secretFile],
-                                stdin: Data("dn: \(ou),dc=semail,dc=email\nobjectClass: organizationalUnit\nou: W\(id)\n".utf8))
+        try ProcessRunner().run(
+            ["ldapadd", "-x", "-H", slapd.uri, "-D", slapd.adminDN, "-y", slapd.secretFile],
+            stdin: Data("dn: \(ou),dc=semail,dc=email\nobjectClass: organizationalUnit\nou: W\(id)\n".utf8))
         let zoneFile = "\(named.dir)/db.\(zone)"
-        try "$TTL 300\n@ IN SOA ns1.\(zone). hostmaster.\(zone). 1 3600 600 86400 300\n@ IN NS ns1.\(zone).\nns1 IN A 127.0.0.1\nmx IN A 127.0.0.1\n"
-            .write(toFile: zoneFile, atomically: true, encoding: .utf8)
+        try """
+        $TTL 300\n@ IN SOA ns1.\(zone). hostmaster.\(zone). 1 3600 600 86400 300\n@ IN NS ns1.\(zone).\nns1 IN \
+        A 127.0.0.1\nmx IN A 127.0.0.1\n
+        """
+        .write(toFile: zoneFile, atomically: true, encoding: .utf8)
         try named.rndc(["addzone", zone, "{ type primary; file \"\(zoneFile)\"; };"])
         try """
         [ldap]
@@ -97,20 +101,30 @@ public final class World: Sendable {
     public var mapText: String { (try? String(contentsOfFile: "\(dir)/state/mailbox.txt", encoding: .utf8)) ?? "" }
     public var fstab: String { (try? String(contentsOfFile: "\(dir)/fstab", encoding: .utf8)) ?? "" }
     public func mountPoint(_ uid: String) -> String { "\(dir)/mail/\(uid)" }
-    public var journalFiles: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/state/journal")) ?? []).filter { $0.hasSuffix(".jsonl") } }
+    public var journalFiles: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/state/journal")) ?? []).filter {
+            $0.hasSuffix(".jsonl")
+        }
+    }
     public var mounts: [String] {
-        (SystemState.readKernelFile("/proc/self/mountinfo") ?? "").split(separator: "\n").map(String.init).filter { $0.contains(dir) }
+        (SystemState.readKernelFile("/proc/self/mountinfo") ?? "").split(separator: "\n").map(String.init).filter {
+            $0.contains(dir)
+        }
     }
     public var loops: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/block")) ?? []).filter { $0.hasPrefix("loop") }.filter { n in
-            (SystemState.readKernelFile("/sys/block/\(n)/loop/backing_file") ?? "").contains(dir)
-        }
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/block")) ?? []).filter { $0.hasPrefix("loop") }
+            .filter { n in
+                (SystemState.readKernelFile("/sys/block/\(n)/loop/backing_file") ?? "").contains(dir)
+            }
     }
 
     /// The LDAP entry's semailMailbox, if any.
     public func ldapMailbox(_ uid: String) throws -> String? {
-        let r = try ProcessRunner().run(["ldapsearch", "-x", "-LLL", "-H", slapd.uri, "-D", slapd.adminDN, "-y", slapd.secretFile,
-                                         "-b", "uid=\(uid),\(ou),dc=semail,dc=email", "-s", "base", "semailMailbox"], check: false)
+        let r = try ProcessRunner().run(
+            [
+                "ldapsearch", "-x", "-LLL", "-H", slapd.uri, "-D", slapd.adminDN, "-y", slapd.secretFile,
+                "-b", "uid=\(uid),\(ou),dc=semail,dc=email", "-s", "base", "semailMailbox"
+            ], check: false)
         return r.text.split(separator: "\n").first { $0.hasPrefix("semailMailbox: ") }.map { String($0.dropFirst(15)) }
     }
 
@@ -120,14 +134,20 @@ public final class World: Sendable {
     public func traces(_ uid: String, domain: String) throws -> [String] {
         var t: [String] = []
         if FileManager.default.fileExists(atPath: "\(dir)/images/\(uid).img") { t.append("image file") }
-        let mine = loops.filter { n in (SystemState.readKernelFile("/sys/block/\(n)/loop/backing_file") ?? "").contains("/images/\(uid).img") }
+        let mine = loops.filter { n in
+            (SystemState.readKernelFile("/sys/block/\(n)/loop/backing_file") ?? "").contains("/images/\(uid).img")
+        }
         if !mine.isEmpty { t.append("loop devices \(mine)") }
         if mounts.contains(where: { $0.contains("/mail/\(uid) ") }) { t.append("mount") }
         if FileManager.default.fileExists(atPath: mountPoint(uid)) { t.append("mount point directory") }
         if fstab.contains("/\(uid) ") { t.append("fstab entry") }
         let cs = try dockerd.client.containers(label: "semail.uid=\(uid)")
         if !cs.isEmpty { t.append("containers \(cs.map(\.Names))") }
-        if try dockerd.client.images().contains(where: { ($0.RepoTags ?? []).contains { $0.hasPrefix("semail/mailbox:\(uid)-") } }) { t.append("image") }
+        if try dockerd.client.images().contains(where: {
+            ($0.RepoTags ?? []).contains { $0.hasPrefix("semail/mailbox:\(uid)-") }
+        }) {
+            t.append("image")
+        }
         if !(try mx(domain)).isEmpty { t.append("MX record") }
         if try ldapMailbox(uid) != nil { t.append("LDAP semailMailbox") }
         if mapText.contains("uid: \(uid) ") { t.append("address map line") }
@@ -141,7 +161,9 @@ public final class World: Sendable {
         var t: [String] = []
         if !mounts.contains(where: { $0.contains("/mail/\(uid) ") }) { t.append("mount") }
         if !fstab.contains("/\(uid) ") { t.append("fstab entry") }
-        if try dockerd.client.inspect(container: "semail-\(uid)")?.State.Running != true { t.append("running container") }
+        if try dockerd.client.inspect(container: "semail-\(uid)")?.State.Running != true {
+            t.append("running container")
+        }
         if try mx(domain).isEmpty { t.append("MX record") }
         if try ldapMailbox(uid) == nil { t.append("LDAP semailMailbox") }
         if !mapText.contains("uid: \(uid) mail: \(uid)@\(domain)") { t.append("address map line") }
@@ -152,7 +174,9 @@ public final class World: Sendable {
     public func cleanup() {
         let mine = Set(uids.all)
         if let cs = try? dockerd.client.containers(label: "semail.uid") {
-            for c in cs where mine.contains(c.Labels?["semail.uid"] ?? "") { try? dockerd.client.remove(container: c.Id) }
+            for c in cs where mine.contains(c.Labels?["semail.uid"] ?? "") {
+                try? dockerd.client.remove(container: c.Id)
+            }
         }
         try? named.rndc(["delzone", zone])
         for line in mounts.reversed() {
@@ -161,14 +185,20 @@ public final class World: Sendable {
         }
         for l in loops { _ = try? ProcessRunner().run(["losetup", "-d", "/dev/\(l)"], check: false) }
         // Mount points are sealed (immutable) while unmounted.
-        for m in (try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/mail")) ?? [] { SystemState.unsealMountPoint("\(dir)/mail/\(m)") }
+        for m in (try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/mail")) ?? [] {
+            SystemState.unsealMountPoint("\(dir)/mail/\(m)")
+        }
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
 
 /// Stops a private service for an outage test, and starts it again on the same data.
-public func halt<S: ScriptedService>(_ s: S) throws { try ProcessRunner().run(["\(repoRoot)/scripts/\(S.script).sh", "halt", s.dir]) }
-public func resume<S: ScriptedService>(_ s: S) throws { try ProcessRunner().run(["\(repoRoot)/scripts/\(S.script).sh", "resume", s.dir]) }
+public func halt<S: ScriptedService>(_ s: S) throws {
+    try ProcessRunner().run(["\(repoRoot)/scripts/\(S.script).sh", "halt", s.dir])
+}
+public func resume<S: ScriptedService>(_ s: S) throws {
+    try ProcessRunner().run(["\(repoRoot)/scripts/\(S.script).sh", "resume", s.dir])
+}
 
 final class LockedList: Sendable {
     private let items = Mutex<[String]>([])

@@ -56,10 +56,13 @@ func namedDump(_ zone: String, _ file: String, dir: String) throws -> Set<Served
     struct CheckFailed: Error { var output: String }
     guard r.status == 0 else { throw CheckFailed(output: r.output) }
     let text = try String(contentsOfFile: out, encoding: .utf8)
-    return Set(text.split(separator: "\n").map { line in
-        let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-        return ServedRecord(owner: f[0].lowercased(), ttl: UInt32(f[1])!, type: f[3], rdata: f[4...].joined(separator: " ").lowercased())
-    })
+    return Set(
+        text.split(separator: "\n").map { line in
+            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            return ServedRecord(
+                owner: f[0].lowercased(), ttl: UInt32(f[1])!, type: f[3],
+                rdata: f[4...].joined(separator: " ").lowercased())
+        })
 }
 
 /// What our parser read, in the same form (names made absolute; an RRset
@@ -88,15 +91,22 @@ func parsedRecords(_ z: ZoneFile) -> Set<ServedRecord> {
 func scratchCopy(_ names: [String]) throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zrw-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    for n in names { try FileManager.default.copyItem(atPath: "\(dataDir)/\(n)", toPath: "\(dir)/\((n as NSString).lastPathComponent)") }
+    for n in names {
+        try FileManager.default.copyItem(
+            atPath: "\(dataDir)/\(n)", toPath: "\(dir)/\((n as NSString).lastPathComponent)")
+    }
     return dir
 }
 
 func store(_ zone: String, _ file: String, _ runner: CheckzoneRunner) -> ZoneStore {
-    ZoneStore(settings: ZoneSettings(zone: zone, file: file, checkzone: checkzonePath, rndc: ["/usr/sbin/rndc"]), runner: runner)
+    ZoneStore(
+        settings: ZoneSettings(zone: zone, file: file, checkzone: checkzonePath, rndc: ["/usr/sbin/rndc"]),
+        runner: runner)
 }
 
-func mx(_ owner: String, _ host: String) -> ZoneNewRecord { ZoneNewRecord(owner: owner, ttl: 300, type: "MX", rdata: ["10", host]) }
+func mx(_ owner: String, _ host: String) -> ZoneNewRecord {
+    ZoneNewRecord(owner: owner, ttl: 300, type: "MX", rdata: ["10", host])
+}
 
 @Suite(.enabled(if: haveCheckzone, "needs named-checkzone")) struct RealWorldZoneTests {
     /// Item 1: `dig axfr` output repeats the SOA as its last record. Every
@@ -105,7 +115,9 @@ func mx(_ owner: String, _ host: String) -> ZoneNewRecord { ZoneNewRecord(owner:
         let dir = try scratchCopy(["axfr-style.db"])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = "\(dir)/axfr-style.db", runner = CheckzoneRunner()
-        let r = try store("axfr-style.example", file, runner).edit { z in try ZoneEdit.add([mx("box.axfr-style.example.", "mx.axfr-style.example.")], to: z) }
+        let r = try store("axfr-style.example", file, runner).edit { z in
+            try ZoneEdit.add([mx("box.axfr-style.example.", "mx.axfr-style.example.")], to: z)
+        }
         #expect(r.changed && r.newSerial != r.oldSerial)
         let z = try ZoneFile.read(path: file, origin: "axfr-style.example.")
         let soas = z.records.filter { $0.type == "SOA" }
@@ -124,7 +136,9 @@ func mx(_ owner: String, _ host: String) -> ZoneNewRecord { ZoneNewRecord(owner:
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = "\(dir)/axfr-style.db"
         // www has an AAAA and now a CNAME: named cannot load this file as it is.
-        let text = try String(contentsOfFile: file, encoding: .utf8) + "www.axfr-style.example.\t300\tIN\tCNAME\tmx.axfr-style.example.\n"
+        let text =
+            try String(contentsOfFile: file, encoding: .utf8)
+            + "www.axfr-style.example.\t300\tIN\tCNAME\tmx.axfr-style.example.\n"
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         let before = try #require(FileManager.default.contents(atPath: file))
         do {
@@ -145,10 +159,17 @@ func mx(_ owner: String, _ host: String) -> ZoneNewRecord { ZoneNewRecord(owner:
     /// of the zone (the following lines and the next includes).
     @Test func ttlSetInAnIncludedFileCarriesOnAsInNamed() throws {
         let dir = "\(dataDir)/include-ttl", file = "\(dir)/main.db"
-        let z = try ZoneFile(bytes: Array(try #require(FileManager.default.contents(atPath: file))), origin: "include-ttl.example.",
-                             path: file, baseDir: dir)
+        let z = try ZoneFile(
+            bytes: Array(try #require(FileManager.default.contents(atPath: file))), origin: "include-ttl.example.",
+            path: file, baseDir: dir)
         let ours = parsedRecords(z), named = try namedDump("include-ttl.example", file, dir: dir)
-        #expect(ours == named, "only ours: \(ours.subtracting(named).sorted { $0.description < $1.description }); only named's: \(named.subtracting(ours).sorted { $0.description < $1.description })")
+        #expect(
+            ours == named,
+            """
+            only ours: \(ours.subtracting(named).sorted { $0.description < $1.description }); only named's: \
+            \(named.subtracting(ours).sorted { $0.description < $1.description })
+            """
+        )
     }
 
     /// Item 4: RFC 3597 generic rdata for types named knows is read, decoded
@@ -159,7 +180,13 @@ func mx(_ owner: String, _ host: String) -> ZoneNewRecord { ZoneNewRecord(owner:
         let z = try ZoneFile(bytes: data, origin: "generic-rdata.example.", path: file)
         #expect(ZoneEdit.apply([], to: z.bytes) == data)
         let ours = parsedRecords(z), named = try namedDump("generic-rdata.example", file, dir: dataDir)
-        #expect(ours == named, "only ours: \(ours.subtracting(named).sorted { $0.description < $1.description }); only named's: \(named.subtracting(ours).sorted { $0.description < $1.description })")
+        #expect(
+            ours == named,
+            """
+            only ours: \(ours.subtracting(named).sorted { $0.description < $1.description }); only named's: \
+            \(named.subtracting(ours).sorted { $0.description < $1.description })
+            """
+        )
         // The MX of the apex, written generically, is the MX `10 mx`: asking for it again adds nothing.
         let apexMX = z.records(named: "generic-rdata.example.", type: "MX")
         #expect(apexMX.map(\.rdata) == [["10", "mx.generic-rdata.example."]])
@@ -178,12 +205,20 @@ func mx(_ owner: String, _ host: String) -> ZoneNewRecord { ZoneNewRecord(owner:
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = "\(dir)/generic-rdata.db"
         // The SOA in generic form too: ns1 hostmaster 2024031501 3600 900 604800 300.
-        let soaHex = "036e73310d67656e657269632d7264617461076578616d706c6500 0a686f73746d61737465720d67656e657269632d7264617461076578616d706c6500"
+        let soaHex =
+            """
+            036e73310d67656e657269632d7264617461076578616d706c6500 \
+            0a686f73746d61737465720d67656e657269632d7264617461076578616d706c6500
+            """
             + " 78a4450d 00000e10 00000384 00093a80 0000012c"
         var text = try String(contentsOfFile: file, encoding: .utf8)
-        text = text.replacingOccurrences(of: "@\tIN\tSOA\tns1 hostmaster 2024031501 3600 900 604800 300", with: "@\tIN\tSOA\t\\# 81 ( \(soaHex) )")
+        text = text.replacingOccurrences(
+            of: "@\tIN\tSOA\tns1 hostmaster 2024031501 3600 900 604800 300", with: "@\tIN\tSOA\t\\# 81 ( \(soaHex) )")
         try text.write(toFile: file, atomically: true, encoding: .utf8)
-        #expect(try namedDump("generic-rdata.example", file, dir: dir).contains { $0.type == "SOA" && $0.rdata.contains(" 2024031501 ") })
+        #expect(
+            try namedDump("generic-rdata.example", file, dir: dir).contains {
+                $0.type == "SOA" && $0.rdata.contains(" 2024031501 ")
+            })
         let r = try store("generic-rdata.example", file, CheckzoneRunner()).edit { z in
             try ZoneEdit.add([mx("box.generic-rdata.example.", "mx.generic-rdata.example.")], to: z)
         }
@@ -202,12 +237,19 @@ func mx(_ owner: String, _ host: String) -> ZoneNewRecord { ZoneNewRecord(owner:
         let file = "\(dir)/apex-mx-cname.db"
         #expect(runTool([checkzonePath, "-k", "fail", "apex-mx-cname.example", file]).status == 0)
         let s = store("apex-mx-cname.example", file, CheckzoneRunner())
-        let r = try s.edit { z in try ZoneEdit.add([mx("box.apex-mx-cname.example.", "mx.apex-mx-cname.example.")], to: z) }
+        let r = try s.edit { z in
+            try ZoneEdit.add([mx("box.apex-mx-cname.example.", "mx.apex-mx-cname.example.")], to: z)
+        }
         #expect(r.changed)
-        #expect(try namedDump("apex-mx-cname.example", file, dir: dir).contains { $0.owner == "box.apex-mx-cname.example." && $0.type == "MX" })
+        #expect(
+            try namedDump("apex-mx-cname.example", file, dir: dir).contains {
+                $0.owner == "box.apex-mx-cname.example." && $0.type == "MX"
+            })
         let before = try #require(FileManager.default.contents(atPath: file))
         do {
-            _ = try s.edit { z in try ZoneEdit.add([mx("bad.apex-mx-cname.example.", "mail.apex-mx-cname.example.")], to: z) }
+            _ = try s.edit { z in
+                try ZoneEdit.add([mx("bad.apex-mx-cname.example.", "mail.apex-mx-cname.example.")], to: z)
+            }
             Issue.record("an MX pointing at a CNAME was added")
         } catch let e as ZoneError {
             #expect(e.description.contains("bad.apex-mx-cname.example.") && e.description.contains("CNAME"), "\(e)")
@@ -223,9 +265,16 @@ func mx(_ owner: String, _ host: String) -> ZoneNewRecord { ZoneNewRecord(owner:
         let file = "\(dir)/no-final-newline.db"
         let original = try #require(FileManager.default.contents(atPath: file))
         let s = store("no-final-newline.example", file, CheckzoneRunner())
-        let added = try s.edit { z in try ZoneEdit.add([mx("box.no-final-newline.example.", "www.no-final-newline.example.")], to: z) }
-        #expect(try namedDump("no-final-newline.example", file, dir: dir).contains { $0.owner == "box.no-final-newline.example." })
-        let removed = try s.edit { z in try ZoneEdit.remove(name: "box.no-final-newline.example.", types: ["MX"], from: z, force: false) }
+        let added = try s.edit { z in
+            try ZoneEdit.add([mx("box.no-final-newline.example.", "www.no-final-newline.example.")], to: z)
+        }
+        #expect(
+            try namedDump("no-final-newline.example", file, dir: dir).contains {
+                $0.owner == "box.no-final-newline.example."
+            })
+        let removed = try s.edit { z in
+            try ZoneEdit.remove(name: "box.no-final-newline.example.", types: ["MX"], from: z, force: false)
+        }
         #expect(added.changed && removed.changed)
         // The same bytes once the serial is put back.
         let now = try String(contentsOfFile: file, encoding: .utf8)
@@ -238,24 +287,43 @@ func mx(_ owner: String, _ host: String) -> ZoneNewRecord { ZoneNewRecord(owner:
     /// A check message about the edited file (a temp file) names the line
     /// of the file as it is, and says whether the edit wrote it.
     @Test func lineNumbersAreThoseOfTheFileAsItIs() throws {
-        let old = Array("$TTL 300\n@ SOA ns h 7 2 3 4 5\n NS ns\n; semailctl:begin x\n; semailctl:end\nns A 192.0.2.1\nbad A 192.0.2.2\n".utf8)
+        let old = Array(
+            """
+            $TTL 300\n@ SOA ns h 7 2 3 4 5\n NS ns\n; semailctl:begin x\n; semailctl:end\nns A 192.0.2.1\nbad A \
+            192.0.2.2\n
+            """
+            .utf8)
         let z = try ZoneFile(bytes: old, origin: "example.org.")
-        let add = try ZoneEdit.add([mx("box.example.org.", "ns.example.org."), mx("box2.example.org.", "ns.example.org.")], to: z)
+        let add = try ZoneEdit.add(
+            [mx("box.example.org.", "ns.example.org."), mx("box2.example.org.", "ns.example.org.")], to: z)
         let (serial, _, _) = try ZoneEdit.bumpSerial(z)
         let new = ZoneEdit.apply(add + serial, to: old)
         let map = LineMap(old: old, new: new, splices: add + serial)
         let out = "dns_master_load: /d/.z.semail-1:9: bad.example.org: something\n"
-        #expect(map.culprit(out, tmp: "/d/.z.semail-1", file: "/d/z", added: []) == "/d/z:7 `bad A 192.0.2.2` (a line this edit did not write)")
-        #expect(map.rewrite(out, tmp: "/d/.z.semail-1", file: "/d/z") == "dns_master_load: /d/z:7: bad.example.org: something")
-        #expect(map.culprit("x /d/.z.semail-1:2: y", tmp: "/d/.z.semail-1", file: "/d/z", added: [])?.hasSuffix("(a line this edit changes)") == true)
-        #expect(map.culprit("x /d/.z.semail-1:6: y", tmp: "/d/.z.semail-1", file: "/d/z", added: [])?.hasPrefix("the line `box2.example.org.") == true)
+        #expect(
+            map.culprit(out, tmp: "/d/.z.semail-1", file: "/d/z", added: [])
+                == "/d/z:7 `bad A 192.0.2.2` (a line this edit did not write)")
+        #expect(
+            map.rewrite(out, tmp: "/d/.z.semail-1", file: "/d/z")
+                == "dns_master_load: /d/z:7: bad.example.org: something")
+        #expect(
+            map.culprit("x /d/.z.semail-1:2: y", tmp: "/d/.z.semail-1", file: "/d/z", added: [])?.hasSuffix(
+                "(a line this edit changes)") == true)
+        #expect(
+            map.culprit("x /d/.z.semail-1:6: y", tmp: "/d/.z.semail-1", file: "/d/z", added: [])?.hasPrefix(
+                "the line `box2.example.org.") == true)
         // A removal: the line after it keeps its old number, and one that
         // gets its owner back is a line the edit changes.
-        let old2 = Array("$TTL 300\n@ SOA ns h 7 2 3 4 5\n NS ns\nhand MX 20 ns\n AAAA 2001:db8::2\nns A 192.0.2.1\n".utf8)
+        let old2 = Array(
+            "$TTL 300\n@ SOA ns h 7 2 3 4 5\n NS ns\nhand MX 20 ns\n AAAA 2001:db8::2\nns A 192.0.2.1\n".utf8)
         let z2 = try ZoneFile(bytes: old2, origin: "example.org.")
         let rm = try ZoneEdit.remove(name: "hand.example.org.", types: ["MX"], from: z2, force: true)
         let map2 = LineMap(old: old2, new: ZoneEdit.apply(rm, to: old2), splices: rm)
-        #expect(map2.culprit("x /t:4: y", tmp: "/t", file: "/z", added: []) == "/z:5 `hand.example.org. AAAA 2001:db8::2` (a line this edit changes)")
-        #expect(map2.culprit("x /t:5: y", tmp: "/t", file: "/z", added: []) == "/z:6 `ns A 192.0.2.1` (a line this edit did not write)")
+        #expect(
+            map2.culprit("x /t:4: y", tmp: "/t", file: "/z", added: [])
+                == "/z:5 `hand.example.org. AAAA 2001:db8::2` (a line this edit changes)")
+        #expect(
+            map2.culprit("x /t:5: y", tmp: "/t", file: "/z", added: [])
+                == "/z:6 `ns A 192.0.2.1` (a line this edit did not write)")
     }
 }

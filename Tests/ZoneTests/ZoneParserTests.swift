@@ -21,8 +21,10 @@ let corpus: [CorpusFile] = {
     for f in files.sorted() where f.hasSuffix(".db") {
         out.append(CorpusFile(path: "\(corpusDir)/\(f)", origin: f == "zone1.db" ? "zone1.com." : "example."))
     }
-    for (f, o) in [("db.local", "localhost."), ("db.127", "127.in-addr.arpa."), ("db.0", "0.in-addr.arpa."),
-                   ("db.255", "255.in-addr.arpa."), ("db.empty", "empty.")] where FileManager.default.fileExists(atPath: "/etc/bind/\(f)") {
+    for (f, o) in [
+        ("db.local", "localhost."), ("db.127", "127.in-addr.arpa."), ("db.0", "0.in-addr.arpa."),
+        ("db.255", "255.in-addr.arpa."), ("db.empty", "empty.")
+    ] where FileManager.default.fileExists(atPath: "/etc/bind/\(f)") {
         out.append(CorpusFile(path: "/etc/bind/\(f)", origin: o))
     }
     return out
@@ -50,7 +52,8 @@ let corpus: [CorpusFile] = {
         let data = Array(try #require(FileManager.default.contents(atPath: f.path)))
         let z = try ZoneFile(bytes: data, origin: f.origin, path: f.path)
         let owner = "semailtest.\(z.origin)"
-        let add = try ZoneEdit.add([ZoneNewRecord(owner: owner, ttl: 300, type: "MX", rdata: ["10", "mx.\(z.origin)"])], to: z)
+        let add = try ZoneEdit.add(
+            [ZoneNewRecord(owner: owner, ttl: 300, type: "MX", rdata: ["10", "mx.\(z.origin)"])], to: z)
         #expect(!add.isEmpty)
         let (s1, old, new) = try ZoneEdit.bumpSerial(z)
         #expect(ZoneEdit.serialGreater(new, old))
@@ -58,7 +61,10 @@ let corpus: [CorpusFile] = {
         let mx = added.records(named: owner, type: "MX")
         #expect(mx.count == 1 && mx[0].managed)
         // Adding again: nothing.
-        #expect(try ZoneEdit.add([ZoneNewRecord(owner: owner, ttl: 300, type: "MX", rdata: ["10", "mx.\(z.origin)"])], to: added).isEmpty)
+        #expect(
+            try ZoneEdit.add(
+                [ZoneNewRecord(owner: owner, ttl: 300, type: "MX", rdata: ["10", "mx.\(z.origin)"])], to: added
+            ).isEmpty)
         let rm = try ZoneEdit.remove(name: owner, types: ["MX"], from: added, force: false)
         let (s2, _, _) = try ZoneEdit.bumpSerial(added)
         let back = try ZoneFile(bytes: ZoneEdit.apply(rm + s2, to: added.bytes), origin: f.origin, path: f.path)
@@ -70,23 +76,23 @@ let corpus: [CorpusFile] = {
 
     @Test func readsDirectivesParenthesesInheritanceAndEscapes() throws {
         let text = """
-        $ORIGIN example.org.
-        $TTL 1h
-        @   IN  SOA ns1 hostmaster ( 2024010101 ; serial
-                    3600 900 1w 300 )
-            IN  NS  ns1
-        ns1     A   192.0.2.1
-                AAAA 2001:db8::1
-        mail 300 IN MX 10 mx.example.net.
-        txt     TXT "a \\"quoted\\" ; not a comment" "two"
-        esc\\.dot A 192.0.2.2
-        $ORIGIN sub.example.org.
-        www     CNAME @
-        _sip._tcp SRV 10 5 5060 sip
-        @       CAA 0 issue "ca.example"
-        big     TYPE65534 \\# 2 0001
+            $ORIGIN example.org.
+            $TTL 1h
+            @   IN  SOA ns1 hostmaster ( 2024010101 ; serial
+                        3600 900 1w 300 )
+                IN  NS  ns1
+            ns1     A   192.0.2.1
+                    AAAA 2001:db8::1
+            mail 300 IN MX 10 mx.example.net.
+            txt     TXT "a \\"quoted\\" ; not a comment" "two"
+            esc\\.dot A 192.0.2.2
+            $ORIGIN sub.example.org.
+            www     CNAME @
+            _sip._tcp SRV 10 5 5060 sip
+            @       CAA 0 issue "ca.example"
+            big     TYPE65534 \\# 2 0001
 
-        """
+            """
         let z = try ZoneFile(bytes: Array(text.utf8), origin: "example.org")
         #expect(z.soa?.rdata[2] == "2024010101")
         #expect(z.soa?.ttl == 3600)
@@ -94,7 +100,8 @@ let corpus: [CorpusFile] = {
         #expect(ns1.map(\.type) == ["A", "AAAA"])
         #expect(z.records(named: "example.org.", type: "NS").count == 1)
         #expect(z.records(named: "mail.example.org.", type: "MX").first?.ttl == 300)
-        #expect(z.records(named: "txt.example.org.").first?.rdata == ["\"a \\\"quoted\\\" ; not a comment\"", "\"two\""])
+        #expect(
+            z.records(named: "txt.example.org.").first?.rdata == ["\"a \\\"quoted\\\" ; not a comment\"", "\"two\""])
         #expect(z.records(named: "esc\\.dot.example.org.").count == 1)
         #expect(z.records(named: "www.sub.example.org.").first?.type == "CNAME")
         #expect(z.records(named: "_sip._tcp.sub.example.org.").first?.type == "SRV")
@@ -113,7 +120,9 @@ let corpus: [CorpusFile] = {
         let hand = try #require(z.records(named: "hand.example.org.").first)
         #expect(hand.included && hand.ttl == 300)
         #expect(ZoneEdit.apply([], to: z.bytes) == Array(text.utf8))
-        #expect(throws: ZoneError.self) { try ZoneEdit.remove(name: "hand.example.org.", types: ["MX"], from: z, force: true) }
+        #expect(throws: ZoneError.self) {
+            try ZoneEdit.remove(name: "hand.example.org.", types: ["MX"], from: z, force: true)
+        }
     }
 
     @Test(arguments: [
@@ -126,7 +135,7 @@ let corpus: [CorpusFile] = {
         ("@ 300 SOA ns h 1 2 3 4 5\n$FOO bar\n", 2, "unknown directive"),
         ("@ 300 SOA ns h 1 2 3\n", 1, "SOA needs"),
         ("x A 192.0.2.1\n", 1, "no TTL"),
-        ("@ 300 SOA ns h 1 2 3 4 5\n)\n", 2, "')'"),
+        ("@ 300 SOA ns h 1 2 3 4 5\n)\n", 2, "')'")
     ])
     func errorsNameTheLine(text: String, line: Int, message: String) {
         do {
@@ -141,11 +150,17 @@ let corpus: [CorpusFile] = {
 }
 
 @Suite struct ZoneEditTests {
-    let base = "$TTL 300\n@ SOA ns h 2024010101 2 3 4 5\n NS ns\nns A 192.0.2.1\nmx A 192.0.2.2\nhand MX 20 mx\n AAAA 2001:db8::2\nalias CNAME www\n"
+    let base =
+        """
+        $TTL 300\n@ SOA ns h 2024010101 2 3 4 5\n NS ns\nns A 192.0.2.1\nmx A 192.0.2.2\nhand MX 20 mx\n AAAA \
+        2001:db8::2\nalias CNAME www\n
+        """
     var zone: ZoneFile { try! ZoneFile(bytes: Array(base.utf8), origin: "example.org.") }
 
-    @Test(arguments: ["a;b", "a\nb", "a(b", "a)b", "$a", "a b", "a\"b", "-a", "a_b", "UNDER.other.org.",
-                      String(repeating: "a", count: 64), (0..<70).map { _ in "abc" }.joined(separator: "."), "", "@", "example.org."])
+    @Test(arguments: [
+        "a;b", "a\nb", "a(b", "a)b", "$a", "a b", "a\"b", "-a", "a_b", "UNDER.other.org.",
+        String(repeating: "a", count: 64), (0..<70).map { _ in "abc" }.joined(separator: "."), "", "@", "example.org."
+    ])
     func namesAreRefusedBeforeAnyEdit(name: String) {
         #expect(throws: ZoneError.self) { try ZoneEdit.nameInZone(name, zone: zone) }
     }
@@ -158,7 +173,9 @@ let corpus: [CorpusFile] = {
 
     @Test func handWrittenRecordsNeedForceAndKeepTheNextOwner() throws {
         let z = zone
-        #expect(throws: ZoneError.self) { try ZoneEdit.remove(name: "hand.example.org.", types: ["MX"], from: z, force: false) }
+        #expect(throws: ZoneError.self) {
+            try ZoneEdit.remove(name: "hand.example.org.", types: ["MX"], from: z, force: false)
+        }
         let s = try ZoneEdit.remove(name: "hand.example.org.", types: ["MX"], from: z, force: true)
         let after = try ZoneFile(bytes: ZoneEdit.apply(s, to: z.bytes), origin: "example.org.")
         #expect(after.records(named: "hand.example.org.", type: "MX").isEmpty)
@@ -168,7 +185,9 @@ let corpus: [CorpusFile] = {
 
     @Test func conflictsAreRefused() {
         #expect(throws: ZoneError.self) {
-            try ZoneEdit.add([ZoneNewRecord(owner: "alias.example.org.", ttl: 1, type: "MX", rdata: ["10", "mx.example.org."])], to: zone)
+            try ZoneEdit.add(
+                [ZoneNewRecord(owner: "alias.example.org.", ttl: 1, type: "MX", rdata: ["10", "mx.example.org."])],
+                to: zone)
         }
     }
 
@@ -179,7 +198,7 @@ let corpus: [CorpusFile] = {
         #expect(ZoneEdit.nextSerial(2026112399, now: nov23) == 2026112400)  // past 99: still increasing
         #expect(ZoneEdit.nextSerial(2030010100, now: nov23) == 2030010101)  // ahead of today: +1
         #expect(ZoneEdit.nextSerial(7, now: nov23) == 8)
-        #expect(ZoneEdit.nextSerial(UInt32.max, now: nov23) == 0)            // RFC 1982 wrap
+        #expect(ZoneEdit.nextSerial(UInt32.max, now: nov23) == 0)  // RFC 1982 wrap
         #expect(ZoneEdit.serialGreater(0, UInt32.max))
         #expect(ZoneEdit.serialGreater(5, 4) && !ZoneEdit.serialGreater(4, 5))
         for s: UInt32 in [0, 1, 1_000_000, 2026112399, 4_000_000_000, UInt32.max] {
@@ -195,8 +214,14 @@ let corpus: [CorpusFile] = {
         z = try ZoneFile(bytes: ZoneEdit.apply(try ZoneEdit.add([r2], to: z), to: z.bytes), origin: "example.org.")
         #expect(z.text.components(separatedBy: ZoneFile.managedBeginMarker).count == 2)
         #expect(z.records.filter(\.managed).count == 2)
-        z = try ZoneFile(bytes: ZoneEdit.apply(try ZoneEdit.remove(name: "a.example.org.", types: ["MX"], from: z, force: false), to: z.bytes), origin: "example.org.")
-        z = try ZoneFile(bytes: ZoneEdit.apply(try ZoneEdit.remove(name: "b.example.org.", types: ["MX"], from: z, force: false), to: z.bytes), origin: "example.org.")
+        z = try ZoneFile(
+            bytes: ZoneEdit.apply(
+                try ZoneEdit.remove(name: "a.example.org.", types: ["MX"], from: z, force: false), to: z.bytes),
+            origin: "example.org.")
+        z = try ZoneFile(
+            bytes: ZoneEdit.apply(
+                try ZoneEdit.remove(name: "b.example.org.", types: ["MX"], from: z, force: false), to: z.bytes),
+            origin: "example.org.")
         #expect(z.text == base)
     }
 
@@ -204,7 +229,8 @@ let corpus: [CorpusFile] = {
     /// the parser; whatever parses round-trips.
     @Test func fuzzMutationsNeverCrash() throws {
         var rng = SystemRandomNumberGenerator()
-        let seeds = corpus.compactMap { FileManager.default.contents(atPath: $0.path).map(Array.init) } + [Array(base.utf8)]
+        let seeds =
+            corpus.compactMap { FileManager.default.contents(atPath: $0.path).map(Array.init) } + [Array(base.utf8)]
         let alphabet = Array("();\"\\$@. \t\n0123456789abcIN MX SOA TXT".utf8)
         let start = Date()
         var parsed = 0

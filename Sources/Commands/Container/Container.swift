@@ -6,6 +6,6 @@ struct ContainerCommand: AsyncParsableCommand {
         abstract: "One persistent container per mailbox ([containers]): sshd, the Maildir at /Maildir.",
         subcommands: [
             ContainerCreate.self, ContainerRebuild.self, ContainerRemove.self, ContainerList.self, ContainerShow.self,
-            ContainerNetworkRemove.self,
+            ContainerNetworkRemove.self
         ])
 }

@@ -8,7 +8,7 @@ struct ContainerNetworkRemove: SemailCommand {
         commandName: "network-remove",
         abstract:
             "Remove the [containers] network and its firewall chains (no container may use it). Create/rebuild "
-                + "make it again."
+            + "make it again."
     )
     @OptionGroup var global: GlobalOptions
 

@@ -8,7 +8,7 @@ struct ContainerRebuild: SemailCommand {
         commandName: "rebuild",
         abstract:
             "Re-render the Dockerfile; rebuild when it (or the base image) changed. The old container serves "
-                + "until the new one runs."
+            + "until the new one runs."
     )
     @Argument(help: "The uid (or --all).") var uid: String?
     @Flag(help: "Every semail container.") var all = false

@@ -26,7 +26,7 @@ struct ContainerShow: SemailCommand {
                 "template  \(c.templateHash)", "ip        \(c.ipAddress ?? "-") (fixed: \(c.fixedAddress ?? "none"))",
                 "ssh       \(c.ssh ?? "- (not running)")",
                 "          or: `semailctl ssh-config \(c.uid)` for ~/.ssh/config, then `ssh "
-                    + "\(SSHAccess.hostName(c.uid))`",
+                    + "\(SSHAccess.hostName(c.uid))`"
             ]
             .joined(separator: "\n")
         }

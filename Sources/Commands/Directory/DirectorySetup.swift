@@ -8,7 +8,7 @@ struct DirectorySetupCommand: SemailCommand {
         commandName: "setup",
         abstract:
             "Load the schema, syncprov, indexes, the mailbox uniqueness constraint and write access into a "
-                + "cn=config slapd.",
+            + "cn=config slapd.",
         discussion: """
             Run as root on the LDAP server: it talks to slapd over ldapi:// with SASL EXTERNAL, the identity \
             Debian's package lets manage cn=config. Idempotent: it changes only what is missing, and a second \

@@ -8,10 +8,10 @@ struct MailboxCreate: SemailCommand {
         commandName: "create",
         abstract:
             "Create UID's mailbox: volume, ext4, mount and Maildir, container, MX record, directory entry, "
-                + "address map.",
+            + "address map.",
         discussion:
             "Each step is skipped when already done, so running it again completes a half-made mailbox. A failed "
-                + "step rolls back what this run made."
+            + "step rolls back what this run made."
     )
     @Argument(help: "The uid (an existing user).") var uid: String
     @Option(help: "The mailbox address, ID@DOMAIN.") var address: String

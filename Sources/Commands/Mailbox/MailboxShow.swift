@@ -18,7 +18,7 @@ struct MailboxShow: SemailCommand {
         ctx.emit(m) { m in
             var l = [
                 "uid        \(m.uid)", "address    \(m.refused == nil ? m.address : Validate.quoted(m.address))",
-                "size       \(m.size.map { ByteSize.format($0) } ?? "-")",
+                "size       \(m.size.map { ByteSize.format($0) } ?? "-")"
             ]
             if let why = m.refused { l.append("REFUSED    \(why) (not in the address map)") }
             if let f = m.lastFailure { l.append("FAILED     \(f.summary) (`semailctl reconcile` retries it)") }

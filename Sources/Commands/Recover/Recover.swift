@@ -7,7 +7,7 @@ struct RecoverCommand: SemailCommand {
         commandName: "recover",
         abstract:
             "Repair what an interrupted command left (also done by every mutating command): roll back, or finish "
-                + "past the point of no return."
+            + "past the point of no return."
     )
     @Flag(help: "Fail at once if another semailctl holds the state lock.") var noWait = false
     @OptionGroup var global: GlobalOptions

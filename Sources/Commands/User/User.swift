@@ -5,6 +5,6 @@ struct UserCommand: AsyncParsableCommand {
         commandName: "user", abstract: "Manage users in the directory.",
         subcommands: [
             UserAdd.self, UserModify.self, UserList.self, UserShow.self, UserPasswd.self, UserSSHKeys.self,
-            UserDelete.self,
+            UserDelete.self
         ])
 }

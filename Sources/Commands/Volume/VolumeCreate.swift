@@ -20,7 +20,7 @@ struct VolumeCreate: SemailCommand {
         ctx.emit(r) { r in
             "\(r.created ? "created" : "reused") "
                 + "\(r.volume.source)\(r.formatted ? ", formatted ext4" : "")\(r.mounted ? ", mounted" : "") at "
-                    + "\(r.volume.mountPoint)"
+                + "\(r.volume.mountPoint)"
         }
         return .success
     }

@@ -12,7 +12,7 @@ struct ZoneList: SemailCommand {
         let l = try ctx.host().dns.list()
         ctx.emit(l) { l in
             var lines = [
-                "zone \(l.zone) (\(l.file)), serial \(l.serial.map(String.init) ?? "?")", "managed by semailctl:",
+                "zone \(l.zone) (\(l.file)), serial \(l.serial.map(String.init) ?? "?")", "managed by semailctl:"
             ]
             lines +=
                 l.managed.isEmpty

@@ -47,7 +47,7 @@ struct AddressMapComponent: MailboxComponent {
             Step(
                 .addressMap, why: "rewrite \(mb.config.smtp.addressMap) without \(uid)",
                 check: { map.isCurrent(try mb.mapRecords(excluding: [uid])) && mb.approvals.entries()[uid] == nil },
-                apply: { try mb.rewriteMap(for: uid, excluding: [uid], revoking: uid) }),
+                apply: { try mb.rewriteMap(for: uid, excluding: [uid], revoking: uid) })
         ]
     }
 
@@ -126,7 +126,7 @@ struct AddressMapComponent: MailboxComponent {
             name: "smtp", ok: true,
             message:
                 "address map \(config.smtp.addressMap) (\(map.read() == nil ? "not written yet" : "\(n) mailbox(es)"))"
-                    + "; \(outputs)"
+                + "; \(outputs)"
                 + (unwritten.isEmpty ? "" : "; not written yet: \(unwritten.joined(separator: ", "))"),
             hint: unwritten.isEmpty ? nil : "`semailctl reconcile` writes them")
     }

@@ -16,7 +16,7 @@ struct ContainerComponent: MailboxComponent {
                 .dockerfile,
                 why:
                     "render \(config.containers.dockerfileDir)/\(uid)/Dockerfile"
-                        + " from the template (and the container's SSH host key)",
+                    + " from the template (and the container's SSH host key)",
                 // Once the host key is there, the container step's build renders the current template itself.
                 check: {
                     FileManager.default.fileExists(
@@ -40,7 +40,7 @@ struct ContainerComponent: MailboxComponent {
                         _ = try host.containers().remove(uid: uid, releaseAddress: true)
                         try? FileManager.default.removeItem(atPath: host.containers().dockerfileDir(uid))
                     }
-                }),
+                })
         ]
     }
 
@@ -64,14 +64,14 @@ struct ContainerComponent: MailboxComponent {
                 .dockerfile,
                 why:
                     "remove \(config.containers.dockerfileDir)/\(uid)"
-                        + " (Dockerfile, authorized_keys, the container's host key)",
+                    + " (Dockerfile, authorized_keys, the container's host key)",
                 check: { !FileManager.default.fileExists(atPath: host.containers().dockerfileDir(uid)) },
                 apply: { try FileManager.default.removeItem(atPath: host.containers().dockerfileDir(uid)) }),
             // Past the point of no return (the volume is gone): its address is free again.
             Step(
                 .address, why: "give back the fixed container address of \(uid)",
                 check: { (try host.containers().addresses.entries()[uid]) == nil },
-                apply: { try host.containers().addresses.release(uid) }),
+                apply: { try host.containers().addresses.release(uid) })
         ]
     }
 
@@ -223,7 +223,7 @@ struct ContainerComponent: MailboxComponent {
                 name: "containers", ok: base != nil,
                 message:
                     "Docker \(v.Version) (API \(try c.apiVersion())) at \(config.containers.socket)"
-                        + "; base image \(config.containers.baseImage) \(base == nil ? "MISSING" : "present")",
+                    + "; base image \(config.containers.baseImage) \(base == nil ? "MISSING" : "present")",
                 hint: base == nil ? "run `semailctl image bootstrap`" : nil)
         } catch let e as SemailError {
             return .init(name: "containers", ok: false, message: "\(e.what): \(e.why)", hint: e.hint)

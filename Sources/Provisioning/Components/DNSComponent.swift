@@ -38,7 +38,7 @@ struct DNSComponent: MailboxComponent {
                 .dns,
                 why:
                     "add \(domain) MX \(config.dns.mxPriority) \(config.dns.mxHost)"
-                        + " to the \(config.dns.zone) zone and reload",
+                    + " to the \(config.dns.zone) zone and reload",
                 check: { Self.hasMX(domain, in: try host.dns.list(), config) },
                 observe: { Before(existed: Self.hasMX(domain, in: try host.dns.list(), config)) },
                 apply: { _ = try host.dns.addMX(domain) },
@@ -137,14 +137,17 @@ struct DNSComponent: MailboxComponent {
                     name: "dns", ok: false,
                     message:
                         "zone \(l.zone) read (serial \(l.serial.map(String.init) ?? "?"))"
-                            + ", but rndc status failed: \((r.stderr + r.text).trimmingCharacters(in: .whitespacesAndNewlines))",
+                            + """
+                            , but rndc status failed: \
+                            \((r.stderr + r.text).trimmingCharacters(in: .whitespacesAndNewlines))
+                            """,
                     hint: "check that named runs and [dns] rndc_server/rndc_port/rndc_key match its controls")
             }
             return .init(
                 name: "dns", ok: true,
                 message:
                     "zone \(l.zone) in \(config.dns.zoneFile), serial \(l.serial.map(String.init) ?? "?")"
-                        + ", \(l.managed.count) managed record(s); rndc answers"
+                    + ", \(l.managed.count) managed record(s); rndc answers"
             )
         } catch let e as SemailError {
             return .init(name: "dns", ok: false, message: "\(e.what): \(e.why)", hint: e.hint)
@@ -171,7 +174,7 @@ struct DNSComponent: MailboxComponent {
         try host.directory().connection.search(
             base: host.config.peopleDN,
             filter: .and([
-                .substring("semailMailbox", initial: nil, any: [], final: "@\(domain)"), .not(.equal("uid", uid)),
+                .substring("semailMailbox", initial: nil, any: [], final: "@\(domain)"), .not(.equal("uid", uid))
             ]),
             attributes: ["1.1"]
         ) { _ in found = true }

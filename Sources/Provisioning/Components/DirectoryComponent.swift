@@ -24,7 +24,7 @@ struct DirectoryComponent: MailboxComponent {
                 .directoryCheck,
                 why:
                     "the admin bind works, \(uid) exists and has no other mailbox, \(address)"
-                        + " is free and allowed (\(requester.rawValue))",
+                    + " is free and allowed (\(requester.rawValue))",
                 apply: {
                     let dir = try host.directory()
                     _ = try dir.user(uid)
@@ -67,7 +67,10 @@ struct DirectoryComponent: MailboxComponent {
                 Step(
                     .request,
                     why:
-                        "record the request on \(uid)'s entry (semailMailbox\(requestSize == nil ? "" : ", semailVolumeSize"))"
+                        """
+                        record the request on \(uid)'s entry \
+                        (semailMailbox\(requestSize == nil ? "" : ", semailVolumeSize"))
+                        """
                             + " so a failure leaves it for reconcile",
                     check: {
                         let m = try host.directory().mailbox(uid)
@@ -112,9 +115,9 @@ struct DirectoryComponent: MailboxComponent {
                 .directory,
                 why:
                     "remove the mailbox from \(uid)'s entry in one modify: semailMailbox, semailVolumeSize"
-                        + ", the semailUser class, and the mail value \(address) (other mail values stay)",
+                    + ", the semailUser class, and the mail value \(address) (other mail values stay)",
                 check: { try host.directory().mailboxCleared(uid, address: address) },
-                apply: { try host.directory().clearMailbox(uid, removeMail: address, objectClass: true) }),
+                apply: { try host.directory().clearMailbox(uid, removeMail: address, objectClass: true) })
         ]
     }
 

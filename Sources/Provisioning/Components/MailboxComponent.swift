@@ -104,7 +104,7 @@ extension MailboxComponent {
 /// (the directory's decision first), the plan's lines, `config check`.
 enum MailboxComponents {
     static let all: [any MailboxComponent] = [
-        DirectoryComponent(), VolumeComponent(), ContainerComponent(), DNSComponent(), AddressMapComponent(),
+        DirectoryComponent(), VolumeComponent(), ContainerComponent(), DNSComponent(), AddressMapComponent()
     ]
 
     /// The components' steps in ORDER (a step not in it is a programming error).

@@ -17,13 +17,13 @@ public enum StepName: String, Sendable, Codable, CaseIterable {
 
     /// The order of `mailbox create`'s steps (each component contributes its own).
     static let createOrder: [StepName] = [
-        .directoryCheck, .request, .volume, .dockerfile, .container, .dns, .directory, .addressMap,
+        .directoryCheck, .request, .volume, .dockerfile, .container, .dns, .directory, .addressMap
     ]
     /// The order of `mailbox delete`'s steps: delivery stops first, the
     /// volume is the point of no return, the fixed address goes last.
     static let deleteOrder: [StepName] = [
         .directoryCheck, .stopDelivery, .container, .archive, .volume, .dns, .directory,
-        .addressMap, .dockerfile, .address,
+        .addressMap, .dockerfile, .address
     ]
 }
 

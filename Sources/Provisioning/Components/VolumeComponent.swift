@@ -17,7 +17,7 @@ struct VolumeComponent: MailboxComponent {
                 .volume,
                 why:
                     "create the \(ByteSize.format(size)) volume, ext4"
-                        + ", mount it at \(config.storage.mailRoot)/\(uid) with a Maildir",
+                    + ", mount it at \(config.storage.mailRoot)/\(uid) with a Maildir",
                 check: { try host.volumes().looksComplete(uid) },
                 observe: { Before(existed: try host.volumes().exists(uid)) },
                 apply: { _ = try host.volumes().create(uid: uid, size: size, owner: try host.mailOwner(uid)) },
@@ -120,7 +120,10 @@ struct VolumeComponent: MailboxComponent {
                 if !owners.isEmpty {
                     add(
                         .repair, .maildir,
-                        "set owner and mode of \(owners.map { $0.isEmpty ? "the volume root" : $0 }.joined(separator: ", "))",
+                        """
+                        set owner and mode of \
+                        \(owners.map { $0.isEmpty ? "the volume root" : $0 }.joined(separator: ", "))
+                        """,
                         "the volume root must be root's (0711), the Maildir the owner's (0700)")
                 }
             }

@@ -19,15 +19,19 @@ public protocol CommandRunner: Sendable {
 
 extension CommandRunner {
     @discardableResult
-    public func run(_ argv: [String], stdin: Data? = nil, stdinFD: Int32? = nil, stdoutFD: Int32? = nil,
-                    check: Bool = true) throws -> ProcessOutput {
+    public func run(
+        _ argv: [String], stdin: Data? = nil, stdinFD: Int32? = nil, stdoutFD: Int32? = nil,
+        check: Bool = true
+    ) throws -> ProcessOutput {
         try spawn(argv, stdin: stdin, stdinFD: stdinFD, stdoutFD: stdoutFD, check: check)
     }
 }
 
 extension ProcessRunner: CommandRunner {
-    public func spawn(_ argv: [String], stdin: Data?, stdinFD: Int32?, stdoutFD: Int32?,
-                      check: Bool) throws -> ProcessOutput {
+    public func spawn(
+        _ argv: [String], stdin: Data?, stdinFD: Int32?, stdoutFD: Int32?,
+        check: Bool
+    ) throws -> ProcessOutput {
         try run(argv, stdin: stdin, stdinFD: stdinFD, stdoutFD: stdoutFD, check: check)
     }
 }

@@ -22,18 +22,22 @@ public enum BulkProvisioning {
     /// the `mailbox create` pipeline (which checks them) and never reach the
     /// directory directly. A modify that removes them is refused (that is
     /// `mailbox delete`); a modify left with no change is dropped.
-    public static func split(_ items: [LDIFItem], file: String = "") -> (items: [LDIFItem], requests: [MailboxRequest]) {
+    public static func split(_ items: [LDIFItem], file: String = "") -> (items: [LDIFItem], requests: [MailboxRequest])
+    {
         var requests: [MailboxRequest] = []
         func text(_ v: [UInt8]) -> String { String(decoding: v, as: UTF8.self) }
         let out: [LDIFItem] = items.compactMap { item in
             guard case var .record(r) = item else { return item }
-            let rdnUID: String = DNKey(r.dn)?.rdnValues(of: "uid").first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let rdnUID: String =
+                DNKey(r.dn)?.rdnValues(of: "uid").first.map { String(decoding: $0, as: UTF8.self) } ?? ""
             func strip(_ attrs: [LDAPAttribute]) -> [LDAPAttribute] {
                 guard let a = attrs.first(where: { $0.name.lowercased() == "semailmailbox" })?.values.first else {
                     return attrs.filter { !mailboxAttributes.contains($0.name.lowercased()) }
                 }
                 let uid = attrs.first { $0.name.lowercased() == "uid" }?.values.first.map(text) ?? rdnUID
-                let size = attrs.first { $0.name.lowercased() == "semailvolumesize" }?.values.first.flatMap { UInt64(text($0)) }
+                let size = attrs.first { $0.name.lowercased() == "semailvolumesize" }?.values.first.flatMap {
+                    UInt64(text($0))
+                }
                 requests.append(MailboxRequest(uid: uid, address: text(a).lowercased(), size: size, line: r.line))
                 return attrs.filter { !mailboxAttributes.contains($0.name.lowercased()) }
             }
@@ -43,14 +47,20 @@ public enum BulkProvisioning {
             case let .modify(mods):
                 let touching = mods.filter { mailboxAttributes.contains($0.attribute.name.lowercased()) }
                 if touching.isEmpty { break }
-                let address = touching.first { $0.attribute.name.lowercased() == "semailmailbox" && $0.op != .delete }?.attribute.values.first
+                let address = touching.first { $0.attribute.name.lowercased() == "semailmailbox" && $0.op != .delete }?
+                    .attribute.values.first
                 guard let address, !touching.contains(where: { $0.op == .delete || $0.attribute.values.isEmpty }) else {
-                    return .error(LDIFError(file: file, line: r.line, message:
-                        "\(r.dn): refused: a modify may only set semailMailbox (with semailVolumeSize); "
-                        + "removing or resizing a mailbox is `semailctl mailbox delete` / `reconcile`"))
+                    return .error(
+                        LDIFError(
+                            file: file, line: r.line,
+                            message:
+                                "\(r.dn): refused: a modify may only set semailMailbox (with semailVolumeSize); "
+                                + "removing or resizing a mailbox is `semailctl mailbox delete` / `reconcile`"))
                 }
-                let size = touching.first { $0.attribute.name.lowercased() == "semailvolumesize" }?.attribute.values.first.flatMap { UInt64(text($0)) }
-                requests.append(MailboxRequest(uid: rdnUID, address: text(address).lowercased(), size: size, line: r.line))
+                let size = touching.first { $0.attribute.name.lowercased() == "semailvolumesize" }?.attribute.values
+                    .first.flatMap { UInt64(text($0)) }
+                requests.append(
+                    MailboxRequest(uid: rdnUID, address: text(address).lowercased(), size: size, line: r.line))
                 let rest = mods.filter { !mailboxAttributes.contains($0.attribute.name.lowercased()) }
                 if rest.isEmpty { return nil }
                 r.change = .modify(rest)
@@ -76,11 +86,22 @@ public enum BulkProvisioning {
             var ok = inside(r.dn)
             if case let .modDN(newRDN, _, newSuperior, _) = r.change {
                 let parent = newSuperior.map { DNKey($0) } ?? DNKey(r.dn)?.parent
-                ok = ok && (parent.flatMap { DNKey.renamed(newRDN: newRDN, under: $0) }.map { n in p.map { n.isWithin($0) } ?? false } ?? false)
+                ok =
+                    ok
+                    && (parent.flatMap { DNKey.renamed(newRDN: newRDN, under: $0) }.map { n in
+                        p.map { n.isWithin($0) } ?? false
+                    } ?? false)
             }
             guard ok else {
-                return .error(LDIFError(file: file, line: r.line, message:
-                    "\(r.dn): outside the people OU \(people): refused (an admin may pass --outside-people to import it)"))
+                return .error(
+                    LDIFError(
+                        file: file, line: r.line,
+                        message:
+                            """
+                            \(r.dn): outside the people OU \(people): refused (an admin may pass --outside-people \
+                            to import it)
+                            """
+                    ))
             }
             return item
         }
@@ -113,10 +134,13 @@ public enum BulkProvisioning {
             if let first = firstFor[q.address], first.uid != q.uid {
                 var r = PipelineReport(kind: PipelineKind.create.rawValue, subject: q.uid, ok: false)
                 r.failedStep = StepName.directoryCheck.rawValue
-                r.reason = "\(q.address) is asked for twice in this import: line \(first.line) gives it to \(first.uid) first"
+                r.reason =
+                    "\(q.address) is asked for twice in this import: line \(first.line) gives it to \(first.uid) first"
                 results.set(i, r)
                 duplicates.insert(i)
-            } else if firstFor[q.address] == nil { firstFor[q.address] = q }
+            } else if firstFor[q.address] == nil {
+                firstFor[q.address] = q
+            }
         }
         let duplicate = duplicates
         let next = Counter()
@@ -135,8 +159,10 @@ public enum BulkProvisioning {
                     var r: PipelineReport
                     do {
                         // A request: a failure keeps it on the entry (with why) for reconcile to retry.
-                        r = try mb.provision(uid: q.uid, address: q.address, size: q.size ?? ByteSize.parse(host.config.storage.defaultSize),
-                                             requestSize: q.size, by: .admin)
+                        r = try mb.provision(
+                            uid: q.uid, address: q.address,
+                            size: q.size ?? ByteSize.parse(host.config.storage.defaultSize),
+                            requestSize: q.size, by: .admin)
                     } catch {
                         r = PipelineReport(kind: PipelineKind.create.rawValue, subject: q.uid, ok: false)
                         r.reason = (error as? SemailError)?.description ?? "\(error)"
@@ -150,7 +176,13 @@ public enum BulkProvisioning {
         var s = Summary(requested: requests.count)
         s.results = results.all
         for r in s.results {
-            if !r.ok { s.failed += 1 } else if r.applied(.addressMap) || r.applied(.volume) { s.created += 1 } else { s.unchanged += 1 }
+            if !r.ok {
+                s.failed += 1
+            } else if r.applied(.addressMap) || r.applied(.volume) {
+                s.created += 1
+            } else {
+                s.unchanged += 1
+            }
         }
         s.seconds = Date().timeIntervalSince(t0)
         return s

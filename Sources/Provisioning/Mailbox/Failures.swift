@@ -40,7 +40,8 @@ public struct ProvisioningFailures: Sendable {
 
     public func get(_ uid: String) -> ProvisioningFailure? {
         guard let uid = try? Validate.uid(uid), FileManager.default.fileExists(atPath: path(uid)),
-              let bytes = try? Trust.read(path(uid), what: "the provisioning failure record", secret: true) else { return nil }
+            let bytes = try? Trust.read(path(uid), what: "the provisioning failure record", secret: true)
+        else { return nil }
         return try? JSONDecoder().decode(ProvisioningFailure.self, from: Data(bytes))
     }
 
@@ -63,5 +64,7 @@ public struct ProvisioningFailures: Sendable {
 
 extension ProvisioningFailure {
     /// "last failed: <reason> at <time>".
-    public var summary: String { "last failed: \(reason.replacingOccurrences(of: "\n", with: " "))\(step.map { " (step \($0))" } ?? "") at \(at)" }
+    public var summary: String {
+        "last failed: \(reason.replacingOccurrences(of: "\n", with: " "))\(step.map { " (step \($0))" } ?? "") at \(at)"
+    }
 }

@@ -21,25 +21,37 @@ public struct MailboxRecord: Sendable, Codable, Equatable {
 }
 
 extension Directory {
-    static let mailboxAttributes = ["uid", "semailMailbox", "semailVolumeSize", "uidNumber", "gidNumber", "sshPublicKey", "createTimestamp"]
+    static let mailboxAttributes = [
+        "uid", "semailMailbox", "semailVolumeSize", "uidNumber", "gidNumber", "sshPublicKey", "createTimestamp"
+    ]
 
     /// Every mailbox, in one paged search. The values are as the entries
     /// hold them, unchecked: see `MapDecision`.
     public func mailboxes() throws -> [MailboxRecord] {
         var out: [MailboxRecord] = []
-        try wrap { try connection.search(base: config.peopleDN, filter: .and([.equal("objectClass", "inetOrgPerson"), .present("semailMailbox")]),
-                                         attributes: Self.mailboxAttributes) { e in
-            guard let uid = e.first("uid"), let a = e.first("semailMailbox") else { return }
-            out.append(MailboxRecord(uid: uid, dn: e.dn, address: a.lowercased(), size: e.first("semailVolumeSize").flatMap { UInt64($0) },
-                                     uidNumber: e.first("uidNumber").flatMap { Int($0) }, gidNumber: e.first("gidNumber").flatMap { Int($0) },
-                                     sshKeys: e.strings("sshPublicKey"), created: e.first("createTimestamp")))
-        } }
+        try wrap {
+            try connection.search(
+                base: config.peopleDN,
+                filter: .and([.equal("objectClass", "inetOrgPerson"), .present("semailMailbox")]),
+                attributes: Self.mailboxAttributes
+            ) { e in
+                guard let uid = e.first("uid"), let a = e.first("semailMailbox") else { return }
+                out.append(
+                    MailboxRecord(
+                        uid: uid, dn: e.dn, address: a.lowercased(),
+                        size: e.first("semailVolumeSize").flatMap { UInt64($0) },
+                        uidNumber: e.first("uidNumber").flatMap { Int($0) },
+                        gidNumber: e.first("gidNumber").flatMap { Int($0) },
+                        sshKeys: e.strings("sshPublicKey"), created: e.first("createTimestamp")))
+            }
+        }
         return out.sorted { $0.uid < $1.uid }
     }
 
     public func mailbox(_ uid: String) throws -> MailboxRecord? {
         guard let e = try find(uid), let a = e.first("semailMailbox") else { return nil }
-        return MailboxRecord(uid: uid, dn: e.dn, address: a.lowercased(), size: e.first("semailVolumeSize").flatMap { UInt64($0) })
+        return MailboxRecord(
+            uid: uid, dn: e.dn, address: a.lowercased(), size: e.first("semailVolumeSize").flatMap { UInt64($0) })
     }
 
     /// The uids (other than `except`) whose mailbox is `address`.
@@ -47,11 +59,15 @@ extension Directory {
         var uids: [String] = []
         // Only mailboxes count: `mail` is what an entry says of itself (users
         // may write it), so counting it would let anyone squat an address.
-        try wrap { try connection.search(base: config.ldap.base, filter: .equal("semailMailbox", address),
-                                         attributes: ["uid"]) { e in
-            let u = e.first("uid") ?? e.dn
-            if u != except { uids.append(u) }
-        } }
+        try wrap {
+            try connection.search(
+                base: config.ldap.base, filter: .equal("semailMailbox", address),
+                attributes: ["uid"]
+            ) { e in
+                let u = e.first("uid") ?? e.dn
+                if u != except { uids.append(u) }
+            }
+        }
         return uids
     }
 
@@ -59,7 +75,9 @@ extension Directory {
     public func setMailbox(_ uid: String, address: String, size: UInt64) throws {
         guard let e = try find(uid) else { throw noUser(uid) }
         var mods: [LDAPModification] = []
-        if !e.strings("objectClass").contains(where: { $0.lowercased() == "semailuser" }) { mods.append(.add("objectClass", ["semailUser"])) }
+        if !e.strings("objectClass").contains(where: { $0.lowercased() == "semailuser" }) {
+            mods.append(.add("objectClass", ["semailUser"]))
+        }
         mods.append(.replace("semailMailbox", [address]))
         mods.append(.replace("semailVolumeSize", ["\(size)"]))
         if !e.strings("mail").contains(where: { $0.lowercased() == address }) { mods.append(.add("mail", [address])) }
@@ -73,8 +91,12 @@ extension Directory {
         var mods: [LDAPModification] = []
         if e.first("semailMailbox") != nil { mods.append(.delete("semailMailbox")) }
         if e.first("semailVolumeSize") != nil { mods.append(.delete("semailVolumeSize")) }
-        if let address, let v = e.strings("mail").first(where: { $0.lowercased() == address }) { mods.append(.delete("mail", [v])) }
-        if objectClass, let c = e.strings("objectClass").first(where: { $0.lowercased() == "semailuser" }) { mods.append(.delete("objectClass", [c])) }
+        if let address, let v = e.strings("mail").first(where: { $0.lowercased() == address }) {
+            mods.append(.delete("mail", [v]))
+        }
+        if objectClass, let c = e.strings("objectClass").first(where: { $0.lowercased() == "semailuser" }) {
+            mods.append(.delete("objectClass", [c]))
+        }
         if !mods.isEmpty { try wrap { try connection.modify(e.dn, mods) } }
     }
 
@@ -94,11 +116,18 @@ extension Directory {
     public func setRequest(_ uid: String, address: String, size: UInt64?, removeMail: String? = nil) throws {
         guard let e = try find(uid) else { throw noUser(uid) }
         var mods: [LDAPModification] = []
-        if !e.strings("objectClass").contains(where: { $0.lowercased() == "semailuser" }) { mods.append(.add("objectClass", ["semailUser"])) }
+        if !e.strings("objectClass").contains(where: { $0.lowercased() == "semailuser" }) {
+            mods.append(.add("objectClass", ["semailUser"]))
+        }
         if e.strings("semailMailbox") != [address] { mods.append(.replace("semailMailbox", [address])) }
-        if let size { if e.strings("semailVolumeSize") != ["\(size)"] { mods.append(.replace("semailVolumeSize", ["\(size)"])) } }
-        else if e.first("semailVolumeSize") != nil { mods.append(.delete("semailVolumeSize")) }
-        if let removeMail, let v = e.strings("mail").first(where: { $0.lowercased() == removeMail }) { mods.append(.delete("mail", [v])) }
+        if let size {
+            if e.strings("semailVolumeSize") != ["\(size)"] { mods.append(.replace("semailVolumeSize", ["\(size)"])) }
+        } else if e.first("semailVolumeSize") != nil {
+            mods.append(.delete("semailVolumeSize"))
+        }
+        if let removeMail, let v = e.strings("mail").first(where: { $0.lowercased() == removeMail }) {
+            mods.append(.delete("mail", [v]))
+        }
         if !mods.isEmpty { try wrap { try connection.modify(e.dn, mods) } }
     }
 }
@@ -113,7 +142,9 @@ public struct Approvals: Sendable {
     public init(stateDir: String) { path = "\(stateDir)/approved" }
 
     public func entries() -> [String: String] {
-        guard FileManager.default.fileExists(atPath: path), let bytes = try? Trust.read(path, what: "the approvals file", secret: true) else { return [:] }
+        guard FileManager.default.fileExists(atPath: path),
+            let bytes = try? Trust.read(path, what: "the approvals file", secret: true)
+        else { return [:] }
         var d: [String: String] = [:]
         for l in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let f = l.split(separator: " ")
@@ -128,7 +159,8 @@ public struct Approvals: Sendable {
         guard d[uid] != address else { return }
         d[uid] = address
         try Trust.stateDirectory((path as NSString).deletingLastPathComponent)
-        try AtomicFile.write(path, Array(d.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined().utf8), mode: 0o600)
+        try AtomicFile.write(
+            path, Array(d.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined().utf8), mode: 0o600)
     }
 }
 
@@ -143,11 +175,15 @@ public struct AddressMap: Sendable {
 
     /// Only mailboxes whose values pass validation, one owner per address
     /// (`MapDecision`): a directory value never adds a line of its own.
-    public static func render(_ mailboxes: [MailboxRecord], excluding: Set<String> = [], current: [String: String] = [:]) -> String {
+    public static func render(
+        _ mailboxes: [MailboxRecord], excluding: Set<String> = [], current: [String: String] = [:]
+    ) -> String {
         lines(MapDecision.decide(mailboxes.filter { !excluding.contains($0.uid) }, current: current).accepted)
     }
     /// The map's text for records already decided.
-    public static func lines(_ accepted: [MailboxRecord]) -> String { accepted.map { "uid: \($0.uid) mail: \($0.address)\n" }.joined() }
+    public static func lines(_ accepted: [MailboxRecord]) -> String {
+        accepted.map { "uid: \($0.uid) mail: \($0.address)\n" }.joined()
+    }
 
     /// Computes the records and writes every output holding an exclusive
     /// lock (`<map>.lock`) across reading the directory and writing, so that
@@ -158,7 +194,9 @@ public struct AddressMap: Sendable {
         let lockPath = "\(path).lock"
         let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
-            throw SemailError("cannot open \(lockPath)", why: String(cString: strerror(errno)), hint: "check [smtp] address_map", status: .ioError)
+            throw SemailError(
+                "cannot open \(lockPath)", why: String(cString: strerror(errno)), hint: "check [smtp] address_map",
+                status: .ioError)
         }
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {
@@ -171,7 +209,9 @@ public struct AddressMap: Sendable {
         try Fault.check("address-map.write@\(label)")
         try write(accepted)
     }
-    public func read() -> String? { FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } }
+    public func read() -> String? {
+        FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
+    }
 
     /// The Postfix outputs first, the map last: a failure leaves the map as
     /// it was, so the step that wrote it is not "done" and runs again.
@@ -180,11 +220,14 @@ public struct AddressMap: Sendable {
             let dir = (out.path as NSString).deletingLastPathComponent
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-                throw SemailError("cannot write \(out.path)", why: "its directory \(dir) does not exist",
-                                  hint: "create it, or fix [smtp] \(out.kind.rawValue)", status: .ioError)
+                throw SemailError(
+                    "cannot write \(out.path)", why: "its directory \(dir) does not exist",
+                    hint: "create it, or fix [smtp] \(out.kind.rawValue)", status: .ioError)
             }
             do { try AtomicFile.write(out.path, Array(out.text.utf8)) } catch {
-                throw SemailError("cannot write \(out.path)", why: "\(error)", hint: "check [smtp] \(out.kind.rawValue)", status: .ioError)
+                throw SemailError(
+                    "cannot write \(out.path)", why: "\(error)", hint: "check [smtp] \(out.kind.rawValue)",
+                    status: .ioError)
             }
         }
         try write(Self.lines(accepted))
@@ -195,12 +238,16 @@ public struct AddressMap: Sendable {
             try SystemState.makeDirectories((path as NSString).deletingLastPathComponent, mode: 0o755)
             try AtomicFile.write(path, Array(text.utf8))
         } catch {
-            throw SemailError("cannot write the address map \(path)", why: "\(error)", hint: "check [smtp] address_map", status: .ioError)
+            throw SemailError(
+                "cannot write the address map \(path)", why: "\(error)", hint: "check [smtp] address_map",
+                status: .ioError)
         }
     }
 
     /// Whether every output says what ACCEPTED would write.
-    public func isCurrent(_ accepted: [MailboxRecord]) -> Bool { read() == Self.lines(accepted) && stalePostfix(accepted).isEmpty }
+    public func isCurrent(_ accepted: [MailboxRecord]) -> Bool {
+        read() == Self.lines(accepted) && stalePostfix(accepted).isEmpty
+    }
 
     /// The configured Postfix outputs that differ from what ACCEPTED would write.
     public func stalePostfix(_ accepted: [MailboxRecord]) -> [String] {
@@ -255,11 +302,14 @@ public struct Mailboxes: Sendable {
     /// (reconcile cannot know who wrote it), the self-service address
     /// policy. `allowing` is the mailbox a pipeline is making, already
     /// checked for its requester.
-    public func decide(_ boxes: [MailboxRecord], current: [String: String], allowing: (uid: String, address: String)? = nil) -> MapDecision {
+    public func decide(
+        _ boxes: [MailboxRecord], current: [String: String], allowing: (uid: String, address: String)? = nil
+    ) -> MapDecision {
         var d = MapDecision.decide(boxes, current: current, prefer: allowing?.uid)
         let approved = approvedAddresses()
         let new = d.accepted.filter {
-            current[$0.uid] != $0.address && approved[$0.uid] != $0.address && !(allowing?.uid == $0.uid && allowing?.address == $0.address)
+            current[$0.uid] != $0.address && approved[$0.uid] != $0.address
+                && !(allowing?.uid == $0.uid && allowing?.address == $0.address)
         }
         guard !new.isEmpty else { return d }
         let policy = AddressPolicy(host: host)
@@ -267,13 +317,19 @@ public struct Mailboxes: Sendable {
         // Only entries that own their address reserve it (or a domain): a
         // refused value written by someone is no claim on anything.
         do { context = try policy.context(mailboxes: d.accepted) } catch {
-            for m in new { d.refused[m.uid] = "not yet checked by the address policy: \((error as? SemailError)?.what ?? "\(error)")" }
+            for m in new {
+                d.refused[m.uid] =
+                    "not yet checked by the address policy: \((error as? SemailError)?.what ?? "\(error)")"
+            }
             d.accepted.removeAll { m in new.contains { $0.uid == m.uid } }
             return d
         }
         for m in new {
             let a = try! Validate.address(m.address)  // decide() let only valid ones through
-            do { try policy.check(uid: m.uid, local: a.local, domain: a.domain, by: .user, context: context, resolve: false) } catch {
+            do {
+                try policy.check(
+                    uid: m.uid, local: a.local, domain: a.domain, by: .user, context: context, resolve: false)
+            } catch {
                 d.refused[m.uid] = (error as? SemailError).map { "\($0.what): \($0.why)" } ?? "\(error)"
                 d.accepted.removeAll { $0.uid == m.uid }
             }
@@ -282,7 +338,9 @@ public struct Mailboxes: Sendable {
     }
 
     /// The records the map (and its Postfix form) lists.
-    func mapRecords(excluding: Set<String> = [], allowing: (uid: String, address: String)? = nil) throws -> [MailboxRecord] {
+    func mapRecords(excluding: Set<String> = [], allowing: (uid: String, address: String)? = nil) throws
+        -> [MailboxRecord]
+    {
         let current = map.entries()
         let d = decide(try host.directory().mailboxes(), current: current, allowing: allowing)
         return MapDecision.decide(d.accepted.filter { !excluding.contains($0.uid) }, current: current).accepted
@@ -297,46 +355,69 @@ public struct Mailboxes: Sendable {
     public func approvedAddresses() -> [String: String] {
         var d = approvals.entries()
         // Only requests that passed the admin's checks (the rules for everyone included).
-        for (uid, f) in failures.all() where f.by == .admin && (f.step.map { $0 != StepName.directoryCheck.rawValue } ?? false) && d[uid] == nil { d[uid] = f.address }
+        for (uid, f) in failures.all()
+        where f.by == .admin && (f.step.map { $0 != StepName.directoryCheck.rawValue } ?? false) && d[uid] == nil {
+            d[uid] = f.address
+        }
         return d
     }
 
     /// Provisions a directory request (`request` mode of the create
     /// pipeline): a failure is recorded (`failures`) with the request left
     /// on the entry; a success clears the record.
-    public func provision(uid: String, address: String, size: UInt64, requestSize: UInt64?, by requester: Requester) throws -> PipelineReport {
+    public func provision(uid: String, address: String, size: UInt64, requestSize: UInt64?, by requester: Requester)
+        throws -> PipelineReport
+    {
         let uid = try Validate.uid(uid)
         let r: PipelineReport
         do {
-            r = try createPipeline(uid: uid, address: address, size: size, by: requester, request: true, requestSize: requestSize)
-                .run(journal: journal, reporter: host.reporter)
+            r = try createPipeline(
+                uid: uid, address: address, size: size, by: requester, request: true, requestSize: requestSize
+            )
+            .run(journal: journal, reporter: host.reporter)
         } catch {
-            recordFailure(uid: uid, address: address, requestSize: requestSize, by: requester, step: nil,
-                          reason: (error as? SemailError)?.description ?? "\(error)")
+            recordFailure(
+                uid: uid, address: address, requestSize: requestSize, by: requester, step: nil,
+                reason: (error as? SemailError)?.description ?? "\(error)")
             throw error
         }
         // A failed check records too when the entry holds the request (a
         // retry's new reason replaces the old one); recordFailure looks.
-        if r.ok { failures.clear(uid) }
-        else {
-            recordFailure(uid: uid, address: address, requestSize: requestSize, by: requester, step: r.failedStep, reason: r.reason ?? "failed")
+        if r.ok {
+            failures.clear(uid)
+        } else {
+            recordFailure(
+                uid: uid, address: address, requestSize: requestSize, by: requester, step: r.failedStep,
+                reason: r.reason ?? "failed")
         }
         return r
     }
 
-    func recordFailure(uid: String, address: String, requestSize: UInt64?, by requester: Requester, step: String?, reason: String) {
+    func recordFailure(
+        uid: String, address: String, requestSize: UInt64?, by requester: Requester, step: String?, reason: String
+    ) {
         // Only while the request is on the entry (nothing to retry otherwise).
-        guard let a = try? Validate.address(address), (try? host.directory().mailbox(uid))?.address == "\(a.local)@\(a.domain)" else { return }
+        guard let a = try? Validate.address(address),
+            (try? host.directory().mailbox(uid))?.address == "\(a.local)@\(a.domain)"
+        else { return }
         do {
-            try failures.record(ProvisioningFailure(uid: uid, address: "\(a.local)@\(a.domain)", size: requestSize, by: requester, step: step,
-                                                    reason: reason, at: ProvisioningFailures.now()))
-        } catch { host.reporter.warn("cannot record why \(uid)'s mailbox failed: \((error as? SemailError)?.description ?? "\(error)")") }
+            try failures.record(
+                ProvisioningFailure(
+                    uid: uid, address: "\(a.local)@\(a.domain)", size: requestSize, by: requester, step: step,
+                    reason: reason, at: ProvisioningFailures.now()))
+        } catch {
+            host.reporter.warn(
+                "cannot record why \(uid)'s mailbox failed: \((error as? SemailError)?.description ?? "\(error)")")
+        }
     }
 
     /// Rewrites the map under its lock (directory read inside it); records
     /// the address a pipeline checked (`allowing`), or forgets UID's
     /// (`revoking`).
-    func rewriteMap(for label: String, excluding: Set<String> = [], allowing: (uid: String, address: String)? = nil, revoking: String? = nil) throws {
+    func rewriteMap(
+        for label: String, excluding: Set<String> = [], allowing: (uid: String, address: String)? = nil,
+        revoking: String? = nil
+    ) throws {
         try map.rewrite(for: label) {
             if let allowing { try approvals.set(allowing.uid, allowing.address) }
             if let revoking { try approvals.set(revoking, nil) }
@@ -352,12 +433,15 @@ public struct Mailboxes: Sendable {
     /// the create added) for reconcile to retry; `requestSize` is the size it
     /// asks for (nil: none, the default). Otherwise a failure removes
     /// everything the create added. The steps are the components'.
-    public func createPipeline(uid: String, address: String, size: UInt64, by requester: Requester = .admin,
-                               request: Bool = false, requestSize: UInt64? = nil) throws -> Pipeline {
+    public func createPipeline(
+        uid: String, address: String, size: UInt64, by requester: Requester = .admin,
+        request: Bool = false, requestSize: UInt64? = nil
+    ) throws -> Pipeline {
         let uid = try Validate.uid(uid)
         let a = try Validate.address(address)
-        let r = CreateRequest(uid: uid, address: "\(a.local)@\(a.domain)", local: a.local, domain: a.domain, size: size,
-                              requester: requester, request: request, requestSize: requestSize)
+        let r = CreateRequest(
+            uid: uid, address: "\(a.local)@\(a.domain)", local: a.local, domain: a.domain, size: size,
+            requester: requester, request: request, requestSize: requestSize)
         let steps = MailboxComponents.steps(StepName.createOrder, components.flatMap { $0.createSteps(r, self) })
         var params = ["uid": uid, "address": r.address, "size": "\(size)", "by": requester.rawValue]
         if request { params["request"] = requestSize.map { "\($0)" } ?? "-" }
@@ -367,8 +451,9 @@ public struct Mailboxes: Sendable {
     public func deletePipeline(uid: String, address: String, archive: String?) throws -> Pipeline {
         let uid = try Validate.uid(uid)
         let a = try Validate.address(address)
-        let r = DeleteRequest(uid: uid, address: address, normalized: "\(a.local)@\(a.domain)", domain: a.domain,
-                              archive: archive)
+        let r = DeleteRequest(
+            uid: uid, address: address, normalized: "\(a.local)@\(a.domain)", domain: a.domain,
+            archive: archive)
         let steps = MailboxComponents.steps(StepName.deleteOrder, components.flatMap { $0.deleteSteps(r, self) })
         var params = ["uid": uid, "address": r.normalized]
         if let archive { params["archive"] = archive }
@@ -377,11 +462,15 @@ public struct Mailboxes: Sendable {
 
     /// The pipeline a journaled transaction was running.
     public func pipeline(for p: Journal.Pending) throws -> Pipeline? {
-        guard let start = p.records.first, let params = start.params, let uid = params["uid"], let address = params["address"] else { return nil }
+        guard let start = p.records.first, let params = start.params, let uid = params["uid"],
+            let address = params["address"]
+        else { return nil }
         switch start.kind.flatMap(PipelineKind.init(rawValue:)) {
-        case .create: return try createPipeline(uid: uid, address: address, size: UInt64(params["size"] ?? "") ?? 0,
-                                                         by: params["by"] == Requester.user.rawValue ? .user : .admin,
-                                                         request: params["request"] != nil, requestSize: params["request"].flatMap { UInt64($0) })
+        case .create:
+            return try createPipeline(
+                uid: uid, address: address, size: UInt64(params["size"] ?? "") ?? 0,
+                by: params["by"] == Requester.user.rawValue ? .user : .admin,
+                request: params["request"] != nil, requestSize: params["request"].flatMap { UInt64($0) })
         case .delete: return try deletePipeline(uid: uid, address: address, archive: params["archive"])
         case nil: return nil
         }
@@ -399,11 +488,18 @@ public struct Mailboxes: Sendable {
             let r = try pipe.recover(p, journal: journal)
             reports.append(r)
             // An interrupted request that was rolled back is kept on the entry: say why it is not provisioned.
-            if pipe.kind == PipelineKind.create.rawValue, let params = p.records.first?.params, let req = params["request"], let address = params["address"] {
+            if pipe.kind == PipelineKind.create.rawValue, let params = p.records.first?.params,
+                let req = params["request"], let address = params["address"]
+            {
                 if r.ok && r.applied.isEmpty && r.notes.contains("rolling back") {
-                    recordFailure(uid: pipe.subject, address: address, requestSize: UInt64(req), by: params["by"] == Requester.user.rawValue ? .user : .admin,
-                                  step: p.records.last(where: { $0.event == .begin })?.step, reason: "interrupted, rolled back by recovery")
-                } else if r.ok { failures.clear(pipe.subject) }
+                    recordFailure(
+                        uid: pipe.subject, address: address, requestSize: UInt64(req),
+                        by: params["by"] == Requester.user.rawValue ? .user : .admin,
+                        step: p.records.last(where: { $0.event == .begin })?.step,
+                        reason: "interrupted, rolled back by recovery")
+                } else if r.ok {
+                    failures.clear(pipe.subject)
+                }
             }
         }
         return reports
@@ -429,8 +525,9 @@ public struct Mailboxes: Sendable {
             if o.all.isEmpty, case .show = scope { return [] }
         }
         return o.all.map { b in
-            var s = MailboxStatus(uid: b.uid, address: b.address, size: b.size, volume: nil, container: nil, dns: "missing",
-                                  inAddressMap: false)
+            var s = MailboxStatus(
+                uid: b.uid, address: b.address, size: b.size, volume: nil, container: nil, dns: "missing",
+                inAddressMap: false)
             for c in components { c.status(&s, o, config) }
             return s
         }
@@ -448,13 +545,19 @@ extension Mailboxes {
     }
 
     /// `mailbox create`: the pipeline, or its plan with `dryRun`.
-    public func create(uid: String, address: String, size: UInt64?, by requester: Requester = .admin, dryRun: Bool = false) throws -> PipelineReport {
+    public func create(
+        uid: String, address: String, size: UInt64?, by requester: Requester = .admin, dryRun: Bool = false
+    ) throws -> PipelineReport {
         let bytes = try size ?? ByteSize.parse(config.storage.defaultSize)
         // The entry already asks for this address (a directory request, or
         // an import that failed): a failure keeps the request.
         let a = try Validate.address(address)
         if let m = try host.directory().mailbox(uid), m.address == "\(a.local)@\(a.domain)" {
-            if dryRun { return try createPipeline(uid: uid, address: address, size: bytes, by: requester, request: true, requestSize: m.size).plan() }
+            if dryRun {
+                return try createPipeline(
+                    uid: uid, address: address, size: bytes, by: requester, request: true, requestSize: m.size
+                ).plan()
+            }
             return try provision(uid: uid, address: address, size: bytes, requestSize: m.size, by: requester)
         }
         let p = try createPipeline(uid: uid, address: address, size: bytes, by: requester)
@@ -465,23 +568,31 @@ extension Mailboxes {
     public func delete(uid: String, archive: String?, dryRun: Bool = false) throws -> PipelineReport {
         let uid = try Validate.uid(uid)
         guard let m = try host.directory().mailbox(uid) else {
-            throw SemailError("\(uid) has no mailbox", why: "the entry has no semailMailbox attribute", hint: "see `semailctl mailbox list`", status: .failure)
+            throw SemailError(
+                "\(uid) has no mailbox", why: "the entry has no semailMailbox attribute",
+                hint: "see `semailctl mailbox list`", status: .failure)
         }
         // An absolute path (so tar never reads it as an option), in a directory
         // that exists, never an existing file: checked before anything is touched.
         let archive = archive.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if let archive {
             guard !archive.contains(where: { $0 == "\0" || $0.isNewline }), !archive.hasSuffix("/") else {
-                throw SemailError("invalid archive path \(Validate.quoted(archive))", why: "expected a file name such as /srv/archive/uid.tar.gz", status: .usage)
+                throw SemailError(
+                    "invalid archive path \(Validate.quoted(archive))",
+                    why: "expected a file name such as /srv/archive/uid.tar.gz", status: .usage)
             }
             var isDir: ObjCBool = false
             let parent = (archive as NSString).deletingLastPathComponent
             guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
-                throw SemailError("cannot archive to \(archive)", why: "\(parent) is not a directory", hint: "create it first", status: .cantCreate)
+                throw SemailError(
+                    "cannot archive to \(archive)", why: "\(parent) is not a directory", hint: "create it first",
+                    status: .cantCreate)
             }
             var st = stat()
             if lstat(archive, &st) == 0 {
-                throw SemailError("\(archive) already exists", why: "an archive is never overwritten", hint: "choose another file name", status: .cantCreate)
+                throw SemailError(
+                    "\(archive) already exists", why: "an archive is never overwritten",
+                    hint: "choose another file name", status: .cantCreate)
             }
         }
         let p = try deletePipeline(uid: uid, address: m.address, archive: archive)

@@ -37,9 +37,12 @@ public struct PostfixMaps: Sendable {
 
     public init(config: Config) {
         let s = config.smtp
-        self.init(paths: [.mailboxes: s.postfixVirtualMailboxMaps, .uids: s.postfixVirtualUIDMaps,
-                          .gids: s.postfixVirtualGIDMaps, .domains: s.postfixVirtualMailboxDomains],
-                  owner: config.storage.owner)
+        self.init(
+            paths: [
+                .mailboxes: s.postfixVirtualMailboxMaps, .uids: s.postfixVirtualUIDMaps,
+                .gids: s.postfixVirtualGIDMaps, .domains: s.postfixVirtualMailboxDomains
+            ],
+            owner: config.storage.owner)
     }
 
     /// The text of every configured output for ACCEPTED (the map's records,
@@ -47,7 +50,9 @@ public struct PostfixMaps: Sendable {
     public func render(_ accepted: [MailboxRecord]) throws -> [(kind: Kind, path: String, text: String)] {
         guard !paths.isEmpty else { return [] }
         let fixed = try MailOwner.fixed(owner)
-        func ids(_ m: MailboxRecord) -> MailOwner? { fixed ?? MailOwner.posix(uidNumber: m.uidNumber, gidNumber: m.gidNumber) }
+        func ids(_ m: MailboxRecord) -> MailOwner? {
+            fixed ?? MailOwner.posix(uidNumber: m.uidNumber, gidNumber: m.gidNumber)
+        }
         var domains: [String] = []
         for m in accepted {
             let d = String(m.address[m.address.index(after: m.address.lastIndex(of: "@")!)...])
@@ -55,12 +60,13 @@ public struct PostfixMaps: Sendable {
         }
         return Kind.allCases.compactMap { kind in
             guard let path = paths[kind] else { return nil }
-            let text: String = switch kind {
-            case .mailboxes: accepted.map { "\($0.address) \($0.uid)/Maildir/\n" }.joined()
-            case .uids: accepted.compactMap { m in ids(m).map { "\(m.address) \($0.uid)\n" } }.joined()
-            case .gids: accepted.compactMap { m in ids(m).map { "\(m.address) \($0.gid)\n" } }.joined()
-            case .domains: domains.sorted().map { "\($0) OK\n" }.joined()
-            }
+            let text: String =
+                switch kind {
+                case .mailboxes: accepted.map { "\($0.address) \($0.uid)/Maildir/\n" }.joined()
+                case .uids: accepted.compactMap { m in ids(m).map { "\(m.address) \($0.uid)\n" } }.joined()
+                case .gids: accepted.compactMap { m in ids(m).map { "\(m.address) \($0.gid)\n" } }.joined()
+                case .domains: domains.sorted().map { "\($0) OK\n" }.joined()
+                }
             return (kind, path, text)
         }
     }

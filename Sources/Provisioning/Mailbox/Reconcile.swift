@@ -39,14 +39,18 @@ public struct ReconcileReport: Sendable, Codable {
     public var dryRun: Bool
     public var prune: Bool
     /// Would a real run change anything (repairs, or orphans with --prune)?
-    public var changesPending: Bool { items.contains { $0.kind == .create || $0.kind == .repair || ($0.kind == .orphan && prune) } }
+    public var changesPending: Bool {
+        items.contains { $0.kind == .create || $0.kind == .repair || ($0.kind == .orphan && prune) }
+    }
 }
 
 /// The reconcile plan: a pure function of an observation and the
 /// configuration (no service is called), composed from the components.
 enum ReconcilePlanner {
-    static func plan(_ o: Observation, _ config: Config,
-                     components: [any MailboxComponent] = MailboxComponents.all) -> [ReconcileItem] {
+    static func plan(
+        _ o: Observation, _ config: Config,
+        components: [any MailboxComponent] = MailboxComponents.all
+    ) -> [ReconcileItem] {
         // A refused entry's things are not orphans: it may be its owner's mailbox with a bad value written over it.
         let wanted = Set((o.all.isEmpty ? o.mailboxes : o.all).map(\.uid))
         var items = components.flatMap { $0.hostDrift(o, config) }
@@ -59,16 +63,19 @@ enum ReconcilePlanner {
     /// The directory can lie (outage, wrong base, empty result): stop
     /// before a mass change (removing or recreating more than
     /// max(guard_min, guard_percent% of the mailboxes)) unless forced.
-    static func checkMassChange(_ items: [ReconcileItem], mailboxes: Int, _ opt: Reconciler.Options,
-                                _ config: Config) throws {
+    static func checkMassChange(
+        _ items: [ReconcileItem], mailboxes: Int, _ opt: Reconciler.Options,
+        _ config: Config
+    ) throws {
         let risky = items.filter { $0.destructive && ($0.kind != .orphan || opt.prune) }.count
         let limit = max(config.state.guardMin, mailboxes * config.state.guardPercent / 100)
         if risky > limit && !opt.force && !opt.dryRun {
-            throw SemailError("reconcile stopped by the mass-change guard",
-                              why: "it would remove or recreate \(risky) things; the limit is \(limit) "
-                                  + "(\(config.state.guardPercent)% of \(mailboxes) mailboxes, at least \(config.state.guardMin))",
-                              hint: "check the directory (base DN, outage) with `semailctl reconcile --dry-run`; "
-                                  + "if the plan is right, add --force", status: .failure)
+            throw SemailError(
+                "reconcile stopped by the mass-change guard",
+                why: "it would remove or recreate \(risky) things; the limit is \(limit) "
+                    + "(\(config.state.guardPercent)% of \(mailboxes) mailboxes, at least \(config.state.guardMin))",
+                hint: "check the directory (base DN, outage) with `semailctl reconcile --dry-run`; "
+                    + "if the plan is right, add --force", status: .failure)
         }
     }
 }
@@ -103,7 +110,9 @@ public struct Reconciler: Sendable {
         let o = try observe()
         let tp = Date()
         let items = plan(o)
-        var report = ReconcileReport(mailboxes: max(o.all.count, o.mailboxes.count), items: items, observeCalls: o.calls, dryRun: opt.dryRun, prune: opt.prune)
+        var report = ReconcileReport(
+            mailboxes: max(o.all.count, o.mailboxes.count), items: items, observeCalls: o.calls, dryRun: opt.dryRun,
+            prune: opt.prune)
         report.errors += o.refused.sorted { $0.key < $1.key }.map { "\($0.key): refused, not provisioned: \($0.value)" }
         report.millis = o.millis
         report.millis["plan"] = Date().timeIntervalSince(tp) * 1000
@@ -118,14 +127,18 @@ public struct Reconciler: Sendable {
         for i in items where i.kind == .attention { report.errors.append("\(i.uid): needs an admin: \(i.reason)") }
         // Repairs: one transaction per mailbox (every step checks first).
         let approved = mb.approvedAddresses()
-        let byUID = Dictionary(grouping: items.filter { ($0.kind == .create || $0.kind == .repair) && $0.uid != "-" }, by: \.uid)
+        let byUID = Dictionary(
+            grouping: items.filter { ($0.kind == .create || $0.kind == .repair) && $0.uid != "-" }, by: \.uid)
         for m in o.mailboxes where byUID[m.uid] != nil && !attention.contains(m.uid) {
             do {
                 for c in components { try c.prepare(m, o, host) }
                 // An address never approved nor provisioned is checked as a user's request would be.
                 // A directory request: a failure keeps it, with why, for the next pass.
-                let r = try mb.provision(uid: m.uid, address: m.address, size: m.size ?? (try ByteSize.parse(host.config.storage.defaultSize)),
-                                         requestSize: m.size, by: o.current[m.uid] == m.address || approved[m.uid] == m.address ? .admin : .user)
+                let r = try mb.provision(
+                    uid: m.uid, address: m.address,
+                    size: m.size ?? (try ByteSize.parse(host.config.storage.defaultSize)),
+                    requestSize: m.size,
+                    by: o.current[m.uid] == m.address || approved[m.uid] == m.address ? .admin : .user)
                 report.applied.append(r)
                 if !r.ok { report.errors.append("\(m.uid): \(r.reason ?? "failed")") }
             } catch {

@@ -27,7 +27,9 @@ public struct DirectoryWatcher: Sendable {
     /// Runs until `stop()` says so; `report` sees each reconcile.
     public func run(stop: @escaping @Sendable () -> Bool, report: (Result<ReconcileReport, Error>) -> Void) throws {
         let changes = ChangeSignal()
-        TemplateWatch(directory: config.containers.templateDir, reporter: reporter).start(stop: stop) { changes.mark("template \($0)") }
+        TemplateWatch(directory: config.containers.templateDir, reporter: reporter).start(stop: stop) {
+            changes.mark("template \($0)")
+        }
         ImageWatch(socket: config.containers.socket, image: config.containers.baseImage, reporter: reporter)
             .start(stop: stop) { changes.mark("base image \($0)") }
         var delay: TimeInterval = 1
@@ -37,13 +39,20 @@ public struct DirectoryWatcher: Sendable {
                 defer { c.close() }
                 try DirectoryServer.bindAdmin(c, config.ldap)
                 var refreshed = false
-                try c.syncWatch(base: config.peopleDN, filter: .equal("objectClass", "inetOrgPerson"),
-                                attributes: ["uid", "semailMailbox", "semailVolumeSize", "sshPublicKey", "uidNumber", "gidNumber"]) { ev in
+                try c.syncWatch(
+                    base: config.peopleDN, filter: .equal("objectClass", "inetOrgPerson"),
+                    attributes: ["uid", "semailMailbox", "semailVolumeSize", "sshPublicKey", "uidNumber", "gidNumber"]
+                ) { ev in
                     switch ev {
                     case .started:
                         // Changes made from now on come as persist-phase entries:
                         // one pass now covers everything before them.
-                        reporter.info("watching \(config.peopleDN) (\(config.ldap.uri)), \(config.containers.templateDir) and \(config.containers.baseImage) for changes")
+                        reporter.info(
+                            """
+                            watching \(config.peopleDN) (\(config.ldap.uri)), \(config.containers.templateDir) and \
+                            \(config.containers.baseImage) for changes
+                            """
+                        )
                         _ = changes.take(quiet: 0)
                         report(Result { try reconcile() })
                     case .entry: if refreshed { changes.mark("directory") }
@@ -76,17 +85,26 @@ public struct DirectoryWatcher: Sendable {
         if let e = error as? LDAPError {
             switch e.code {
             case .unavailableCriticalExtension:
-                return SemailError("the LDAP server cannot serve reconcile --watch",
-                                   why: "it refused the Content Synchronization search on \(people) (\(e.code), \(e.code.rawValue)): "
-                                       + "the syncprov overlay is not on the database",
-                                   hint: "load it with `semailctl directory setup` (or `overlay syncprov` on the database in slapd.conf), then start the watch again",
-                                   status: .config)
+                return SemailError(
+                    "the LDAP server cannot serve reconcile --watch",
+                    why: "it refused the Content Synchronization search on \(people) (\(e.code), \(e.code.rawValue)): "
+                        + "the syncprov overlay is not on the database",
+                    hint:
+                        """
+                        load it with `semailctl directory setup` (or `overlay syncprov` on the database in \
+                        slapd.conf), then start the watch again
+                        """,
+                    status: .config)
             case .noSuchObject:
-                return SemailError("cannot watch \(people)", why: "it does not exist (\(e))",
-                                   hint: "create the people OU, or fix [ldap] base and people", status: .config)
+                return SemailError(
+                    "cannot watch \(people)", why: "it does not exist (\(e))",
+                    hint: "create the people OU, or fix [ldap] base and people", status: .config)
             case .insufficientAccessRights, .invalidCredentials, .inappropriateAuthentication:
-                return SemailError("cannot watch \(people)", why: e.description,
-                                   hint: "the bind identity needs read access to the people OU (`semailctl directory setup` grants it)", status: .config)
+                return SemailError(
+                    "cannot watch \(people)", why: e.description,
+                    hint:
+                        "the bind identity needs read access to the people OU (`semailctl directory setup` grants it)",
+                    status: .config)
             default:
                 return nil
             }

@@ -2,7 +2,7 @@ import Containers
 import Core
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The Dockerfile template directory, followed with inotify on a thread of
@@ -12,7 +12,9 @@ import Glibc
 struct TemplateWatch: Sendable {
     let directory: String
     let reporter: Reporter
-    static let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+    static let mask = UInt32(
+        IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF
+    )
 
     func start(stop: @escaping @Sendable () -> Bool, changed: @escaping @Sendable (String) -> Void) {
         let t = Thread { run(stop: stop, changed: changed) }
@@ -22,7 +24,9 @@ struct TemplateWatch: Sendable {
 
     private func run(stop: @Sendable () -> Bool, changed: @Sendable (String) -> Void) {
         let fd = inotify_init1(Int32(IN_CLOEXEC))
-        guard fd >= 0 else { reporter.warn("cannot follow \(directory): inotify_init1: \(String(cString: strerror(errno)))"); return }
+        guard fd >= 0 else {
+            reporter.warn("cannot follow \(directory): inotify_init1: \(String(cString: strerror(errno)))"); return
+        }
         defer { close(fd) }
         let parent = (directory as NSString).deletingLastPathComponent, leaf = (directory as NSString).lastPathComponent
         var wd: Int32 = -1, parentWD: Int32 = -1
@@ -32,7 +36,8 @@ struct TemplateWatch: Sendable {
                 wd = inotify_add_watch(fd, directory, Self.mask)
                 if wd >= 0, parentWD >= 0 { inotify_rm_watch(fd, parentWD); parentWD = -1 }
                 if wd < 0, parentWD < 0 {
-                    reporter.warn("cannot follow \(directory): \(String(cString: strerror(errno))); waiting for it to appear")
+                    reporter.warn(
+                        "cannot follow \(directory): \(String(cString: strerror(errno))); waiting for it to appear")
                     // Its parent's events say when it is back.
                     parentWD = inotify_add_watch(fd, parent, UInt32(IN_CREATE | IN_MOVED_TO))
                     if parentWD < 0 { return }
@@ -50,7 +55,9 @@ struct TemplateWatch: Sendable {
                 let (ev, name) = buf.withUnsafeBytes { raw -> (inotify_event, String) in
                     let ev = raw.loadUnaligned(fromByteOffset: off, as: inotify_event.self)
                     let start = off + MemoryLayout<inotify_event>.size
-                    return (ev, String(decoding: raw[start..<min(start + Int(ev.len), n)].prefix { $0 != 0 }, as: UTF8.self))
+                    return (
+                        ev, String(decoding: raw[start..<min(start + Int(ev.len), n)].prefix { $0 != 0 }, as: UTF8.self)
+                    )
                 }
                 off += MemoryLayout<inotify_event>.size + Int(ev.len)
                 if ev.wd == parentWD {
@@ -96,7 +103,12 @@ struct ImageWatch: Sendable {
                 }
             } catch {
                 if stop() { return }
-                reporter.warn("lost Docker's event stream (\((error as? SemailError)?.why ?? "\(error)")); following \(image) again in \(Int(delay)) s")
+                reporter.warn(
+                    """
+                    lost Docker's event stream (\((error as? SemailError)?.why ?? "\(error)")); following \(image) \
+                    again in \(Int(delay)) s
+                    """
+                )
             }
             // The events missed while away are asked for again on reconnecting.
             since = Int(Date().timeIntervalSince1970) - 1

@@ -18,12 +18,15 @@ public struct Step: Sendable {
     /// never rolled back (mail may already be flowing, or be gone).
     public var pointOfNoReturn: Bool
 
-    public init(_ name: String, why: String, pointOfNoReturn: Bool = false,
-                check: @escaping @Sendable () throws -> Bool = { false },
-                observe: @escaping @Sendable () throws -> [String: String] = { [:] },
-                apply: @escaping @Sendable () throws -> Void,
-                undo: (@Sendable ([String: String]) throws -> Void)? = nil) {
-        self.name = name; self.why = why; self.check = check; self.observe = observe; self.apply = apply; self.undo = undo
+    public init(
+        _ name: String, why: String, pointOfNoReturn: Bool = false,
+        check: @escaping @Sendable () throws -> Bool = { false },
+        observe: @escaping @Sendable () throws -> [String: String] = { [:] },
+        apply: @escaping @Sendable () throws -> Void,
+        undo: (@Sendable ([String: String]) throws -> Void)? = nil
+    ) {
+        self.name = name; self.why = why; self.check = check; self.observe = observe; self.apply = apply;
+        self.undo = undo
         self.pointOfNoReturn = pointOfNoReturn
     }
 }
@@ -60,7 +63,10 @@ public struct Journal: Sendable {
         init(path: String, tx: String) throws {
             self.path = path; self.tx = tx
             fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
-            guard fd >= 0 else { throw SemailError("cannot write the journal \(path)", why: String(cString: strerror(errno)), status: .ioError) }
+            guard fd >= 0 else {
+                throw SemailError(
+                    "cannot write the journal \(path)", why: String(cString: strerror(errno)), status: .ioError)
+            }
         }
         deinit { close(fd) }
         public func write(_ r: JournalRecord) throws {
@@ -68,7 +74,8 @@ public struct Journal: Sendable {
             var line = try enc.encode(r); line.append(0x0A)
             let n = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
             guard n == line.count, fsync(fd) == 0 else {
-                throw SemailError("cannot write the journal \(path)", why: String(cString: strerror(errno)), status: .ioError)
+                throw SemailError(
+                    "cannot write the journal \(path)", why: String(cString: strerror(errno)), status: .ioError)
             }
         }
         /// The transaction is over: its file goes.
@@ -88,7 +95,9 @@ public struct Journal: Sendable {
         return w
     }
 
-    public struct Pending: Sendable { public var tx: String; public var path: String; public var records: [JournalRecord] }
+    public struct Pending: Sendable {
+        public var tx: String; public var path: String; public var records: [JournalRecord]
+    }
 
     /// Unfinished transactions, oldest first. A torn last line (power loss
     /// mid-write) is ignored. A journal file root did not write (another
@@ -98,11 +107,15 @@ public struct Journal: Sendable {
         guard FileManager.default.fileExists(atPath: dir) else { return [] }
         try Trust.stateDirectory((dir as NSString).deletingLastPathComponent)
         try Trust.stateDirectory(dir)
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".jsonl") }.sorted()
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter {
+            $0.hasSuffix(".jsonl")
+        }.sorted()
         return try files.compactMap { f in
             let path = "\(dir)/\(f)"
             let data = Data(try Trust.read(path, what: "the journal file", secret: true))
-            let recs = data.split(separator: 0x0A).compactMap { try? JSONDecoder().decode(JournalRecord.self, from: Data($0)) }
+            let recs = data.split(separator: 0x0A).compactMap {
+                try? JSONDecoder().decode(JournalRecord.self, from: Data($0))
+            }
             guard let first = recs.first else { unlink(path); return nil }
             return Pending(tx: first.tx, path: path, records: recs)
         }
@@ -124,7 +137,9 @@ public struct PipelineReport: Sendable, Codable {
     public var undoFailures: [String] = []
     public var notes: [String] = []
     public var plan: [PlannedStep]?
-    public struct PlannedStep: Sendable, Codable { public var step: String; public var action: String; public var why: String }
+    public struct PlannedStep: Sendable, Codable {
+        public var step: String; public var action: String; public var why: String
+    }
 }
 
 /// A transaction: steps in order, journaled before and after each apply;
@@ -232,7 +247,8 @@ public struct Pipeline: Sendable {
                     try w.write(JournalRecord(tx: w.tx, event: .done, step: s.name))
                     report.applied.append(s.name)
                 } catch {
-                    report.ok = false; report.failedStep = s.name; report.reason = (error as? SemailError)?.description ?? "\(error)"
+                    report.ok = false; report.failedStep = s.name;
+                    report.reason = (error as? SemailError)?.description ?? "\(error)"
                     return report
                 }
             }
@@ -241,7 +257,9 @@ public struct Pipeline: Sendable {
             return report
         }
         report.notes.append("rolling back")
-        let begun = order.compactMap { n in steps.first { $0.name == n && !undone.contains(n) }.map { ($0, before[n] ?? [:]) } }
+        let begun = order.compactMap { n in
+            steps.first { $0.name == n && !undone.contains(n) }.map { ($0, before[n] ?? [:]) }
+        }
         Self.rollback(begun, writer: w, report: &report)
         report.ok = report.undoFailures.isEmpty
         return report
@@ -257,15 +275,20 @@ public final class StateLock: Sendable {
         try Trust.stateDirectory(stateDir)
         let path = "\(stateDir)/semail.lock"
         fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw SemailError("cannot open the lock \(path)", why: String(cString: strerror(errno)), status: .ioError) }
+        guard fd >= 0 else {
+            throw SemailError("cannot open the lock \(path)", why: String(cString: strerror(errno)), status: .ioError)
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             var buf = [UInt8](repeating: 0, count: 32)
             let n = pread(fd, &buf, 31, 0)
-            let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            let holder =
+                n > 0
+                ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
             guard wait else {
                 close(fd)
-                throw SemailError("another semailctl is running", why: "pid \(holder) holds \(path)",
-                                  hint: "retry when it has finished, or drop --no-wait to wait for it", status: .tempFailure)
+                throw SemailError(
+                    "another semailctl is running", why: "pid \(holder) holds \(path)",
+                    hint: "retry when it has finished, or drop --no-wait to wait for it", status: .tempFailure)
             }
             reporter.info("waiting for another semailctl (pid \(holder)) to finish...")
             while flock(fd, LOCK_EX) != 0 {

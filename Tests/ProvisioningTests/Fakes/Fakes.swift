@@ -184,8 +184,10 @@ struct FakeContainers: ContainerService {
         guard let onRender else { throw unexpected("containers.render(\(input.uid))") }
         return try onRender(input)
     }
-    func expectedSpecHash(_ input: ContainerInput, baseImageID: String,
-                          template: DockerfileTemplate?) throws -> String? {
+    func expectedSpecHash(
+        _ input: ContainerInput, baseImageID: String,
+        template: DockerfileTemplate?
+    ) throws -> String? {
         throw unexpected("containers.expectedSpecHash(\(input.uid))")
     }
     func ensure(_ input: ContainerInput, force: Bool, progress: ((String) -> Void)?) throws -> ContainerResult {
