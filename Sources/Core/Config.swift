@@ -1,4 +1,5 @@
 import Foundation
+import LDAPClient
 
 /// The configuration file (`/etc/semail/semail.toml`). Each section is a
 /// plain value; `Config.schema` lists every key, its type and its default,
@@ -59,7 +60,8 @@ public struct Config: Sendable {
         /// The only destinations containers may open connections to, space-separated
         /// `tcp|udp:IPv4:port` (e.g. the outbound relay and DNS); "" = none, only replies.
         public var egress = ""
-        /// The mailbox network's IPv4 subnet (CIDR); "" = a free one from the engine's pools, fixed when the network is made.
+        /// The mailbox network's IPv4 subnet (CIDR); "" = a free one from the
+        /// engine's pools, fixed when the network is made.
         public var subnet = ""
     }
     public struct DNS: Sendable {
@@ -94,7 +96,8 @@ public struct Config: Sendable {
     /// Which addresses a mailbox may have (`AddressPolicy`).
     public struct Policy: Sendable {
         /// Local parts only the administrator gives (RFC 2142 and the usual system names), space- or comma-separated.
-        public var roleLocalParts = "postmaster hostmaster abuse webmaster noc security info marketing sales support usenet news www uucp ftp "
+        public var roleLocalParts =
+            "postmaster hostmaster abuse webmaster noc security info marketing sales support usenet news www uucp ftp "
             + "root mailer-daemon admin administrator nobody"
         /// Let mailboxes of different users share a managed subdomain (or an external domain).
         public var shareSubdomains = false
@@ -102,7 +105,9 @@ public struct Config: Sendable {
         public var secretFile = ""
 
         public var roles: Set<String> {
-            Set(roleLocalParts.lowercased().split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init))
+            Set(
+                roleLocalParts.lowercased().split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(
+                    String.init))
         }
     }
 
@@ -175,12 +180,15 @@ public struct Config: Sendable {
         "dns.zone": s(\.dns.zone), "dns.zone_file": s(\.dns.zoneFile), "dns.mx_host": s(\.dns.mxHost),
         "dns.mx_priority": i(\.dns.mxPriority), "dns.ttl": i(\.dns.ttl), "dns.rndc": s(\.dns.rndc),
         "dns.rndc_server": s(\.dns.rndcServer), "dns.rndc_port": i(\.dns.rndcPort), "dns.rndc_key": s(\.dns.rndcKey),
-        "dns.checkzone": s(\.dns.checkzone), "dns.dynamic": b(\.dns.dynamic), "dns.resolver": s(\.dns.resolver), "dns.directory": s(\.dns.directory),
+        "dns.checkzone": s(\.dns.checkzone), "dns.dynamic": b(\.dns.dynamic), "dns.resolver": s(\.dns.resolver),
+        "dns.directory": s(\.dns.directory),
         "smtp.address_map": s(\.smtp.addressMap),
-        "smtp.postfix_virtual_mailbox_maps": s(\.smtp.postfixVirtualMailboxMaps), "smtp.postfix_virtual_uid_maps": s(\.smtp.postfixVirtualUIDMaps),
-        "smtp.postfix_virtual_gid_maps": s(\.smtp.postfixVirtualGIDMaps), "smtp.postfix_virtual_mailbox_domains": s(\.smtp.postfixVirtualMailboxDomains),
+        "smtp.postfix_virtual_mailbox_maps": s(\.smtp.postfixVirtualMailboxMaps),
+        "smtp.postfix_virtual_uid_maps": s(\.smtp.postfixVirtualUIDMaps),
+        "smtp.postfix_virtual_gid_maps": s(\.smtp.postfixVirtualGIDMaps),
+        "smtp.postfix_virtual_mailbox_domains": s(\.smtp.postfixVirtualMailboxDomains),
         "policy.role_local_parts": s(\.policy.roleLocalParts), "policy.share_subdomains": b(\.policy.shareSubdomains),
-        "policy.secret_file": s(\.policy.secretFile),
+        "policy.secret_file": s(\.policy.secretFile)
     ]
 
     /// Parses configuration text. Unknown keys are reported (not fatal);
@@ -191,65 +199,89 @@ public struct Config: Sendable {
         var problems: [Problem] = []
         let entries: [TOMLEntry]
         do { entries = try TOML.parse(text) } catch let e as TOMLError {
-            throw SemailError("cannot read configuration \(path ?? "")", why: e.description,
-                              hint: "fix the TOML syntax on that line", status: .config)
+            throw SemailError(
+                "cannot read configuration \(path ?? "")", why: e.description,
+                hint: "fix the TOML syntax on that line", status: .config)
         }
         config.sections = Set(entries.map(\.table))
         for e in entries {
             guard let key = schema[e.path] else {
-                let known = schema.keys.filter { $0.hasPrefix(e.table + ".") }.sorted().map { $0.split(separator: ".").last! }
-                let hint = known.isEmpty ? "unknown section [\(e.table)]" : "known keys in [\(e.table)]: \(known.joined(separator: ", "))"
+                let known = schema.keys.filter { $0.hasPrefix(e.table + ".") }.sorted().map {
+                    $0.split(separator: ".").last!
+                }
+                let hint =
+                    known.isEmpty
+                    ? "unknown section [\(e.table)]" : "known keys in [\(e.table)]: \(known.joined(separator: ", "))"
                 problems.append(Problem(line: e.line, key: e.path, message: "unknown key (\(hint))", fatal: false))
                 continue
             }
-            let ok: Bool = switch (key.kind, e.value) {
-            case (.string, .string), (.integer, .integer), (.boolean, .boolean): true
-            default: false
-            }
+            let ok: Bool =
+                switch (key.kind, e.value) {
+                case (.string, .string), (.integer, .integer), (.boolean, .boolean): true
+                default: false
+                }
             guard ok else {
-                problems.append(Problem(line: e.line, key: e.path,
-                                        message: "expected a \(key.kind), found a \(e.value.typeName)", fatal: true))
+                problems.append(
+                    Problem(
+                        line: e.line, key: e.path,
+                        message: "expected a \(key.kind), found a \(e.value.typeName)", fatal: true))
                 continue
             }
             key.apply(&config, e.value)
         }
-        problems += config.validate(lines: Dictionary(entries.map { ($0.path, $0.line) }, uniquingKeysWith: { a, _ in a }))
+        problems += config.validate(
+            lines: Dictionary(entries.map { ($0.path, $0.line) }, uniquingKeysWith: { a, _ in a }))
         return (config, problems)
     }
 
     func validate(lines: [String: Int]) -> [Problem] {
         var p: [Problem] = []
-        func bad(_ key: String, _ m: String) { p.append(Problem(line: lines[key] ?? 0, key: key, message: m, fatal: true)) }
+        func bad(_ key: String, _ m: String) {
+            p.append(Problem(line: lines[key] ?? 0, key: key, message: m, fatal: true))
+        }
         let scheme = ldap.uri.lowercased()
         if !(scheme.hasPrefix("ldap://") || scheme.hasPrefix("ldaps://") || scheme.hasPrefix("ldapi://")) {
             bad("ldap.uri", "must start with ldap://, ldaps:// or ldapi://")
         }
-        if ldap.startTLS && !scheme.hasPrefix("ldap://") { bad("ldap.starttls", "StartTLS only applies to ldap:// URIs") }
-        if (try? LDAPClientShim.checkDN(ldap.base)) == nil { bad("ldap.base", "not a valid DN") }
-        if (try? LDAPClientShim.checkDN(ldap.people)) == nil { bad("ldap.people", "not a valid DN") }
+        if ldap.startTLS && !scheme.hasPrefix("ldap://") {
+            bad("ldap.starttls", "StartTLS only applies to ldap:// URIs")
+        }
+        if (try? DN(ldap.base)) == nil { bad("ldap.base", "not a valid DN") }
+        if (try? DN(ldap.people)) == nil { bad("ldap.people", "not a valid DN") }
         if !state.dir.hasPrefix("/") { bad("state.dir", "must be an absolute path") }
         if !["image", "lvm"].contains(storage.backend) { bad("storage.backend", "must be \"image\" or \"lvm\"") }
         if ldap.timeout <= 0 { bad("ldap.timeout", "must be a positive number of seconds") }
         if (try? ByteSize.parse(storage.maxSize)) == nil { bad("storage.max_size", "must be a size such as \"50G\"") }
         if storage.overcommitPercent <= 0 { bad("storage.overcommit_percent", "must be a positive percentage") }
-        if !policy.secretFile.isEmpty && !policy.secretFile.hasPrefix("/") { bad("policy.secret_file", "must be an absolute path") }
+        if !policy.secretFile.isEmpty && !policy.secretFile.hasPrefix("/") {
+            bad("policy.secret_file", "must be an absolute path")
+        }
         var smtpPaths: [String: String] = ["smtp.address_map": smtp.addressMap]
-        let postfix = ["smtp.postfix_virtual_mailbox_maps": smtp.postfixVirtualMailboxMaps, "smtp.postfix_virtual_uid_maps": smtp.postfixVirtualUIDMaps,
-                       "smtp.postfix_virtual_gid_maps": smtp.postfixVirtualGIDMaps,
-                       "smtp.postfix_virtual_mailbox_domains": smtp.postfixVirtualMailboxDomains]
+        let postfix = [
+            "smtp.postfix_virtual_mailbox_maps": smtp.postfixVirtualMailboxMaps,
+            "smtp.postfix_virtual_uid_maps": smtp.postfixVirtualUIDMaps,
+            "smtp.postfix_virtual_gid_maps": smtp.postfixVirtualGIDMaps,
+            "smtp.postfix_virtual_mailbox_domains": smtp.postfixVirtualMailboxDomains
+        ]
         for (key, path) in postfix.filter({ !$0.value.isEmpty }).sorted(by: { $0.key < $1.key }) {
             if !path.hasPrefix("/") { bad(key, "must be an absolute path (or \"\" to not write it)"); continue }
-            if let other = smtpPaths.first(where: { $0.value == path })?.key { bad(key, "is the same file as \(other)") }
+            if let other = smtpPaths.first(where: { $0.value == path })?.key {
+                bad(key, "is the same file as \(other)")
+            }
             smtpPaths[key] = path
         }
-        if Containers.nanoCPUs(containers.cpus) == nil { bad("containers.cpus", "must be a decimal number of CPUs between 0.01 and 256, e.g. \"1.0\"") }
+        if Containers.nanoCPUs(containers.cpus) == nil {
+            bad("containers.cpus", "must be a decimal number of CPUs between 0.01 and 256, e.g. \"1.0\"")
+        }
         if !containers.subnet.isEmpty && IPv4Subnet(containers.subnet) == nil {
             bad("containers.subnet", "must be an IPv4 subnet /8 to /29 with its host bits zero, e.g. \"172.30.0.0/24\"")
         }
         if !containers.sshHost.isEmpty && !Validate.isJumpHost(containers.sshHost) {
             bad("containers.ssh_host", "must be [user@]host[:port]: letters, digits and . - _ @ : [ ] only")
         }
-        do { _ = try Egress.parse(containers.egress) } catch let e as SemailError { bad("containers.egress", "\(e.what): \(e.why)") } catch {}
+        do { _ = try Egress.parse(containers.egress) } catch let e as SemailError {
+            bad("containers.egress", "\(e.what): \(e.why)")
+        } catch {}
         return p
     }
 
@@ -260,17 +292,19 @@ public struct Config: Sendable {
         for p in problems where !p.fatal { warn("\(path): \(p)") }
         let fatal = problems.filter(\.fatal)
         if !fatal.isEmpty {
-            throw SemailError("invalid configuration \(path)", why: fatal.map(\.description).joined(separator: "; "),
-                              hint: "run `semailctl config check` for details", status: .config)
+            throw SemailError(
+                "invalid configuration \(path)", why: fatal.map(\.description).joined(separator: "; "),
+                hint: "run `semailctl config check` for details", status: .config)
         }
         return config
     }
 
     public static func loadWithProblems(_ path: String) throws -> (Config, [Problem]) {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw SemailError("cannot read configuration \(path)", why: "no such file",
-                              hint: "create it (see README: Configuration), or pass --config PATH / set SEMAIL_CONFIG",
-                              status: .config)
+            throw SemailError(
+                "cannot read configuration \(path)", why: "no such file",
+                hint: "create it (see README: Configuration), or pass --config PATH / set SEMAIL_CONFIG",
+                status: .config)
         }
         // It names programs root runs (checkzone, rndc) and paths root
         // writes: only a file nobody else can change is believed.
@@ -323,9 +357,12 @@ extension Config.Containers {
     /// fraction of up to 2 digits, between 0.01 and 256.
     public static func nanoCPUs(_ s: String) -> Int? {
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
-              parts[0].count <= 3, parts.count == 1 || parts[1].count <= 2 else { return nil }
-        let whole = Int(parts[0])!, frac = parts.count == 2 ? Int(parts[1].padding(toLength: 2, withPad: "0", startingAt: 0))! : 0
+        guard (1...2).contains(parts.count),
+            parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+            parts[0].count <= 3, parts.count == 1 || parts[1].count <= 2
+        else { return nil }
+        let whole = Int(parts[0])!,
+            frac = parts.count == 2 ? Int(parts[1].padding(toLength: 2, withPad: "0", startingAt: 0))! : 0
         let n = whole * 1_000_000_000 + frac * 10_000_000
         return (10_000_000...256_000_000_000).contains(n) ? n : nil
     }
