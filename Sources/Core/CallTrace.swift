@@ -5,9 +5,25 @@ import Synchronization
 
 /// `SEMAIL_TRACE_CALLS=1`: at exit, the external calls this process made
 /// (processes spawned, Docker API requests, LDAP search requests) as one
-/// line on stderr; the benchmarks count them.
+/// line on stderr, and the time spent in each pipeline step (summed over
+/// the workers); the benchmarks read them.
 public enum CallTrace {
     public static let docker = Mutex(0)
+    static let enabled = getenv("SEMAIL_TRACE_CALLS") != nil
+    static let steps = Mutex<[String: (count: Int, seconds: Double)]>([:])
+
+    /// Runs `body`, adding its time to `step`'s when tracing.
+    public static func timed<T>(_ step: String, _ body: () throws -> T) rethrows -> T {
+        guard enabled else { return try body() }
+        let t0 = Date()
+        defer {
+            let dt = Date().timeIntervalSince(t0)
+            steps.withLock {
+                $0[step, default: (0, 0)].count += 1; $0[step, default: (0, 0)].seconds += dt
+            }
+        }
+        return try body()
+    }
     /// Registers the report once, when the variable is set.
     public static let install: Void = {
         if getenv("SEMAIL_TRACE_CALLS") != nil { atexit { CallTrace.report() } }
@@ -16,6 +32,10 @@ public enum CallTrace {
         let line =
             "semail calls: processes=\(semail_spawn_count()) docker=\(docker.withLock { $0 }) "
             + "ldap-searches=\(LDAPConnection.searches.withLock { $0 })\n"
+            + steps.withLock { $0 }.sorted { $0.value.seconds > $1.value.seconds }.map {
+                "semail step: \($0.key.padding(toLength: 18, withPad: " ", startingAt: 0))"
+                    + String(format: " %4d x %8.3f s\n", $0.value.count, $0.value.seconds)
+            }.joined()
         FileHandle.standardError.write(Data(line.utf8))
     }
 }

@@ -171,7 +171,7 @@ public struct Pipeline: Sendable {
         for s in steps {
             do {
                 try Fault.check("\(kind).\(s.name).check")
-                if try s.check() {
+                if try CallTrace.timed("\(s.name).check", { try s.check() }) {
                     try w.write(JournalRecord(tx: w.tx, event: .skipped, step: s.name))
                     report.skipped.append(s.name)
                     continue
@@ -182,7 +182,7 @@ public struct Pipeline: Sendable {
                 try Fault.check("\(kind).\(s.name)")
                 try Fault.check("\(kind).\(s.name)@\(subject)")
                 reporter.info("\(subject): \(s.name)")
-                try s.apply()
+                try CallTrace.timed(s.name) { try s.apply() }
                 try Fault.check("\(kind).\(s.name).after")
                 try w.write(JournalRecord(tx: w.tx, event: .done, step: s.name))
                 report.applied.append(s.name)
