@@ -27,48 +27,51 @@ for name, lo, hi in (("first", 0, n1), ("second", n1, n2)):
                     f"objectClass: semailUser\nuid: {u}\ncn: {u}\nsn: {u}\nuidNumber: {20000+i}\ngidNumber: {20000+i}\n"
                     f"homeDirectory: /home/{u}\nsemailMailbox: {u}@d{i % 20}.semail.email\nsemailVolumeSize: 16777216\n\n")
 PY
-reps=5
-# One size: "ms calls-traced calls-reported changes detail" on stdout.
+reps=${REPS:-11}
+# One size, after a warm run that takes the counts: the tool and the tools
+# are timed turn about, REPS times each, and the medians compared (a busy
+# machine then slows both alike). Prints
+# "ms-tool ms-tools calls-traced calls-reported changes detail".
+tools_once() {
+  docker ps -a --filter label=semail.uid >/dev/null
+  ldapsearch -x -LLL -H "$LDAP_URI" -D "$LDAP_ADMIN_DN" -y "$LDAP_SECRET" -b "ou=Personnes,dc=semail,dc=email" \
+    -E pr=500/noprompt '(semailMailbox=*)' uid semailMailbox >/dev/null
+  losetup --list >/dev/null
+  findmnt >/dev/null
+  named-checkzone -q semail.email "$ZONE_FILE" >/dev/null
+}
 measure() {
   SEMAIL_TRACE_CALLS=1 "$bin" reconcile --json > "$work/r.json" 2> "$work/trace"   # warm, and the counts
   local traced; traced=$(grep -o 'processes=.*' "$work/trace" | tail -1 | tr ' ' ',' || true)
   [ -n "$traced" ] || traced=not-traced
-  local t0 t1; t0=$(now); for _ in $(seq 1 $reps); do "$bin" reconcile --json > /dev/null; done; t1=$(now)
-  python3 - "$t0" "$t1" "$reps" "$traced" "$work/r.json" <<'PY'
-import json, sys
-t0, t1, reps, traced = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-d = json.load(open(sys.argv[5]))
-print(f"{(t1-t0)/reps*1000:.1f}", traced, sum(d["observeCalls"].values()), len(d["items"]), json.dumps(d["observeCalls"], sort_keys=True).replace(" ", ""))
-PY
-}
-tools() {
-  local t0 t1; t0=$(now)
-  for _ in $(seq 1 $reps); do
-    docker ps -a --filter label=semail.uid >/dev/null
-    ldapsearch -x -LLL -H "$LDAP_URI" -D "$LDAP_ADMIN_DN" -y "$LDAP_SECRET" -b "ou=Personnes,dc=semail,dc=email" \
-      -E pr=500/noprompt '(semailMailbox=*)' uid semailMailbox >/dev/null
-    losetup --list >/dev/null
-    findmnt >/dev/null
-    named-checkzone -q semail.email "$ZONE_FILE" >/dev/null
+  : > "$work/times"
+  for _ in $(seq 1 "$reps"); do
+    local t0 t1 t2; t0=$(now); "$bin" reconcile --json > /dev/null; t1=$(now); tools_once; t2=$(now)
+    echo "$t0 $t1 $t2" >> "$work/times"
   done
-  t1=$(now)
-  python3 -c 'import sys; print(f"{(float(sys.argv[2])-float(sys.argv[1]))/int(sys.argv[3])*1000:.1f}")' "$t0" "$t1" "$reps"
+  python3 - "$work/times" "$traced" "$work/r.json" <<'PY'
+import json, statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
+tool = statistics.median((b - a) * 1000 for a, b, _ in rows)
+tools = statistics.median((c - b) * 1000 for _, b, c in rows)
+d = json.load(open(sys.argv[3]))
+print(f"{tool:.1f}", f"{tools:.1f}", sys.argv[2], sum(d["observeCalls"].values()), len(d["items"]),
+      json.dumps(d["observeCalls"], sort_keys=True).replace(" ", ""))
+PY
 }
 echo "provisioning $n1 mailboxes (not timed)..." >&2
 "$bin" import "$work/first.ldif" --quiet >/dev/null
-read -r ms1 tr1 c1 i1 d1 < <(measure)
-tools1=$(tools)
+read -r ms1 tools1 tr1 c1 i1 d1 < <(measure)
 echo "provisioning $((n2 - n1)) more (not timed)..." >&2
 "$bin" import "$work/second.ldif" --quiet >/dev/null
-read -r ms2 tr2 c2 i2 d2 < <(measure)
-tools2=$(tools)
+read -r ms2 tools2 tr2 c2 i2 d2 < <(measure)
 python3 - "$n1" "$ms1" "$tr1" "$c1" "$i1" "$d1" "$tools1" "$n2" "$ms2" "$tr2" "$c2" "$i2" "$d2" "$tools2" <<'PY'
 import sys
 a = sys.argv[1:8]; b = sys.argv[8:15]
 for n, ms, tr, c, i, d, tools in (a, b):
-    print(f"no-op reconcile, {int(n):4d} mailboxes: {float(ms):7.1f} ms, {i} changes; traced: {tr.replace(',', ' ')};"
+    print(f"no-op reconcile, {int(n):4d} mailboxes: {float(ms):7.1f} ms (median), {i} changes; traced: {tr.replace(',', ' ')};"
           f" reported: {c} {d}")
-    print(f"  docker ps + ldapsearch + losetup + findmnt + named-checkzone: {float(tools):7.1f} ms")
+    print(f"  docker ps + ldapsearch + losetup + findmnt + named-checkzone: {float(tools):7.1f} ms (median)")
 flat = a[2] == b[2] and a[3] == b[3]
 print(f"calls flat from {a[0]} to {b[0]} mailboxes: {'yes' if flat else 'NO'}; "
       f"ratio: reconcile takes {float(b[1])/float(b[6]):.2f}x the observation commands at {b[0]} (goal < 1x)")

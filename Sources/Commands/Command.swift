@@ -44,8 +44,10 @@ final class CommandContext {
     func host() throws -> Provisioning.Host {
         if let made { return made }
         let out = self.out
+        CallTrace.mark("parsed")
         let config = try Config.load(configPath, warn: { out.warn($0) })
         let host = Provisioning.Host(config: config, reporter: out.reporter)
+        CallTrace.mark("configured")
         made = host
         return host
     }
@@ -56,6 +58,7 @@ final class CommandContext {
         let host = try host()
         let out = self.out
         return try Mailboxes(host: host).locked(wait: wait) { recovered in
+            CallTrace.mark("locked")
             for r in recovered { out.info("recovered: \(r.text)") }
             return try body(host)
         }

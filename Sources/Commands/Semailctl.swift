@@ -36,6 +36,7 @@ public struct Semailctl: AsyncParsableCommand {
     /// the subcommand is moved after it. Every `Logger` of the process
     /// writes through `StderrLogHandler`.
     public static func main(commandLine: [String]) async {
+        CallTrace.mark("main")
         LoggingSystem.bootstrap { _ in StderrLogHandler() }
         await main(CommandLineArguments.normalized(Array(commandLine.dropFirst())))
     }

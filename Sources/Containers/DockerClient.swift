@@ -13,7 +13,7 @@ public struct DockerError: Error, Sendable, CustomStringConvertible {
 /// The Docker Engine API over its Unix socket, with libcurl
 /// (CURLOPT_UNIX_SOCKET_PATH). One easy handle, reused under a lock, so
 /// consecutive calls share the connection. The API version is negotiated
-/// from `/version` on first use. `@unchecked`: it owns a C handle (the
+/// from `/_ping` on first use. `@unchecked`: it owns a C handle (the
 /// `CURL *` easy handle), used only under `lock`, held for a whole request.
 public final class DockerClient: @unchecked Sendable {
     public let socket: String
@@ -41,6 +41,14 @@ public final class DockerClient: @unchecked Sendable {
         /// A stream (events) keeps no body, and stops when this says so.
         var streaming = false
         var abort: (() -> Bool)?
+        /// Response headers by lowercased name.
+        var headers: [String: String] = [:]
+        func header(_ p: UnsafeRawBufferPointer) {
+            let line = String(decoding: p, as: UTF8.self)
+            guard let colon = line.firstIndex(of: ":") else { return }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespacesAndNewlines)
+        }
         func append(_ p: UnsafeRawBufferPointer) {
             if !streaming { data.append(contentsOf: p) }
             guard let line else { return }
@@ -52,7 +60,12 @@ public final class DockerClient: @unchecked Sendable {
         }
     }
 
-    public struct Response: Sendable { public var status: Int; public var body: Data }
+    public struct Response: Sendable {
+        public var status: Int
+        public var body: Data
+        /// Response headers by lowercased name.
+        public var headers: [String: String] = [:]
+    }
 
     /// One request. `path` starts with "/" and is sent under the negotiated
     /// version unless `versioned` is false.
@@ -122,6 +135,16 @@ public final class DockerClient: @unchecked Sendable {
                     sink.append(UnsafeRawBufferPointer(start: ptr, count: size * n))
                     return sink.abort?() == true ? 0 : size * n
                 }) : rc
+        rc = rc == CURLE_OK ? semail_curl_setopt_ptr(h, CURLOPT_HEADERDATA, ctx.toOpaque()) : rc
+        rc =
+            rc == CURLE_OK
+            ? semail_curl_setopt_write(
+                h, CURLOPT_HEADERFUNCTION,
+                { ptr, size, n, user in
+                    Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue().header(
+                        UnsafeRawBufferPointer(start: ptr, count: size * n))
+                    return size * n
+                }) : rc
         if abort != nil {
             // Called about once a second while idle: a stream ends when `abort` says so.
             rc = rc == CURLE_OK ? semail_curl_setopt_long(h, CURLOPT_NOPROGRESS, 0) : rc
@@ -152,7 +175,7 @@ public final class DockerClient: @unchecked Sendable {
         if !sink.pending.isEmpty { line?(sink.pending) }
         var status = 0
         _ = semail_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
-        return Response(status: status, body: sink.data)
+        return Response(status: status, body: sink.data, headers: sink.headers)
     }
 
     func unavailable(_ why: String) -> SemailError {
@@ -165,9 +188,15 @@ public final class DockerClient: @unchecked Sendable {
     /// The API version: the engine's, capped at what this client knows.
     public func apiVersion() throws -> String {
         if let v = lock.withLock({ negotiated }) { return v }
-        let r = try call("GET", "/version", versioned: false)
-        struct V: Decodable { var ApiVersion: String }
-        let server = try JSONDecoder().decode(V.self, from: r.body).ApiVersion
+        // `/_ping` names it in a header, as the docker CLI negotiates
+        // (`/version` makes the engine run runc and docker-init first).
+        let server: String
+        if let v = try call("GET", "/_ping", versioned: false).headers["api-version"] {
+            server = v
+        } else {
+            struct V: Decodable { var ApiVersion: String }
+            server = try JSONDecoder().decode(V.self, from: call("GET", "/version", versioned: false).body).ApiVersion
+        }
         let parts = server.split(separator: ".").compactMap { Int($0) }
         guard parts.count == 2 else {
             throw SemailError(

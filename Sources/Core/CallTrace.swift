@@ -11,6 +11,17 @@ public enum CallTrace {
     public static let docker = Mutex(0)
     static let enabled = getenv("SEMAIL_TRACE_CALLS") != nil
     static let steps = Mutex<[String: (count: Int, seconds: Double)]>([:])
+    static let marks = Mutex<[(String, Double)]>([])
+
+    static let origin = Date()
+
+    /// Notes when the process reached LABEL, in milliseconds since its
+    /// first mark (`main`), when tracing.
+    public static func mark(_ label: String) {
+        guard enabled else { return }
+        let ms = Date().timeIntervalSince(origin) * 1000
+        marks.withLock { $0.append((label, ms)) }
+    }
 
     /// Runs `body`, adding its time to `step`'s when tracing.
     public static func timed<T>(_ step: String, _ body: () throws -> T) rethrows -> T {
@@ -32,6 +43,7 @@ public enum CallTrace {
         let line =
             "semail calls: processes=\(semail_spawn_count()) docker=\(docker.withLock { $0 }) "
             + "ldap-searches=\(LDAPConnection.searches.withLock { $0 })\n"
+            + marks.withLock { $0 }.map { String(format: "semail mark: %7.1f ms ", $0.1) + $0.0 + "\n" }.joined()
             + steps.withLock { $0 }.sorted { $0.value.seconds > $1.value.seconds }.map {
                 "semail step: \($0.key.padding(toLength: 18, withPad: " ", startingAt: 0))"
                     + String(format: " %4d x %8.3f s\n", $0.value.count, $0.value.seconds)

@@ -60,7 +60,9 @@ struct ReconcileCommand: SemailCommand {
         } else {
             r = try ctx.locked(wait: !noWait) { host in try Reconciler(host: host).run(opt) }
         }
+        CallTrace.mark("reconciled")
         ctx.emit(r) { $0.text }
+        CallTrace.mark("written")
         if !r.errors.isEmpty { return .failure }
         if detailedExitcode && r.changesPending { return .changes }
         return .success

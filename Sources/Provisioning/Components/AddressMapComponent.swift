@@ -59,7 +59,13 @@ struct AddressMapComponent: MailboxComponent {
         }
         if o.current.isEmpty { o.current = mb.map.entries() }
         o.map = mb.map.read()
-        o.stalePostfix = mb.map.stalePostfix(o.mailboxes)
+        o.stalePostfix = mb.map.stalePostfix(o.wanted().mailboxes)
+    }
+
+    func adopt(_ part: Observation, into o: inout Observation) {
+        o.current = part.current
+        o.map = part.map
+        o.stalePostfix = part.stalePostfix
     }
 
     /// The map as a whole: its text, then its Postfix form.

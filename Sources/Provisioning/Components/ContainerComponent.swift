@@ -1,6 +1,7 @@
 import Containers
 import Core
 import Foundation
+import Synchronization
 
 /// The mailbox's container `semail-<uid>`: its Dockerfile directory (with
 /// the SSH host key), the container built from it with the Maildir mounted,
@@ -98,39 +99,76 @@ struct ContainerComponent: MailboxComponent {
             return
         case .reconcile: break
         }
-        o.containers = try o.timed("docker") { Self.byUID(try cm.list()) }
-        o.count("docker api")
-        if !o.all.isEmpty {
-            o.baseImage = o.timed("docker") { try? cm.client.image(host.config.containers.baseImage)?.Id }
-            o.count("docker api")
+        // At once: the engine's list, the firewall, and the base image
+        // followed by the spec hash each wanted mailbox's container should
+        // carry (files only, no engine call; it waits for the directory).
+        let list = Mutex<Result<[ContainerState], any Error>?>(nil)
+        let drift = Mutex<String?>(nil)
+        let base = Mutex<String?>(nil)
+        let specs = Mutex<[String: String]>([:])
+        let millis = Mutex<[String: Double]>([:])
+        @Sendable func timed(_ name: String, _ body: () -> Void) {
+            let t = Date()
+            body()
+            millis.withLock { $0[name, default: 0] += Date().timeIntervalSince(t) * 1000 }
         }
-        if !o.containers.isEmpty {
-            o.networkDrift = o.timed("network") {
-                do { return try cm.network().drift() } catch {
-                    return "it cannot be checked: \(SemailError.text(error))"
+        let config = host.config
+        let seen = o
+        DispatchQueue.concurrentPerform(iterations: 3) { k in
+            switch k {
+            case 0: timed("docker") { list.withLock { $0 = Result { try cm.list() } } }
+            case 1:
+                timed("network") {
+                    let why: String?
+                    do { why = try cm.network().drift() } catch {
+                        why = "it cannot be checked: \(SemailError.text(error))"
+                    }
+                    drift.withLock { $0 = why }
+                }
+            default:
+                let wanted = seen.wanted()
+                guard !wanted.all.isEmpty else { return }
+                var id: String?
+                timed("docker") { id = try? cm.client.image(config.containers.baseImage)?.Id }
+                base.withLock { $0 = id }
+                guard let id else { return }
+                let mailboxes = wanted.mailboxes
+                timed("specs") {
+                    let template = try? DockerfileTemplate(directory: config.containers.templateDir)
+                    DispatchQueue.concurrentPerform(iterations: mailboxes.count) { k in
+                        let m = mailboxes[k]
+                        guard let owner = VolumeComponent.owner(m, config) else { return }
+                        let input = ContainerInput(
+                            uid: m.uid, address: m.address, owner: owner, sshKeys: m.sshKeys,
+                            maildir: "\(VolumeComponent.mountPoint(m.uid, config))/Maildir")
+                        let h = (try? cm.expectedSpecHash(input, baseImageID: id, template: template)) ?? nil
+                        specs.withLock { $0[m.uid] = h }
+                    }
                 }
             }
-            o.count("iptables -C/-S")
         }
+        o.millis.merge(millis.withLock { $0 }, uniquingKeysWith: +)
+        o.containers = Self.byUID(try list.withLock { $0 }!.get())
+        o.count("docker api")
+        o.baseImage = base.withLock { $0 }
+        if !o.wanted().all.isEmpty { o.count("docker api") }
+        // The firewall is judged only where containers run.
+        if !o.containers.isEmpty {
+            o.networkDrift = drift.withLock { $0 }
+            o.count("iptables -S")
+        }
+        o.expectedSpecs = specs.withLock { $0 }.filter { o.containers[$0.key] != nil }
         o.addresses = (try? cm.addresses.entries()) ?? [:]
         o.dockerfileDirs = cm.dockerfileDirs()
-        if let base = o.baseImage {
-            let config = host.config
-            let mailboxes = o.mailboxes
-            let containers = o.containers
-            o.expectedSpecs = o.timed("docker") {
-                let template = try? DockerfileTemplate(directory: config.containers.templateDir)
-                var hashes: [String: String] = [:]
-                for m in mailboxes where containers[m.uid] != nil {
-                    guard let owner = VolumeComponent.owner(m, config) else { continue }
-                    let input = ContainerInput(
-                        uid: m.uid, address: m.address, owner: owner, sshKeys: m.sshKeys,
-                        maildir: "\(VolumeComponent.mountPoint(m.uid, config))/Maildir")
-                    hashes[m.uid] = (try? cm.expectedSpecHash(input, baseImageID: base, template: template)) ?? nil
-                }
-                return hashes
-            }
-        }
+    }
+
+    func adopt(_ part: Observation, into o: inout Observation) {
+        o.containers = part.containers
+        o.baseImage = part.baseImage
+        o.expectedSpecs = part.expectedSpecs
+        o.networkDrift = part.networkDrift
+        o.addresses = part.addresses
+        o.dockerfileDirs = part.dockerfileDirs
     }
 
     func hostDrift(_ o: Observation, _ c: Config) -> [ReconcileItem] {

@@ -86,6 +86,11 @@ struct DNSComponent: MailboxComponent {
         o.zoneError = zerr
     }
 
+    func adopt(_ part: Observation, into o: inout Observation) {
+        o.zone = part.zone
+        o.zoneError = part.zoneError
+    }
+
     func drift(of m: MailboxRecord, _ o: Observation, _ c: Config) -> [ReconcileItem] {
         let domain = Self.domain(of: m.address)
         guard Self.managed(domain, c), let z = o.zone, !Self.hasMX(domain, in: z, c) else { return [] }

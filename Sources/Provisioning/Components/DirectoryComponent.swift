@@ -148,6 +148,14 @@ struct DirectoryComponent: MailboxComponent {
         o.failures = mb.failures.all()
     }
 
+    func adopt(_ part: Observation, into o: inout Observation) {
+        o.mailboxes = part.mailboxes
+        o.all = part.all
+        o.refused = part.refused
+        o.failures = part.failures
+        o.current = part.current
+    }
+
     /// A refused entry is neither provisioned nor in the map: said once, first.
     func hostDrift(_ o: Observation, _ c: Config) -> [ReconcileItem] {
         o.refused.sorted { $0.key < $1.key }.map { uid, why in

@@ -55,6 +55,10 @@ protocol MailboxComponent: Sendable {
     /// Adds what it sees of every mailbox to O, in one call per external
     /// system (never one per mailbox).
     func observe(_ o: inout Observation, _ scope: ObserveScope, _ mb: Mailboxes) throws
+    /// Copies the fields its `observe` fills from PART into O: a reconcile
+    /// observes with every component after the directory at once, each in
+    /// its own copy (`Reconciler.observe`).
+    func adopt(_ part: Observation, into o: inout Observation)
 
     /// Drift of the host as a whole, planned before the mailboxes (pure).
     func hostDrift(_ o: Observation, _ c: Config) -> [ReconcileItem]

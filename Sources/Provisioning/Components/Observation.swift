@@ -2,6 +2,7 @@ import Containers
 import DNS
 import Foundation
 import Storage
+import Synchronization
 
 /// What the host has of every mailbox, gathered once (one call per
 /// external system) by the components' `observe`: a plain value, so the
@@ -49,6 +50,16 @@ struct Observation: Sendable {
     /// The configured Postfix outputs that differ from what the map would write.
     var stalePostfix: [String] = []
 
+    /// Set while a reconcile observes with every component at once: what
+    /// the directory decided, for the parts that need it (`wanted()`).
+    var directory: DirectorySeen? = nil
+
+    /// The mailbox entries and the wanted mailboxes: waits for the
+    /// directory's observation when it runs alongside.
+    func wanted() -> (all: [MailboxRecord], mailboxes: [MailboxRecord]) {
+        directory?.wait() ?? (all, mailboxes)
+    }
+
     /// External calls made to observe, and milliseconds spent, by kind.
     var calls: [String: Int] = [:]
     var millis: [String: Double] = [:]
@@ -60,4 +71,21 @@ struct Observation: Sendable {
         return try body()
     }
     mutating func count(_ call: String) { calls[call, default: 0] += 1 }
+}
+
+/// What the directory's observation decided, handed to the components
+/// observing alongside it once it is known.
+final class DirectorySeen: Sendable {
+    private let value = Mutex<(all: [MailboxRecord], mailboxes: [MailboxRecord])>(([], []))
+    private let done = DispatchGroup()
+    init() { done.enter() }
+    /// Called once, also when the directory could not be read (nothing wanted).
+    func set(all: [MailboxRecord], mailboxes: [MailboxRecord]) {
+        value.withLock { $0 = (all, mailboxes) }
+        done.leave()
+    }
+    func wait() -> (all: [MailboxRecord], mailboxes: [MailboxRecord]) {
+        done.wait()
+        return value.withLock { $0 }
+    }
 }

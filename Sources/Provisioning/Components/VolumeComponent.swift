@@ -68,7 +68,7 @@ struct VolumeComponent: MailboxComponent {
         o.mounts = Dictionary(mountTable.map { ($0.mountPoint, $0.fsType) }, uniquingKeysWith: { _, b in b })
         let config = host.config
         let volumes = o.volumes
-        let mailboxes = o.mailboxes
+        let mailboxes = o.wanted().mailboxes
         o.maildirs = o.timed("volumes") {
             var trees: [String: [String: MaildirTree.State]] = [:]
             // Through descriptors, never following what the user made.
@@ -82,6 +82,13 @@ struct VolumeComponent: MailboxComponent {
             o.unsealed = o.timed("volumes") { (try? vm.unsealedUnderneath(mounted)) ?? [:] }
             o.count("bind mount of the mail root")
         }
+    }
+
+    func adopt(_ part: Observation, into o: inout Observation) {
+        o.volumes = part.volumes
+        o.mounts = part.mounts
+        o.maildirs = part.maildirs
+        o.unsealed = part.unsealed
     }
 
     func drift(of m: MailboxRecord, _ o: Observation, _ c: Config) -> [ReconcileItem] {

@@ -2,6 +2,7 @@ import Containers
 import Core
 import DNS
 import Foundation
+import Synchronization
 import Storage
 
 /// One line of a reconcile plan.
@@ -90,10 +91,40 @@ public struct Reconciler: Sendable {
 
     var components: [any MailboxComponent] { MailboxComponents.all }
 
+    /// Every component at once, each in its own copy: the time of the
+    /// slowest, not the sum. The directory's (first in the list) decides
+    /// which mailboxes are wanted; the parts of the others that need that
+    /// wait for it (`Observation.wanted()`), the rest does not.
     func observe() throws -> Observation {
         let mb = Mailboxes(host: host)
+        let components = components
+        let seen = DirectorySeen()
+        let parts = Mutex<[Int: Result<Observation, any Error>]>([:])
+        @Sendable func run(_ k: Int) {
+            var part = Observation()
+            if k > 0 { part.directory = seen }
+            let r = Result { () throws -> Observation in
+                // The directory's decision is handed on however its observation ends.
+                defer { if k == 0 { seen.set(all: part.all, mailboxes: part.mailboxes) } }
+                try components[k].observe(&part, .reconcile, mb)
+                return part
+            }
+            parts.withLock { $0[k] = r }
+        }
+        // The others on their own threads; the directory on this one, so
+        // whatever waits for it never waits for a thread to run it.
+        let others = DispatchGroup()
+        for k in components.indices.dropFirst() { DispatchQueue.global().async(group: others) { run(k) } }
+        if !components.isEmpty { run(0) }
+        others.wait()
+        let results = parts.withLock { $0 }
         var o = Observation()
-        for c in components { try c.observe(&o, .reconcile, mb) }
+        for (k, c) in components.enumerated() {
+            guard let part = try results[k]?.get() else { continue }
+            c.adopt(part, into: &o)
+            o.calls.merge(part.calls, uniquingKeysWith: +)
+            o.millis.merge(part.millis, uniquingKeysWith: +)
+        }
         return o
     }
 
@@ -107,7 +138,9 @@ public struct Reconciler: Sendable {
     }
 
     public func run(_ opt: Options) throws -> ReconcileReport {
+        CallTrace.mark("observe")
         let o = try observe()
+        CallTrace.mark("observed")
         let tp = Date()
         let items = plan(o)
         var report = ReconcileReport(
