@@ -473,11 +473,11 @@ public struct ContainerManager: Sendable {
             try client.remove(container: stale.Id)
         }
         // Every pass puts the network's rules back (they do not survive a reboot).
-        let net = try network().ensure()
+        let net = try CallTrace.timed("container: network") { try network().ensure() }
         let ip = try assignAddress(uid, network: net)
         let base = try buildBase()
         try Fault.check("container.render")
-        let r = try render(input, makeKey: true, base: base)!
+        let r = try CallTrace.timed("container: render") { try render(input, makeKey: true, base: base)! }
         do { try AtomicFile.write(resolvPath(uid), Array(resolvConf().utf8)) } catch let e as SemailError {
             throw e
         } catch {
@@ -506,9 +506,9 @@ public struct ContainerManager: Sendable {
         let tag = Self.imageTag(uid, hash: r.hash)
         // No build labels: on the legacy builder each one costs an extra layer commit.
         let hadImage = try client.image(tag)?.Id
-        let built = try client.build(
-            context: Self.context(r), tag: tag, noCache: force,
-            progress: progress)
+        let built = try CallTrace.timed("container: build") {
+            try client.build(context: Self.context(r), tag: tag, noCache: force, progress: progress)
+        }
         let undo = UndoStack()
         // An image this run built is removed again if the container does not take over.
         if hadImage != built.imageID && built.imageID != old?.Image {
@@ -537,12 +537,17 @@ public struct ContainerManager: Sendable {
             }
         }
         let id: String
-        do { id = try client.createContainer(name: target, spec: sp) } catch { undo.unwind(); throw error }
+        do {
+            id = try CallTrace.timed("container: create") { try client.createContainer(name: target, spec: sp) }
+        } catch {
+            undo.unwind()
+            throw error
+        }
         undo.push("remove container \(target)") { try client.remove(container: id) }
         do {
             try Fault.check("container.start")
-            try client.start(container: id)
-            try waitRunning(id, uid: uid, settle: old == nil ? 0 : 1.0)
+            try CallTrace.timed("container: start") { try client.start(container: id) }
+            try CallTrace.timed("container: wait") { try waitRunning(id, uid: uid, settle: old == nil ? 0 : 1.0) }
             if old != nil { try client.setRestartPolicy(container: id, "unless-stopped") }
             if let old {
                 // Swap names: old aside, new in, then the old one goes.
