@@ -229,21 +229,8 @@ import Testing
         let p = uniqueUID("j"), a = "\(p)a", b = "\(p)b"
         var ldif = ""
         for (i, u) in [a, b].enumerated() {
-            ldif += """
-                dn: \(dn(w, u))
-                objectClass: inetOrgPerson
-                objectClass: posixAccount
-                objectClass: semailUser
-                uid: \(u)
-                cn: \(u)
-                sn: \(u)
-                uidNumber: \(41000 + i)
-                gidNumber: \(41000 + i)
-                homeDirectory: /home/\(u)
-                semailMailbox: \(u)@\(u).\(w.zone)
-
-
-                """
+            ldif += mailboxEntryLDIF(
+                dn: dn(w, u), uid: u, number: 41000 + i, address: "\(u)@\(u).\(w.zone)", size: nil)
         }
         let file = "\(w.dir)/two.ldif", faults = "\(w.dir)/faults"
         try ldif.write(toFile: file, atomically: true, encoding: .utf8)

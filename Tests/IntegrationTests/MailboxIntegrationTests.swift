@@ -362,23 +362,9 @@ import Testing
             let u = "\(p)\(i)"
             // The third one asks for an address on a name with hand-kept records (refused).
             let addr = i == 2 ? "\(u)@mx.\(w.zone)" : "\(u)@\(u).\(w.zone)"
-            let mail = i == 0 ? "mail: \(p)0@\(w.zone)\n" : ""
-            ldif += """
-                dn: uid=\(u),\(w.ou),dc=semail,dc=email
-                objectClass: inetOrgPerson
-                objectClass: posixAccount
-                objectClass: semailUser
-                uid: \(u)
-                cn: \(u)
-                sn: \(u)
-                uidNumber: \(40000 + i)
-                gidNumber: \(40000 + i)
-                homeDirectory: /home/\(u)
-                \(mail)semailMailbox: \(addr)
-                semailVolumeSize: 33554432
-
-
-                """
+            ldif += mailboxEntryLDIF(
+                dn: "uid=\(u),\(w.ou),dc=semail,dc=email", uid: u, number: 40000 + i, address: addr,
+                extra: i == 0 ? ["mail: \(p)0@\(w.zone)"] : [])
         }
         let file = "\(w.dir)/users.ldif"
         try ldif.write(toFile: file, atomically: true, encoding: .utf8)
@@ -400,22 +386,9 @@ import Testing
         let q = uniqueUID("d")
         ldif = ""
         for i in 0..<4 {
-            ldif += """
-                dn: uid=\(q)\(i),\(w.ou),dc=semail,dc=email
-                objectClass: inetOrgPerson
-                objectClass: posixAccount
-                objectClass: semailUser
-                uid: \(q)\(i)
-                cn: x
-                sn: x
-                uidNumber: \(41000 + i)
-                gidNumber: \(41000 + i)
-                homeDirectory: /home/x
-                semailMailbox: \(q)@\(q).\(w.zone)
-                semailVolumeSize: 33554432
-
-
-                """
+            ldif += mailboxEntryLDIF(
+                dn: "uid=\(q)\(i),\(w.ou),dc=semail,dc=email", uid: "\(q)\(i)", cn: "x", home: "/home/x",
+                number: 41000 + i, address: "\(q)@\(q).\(w.zone)")
         }
         try ldif.write(toFile: file, atomically: true, encoding: .utf8)
         r = try w.run(["import", file, "--jobs", "2", "--json"])
@@ -443,21 +416,8 @@ import Testing
             for _ in 0..<200 where out.value == nil { usleep(50_000) }
         }
         func ask(_ u: String, _ n: Int) throws {
-            let ldif = """
-                dn: uid=\(u),\(w.ou),dc=semail,dc=email
-                objectClass: inetOrgPerson
-                objectClass: posixAccount
-                objectClass: semailUser
-                uid: \(u)
-                cn: \(u)
-                sn: \(u)
-                uidNumber: \(n)
-                gidNumber: \(n)
-                homeDirectory: /home/\(u)
-                semailMailbox: \(u)@\(u).\(w.zone)
-                semailVolumeSize: 33554432
-
-                """
+            let ldif = mailboxEntryLDIF(
+                dn: "uid=\(u),\(w.ou),dc=semail,dc=email", uid: u, number: n, address: "\(u)@\(u).\(w.zone)")
             try ProcessRunner().run(
                 ["ldapadd", "-x", "-H", Slapd.shared.uri, "-D", Slapd.shared.adminDN, "-y", Slapd.shared.secretFile],
                 stdin: Data(ldif.utf8))

@@ -205,3 +205,19 @@ final class LockedList: Sendable {
     func append(_ s: String) { items.withLock { $0.append(s) } }
     var all: [String] { items.withLock { $0 } }
 }
+
+/// One user entry with a mailbox request, as LDIF (ending with a blank
+/// line); `extra` lines go before the mailbox attributes.
+public func mailboxEntryLDIF(
+    dn: String, uid: String, cn: String? = nil, home: String? = nil, number: Int, address: String,
+    extra: [String] = [], size: Int? = 33_554_432
+) -> String {
+    let name = cn ?? uid
+    var lines = [
+        "dn: \(dn)", "objectClass: inetOrgPerson", "objectClass: posixAccount", "objectClass: semailUser",
+        "uid: \(uid)", "cn: \(name)", "sn: \(name)", "uidNumber: \(number)", "gidNumber: \(number)",
+        "homeDirectory: \(home ?? "/home/\(uid)")"
+    ]
+    lines += extra + ["semailMailbox: \(address)"] + (size.map { ["semailVolumeSize: \($0)"] } ?? [])
+    return lines.joined(separator: "\n") + "\n\n"
+}
