@@ -10,7 +10,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${SEMAILCTL:-$here/.build/debug/semailctl}
 n=${N:-100}
-jobs=${JOBS:-$(nproc)}
+jobs=${JOBS:-$((2 * $(nproc)))}   # import's default
 cache=${ROOTFS_CACHE:-/var/cache/semail-test/bookworm-ssh.tar}
 . "$here/bench/lib.sh"
 bench_start "$(mktemp -d /tmp/semail-bench-prov.XXXXXX)" /tmp/sbp-$$

@@ -28,8 +28,9 @@ struct ImportCommand: SemailCommand {
     @Flag(help: "Go on past malformed or failing records.") var continueOnError = false
     @Flag(help: "Replace the differing attributes of entries that already exist.") var update = false
     @Option(help: "Requests kept in flight (1: one at a time, as ldapmodify).") var window = 64
-    @Option(help: "Mailboxes provisioned in parallel (default: the number of cores).")
-    var jobs = ProcessInfo.processInfo.activeProcessorCount
+    @Option(
+        help: "Mailboxes provisioned in parallel (default: twice the number of cores; they mostly wait on dockerd).")
+    var jobs = 2 * ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Fail at once if another semailctl holds the state lock.") var noWait = false
     @Flag(help: "Also apply records outside the people OU ([ldap] people); refused otherwise.")
     var outsidePeople = false
