@@ -1,6 +1,7 @@
 import CCurl
 import Core
 import Foundation
+import Synchronization
 
 /// A failed Docker Engine API call: the HTTP status and the engine's message.
 public struct DockerError: Error, Sendable, CustomStringConvertible {
@@ -19,7 +20,8 @@ public final class DockerClient: @unchecked Sendable {
     public let socket: String
     private let lock = NSLock()
     private var handle: OpaquePointer?
-    private var negotiated: String?
+    /// The API version, once negotiated (threads asking at once wait for one negotiation).
+    private let negotiated = Mutex<String?>(nil)
     /// The newest API version this client was written against.
     static let maxVersion = (1, 45)
     static let minVersion = (1, 40)
@@ -187,7 +189,15 @@ public final class DockerClient: @unchecked Sendable {
 
     /// The API version: the engine's, capped at what this client knows.
     public func apiVersion() throws -> String {
-        if let v = lock.withLock({ negotiated }) { return v }
+        try negotiated.withLock { negotiated in
+            if let negotiated { return negotiated }
+            let v = try negotiate()
+            negotiated = v
+            return v
+        }
+    }
+
+    private func negotiate() throws -> String {
         // `/_ping` names it in a header, as the docker CLI negotiates
         // (`/version` makes the engine run runc and docker-init first).
         let server: String
@@ -212,7 +222,6 @@ public final class DockerClient: @unchecked Sendable {
         }
         let use = min(v, Self.maxVersion)
         let s = "\(use.0).\(use.1)"
-        lock.withLock { negotiated = s }
         return s
     }
 

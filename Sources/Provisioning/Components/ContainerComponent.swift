@@ -114,10 +114,9 @@ struct ContainerComponent: MailboxComponent {
         }
         let config = host.config
         let seen = o
-        DispatchQueue.concurrentPerform(iterations: 3) { k in
-            switch k {
-            case 0: timed("docker") { list.withLock { $0 = Result { try cm.list() } } }
-            case 1:
+        Concurrently.run([
+            { timed("docker") { list.withLock { $0 = Result { try cm.list() } } } },
+            {
                 timed("network") {
                     let why: String?
                     do { why = try cm.network().drift() } catch {
@@ -125,7 +124,8 @@ struct ContainerComponent: MailboxComponent {
                     }
                     drift.withLock { $0 = why }
                 }
-            default:
+            },
+            {
                 let wanted = seen.wanted()
                 guard !wanted.all.isEmpty else { return }
                 var id: String?
@@ -146,7 +146,7 @@ struct ContainerComponent: MailboxComponent {
                     }
                 }
             }
-        }
+        ])
         o.millis.merge(millis.withLock { $0 }, uniquingKeysWith: +)
         o.containers = Self.byUID(try list.withLock { $0 }!.get())
         o.count("docker api")

@@ -111,12 +111,8 @@ public struct Reconciler: Sendable {
             }
             parts.withLock { $0[k] = r }
         }
-        // The others on their own threads; the directory on this one, so
-        // whatever waits for it never waits for a thread to run it.
-        let others = DispatchGroup()
-        for k in components.indices.dropFirst() { DispatchQueue.global().async(group: others) { run(k) } }
-        if !components.isEmpty { run(0) }
-        others.wait()
+        // The directory on this thread, each other on its own.
+        Concurrently.run(components.indices.map { k in { run(k) } })
         let results = parts.withLock { $0 }
         var o = Observation()
         for (k, c) in components.enumerated() {
