@@ -14,7 +14,6 @@ public enum Concurrently {
                 task()
                 done.leave()
             }
-            t.stackSize = 1 << 20
             t.start()
         }
         first()

@@ -146,33 +146,28 @@ public enum BulkProvisioning {
         let next = Counter()
         let done = Counter()
         let workers = max(1, min(jobs, requests.count))
-        let group = DispatchGroup()
-        for _ in 0..<workers {
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                while true {
-                    let i = next.increment() - 1
-                    guard i < requests.count else { return }
-                    if duplicate.contains(i) { host.reporter.progress(done.increment(), requests.count); continue }
-                    let q = requests[i]
-                    var r: PipelineReport
-                    do {
-                        // A request: a failure keeps it on the entry (with why) for reconcile to retry.
-                        r = try mb.provision(
-                            uid: q.uid, address: q.address,
-                            size: q.size ?? ByteSize.parse(host.config.storage.defaultSize),
-                            requestSize: q.size, by: .admin)
-                    } catch {
-                        r = PipelineReport(kind: PipelineKind.create.rawValue, subject: q.uid, ok: false)
-                        r.reason = (error as? SemailError)?.description ?? "\(error)"
-                    }
-                    results.set(i, r)
-                    host.reporter.progress(done.increment(), requests.count)
+        @Sendable func work() {
+            while true {
+                let i = next.increment() - 1
+                guard i < requests.count else { return }
+                if duplicate.contains(i) { host.reporter.progress(done.increment(), requests.count); continue }
+                let q = requests[i]
+                var r: PipelineReport
+                do {
+                    // A request: a failure keeps it on the entry (with why) for reconcile to retry.
+                    r = try mb.provision(
+                        uid: q.uid, address: q.address,
+                        size: q.size ?? ByteSize.parse(host.config.storage.defaultSize),
+                        requestSize: q.size, by: .admin)
+                } catch {
+                    r = PipelineReport(kind: PipelineKind.create.rawValue, subject: q.uid, ok: false)
+                    r.reason = (error as? SemailError)?.description ?? "\(error)"
                 }
-            }.start()
+                results.set(i, r)
+                host.reporter.progress(done.increment(), requests.count)
+            }
         }
-        group.wait()
+        Concurrently.run(Array(repeating: work, count: workers))
         var s = Summary(requested: requests.count)
         s.results = results.all
         for r in s.results {
