@@ -125,7 +125,7 @@ struct ContainerComponent: MailboxComponent {
                     guard let owner = VolumeComponent.owner(m, config) else { continue }
                     let input = ContainerInput(
                         uid: m.uid, address: m.address, owner: owner, sshKeys: m.sshKeys,
-                        maildir: "\(VolumeComponent.mountPoint(m.uid, config))/Maildir")
+                        maildir: "\(VolumeComponent.mountPoint(m.uid, config))/Maildir", packages: m.packages)
                     hashes[m.uid] = (try? cm.expectedSpecHash(input, baseImageID: base, template: template)) ?? nil
                 }
                 return hashes

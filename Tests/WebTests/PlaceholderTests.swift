@@ -1,0 +1,5 @@
+import Testing
+
+@testable import Web
+
+@Test func placeholder() { #expect(Bool(true)) }
