@@ -130,8 +130,8 @@ public struct Config: Sendable {
         /// Failed logins allowed per client address, and per uid, in `login_window` seconds.
         public var loginAttempts = 5
         public var loginWindow = 300
-        /// The page templates ("" = <prefix>/share/semail/web next to the binary).
-        public var templateDir = ""
+        /// Behind a reverse proxy on loopback: take the client's address (login throttling) from X-Real-IP.
+        public var trustProxy = false
     }
 
     public var ldap = LDAP()
@@ -216,7 +216,7 @@ public struct Config: Sendable {
         "web.listen": s(\.web.listen), "web.user": s(\.web.user), "web.semailctl": s(\.web.semailctl),
         "web.sudo": s(\.web.sudo), "web.secure_cookies": b(\.web.secureCookies), "web.origin": s(\.web.origin),
         "web.session_minutes": i(\.web.sessionMinutes), "web.login_attempts": i(\.web.loginAttempts),
-        "web.login_window": i(\.web.loginWindow), "web.template_dir": s(\.web.templateDir)
+        "web.login_window": i(\.web.loginWindow), "web.trust_proxy": b(\.web.trustProxy)
     ]
 
     /// Parses configuration text. Unknown keys are reported (not fatal);
@@ -313,7 +313,6 @@ public struct Config: Sendable {
         for (key, path) in [("web.semailctl", web.semailctl), ("web.sudo", web.sudo)] where !path.hasPrefix("/") {
             bad(key, "must be an absolute path")
         }
-        if !web.templateDir.isEmpty && !web.templateDir.hasPrefix("/") { bad("web.template_dir", "must be absolute") }
         if (try? Validate.uid(web.user)) == nil { bad("web.user", "must be a user name (a-z 0-9 . _ -)") }
         if !web.origin.isEmpty && Web.origin(web.origin) == nil {
             bad("web.origin", "must be http(s)://host[:port] without a path, e.g. \"https://mail.example.org\"")

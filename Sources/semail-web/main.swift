@@ -1,3 +1,3 @@
 import Web
 
-try await Portal.main()
+try await Portal.main(arguments: CommandLine.arguments)

@@ -1,5 +1,0 @@
-import Testing
-
-@testable import Web
-
-@Test func placeholder() { #expect(Bool(true)) }
