@@ -117,8 +117,9 @@ public struct Config: Sendable {
         public var listen = "127.0.0.1:8080"
         /// The system user it runs as; through sudo, semailctl refuses this user anything but `--as-user`.
         public var user = "semail-web"
-        /// The semailctl it runs (through `sudo -n`) for everything privileged.
-        public var semailctl = "/usr/sbin/semailctl"
+        /// The semailctl it runs (through `sudo -n`) for everything privileged ("" = the one beside semail-web,
+        /// which is the path the shipped sudo rule names).
+        public var semailctl = ""
         public var sudo = "/usr/bin/sudo"
         /// Mark the session cookie Secure (set false only for plain-HTTP tests on loopback).
         public var secureCookies = true
@@ -310,7 +311,8 @@ public struct Config: Sendable {
         if Web.listenAddress(web.listen) == nil {
             bad("web.listen", "must be IPv4:port or [IPv6]:port, e.g. \"127.0.0.1:8080\"")
         }
-        for (key, path) in [("web.semailctl", web.semailctl), ("web.sudo", web.sudo)] where !path.hasPrefix("/") {
+        for (key, path) in [("web.semailctl", web.semailctl), ("web.sudo", web.sudo)]
+        where !path.isEmpty && !path.hasPrefix("/") {
             bad(key, "must be an absolute path")
         }
         if (try? Validate.uid(web.user)) == nil { bad("web.user", "must be a user name (a-z 0-9 . _ -)") }

@@ -28,7 +28,9 @@ public struct Portal: Sendable {
         for (name, text) in Templates.all { templates[name] = try MustacheTemplate(string: text) }
         pages = MustacheLibrary(templates: templates)
         bind = UserBind(ldap: config.ldap, peopleDN: config.peopleDN)
-        semailctl = Semailctl(sudo: config.web.sudo, program: config.web.semailctl, configPath: configPath)
+        semailctl = Semailctl(
+            sudo: config.web.sudo, program: config.web.semailctl.isEmpty ? Self.besideMe() : config.web.semailctl,
+            configPath: configPath)
         throttle = LoginThrottle(limit: config.web.loginAttempts, window: TimeInterval(config.web.loginWindow))
         guardian = RequestGuard(
             origin: config.web.origin.isEmpty ? nil : Config.Web.origin(config.web.origin),
@@ -64,6 +66,13 @@ public struct Portal: Sendable {
         }
         let portal = try Portal(config: config, configPath: path.map { Portal.absolute($0) }, logger: logger)
         try await portal.application().runService()
+    }
+
+    /// `<directory of this executable>/semailctl` (`make install` puts both in one sbin).
+    static func besideMe() -> String {
+        let me =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return ((me as NSString).deletingLastPathComponent as NSString).appendingPathComponent("semailctl")
     }
 
     static func absolute(_ p: String) -> String {

@@ -71,4 +71,17 @@ import Testing
             Set(bad.filter(\.fatal).map(\.key))
                 == ["web.listen", "web.semailctl", "web.origin", "web.user", "web.login_window"], "\(bad)")
     }
+
+    /// The shipped example declares every [web] key and parses without a problem.
+    @Test func theExampleHasEveryWebKey() throws {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        let text = try String(contentsOfFile: url.path + "/packaging/semail.toml", encoding: .utf8)
+        let (c, problems) = try Config.parse(text, path: "semail.toml")
+        #expect(problems.isEmpty, "\(problems)")
+        #expect(c.web.listen == "127.0.0.1:8080" && c.web.user == "semail-web" && c.web.secureCookies)
+        for key in Config.schema.keys where key.hasPrefix("web.") {
+            #expect(text.contains("\n\(key.dropFirst(4)) = "), "\(key) is not in the example")
+        }
+    }
 }
