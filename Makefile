@@ -43,6 +43,7 @@ build: deps
 test: deps lint
 	SWIFT=$(SWIFT) bash scripts/build-checked.sh $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(BUILD_FLAGS)
+	bash scripts/webtest.sh
 	@if [ -x scripts/vmtest.sh ]; then bash scripts/vmtest.sh; fi
 	@if [ -x scripts/installtest.sh ]; then bash scripts/installtest.sh; fi
 
