@@ -104,7 +104,9 @@ let package = Package(
             dependencies: [
                 "Web", "Core",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird")
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log")
             ]),
         .testTarget(
             name: "SemailctlTests",

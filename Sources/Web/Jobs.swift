@@ -27,8 +27,10 @@ final class Jobs: Sendable {
     static func steps(in stderr: String, uid: String) -> [String] {
         var out: [String] = []
         for line in stderr.split(separator: "\n") {
-            guard let r = line.range(of: "\(uid): ", options: .backwards) else { continue }
-            let step = String(line[r.upperBound...])
+            // `<6>TIME uid: step` (or `uid: step` on a terminal): the uid whole, not the end of another.
+            let l = " " + line
+            guard let r = l.range(of: " \(uid): ", options: .backwards) else { continue }
+            let step = String(l[r.upperBound...])
             if Steps.label(step) != nil, !out.contains(step) { out.append(step) }
         }
         return out
