@@ -14,6 +14,7 @@ dockdir=/tmp/sweb-$$
 webuser=semail-webtest
 sudoers=/etc/sudoers.d/semail-webtest
 portal_pid=""
+made_user=0
 cleanup() {
   [ -n "$portal_pid" ] && kill "$portal_pid" 2>/dev/null && wait "$portal_pid" 2>/dev/null || true
   bash "$here/scripts/dockerd.sh" stop "$dockdir" >/dev/null 2>&1 || true
@@ -22,6 +23,7 @@ cleanup() {
   bash "$here/scripts/named.sh" stop "$work/named" >/dev/null 2>&1 || true
   bash "$here/scripts/slapd.sh" stop "$work/slapd" >/dev/null 2>&1 || true
   rm -f "$sudoers"
+  [ $made_user = 1 ] && userdel "$webuser" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -30,7 +32,9 @@ for p in chromium chromedriver sudo visudo; do
   command -v "$p" >/dev/null || { echo "webtest: $p is missing (scripts/deps.sh installs it)" >&2; exit 1; }
 done
 python3 -c 'import selenium' 2>/dev/null || { echo "webtest: python3 selenium is missing (pip install selenium)" >&2; exit 1; }
-id "$webuser" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$webuser"
+if ! id "$webuser" >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin "$webuser"; made_user=1
+fi
 # The shipped rule, for this user and this build's semailctl; visudo checks it first.
 sed "s/semail-web/$webuser/g; s|/usr/sbin/semailctl|$bin/semailctl|" "$here/packaging/sudoers/semail-web" > "$work/sudoers"
 visudo -cf "$work/sudoers" >/dev/null
