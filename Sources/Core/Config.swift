@@ -373,7 +373,7 @@ public struct Config: Sendable {
 
     static let distributionTemplateDir = "/usr/share/semail/templates"
 
-    static func executablePath() -> String? {
+    public static func executablePath() -> String? {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink("/proc/self/exe", &buf, buf.count - 1)
         guard n > 0 else { return nil }

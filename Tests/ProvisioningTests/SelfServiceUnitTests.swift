@@ -84,4 +84,24 @@ import Testing
             #expect(text.contains("\n\(key.dropFirst(4)) = "), "\(key) is not in the example")
         }
     }
+
+    /// `config check` says when the portal cannot run: no such user, a program missing.
+    @Test func configCheckLooksAtTheWebSection() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wc-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func web(_ section: String) throws -> ConfigReport.Component? {
+            let f = dir.appendingPathComponent("semail.toml").path
+            try "[ldap]\nuri = \"ldap://127.0.0.1:9\"\ntimeout = 1\n\(section)".write(
+                toFile: f, atomically: true, encoding: .utf8)
+            chmod(f, 0o644)
+            return try ConfigChecker.check(path: f).components.first { $0.name == "web" }
+        }
+        #expect(try web("") == nil)
+        let ok = try #require(try web("[web]\nuser = \"root\"\nsemailctl = \"/bin/true\"\nsudo = \"/bin/true\"\n"))
+        #expect(ok.ok, "\(ok)")
+        let bad = try #require(
+            try web("[web]\nuser = \"no-such-user-x\"\nsemailctl = \"/nonexistent/semailctl\"\n"))
+        #expect(!bad.ok && bad.message.contains("no system user") && bad.message.contains("/nonexistent/semailctl"))
+    }
 }
