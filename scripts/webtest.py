@@ -253,6 +253,8 @@ def create_a_mailbox_on_a_subdomain():
     submit("form[action='/create']")
     assert "/progress" in d.current_url, d.current_url
     assert "Checking your address" in text(), text()
+    # Caught in the middle: some steps done, one under way (the page reloads itself every second).
+    wait_for(lambda: "✓" in text() or "Done." in text(), "a first step")
     shot("progress-running")
     wait_for(lambda: "Done." in text() or "What to do" in text() or "failed" in text().lower(), "the create")
     assert "Done." in text(), text()
