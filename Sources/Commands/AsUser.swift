@@ -38,6 +38,7 @@ struct AsUserOptions: ParsableArguments {
     {
         guard let uid else { return nil }
         if let target { try Self.checkTarget(asUser: uid, target: target) }
+        try SudoGuard.refuseFiles([("--password-file", password.passwordFile)], config: host().config)
         let pw = try password.readForUser()
         guard !pw.isEmpty else {
             throw SemailError("empty password for \"\(uid)\"", why: "an empty password is never sent", status: .usage)
@@ -60,6 +61,19 @@ extension PasswordOptions {
 /// Through sudo, the portal's user ([web] user) may run nothing but
 /// self-service commands: everything else is refused before any work.
 enum SudoGuard {
+    /// Whether this run was started through sudo by the portal's user.
+    static func viaPortal(_ config: Config) -> Bool {
+        getuid() == 0 && ProcessInfo.processInfo.environment["SUDO_USER"] == config.web.user
+    }
+
+    /// The portal never names a file for root to read: from it, such an option is refused.
+    static func refuseFiles(_ options: [(String, String?)], config: Config) throws {
+        guard viaPortal(config), let (name, _) = options.first(where: { $0.1 != nil }) else { return }
+        throw SemailError(
+            "refused: \(name) from \(config.web.user)", why: "the portal's user never names a file for root to read",
+            status: .noPermission)
+    }
+
     static func check(selfService: Bool, config: () throws -> Config) throws {
         guard getuid() == 0, let caller = ProcessInfo.processInfo.environment["SUDO_USER"], !selfService else {
             return

@@ -102,6 +102,22 @@ import Testing
         #expect(r.status == 77, "\(r.text)")
         r = try w.run(["mailbox", "status", alice, "--as-user", alice, "--json"], stdin: "pw-\(alice)\n", env: web)
         #expect(r.status == 0, "\(r.text)\(r.stderr)")
+        // Nor a file for root to read, even with --as-user.
+        let keyFile = "\(w.dir)/keys"
+        try (k.line + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
+        r = try w.run(
+            [
+                "mailbox", "create", alice, "--address", "\(alice)@\(alice).\(w.zone)", "--ssh-key", keyFile,
+                "--as-user", alice, "--json"
+            ], stdin: "pw-\(alice)\n", env: web)
+        #expect(r.status == 77 && r.text.contains("--ssh-key"), "\(r.text)")
+        #expect(try w.ldapMailbox(alice) == nil)
+        let pwFile = "\(w.dir)/alice.pw"
+        _ = FileManager.default.createFile(
+            atPath: pwFile, contents: Data("pw-\(alice)".utf8), attributes: [.posixPermissions: 0o600])
+        r = try w.run(
+            ["mailbox", "status", alice, "--as-user", alice, "--password-file", pwFile, "--json"], env: web)
+        #expect(r.status == 77 && r.text.contains("--password-file"), "\(r.text)")
         // Another sudo caller (an admin's own account) is not restricted.
         r = try w.run(["user", "list", "--json"], env: ["SUDO_USER": "admin", "SUDO_UID": "1000"])
         #expect(r.status == 0, "\(r.stderr)")

@@ -31,6 +31,7 @@ struct MailboxCreate: SemailCommand {
         // Self-service: the user proves who they are before any file they named is opened
         // (the [policy] rules for users apply).
         try asUser.authenticate(try ctx.host(), target: uid, password: password)
+        try SudoGuard.refuseFiles([("--ssh-key", sshKey)], config: ctx.config())
         let keys = try sshKey.map { try SSHKeys.read($0) }
         let r = try ctx.locked(wait: !mutation.noWait) { host in
             try Mailboxes(host: host).create(
