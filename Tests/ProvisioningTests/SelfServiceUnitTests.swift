@@ -19,6 +19,17 @@ import Testing
         }
     }
 
+    /// A failed build says what apt said, not the whole log.
+    @Test func aptsReasonIsPickedOut() {
+        let log =
+            "cannot make the container for alice: POST /build: HTTP 500: build failed: ... Reading package lists... "
+            + "\u{1B}[91mW: Failed to fetch http://deb.debian.org/x \u{1B}[0mBuilding dependency tree... "
+            + "\u{1B}[91mE: Unable to locate package mutt\n\u{1B}[0mRemoving intermediate container 8692bd96fd50"
+        #expect(Software.aptReason(log) == "apt: Unable to locate package mutt")
+        #expect(Software.aptReason("short") == "short")
+        #expect(Software.aptReason(String(repeating: "x", count: 400)).count == 301)
+    }
+
     /// The container's list: the admin's first, then the user's valid names
     /// (a value written on the entry by hand that is not one is left out, never rendered).
     @Test func theContainerGetsTheGlobalThenTheUsersPackages() {

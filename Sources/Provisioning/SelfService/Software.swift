@@ -30,6 +30,22 @@ public struct Software: Sendable {
         return (current + adding).filter { !removing.contains($0) && seen.insert($0).inserted }
     }
 
+    /// What apt said in a failed build (its `E:` lines, without terminal
+    /// colours), else the start of the error.
+    static func aptReason(_ text: String) -> String {
+        let plain = text.replacingOccurrences(of: "\u{1B}\\[[0-9;]*m", with: "", options: .regularExpression)
+        var errors: [String] = []
+        var rest = plain[...]
+        while let r = rest.range(of: "E: ") {
+            let line = rest[r.upperBound...].prefix { $0 != "\n" }
+            let cut = line.range(of: "Removing intermediate container").map { line[..<$0.lowerBound] } ?? line
+            errors.append(String(cut).trimmingCharacters(in: .whitespaces))
+            rest = rest[r.upperBound...]
+        }
+        if !errors.isEmpty { return "apt: " + errors.joined(separator: "; ") }
+        return plain.count > 300 ? String(plain.prefix(300)) + "…" : plain
+    }
+
     /// Shows (no change given) or changes UID's list; a change rebuilds the
     /// container when there is one. The caller holds the state lock for a change.
     public func apply(_ uid: String, add: [String], remove: [String]) throws -> Result {
@@ -48,9 +64,11 @@ public struct Software: Sendable {
             // to what that container has, so the entry never asks for what could not be built.
             _ = try? dir.setPackages(uid, before)
             _ = try? SelfServiceContainer(host: host).refresh(uid)
+            host.reporter.warn(
+                "\(uid): rebuild with \(after.joined(separator: " ")) failed: \(SemailError.text(error))")
             throw SemailError(
                 "the container of \(uid) could not be rebuilt with \(after.joined(separator: " "))",
-                why: SemailError.text(error),
+                why: Self.aptReason(SemailError.text(error)),
                 hint: "the list is back to what it was and the old container still serves; check the package names "
                     + "(apt must know them) and try again", status: .failure)
         }
