@@ -19,7 +19,6 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 PORTAL = os.environ["PORTAL"]
@@ -84,7 +83,13 @@ def submit(selector, driver=None):
     driver = driver or d
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, f"{selector} button").click()
-    WebDriverWait(driver, 120).until(EC.staleness_of(old))
+    def gone(_):
+        try:
+            old.is_enabled()  # still the page the click was made on
+            return False
+        except Exception:  # stale, or chromium's "does not belong to the document": the next page is there
+            return True
+    WebDriverWait(driver, 120).until(gone)
     WebDriverWait(driver, 120).until(lambda x: x.execute_script("return document.readyState") == "complete")
 
 
