@@ -7,9 +7,12 @@
 #   scripts/webtest.sh            (after `swift build`)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bin="$here/.build/debug"
 work=$(mktemp -d /tmp/semail-web.XXXXXX)
 chmod 755 "$work"
+# The binaries where the unprivileged user can reach them (the checkout may be under a 0700 home).
+bin="$work/bin"
+install -d -m 0755 "$bin"
+install -m 0755 "$here/.build/debug/semailctl" "$here/.build/debug/semail-web" "$bin/"
 dockdir=/tmp/sweb-$$
 webuser=semail-webtest
 sudoers=/etc/sudoers.d/semail-webtest
