@@ -43,6 +43,7 @@ build: deps
 test: deps lint
 	SWIFT=$(SWIFT) bash scripts/build-checked.sh $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(BUILD_FLAGS)
+	bash scripts/webtest.sh
 	@if [ -x scripts/vmtest.sh ]; then bash scripts/vmtest.sh; fi
 	@if [ -x scripts/installtest.sh ]; then bash scripts/installtest.sh; fi
 
@@ -60,6 +61,7 @@ demo: build
 # Benchmarks use the release binary, Swift runtime linked statically (start-up time counts).
 release: build-deps
 	$(SWIFT) build -c release --static-swift-stdlib --product semailctl
+	$(SWIFT) build -c release --static-swift-stdlib --product semail-web
 
 bench: release
 	@for b in bench/*.sh; do echo "== $$b"; SEMAILCTL=$(CURDIR)/.build/release/semailctl bash "$$b" || exit 1; done
@@ -84,6 +86,10 @@ install: release man completions
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(ZSHCOMPDIR) \
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d $(DESTDIR)$(UNITDIR)
 	install -m 0755 -s $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/sbin/semailctl
+	install -m 0755 -s .build/release/semail-web $(DESTDIR)$(PREFIX)/sbin/semail-web
+	install -m 0644 packaging/nginx/semail-web.conf $(DESTDIR)$(PREFIX)/share/semail/examples/nginx-semail-web.conf
+	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	install -m 0644 packaging/sysusers/semail-web.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/semail-web.conf
 	install -m 0644 templates/* $(DESTDIR)$(PREFIX)/share/semail/templates/
 	install -m 0644 schema/* $(DESTDIR)$(PREFIX)/share/semail/schema/
 	install -m 0644 packaging/semail.toml $(DESTDIR)$(PREFIX)/share/semail/examples/semail.toml
@@ -95,9 +101,18 @@ install: release man completions
 	cd packaging/systemd && find . -type f \( -name '*.service' -o -name '*.timer' -o -name '*.socket' \
 	  -o -name '*.path' -o -name '*.mount' -o -name '*.target' -o -name '*.conf' \) | sort | while read -r f; do \
 	  install -d "$(DESTDIR)$(UNITDIR)/$$(dirname "$$f")" && \
-	  sed -E 's#(^|[=[:space:]"])(/usr)?(/local)?/s?bin/semailctl\b#\1$(PREFIX)/sbin/semailctl#g' "$$f" > "$(DESTDIR)$(UNITDIR)/$$f" && \
+	  sed -E 's#(^|[=[:space:]"])(/usr)?(/local)?/s?bin/(semailctl|semail-web)\b#\1$(PREFIX)/sbin/\4#g' "$$f" > "$(DESTDIR)$(UNITDIR)/$$f" && \
 	  chmod 0644 "$(DESTDIR)$(UNITDIR)/$$f" || exit 1; done
 	[ -d $(DESTDIR)$(SYSCONFDIR)/semail ] || install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/semail
+	# The portal's one privilege, naming this prefix's semailctl; visudo checks it before it is put in place.
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/sudoers.d
+	sed 's#/usr/sbin/semailctl#$(PREFIX)/sbin/semailctl#' packaging/sudoers/semail-web > .build/sudoers-semail-web
+	if command -v visudo >/dev/null; then visudo -cqf .build/sudoers-semail-web; fi
+	install -m 0440 $$([ "$$(id -u)" = 0 ] && echo "-o 0 -g 0") .build/sudoers-semail-web \
+	  $(DESTDIR)$(SYSCONFDIR)/sudoers.d/semail-web
+	# The portal's user, on this host (a package makes it in its postinst).
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ! id semail-web >/dev/null 2>&1; then \
+	  useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin semail-web; fi
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/semail/semail.toml ]; then \
 	  echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/semail/semail.toml (the new example: $(PREFIX)/share/semail/examples/semail.toml)"; \
 	else \
@@ -105,6 +120,9 @@ install: release man completions
 
 # Removes what `make install` put there, except /etc/semail (and never state or mail).
 uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/semail-web $(DESTDIR)$(PREFIX)/share/semail/examples/nginx-semail-web.conf \
+	  $(DESTDIR)$(PREFIX)/lib/sysusers.d/semail-web.conf $(DESTDIR)$(SYSCONFDIR)/sudoers.d/semail-web
+	-rmdir $(DESTDIR)$(PREFIX)/lib/sysusers.d 2>/dev/null
 	rm -f $(DESTDIR)$(PREFIX)/sbin/semailctl $(DESTDIR)$(PREFIX)/share/man/man8/semailctl.*8 \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/semailctl $(DESTDIR)$(ZSHCOMPDIR)/_semailctl \
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/semailctl.fish

@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "semailctl", targets: ["semailctl"]),
+        .executable(name: "semail-web", targets: ["semail-web"]),
         .library(name: "Provisioning", targets: ["Provisioning"])
     ],
     dependencies: [
@@ -13,7 +14,11 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2")
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2")
     ],
     targets: [
         // C libraries, wrapped once at the edge.
@@ -62,6 +67,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log")
             ]),
         .executableTarget(name: "semailctl", dependencies: ["Commands"]),
+        // The self-service portal: an unprivileged process that binds to LDAP
+        // as the user and runs `semailctl ... --as-user` through sudo.
+        .target(
+            name: "Web",
+            dependencies: [
+                "Core", "Directory", "LDAPClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log")
+            ]),
+        .executableTarget(name: "semail-web", dependencies: ["Web"]),
 
         .target(
             name: "TestSupport", dependencies: ["Provisioning", "Core", "Containers", "LDAPClient"],
@@ -79,6 +98,15 @@ let package = Package(
             dependencies: [
                 "Provisioning", "Core", "Directory", "Storage", "Containers",
                 "DNS", "LDAPClient", "TestSupport"
+            ]),
+        .testTarget(
+            name: "WebTests",
+            dependencies: [
+                "Web", "Core",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log")
             ]),
         .testTarget(
             name: "SemailctlTests",

@@ -14,6 +14,7 @@ pkgs=(
   postfix                                                  # delivery test: a private instance (no system-wide set-up)
   openssl openssh-client python3 procps psmisc hyperfine time
   dpkg-dev file                                            # make deb (dpkg-shlibdeps), the install test
+  chromium chromium-driver sudo curl python3-pip           # the portal's browser test (scripts/webtest.sh)
 )
 # `deps.sh build`: only what building needs (make release/man/install on a
 # server must not install services, a kernel, or an MTA that replaces the
@@ -21,11 +22,18 @@ pkgs=(
 if [ "${1:-}" = build ]; then
   pkgs=(pkg-config libldap2-dev liblvm2-dev libcurl4-openssl-dev)
 fi
+# The browser test drives chromium with selenium (PyPI), for the python3 the tests run.
+selenium() {
+  [ "${1:-}" != build ] || return 0
+  python3 -c 'import selenium' 2>/dev/null && return 0
+  echo "deps: pip install selenium" >&2
+  python3 -m pip install -q selenium >&2 || python3 -m pip install -q --break-system-packages selenium >&2
+}
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+[ ${#missing[@]} -eq 0 ] && { selenium "${1:-}"; exit 0; }
 if [ "$(id -u)" != 0 ]; then
   echo "deps: missing Debian packages: ${missing[*]}; run as root (or: sudo apt-get install ${missing[*]})" >&2
   exit 1
@@ -46,3 +54,4 @@ trap '[ $made_policy = 1 ] && rm -f "$policy"' EXIT
 # Postfix without its questions and without a system-wide main.cf.
 [[ " ${missing[*]} " == *" postfix "* ]] && echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+selenium "${1:-}"

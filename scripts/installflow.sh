@@ -99,7 +99,9 @@ bash "$here/scripts/dockerd.sh" start "$dock" >/dev/null
 
 echo "== the package's configuration, edited as an admin would"
 conf="$root/etc/semail/semail.toml"
-check "the package installed its configuration (root, 0600)" test "$(stat -c '%U %a' "$conf")" = "root 600"
+# Readable by the portal's user (the configuration holds no secret; ldap.secret stays root's 0600).
+check "the package installed its configuration (root:semail-web, 0640)" \
+  test "$(chroot "$root" stat -c '%U:%G %a' /etc/semail/semail.toml)" = "root:semail-web 640"
 cat > "$conf" <<TOML
 # Edited by the install test (paths under $work: the test leaves the host alone).
 [ldap]

@@ -93,6 +93,14 @@ phase_local() {
   done < <(cd packaging/systemd && find . -type f \( -name '*.service' -o -name '*.timer' -o -name '*.conf' \) | sed 's#^\./##')
   check "every unit of packaging/systemd in lib/systemd/system, ExecStart in the prefix" test $bad = 0
   check "ExecStart=/usr/local/sbin/semailctl" grep -q '^ExecStart=/usr/local/sbin/semailctl ' "$p/lib/systemd/system/semailctl-watch.service"
+  check "semail-web in sbin, stripped, runs" sh -c "file -L '$p/sbin/semail-web' | grep -q ', stripped' && '$p/sbin/semail-web' --help | grep -q 'usage: semail-web'"
+  check "semail-web.service runs it as semail-web from the prefix" sh -c \
+    "grep -q '^ExecStart=/usr/local/sbin/semail-web ' '$p/lib/systemd/system/semail-web.service' && grep -qx 'User=semail-web' '$p/lib/systemd/system/semail-web.service'"
+  check "the sudo rule: etc/sudoers.d/semail-web 0440, names the prefix's semailctl" sh -c \
+    "[ \"\$(stat -c %a '$d/etc/sudoers.d/semail-web')\" = 440 ] && grep -q 'NOPASSWD: /usr/local/sbin/semailctl ^' '$d/etc/sudoers.d/semail-web'"
+  check "visudo -cf accepts the sudo rule" visudo -cf "$d/etc/sudoers.d/semail-web"
+  check "the reverse-proxy sample and the sysusers file" test -s "$p/share/semail/examples/nginx-semail-web.conf" \
+    -a -s "$p/lib/sysusers.d/semail-web.conf"
 
   local d2=$WORK/dest2
   check "make install into an empty DESTDIR" make -s install DESTDIR="$d2" PREFIX=/usr/local
@@ -159,10 +167,16 @@ phase_deb_install() {
     grep -q '^ExecStart=/usr/sbin/semailctl ' "$ROOT/usr/lib/systemd/system/semailctl-watch.service"
   check "templates under /usr/share/semail" test -s "$ROOT/usr/share/semail/templates/Dockerfile.template"
   check "the conffile is listed by dpkg" bash -c "in_root dpkg-query -W -f='\${Conffiles}' semailctl | grep -q '/etc/semail/semail.toml'"
-  check "/etc/semail/semail.toml is 0600 root" test "$(stat -c %a:%u:%g "$ROOT/etc/semail/semail.toml")" = 600:0:0
+  check "the portal's system user semail-web exists" in_root getent passwd semail-web
+  check "/etc/semail/semail.toml is 0640 root:semail-web" test \
+    "$(in_root stat -c %a:%U:%G /etc/semail/semail.toml)" = 640:root:semail-web
+  check "visudo -c accepts /etc/sudoers.d/semail-web in the root" in_root visudo -c
+  check "the sudo rule names /usr/sbin/semailctl" grep -q 'NOPASSWD: /usr/sbin/semailctl ^' "$ROOT/etc/sudoers.d/semail-web"
+  check "semail-web --help runs; its unit runs it as semail-web" sh -c \
+    "chroot '$ROOT' /usr/sbin/semail-web --help | grep -q 'usage: semail-web' && grep -q '^ExecStart=/usr/sbin/semail-web ' '$ROOT/usr/lib/systemd/system/semail-web.service'"
   local procs; procs=$(root_processes)
   check "no service started (no process runs in the root)" test -z "$procs"
-  check "no unit enabled" test -z "$(find "$ROOT/etc/systemd/system" -name 'semailctl*' 2>/dev/null)"
+  check "no unit enabled" test -z "$(find "$ROOT/etc/systemd/system" -name 'semail*' 2>/dev/null)"
   # The admin edits the configuration; reinstalling keeps it.
   echo '# edited by the admin' >> "$ROOT/etc/semail/semail.toml"
   check "dpkg -i again keeps the edited conffile" bash -c \

@@ -14,6 +14,8 @@ root=$(realpath "$1"); version=$2; out=$(realpath -m "$3")
 # mkfs.ext4 e2fsck resize2fs; blkid; iptables iptables-restore; ssh-keygen;
 # rndc named-checkzone; tar (gzip for the archives).
 TOOLS="e2fsprogs, util-linux, iptables, openssh-client, bind9-utils, tar, gzip"
+# semail-web runs `sudo -n semailctl ... --as-user` (/etc/sudoers.d/semail-web); its user comes from passwd's useradd.
+TOOLS="$TOOLS, sudo, passwd"
 # The container engine (local or remote socket), `image bootstrap`, the LVM backend.
 RECOMMENDS="docker.io, debootstrap, lvm2"
 SUGGESTS="slapd, ldap-utils, bind9"
@@ -24,13 +26,15 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 # dpkg-shlibdeps wants a source tree: a minimal debian/control is enough.
 mkdir -p "$work/src/debian"
 printf 'Source: semailctl\n\nPackage: semailctl\nArchitecture: any\n' > "$work/src/debian/control"
-shlibs=$(cd "$work/src" && dpkg-shlibdeps -O "$root/usr/sbin/semailctl" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+shlibs=$(cd "$work/src" && dpkg-shlibdeps -O "$root/usr/sbin/semailctl" "$root/usr/sbin/semail-web" 2>/dev/null \
+  | sed -n 's/^shlibs:Depends=//p')
 [ -n "$shlibs" ] || { echo "mkdeb: dpkg-shlibdeps found no libraries" >&2; exit 1; }
 
 # Man pages compressed as Debian does.
 find "$root/usr/share/man" -type f -name '*.[0-9]' -exec gzip -9nf {} +
 
-units=$(cd "$root/usr/lib/systemd/system" && find . -maxdepth 1 -type f \( -name 'semailctl*.service' -o -name 'semailctl*.timer' \) -printf '%f ' )
+units=$(cd "$root/usr/lib/systemd/system" && find . -maxdepth 1 -type f \( -name 'semailctl*.service' -o -name 'semailctl*.timer' \
+  -o -name 'semail-web*.service' \) -printf '%f ' )
 
 mkdir -p "$root/DEBIAN"
 cat > "$root/DEBIAN/control" <<EOF
@@ -61,9 +65,18 @@ find "$root/etc" -type f | sed "s#^$root##" | sort > "$root/DEBIAN/conffiles"
 cat > "$root/DEBIAN/postinst" <<'EOF'
 #!/bin/sh
 set -e
-# Units are installed, never enabled or started here.
-if [ "$1" = configure ] && [ -d /run/systemd/system ]; then
-  systemctl daemon-reload >/dev/null 2>&1 || true
+# The portal's system user (usr/lib/sysusers.d/semail-web.conf), and its
+# read access to the configuration (it holds no secret: the LDAP password is
+# in ldap.secret, root's). Units are installed, never enabled or started here.
+if [ "$1" = configure ]; then
+  if ! getent passwd semail-web >/dev/null; then
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+      --comment "semailctl self-service portal" semail-web
+  fi
+  if [ -f /etc/semail/semail.toml ] && [ "$(stat -c %U:%G /etc/semail/semail.toml)" = root:root ]; then
+    chgrp semail-web /etc/semail/semail.toml && chmod 0640 /etc/semail/semail.toml
+  fi
+  if [ -d /run/systemd/system ]; then systemctl daemon-reload >/dev/null 2>&1 || true; fi
 fi
 exit 0
 EOF

@@ -8,7 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-names=(openssh-lpk semail)
+names=(openssh-lpk semail semail-software)
 {
   echo "include /etc/ldap/schema/core.schema"
   for n in "${names[@]}"; do echo "include $here/schema/$n.schema"; done

@@ -44,6 +44,7 @@ include /etc/ldap/schema/inetorgperson.schema
 include /etc/ldap/schema/nis.schema
 include $here/schema/openssh-lpk.schema
 include $here/schema/semail.schema
+include $here/schema/semail-software.schema
 # As Debian ships slapd (olcLogLevel: none): no per-operation log formatting.
 loglevel none
 pidfile $dir/slapd.pid

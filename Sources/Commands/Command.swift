@@ -11,16 +11,23 @@ protocol SemailCommand: AsyncParsableCommand {
     var global: GlobalOptions { get }
     /// The command's work; the exit status it returns is the process's.
     func execute(_ c: CommandContext) async throws -> ExitStatus
+    /// Whether this run acts for a user who proved their password (`--as-user`).
+    var selfService: Bool { get }
 }
 
 extension SemailCommand {
+    var selfService: Bool { false }
+
     func run() async throws { try await runCommand() }
 
     /// What `run` does; a command that maps exit codes itself (reconcile
     /// --detailed-exitcode) calls it from its own `run`.
     func runCommand() async throws {
         let c = CommandContext(global)
-        try await c.out.run { try await execute(c) }
+        try await c.out.run {
+            try SudoGuard.check(selfService: selfService) { try c.config() }
+            return try await execute(c)
+        }
     }
 }
 

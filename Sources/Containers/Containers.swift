@@ -10,8 +10,14 @@ public struct ContainerInput: Sendable, Equatable {
     public var sshKeys: [String]
     /// The host directory bound at /Maildir.
     public var maildir: String
-    public init(uid: String, address: String, owner: MailOwner, sshKeys: [String], maildir: String) {
+    /// The Debian packages the user chose (`semailPackage`), installed after `[containers] packages`;
+    /// values that are not package names are left out.
+    public var packages: [String]
+    public init(
+        uid: String, address: String, owner: MailOwner, sshKeys: [String], maildir: String, packages: [String] = []
+    ) {
         self.uid = uid; self.address = address; self.owner = owner; self.sshKeys = sshKeys; self.maildir = maildir
+        self.packages = packages
     }
 }
 
@@ -174,7 +180,15 @@ public struct ContainerManager: Sendable {
         DockerfileValues(
             baseImage: config.baseImage, uid: uid, address: input.address, uidNumber: Int(input.owner.uid),
             gidNumber: Int(input.owner.gid),
-            packages: config.packages.split(separator: " ").map(String.init))
+            packages: Self.packages(global: config.packages, user: input.packages))
+    }
+
+    /// The container's package list: the admin's `[containers] packages`,
+    /// then the user's own choices that are valid package names, each once.
+    static func packages(global: String, user: [String]) -> [String] {
+        var seen = Set<String>()
+        let mine = user.filter { (try? Validate.debianPackage($0)) != nil }
+        return (global.split(separator: " ").map(String.init) + mine).filter { seen.insert($0).inserted }
     }
 
     func authorizedKeys(_ input: ContainerInput, uid: String, warn: Bool) -> Data {

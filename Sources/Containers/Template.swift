@@ -23,7 +23,6 @@ public struct DockerfileValues: Sendable, Equatable {
 
     static let imagePattern = Pattern(
         #"^[a-z0-9][a-z0-9._/-]*(:[0-9]+/[a-z0-9._/-]+)?(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"#)
-    static let packagePattern = Pattern(#"^[a-z0-9][a-z0-9+.-]+$"#)
     /// Image references already checked (reconcile validates every mailbox's values).
     static let checkedImages = LockedSet()
 
@@ -38,13 +37,7 @@ public struct DockerfileValues: Sendable, Equatable {
     }
 
     /// A Debian package name (policy §5.6.1).
-    static func checkPackage(_ s: String) throws {
-        guard s.utf8.count <= 100, packagePattern.matches(s) else {
-            throw SemailError(
-                "invalid package name \(Validate.quoted(s))",
-                why: "Debian package names are lowercase letters, digits, + - .", status: .usage)
-        }
-    }
+    static func checkPackage(_ s: String) throws { _ = try Validate.debianPackage(s) }
 
     public func validated() throws -> DockerfileValues {
         if !Self.checkedImages.contains(baseImage) {

@@ -111,6 +111,30 @@ public struct Config: Sendable {
         }
     }
 
+    /// The self-service portal, `semail-web` (README: Self-service portal).
+    public struct Web: Sendable {
+        /// Where it listens: IPv4 address or [IPv6] address, then `:port` (loopback: TLS is a reverse proxy's).
+        public var listen = "127.0.0.1:8080"
+        /// The system user it runs as; through sudo, semailctl refuses this user anything but `--as-user`.
+        public var user = "semail-web"
+        /// The semailctl it runs (through `sudo -n`) for everything privileged ("" = the one beside semail-web,
+        /// which is the path the shipped sudo rule names).
+        public var semailctl = ""
+        public var sudo = "/usr/bin/sudo"
+        /// Mark the session cookie Secure (set false only for plain-HTTP tests on loopback).
+        public var secureCookies = true
+        /// The origin browsers reach it at ("https://mail.example.org"): a form posted from any other
+        /// Origin is refused ("" = the request's own Host, scheme from secure_cookies).
+        public var origin = ""
+        /// Minutes a session lasts without a request.
+        public var sessionMinutes = 30
+        /// Failed logins allowed per client address, and per uid, in `login_window` seconds.
+        public var loginAttempts = 5
+        public var loginWindow = 300
+        /// Behind a reverse proxy on loopback: take the client's address (login throttling) from X-Real-IP.
+        public var trustProxy = false
+    }
+
     public var ldap = LDAP()
     public var state = State()
     public var storage = Storage()
@@ -118,6 +142,7 @@ public struct Config: Sendable {
     public var dns = DNS()
     public var smtp = SMTP()
     public var policy = Policy()
+    public var web = Web()
     /// The file this was read from (nil: built-in defaults).
     public var path: String?
     /// The sections the file has (`config check` tests those services).
@@ -188,7 +213,11 @@ public struct Config: Sendable {
         "smtp.postfix_virtual_gid_maps": s(\.smtp.postfixVirtualGIDMaps),
         "smtp.postfix_virtual_mailbox_domains": s(\.smtp.postfixVirtualMailboxDomains),
         "policy.role_local_parts": s(\.policy.roleLocalParts), "policy.share_subdomains": b(\.policy.shareSubdomains),
-        "policy.secret_file": s(\.policy.secretFile)
+        "policy.secret_file": s(\.policy.secretFile),
+        "web.listen": s(\.web.listen), "web.user": s(\.web.user), "web.semailctl": s(\.web.semailctl),
+        "web.sudo": s(\.web.sudo), "web.secure_cookies": b(\.web.secureCookies), "web.origin": s(\.web.origin),
+        "web.session_minutes": i(\.web.sessionMinutes), "web.login_attempts": i(\.web.loginAttempts),
+        "web.login_window": i(\.web.loginWindow), "web.trust_proxy": b(\.web.trustProxy)
     ]
 
     /// Parses configuration text. Unknown keys are reported (not fatal);
@@ -279,6 +308,21 @@ public struct Config: Sendable {
         if !containers.sshHost.isEmpty && !Validate.isJumpHost(containers.sshHost) {
             bad("containers.ssh_host", "must be [user@]host[:port]: letters, digits and . - _ @ : [ ] only")
         }
+        if Web.listenAddress(web.listen) == nil {
+            bad("web.listen", "must be IPv4:port or [IPv6]:port, e.g. \"127.0.0.1:8080\"")
+        }
+        for (key, path) in [("web.semailctl", web.semailctl), ("web.sudo", web.sudo)]
+        where !path.isEmpty && !path.hasPrefix("/") {
+            bad(key, "must be an absolute path")
+        }
+        if (try? Validate.uid(web.user)) == nil { bad("web.user", "must be a user name (a-z 0-9 . _ -)") }
+        if !web.origin.isEmpty && Web.origin(web.origin) == nil {
+            bad("web.origin", "must be http(s)://host[:port] without a path, e.g. \"https://mail.example.org\"")
+        }
+        for (key, n) in [
+            ("web.session_minutes", web.sessionMinutes), ("web.login_attempts", web.loginAttempts),
+            ("web.login_window", web.loginWindow)
+        ] where n <= 0 { bad(key, "must be a positive number") }
         do { _ = try Egress.parse(containers.egress) } catch let e as SemailError {
             bad("containers.egress", "\(e.what): \(e.why)")
         } catch {}
@@ -329,7 +373,7 @@ public struct Config: Sendable {
 
     static let distributionTemplateDir = "/usr/share/semail/templates"
 
-    static func executablePath() -> String? {
+    public static func executablePath() -> String? {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink("/proc/self/exe", &buf, buf.count - 1)
         guard n > 0 else { return nil }
@@ -365,5 +409,34 @@ extension Config.Containers {
             frac = parts.count == 2 ? Int(parts[1].padding(toLength: 2, withPad: "0", startingAt: 0))! : 0
         let n = whole * 1_000_000_000 + frac * 10_000_000
         return (10_000_000...256_000_000_000).contains(n) ? n : nil
+    }
+}
+
+extension Config.Web {
+    /// `listen` split into host and port: "127.0.0.1:8080", "[::1]:8080".
+    public static func listenAddress(_ s: String) -> (host: String, port: Int)? {
+        let host: Substring, rest: Substring
+        if s.hasPrefix("[") {
+            guard let close = s.firstIndex(of: "]") else { return nil }
+            host = s[s.index(after: s.startIndex)..<close]
+            rest = s[s.index(after: close)...]
+            guard host.contains(":"), host.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return nil }
+        } else {
+            guard let colon = s.lastIndex(of: ":") else { return nil }
+            host = s[..<colon]; rest = s[colon...]
+            guard IPv4Subnet.parse(String(host)) != nil else { return nil }
+        }
+        guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (1...65535).contains(port) else { return nil }
+        return (String(host), port)
+    }
+
+    /// An origin as browsers send it (scheme://host[:port], lowercase), or nil.
+    public static func origin(_ s: String) -> String? {
+        let l = s.lowercased()
+        guard l.hasPrefix("https://") || l.hasPrefix("http://") else { return nil }
+        let rest = l.drop(while: { $0 != "/" }).dropFirst(2)
+        let ok = Set("abcdefghijklmnopqrstuvwxyz0123456789.-:[]")
+        guard !rest.isEmpty, rest.allSatisfy({ ok.contains($0) }) else { return nil }
+        return l
     }
 }

@@ -34,14 +34,18 @@ public struct ProcessRunner: Sendable {
 
     /// `stdinFD` / `stdoutFD`: descriptors of the caller's (read from, or
     /// written to, from their current offset) instead of data and a
-    /// captured stdout; they stay open.
+    /// captured stdout; they stay open. `stderrFD`: a file of the caller's
+    /// (an `anonymousFile()`) that stderr is written to, so the caller can
+    /// read it while the program runs; it is still returned whole.
     @discardableResult
     public func run(
-        _ argv: [String], stdin: Data? = nil, stdinFD: Int32? = nil, stdoutFD: Int32? = nil, check: Bool = true
+        _ argv: [String], stdin: Data? = nil, stdinFD: Int32? = nil, stdoutFD: Int32? = nil, stderrFD: Int32? = nil,
+        check: Bool = true
     ) throws -> ProcessOutput {
         precondition(!argv.isEmpty)
         let path = try ProcessRunner.resolve(argv[0])
-        let outFD = try stdoutFD.map { dup($0) } ?? ProcessRunner.tempFD(), errFD = try ProcessRunner.tempFD()
+        let outFD = try stdoutFD.map { dup($0) } ?? ProcessRunner.tempFD()
+        let errFD = try stderrFD.map { dup($0) } ?? ProcessRunner.tempFD()
         defer { close(outFD); close(errFD) }
         var inFD: Int32 = -1
         var feeder: (Int32, Data)?
@@ -89,6 +93,12 @@ public struct ProcessRunner: Sendable {
         if check && status != 0 { throw ProcessError(argv: argv, status: status, stderr: err) }
         return ProcessOutput(status: status, stdout: out, stderr: err)
     }
+
+    /// An anonymous temporary file (O_TMPFILE: never visible by name); the caller closes it.
+    public static func anonymousFile() throws -> Int32 { try tempFD() }
+
+    /// What FD holds, from its start (pread: the file offset is not moved).
+    public static func contents(_ fd: Int32) -> Data { readAll(fd) }
 
     /// An anonymous temporary file (O_TMPFILE: never visible by name).
     static func tempFD() throws -> Int32 {

@@ -47,6 +47,19 @@ public enum Secrets {
         return s
     }
 
+    /// Two secrets given as two lines (the current password, then the new
+    /// one); each must be non-empty.
+    public static func twoLines(_ s: Secret) throws -> (Secret, Secret) {
+        let lines = s.bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+        guard lines.count == 2, !lines[0].isEmpty, !lines[1].isEmpty else {
+            throw SemailError(
+                "expected two passwords on standard input",
+                why: "the current password on the first line and the new one on the second, neither empty",
+                status: .usage)
+        }
+        return (Secret(Array(lines[0])), Secret(Array(lines[1])))
+    }
+
     /// Prompts on the terminal without echo, twice when `confirm`.
     public static func prompt(_ label: String, confirm: Bool) throws -> Secret {
         let fd = open("/dev/tty", O_RDWR | O_NOCTTY)

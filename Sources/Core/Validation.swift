@@ -156,4 +156,19 @@ extension Validate {
         }
         return s.filter { $0 == "@" }.count <= 1
     }
+
+    static let packagePattern = Pattern(#"^[a-z0-9][a-z0-9+.-]+$"#)
+
+    /// A Debian package name (policy §5.6.1: lowercase letters, digits,
+    /// `+ - .`, at least two characters, starting with a letter or digit),
+    /// at most 100 bytes; anything else is refused, never rendered.
+    public static func debianPackage(_ s: String) throws -> String {
+        guard s.utf8.count <= 100, packagePattern.matches(s) else {
+            throw SemailError(
+                "invalid package name \(quoted(s))",
+                why: "Debian package names are lowercase letters, digits and + - . (two characters or more)",
+                status: .usage)
+        }
+        return s
+    }
 }

@@ -15,6 +15,8 @@ public struct UserRecord: Sendable, Codable, Equatable {
     public var homeDirectory: String?
     public var hasPassword: Bool
     public var sshPublicKeys: [String]
+    /// The Debian packages the user chose for their container (`semailPackage`, unchecked as stored).
+    public var packages: [String]
 
     init(_ e: LDAPEntry) {
         uid = e.first("uid") ?? ""
@@ -28,6 +30,7 @@ public struct UserRecord: Sendable, Codable, Equatable {
         homeDirectory = e.first("homeDirectory")
         hasPassword = !e.values("userPassword").isEmpty
         sshPublicKeys = e.strings("sshPublicKey")
+        packages = e.strings("semailPackage")
     }
 }
 
@@ -69,7 +72,7 @@ public struct Directory: Sendable {
     static let userAttributes = [
         "uid", "cn", "sn", "givenName", "mail", "uidNumber", "gidNumber",
         "homeDirectory", "userPassword", "sshPublicKey", "objectClass",
-        "semailMailbox", "semailVolumeSize"
+        "semailMailbox", "semailVolumeSize", "semailPackage"
     ]
 
     public var peopleDN: DN { (try? DN(config.peopleDN)) ?? DN(rdns: []) }
@@ -260,6 +263,31 @@ public struct Directory: Sendable {
         return try user(uid)
     }
 
+    /// The most packages one user may choose.
+    public static let maxPackages = 50
+
+    /// Replaces UID's chosen Debian packages (`semailPackage`, the
+    /// `semailSoftware` class added when missing; an empty list removes
+    /// them). Each must be a Debian package name; duplicates are dropped.
+    public func setPackages(_ uid: String, _ packages: [String]) throws -> UserRecord {
+        var seen = Set<String>()
+        let checked = try packages.map { try Validate.debianPackage($0) }.filter { seen.insert($0).inserted }
+        guard checked.count <= Self.maxPackages else {
+            throw SemailError(
+                "too many packages for \(uid)", why: "\(checked.count) given, at most \(Self.maxPackages)",
+                hint: "remove some first", status: .usage)
+        }
+        guard let e = try find(uid) else { throw noUser(uid) }
+        if checked.isEmpty && e.strings("semailPackage").isEmpty { return UserRecord(e) }
+        var mods: [LDAPModification] = []
+        if !e.strings("objectClass").contains(where: { $0.lowercased() == "semailsoftware" }) {
+            mods.append(.add("objectClass", ["semailSoftware"]))
+        }
+        mods.append(checked.isEmpty ? .delete("semailPackage") : .replace("semailPackage", checked))
+        try wrap { try connection.modify(e.dn, mods) }
+        return try user(uid)
+    }
+
     /// Reads SSH public keys from a file: one per line, blank lines and
     /// comments skipped.
     /// A regular file of at most 1 MiB: never a FIFO or a device root
@@ -302,6 +330,31 @@ public struct Directory: Sendable {
             throw SemailError(
                 "wrong password for \"\(uid)\"", why: "the directory refused the bind as \(u.dn)", status: .noPermission
             )
+        }
+    }
+
+    /// A user changes their own password: bound as themself with the
+    /// current one, a Password Modify (RFC 3062) carrying both, on a
+    /// connection of its own (the admin's is not used). Empty passwords are
+    /// refused before anything is sent.
+    public func changeOwnPassword(_ uid: String, old: Secret, new: Secret) throws {
+        guard !new.isEmpty else {
+            throw SemailError(
+                "empty new password for \"\(uid)\"", why: "an empty password is never set", status: .usage)
+        }
+        try checkPassword(uid, old)
+        let u = try user(uid)
+        let c = try DirectoryServer.connect(config.ldap)
+        defer { c.close() }
+        do {
+            try c.bind(dn: u.dn, password: old.bytes)
+            try c.changePassword(u.dn, old: old.bytes, new: new.bytes)
+        } catch let e as LDAPError {
+            let d = DirectoryServer.explain(e, uri: config.ldap.uri)
+            throw SemailError(
+                "the directory refused the new password of \"\(uid)\"", why: d.why.isEmpty ? d.what : d.why,
+                hint: "choose another password (the server's password policy may ask for a longer one)",
+                status: e.code == .invalidCredentials ? .noPermission : .failure)
         }
     }
 

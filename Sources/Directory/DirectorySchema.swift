@@ -16,7 +16,8 @@ public struct DirectorySchema: Sendable {
 
     public static let openSSHLPK = DirectorySchema(name: "openssh-lpk", ldif: openSSHLPKText)
     public static let semail = DirectorySchema(name: "semail", ldif: semailText)
-    public static let all = [openSSHLPK, semail]
+    public static let software = DirectorySchema(name: "semail-software", ldif: softwareText)
+    public static let all = [openSSHLPK, semail, software]
 }
 
 private let openSSHLPKText = """
@@ -52,5 +53,21 @@ private let semailText = """
     olcObjectClasses: ( 1.3.6.1.4.1.99999.1.2.1 NAME 'semailUser' DESC 'A user wit
      h a semail mailbox' SUP top AUXILIARY MAY ( semailMailbox $ semailVolumeSize
       ) )
+
+    """
+
+private let softwareText = """
+    # semail-software schema, cn=config form. Generated from schema/semail-software.schema by
+    # scripts/schema-ldif.sh (slaptest, as Debian's /etc/ldap/schema/*.ldif).
+    # Load it with: ldapadd -Y EXTERNAL -H ldapi:/// -f semail-software.ldif
+    dn: cn=semail-software,cn=schema,cn=config
+    objectClass: olcSchemaConfig
+    cn: semail-software
+    olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.3 NAME 'semailPackage' DESC 'A Debi
+     an package to install in the user mailbox container' EQUALITY caseIgnoreIA5Ma
+     tch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26{100} )
+    olcObjectClasses: ( 1.3.6.1.4.1.99999.1.2.2 NAME 'semailSoftware' DESC 'A user
+      who chose programs for their mailbox container' SUP top AUXILIARY MAY semail
+     Package )
 
     """

@@ -247,6 +247,25 @@ public final class LDAPConnection: @unchecked Sendable {
         try perform(.passwordModify(dn: dn, newPassword: password))
     }
 
+    /// Password Modify (RFC 3062) as the user this connection is bound as:
+    /// the old password proves it again, the server checks it against its
+    /// own policy, hashes and stores the new one. Neither may be empty.
+    public func changePassword(_ dn: String, old: [UInt8], new: [UInt8]) throws {
+        guard !old.isEmpty, !new.isEmpty else {
+            throw LDAPError(
+                code: .unwillingToPerform, operation: "password modify", dn: dn,
+                diagnostic: "an empty password is refused before sending")
+        }
+        lock.lock(); defer { lock.unlock() }
+        let arena = CArena()
+        var generated = berval(bv_len: 0, bv_val: nil)
+        try check(
+            ldap_passwd_s(
+                ld, arena.berval(Array(dn.utf8)), arena.berval(old), arena.berval(new), &generated, nil, nil),
+            "password modify", dn: dn)
+        if generated.bv_val != nil { ber_memfree(generated.bv_val) }
+    }
+
     private func perform(_ request: LDAPRequest) throws {
         lock.lock(); defer { lock.unlock() }
         let id = try send(request)

@@ -121,7 +121,8 @@ public final class Host: Sendable {
         }
         let mp = try volumes().mountPoint(uid)
         return ContainerInput(
-            uid: uid, address: addr, owner: try mailOwner(uid), sshKeys: u.sshPublicKeys, maildir: "\(mp)/Maildir")
+            uid: uid, address: addr, owner: try mailOwner(uid), sshKeys: u.sshPublicKeys, maildir: "\(mp)/Maildir",
+            packages: u.packages)
     }
 
     /// Who owns UID's Maildir: `[storage] owner`, or the user's

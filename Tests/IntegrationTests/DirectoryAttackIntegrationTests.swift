@@ -150,7 +150,7 @@ import Testing
         ]
         for (addr, reason) in claims {
             let r = try w.run(
-                ["mailbox", "create", m, "--address", addr, "--as-user", "--password-stdin"], stdin: "pw-\(m)\n")
+                ["mailbox", "create", m, "--address", addr, "--as-user", m, "--password-stdin"], stdin: "pw-\(m)\n")
             #expect(
                 r.status == 1 && r.text.contains("FAILED at step directory-check") && r.text.contains(reason),
                 "\(addr): status \(r.status): \(r.text)\(r.stderr)")
@@ -177,7 +177,8 @@ import Testing
         try addUserWithPassword(w, t); try addUserWithPassword(w, x)
         let ext = "ext\(t).test", mxd = "mx\(x).test"
         var r = try w.run(
-            ["mailbox", "create", t, "--address", "\(t)@\(ext)", "--as-user", "--password-stdin"], stdin: "pw-\(t)\n")
+            ["mailbox", "create", t, "--address", "\(t)@\(ext)", "--as-user", t, "--password-stdin"], stdin: "pw-\(t)\n"
+        )
         #expect(r.status == 1 && r.text.contains("_semail.\(ext)"), "\(r.text)")
         let token = try #require(
             r.text.range(of: #"semail-verify=[0-9a-f]{32}"#, options: .regularExpression).map { String(r.text[$0]) },
@@ -195,16 +196,17 @@ import Testing
         defer { for z in [ext, mxd] { try? w.named.rndc(["delzone", z]) } }
         // The token is bound to the uid: x cannot use t's record.
         r = try w.run(
-            ["mailbox", "create", x, "--address", "\(x)@\(ext)", "--as-user", "--password-stdin"], stdin: "pw-\(x)\n")
+            ["mailbox", "create", x, "--address", "\(x)@\(ext)", "--as-user", x, "--password-stdin"], stdin: "pw-\(x)\n"
+        )
         #expect(r.status == 1 && r.text.contains("proof of control"), "\(r.text)")
         r = try w.run(
-            ["mailbox", "create", t, "--address", "\(t)@\(ext)", "--as-user", "--password-stdin", "-q"],
+            ["mailbox", "create", t, "--address", "\(t)@\(ext)", "--as-user", t, "--password-stdin", "-q"],
             stdin: "pw-\(t)\n")
         #expect(r.status == 0, "\(r.text)\(r.stderr)")
         // An MX already pointing here proves nothing about who asks (a deleted
         // mailbox's domain still points here): refused for a user.
         r = try w.run(
-            ["mailbox", "create", x, "--address", "\(x)@\(mxd)", "--as-user", "--password-stdin", "-q"],
+            ["mailbox", "create", x, "--address", "\(x)@\(mxd)", "--as-user", x, "--password-stdin", "-q"],
             stdin: "pw-\(x)\n")
         #expect(r.status == 1 && r.text.contains("proof of control"), "\(r.text)\(r.stderr)")
         #expect(w.mapText == "uid: \(t) mail: \(t)@\(ext)\n", "\(w.mapText)")

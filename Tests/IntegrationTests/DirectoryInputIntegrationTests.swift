@@ -48,7 +48,8 @@ import Testing
         let empty = "\(s.dir)/\(uid).empty"
         _ = FileManager.default.createFile(atPath: empty, contents: Data(), attributes: [.posixPermissions: 0o600])
         r = try semailctl([
-            "mailbox", "create", uid, "--address", "\(uid)@\(uid).semail.email", "--as-user", "--password-file", empty,
+            "mailbox", "create", uid, "--address", "\(uid)@\(uid).semail.email", "--as-user", uid, "--password-file",
+            empty,
             "--dry-run", "--config", cfg
         ])
         #expect(
@@ -56,7 +57,8 @@ import Testing
             "the self-service check passed with an empty password: \(r.status) \(r.text)\(r.stderr)")
         r = try semailctl(
             [
-                "mailbox", "create", uid, "--address", "\(uid)@\(uid).semail.email", "--as-user", "--password-stdin",
+                "mailbox", "create", uid, "--address", "\(uid)@\(uid).semail.email", "--as-user", uid,
+                "--password-stdin",
                 "--dry-run", "--config", cfg
             ], stdin: "")
         #expect(r.status == 64, "\(r.stderr)")

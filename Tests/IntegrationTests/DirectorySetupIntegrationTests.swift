@@ -53,7 +53,7 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
     /// The LDIF forms load with ldapadd as Debian's do; setup then sees them
     /// as its own (no schema change, no conflict) and creates the missing people OU.
     @Test func schemaLDIFLoadsWithLdapaddAndSetupAgrees() throws {
-        for name in ["openssh-lpk", "semail"] {
+        for name in ["openssh-lpk", "semail", "semail-software"] {
             let r = try ProcessRunner().run(
                 ["ldapadd", "-Q", "-Y", "EXTERNAL", "-H", s.ldapiURI, "-f", "\(repoRoot)/schema/\(name).ldif"],
                 check: false)
@@ -62,7 +62,10 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
         let c = try rootConnection(s)
         let sub = try #require(try c.read("cn=Subschema", attributes: ["objectClasses", "attributeTypes"]))
         let names = Set((sub.strings("objectClasses") + sub.strings("attributeTypes")).flatMap(DirectorySetup.names))
-        for n in ["semailuser", "semailmailbox", "semailvolumesize", "ldappublickey", "sshpublickey"] {
+        for n in [
+            "semailuser", "semailmailbox", "semailvolumesize", "ldappublickey", "sshpublickey", "semailsoftware",
+            "semailpackage"
+        ] {
             #expect(names.contains(n))
         }
 

@@ -183,12 +183,14 @@ import Testing
         let pw = "\(w.dir)/pw"
         rootFile(pw, "secret\n", mode: 0o600)
         try ProcessRunner().run(["chown", "65534", pw])
-        r = try w.run(["mailbox", "create", uid, "--address", "\(uid)@\(domain)", "--as-user", "--password-file", pw])
+        r = try w.run([
+            "mailbox", "create", uid, "--address", "\(uid)@\(domain)", "--as-user", uid, "--password-file", pw
+        ])
         #expect(r.status == 77 && r.stderr.contains("owned by uid 65534"), "\(r.stderr)")
         try ProcessRunner().run(["chown", "0", pw])
         try FileManager.default.createSymbolicLink(atPath: "\(pw).link", withDestinationPath: pw)
         r = try w.run([
-            "mailbox", "create", uid, "--address", "\(uid)@\(domain)", "--as-user", "--password-file", "\(pw).link"
+            "mailbox", "create", uid, "--address", "\(uid)@\(domain)", "--as-user", uid, "--password-file", "\(pw).link"
         ])
         #expect(r.status == 77 && r.stderr.contains("symbolic link"), "\(r.stderr)")
 

@@ -17,30 +17,26 @@ struct MailboxCreate: SemailCommand {
     @Option(help: "The mailbox address, ID@DOMAIN.") var address: String
     @Option(help: "Volume size (default: [storage] default_size).") var size: String?
     @Option(help: "SSH public keys for the user's container (a file, one key per line).") var sshKey: String?
-    @Flag(
-        help: ArgumentHelp(
-            "Ask the user's own password and check it by binding as the user (self-service: the [policy] rules "
-                + "for users apply).")
-    ) var asUser = false
+    @OptionGroup var asUser: AsUserOptions
     @OptionGroup var password: PasswordOptions
     @OptionGroup var mutation: MutationOptions
     @OptionGroup var global: GlobalOptions
+
+    var selfService: Bool { asUser.selfService }
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
         _ = try Validate.uid(uid)
         _ = try Validate.address(address)
         let bytes = try size.map { try ByteSize.parse($0) }
-        let host = try ctx.host()
-        // Self-service: the user proves who they are before any file they named is opened.
-        if asUser {
-            guard let pw = try password.read(required: true, confirm: false) else { return .usage }
-            try host.directory().checkPassword(uid, pw)
-        }
+        // Self-service: the user proves who they are before any file they named is opened
+        // (the [policy] rules for users apply).
+        try asUser.authenticate(try ctx.host(), target: uid, password: password)
+        try SudoGuard.refuseFiles([("--ssh-key", sshKey)], config: ctx.config())
         let keys = try sshKey.map { try SSHKeys.read($0) }
         let r = try ctx.locked(wait: !mutation.noWait) { host in
             try Mailboxes(host: host).create(
                 uid: uid, address: address, size: bytes, sshKeys: keys,
-                by: asUser ? .user : .admin, dryRun: mutation.dryRun)
+                by: asUser.requester, dryRun: mutation.dryRun)
         }
         ctx.emit(r) { $0.text }
         return r.ok ? .success : .failure

@@ -11,12 +11,23 @@ struct MailboxDelete: SemailCommand {
     @Argument var uid: String
     @Option(help: "Archive the Maildir to this .tar.gz first (read back before anything is destroyed).")
     var archive: String?
+    @OptionGroup var asUser: AsUserOptions
+    @OptionGroup var password: PasswordOptions
     @OptionGroup var confirmation: Confirmation
     @OptionGroup var mutation: MutationOptions
     @OptionGroup var global: GlobalOptions
 
+    var selfService: Bool { asUser.selfService }
+
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
         _ = try Validate.uid(uid)
+        if asUser.selfService, archive != nil {
+            // root would write the archive wherever the user says.
+            throw SemailError(
+                "--archive is refused with --as-user", why: "the archive is written as root to the path given",
+                hint: "copy your mail out over ssh first, or ask the administrator for an archive", status: .usage)
+        }
+        try asUser.authenticate(try ctx.host(), target: uid, password: password)
         _ = try ctx.host()  // the configuration is checked before the question
         if !mutation.dryRun {
             try confirmation.ask(

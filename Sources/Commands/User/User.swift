@@ -5,6 +5,7 @@ struct UserCommand: AsyncParsableCommand {
         commandName: "user", abstract: "Manage users in the directory.",
         subcommands: [
             UserAdd.self, UserModify.self, UserList.self, UserShow.self, UserPasswd.self, UserSSHKeys.self,
+            UserSSHKeyCommand.self, UserPackages.self,
             UserDelete.self
         ])
 }

@@ -140,7 +140,7 @@ struct ContainerComponent: MailboxComponent {
                         guard let owner = VolumeComponent.owner(m, config) else { return }
                         let input = ContainerInput(
                             uid: m.uid, address: m.address, owner: owner, sshKeys: m.sshKeys,
-                            maildir: "\(VolumeComponent.mountPoint(m.uid, config))/Maildir")
+                            maildir: "\(VolumeComponent.mountPoint(m.uid, config))/Maildir", packages: m.packages)
                         let h = (try? cm.expectedSpecHash(input, baseImageID: id, template: template)) ?? nil
                         specs.withLock { $0[m.uid] = h }
                     }

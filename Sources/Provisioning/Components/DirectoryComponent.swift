@@ -10,7 +10,6 @@ import LDAPClient
 struct DirectoryComponent: MailboxComponent {
     func createSteps(_ r: CreateRequest, _ mb: Mailboxes) -> [Step] {
         let host = mb.host
-        let map = mb.map
         let uid = r.uid
         let address = r.address
         let requester = r.requester
@@ -25,41 +24,7 @@ struct DirectoryComponent: MailboxComponent {
                 why:
                     "the admin bind works, \(uid) exists and has no other mailbox, \(address)"
                     + " is free and allowed (\(requester.rawValue))",
-                apply: {
-                    let dir = try host.directory()
-                    _ = try dir.user(uid)
-                    let policy = AddressPolicy(host: host)
-                    // The admin's requests need only the zone (no search of every mailbox per create);
-                    // a user's domain rule looks at the entries that own their address.
-                    // The entries that own their address, read once and only when needed.
-                    var owning: [MailboxRecord]?
-                    func owners() throws -> [MailboxRecord] {
-                        if let owning { return owning }
-                        let o = mb.decide(try dir.mailboxes(), current: map.entries()).accepted
-                        owning = o
-                        return o
-                    }
-                    try policy.check(
-                        uid: uid, local: local, domain: domain, by: requester,
-                        context: try policy.context(mailboxes: requester == .admin ? [] : try owners()))
-                    if let m = try dir.mailbox(uid), m.address != address {
-                        throw SemailError(
-                            "\(uid) already has a mailbox", why: "\(m.address) (one mailbox per user)",
-                            hint: "delete it first: `semailctl mailbox delete \(uid)`", status: .failure)
-                    }
-                    var holders = try dir.addressHolders(address, except: uid)
-                    if !holders.isEmpty {
-                        // Only an entry that owns the address holds it: a value someone wrote that the map
-                        // refuses is no claim.
-                        let uids = Set(try owners().map(\.uid))
-                        holders = holders.filter { uids.contains($0) }
-                    }
-                    guard holders.isEmpty else {
-                        throw SemailError(
-                            "\(address) is taken", why: "it belongs to \(holders.joined(separator: ", "))",
-                            status: .failure)
-                    }
-                })
+                apply: { try mb.checkClaim(uid: uid, local: local, domain: domain, by: requester) })
         ]
         if request {
             // No undo: a request outlives a failed provisioning (reconcile retries it).

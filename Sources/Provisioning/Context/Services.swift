@@ -48,6 +48,8 @@ public protocol DirectoryService: Sendable {
     func setSSHKeys(_ uid: String, _ keys: [String]) throws -> UserRecord
     func delete(_ uid: String) throws -> UserRecord
     func checkPassword(_ uid: String, _ password: Secret) throws
+    func changeOwnPassword(_ uid: String, old: Secret, new: Secret) throws
+    func setPackages(_ uid: String, _ packages: [String]) throws -> UserRecord
 
     func mailboxes() throws -> [MailboxRecord]
     func mailbox(_ uid: String) throws -> MailboxRecord?

@@ -16,13 +16,16 @@ public struct MailboxRecord: Sendable, Codable, Equatable {
     public var uidNumber: Int? = nil
     public var gidNumber: Int? = nil
     public var sshKeys: [String] = []
+    /// The Debian packages the user chose (`semailPackage`).
+    public var packages: [String] = []
     /// The entry's createTimestamp (GeneralizedTime): who came first.
     public var created: String? = nil
 }
 
 extension Directory {
     static let mailboxAttributes = [
-        "uid", "semailMailbox", "semailVolumeSize", "uidNumber", "gidNumber", "sshPublicKey", "createTimestamp"
+        "uid", "semailMailbox", "semailVolumeSize", "uidNumber", "gidNumber", "sshPublicKey", "createTimestamp",
+        "semailPackage"
     ]
 
     /// Every mailbox, in one paged search. The values are as the entries
@@ -42,7 +45,8 @@ extension Directory {
                         size: e.first("semailVolumeSize").flatMap { UInt64($0) },
                         uidNumber: e.first("uidNumber").flatMap { Int($0) },
                         gidNumber: e.first("gidNumber").flatMap { Int($0) },
-                        sshKeys: e.strings("sshPublicKey"), created: e.first("createTimestamp")))
+                        sshKeys: e.strings("sshPublicKey"), packages: e.strings("semailPackage"),
+                        created: e.first("createTimestamp")))
             }
         }
         return out.sorted { $0.uid < $1.uid }

@@ -81,6 +81,12 @@ struct FakeDirectory: DirectoryService {
     }
     func delete(_ uid: String) throws -> UserRecord { throw unexpected("directory.delete(\(uid))") }
     func checkPassword(_ uid: String, _ password: Secret) throws { throw unexpected("directory.checkPassword(\(uid))") }
+    func changeOwnPassword(_ uid: String, old: Secret, new: Secret) throws {
+        throw unexpected("directory.changeOwnPassword(\(uid))")
+    }
+    func setPackages(_ uid: String, _ packages: [String]) throws -> UserRecord {
+        throw unexpected("directory.setPackages(\(uid))")
+    }
     func mailboxes() throws -> [MailboxRecord] {
         guard let onMailboxes else { throw unexpected("directory.mailboxes") }
         return try onMailboxes()

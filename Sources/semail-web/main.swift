@@ -1,0 +1,3 @@
+import Web
+
+try await Portal.main(arguments: CommandLine.arguments)
