@@ -106,7 +106,7 @@ install: release man completions
 	[ -d $(DESTDIR)$(SYSCONFDIR)/semail ] || install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/semail
 	# The portal's one privilege, naming this prefix's semailctl; visudo checks it before it is put in place.
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/sudoers.d
-	sed 's#/usr/sbin/semailctl#$(PREFIX)/sbin/semailctl#' packaging/sudoers/semail-web > .build/sudoers-semail-web
+	sed 's#/usr/sbin/semailctl#$(PREFIX)/sbin/semailctl#; s#/etc/semail/semail\\.toml#$(SYSCONFDIR)/semail/semail\\.toml#' packaging/sudoers/semail-web > .build/sudoers-semail-web
 	if command -v visudo >/dev/null; then visudo -cqf .build/sudoers-semail-web; fi
 	install -m 0440 $$([ "$$(id -u)" = 0 ] && echo "-o 0 -g 0") .build/sudoers-semail-web \
 	  $(DESTDIR)$(SYSCONFDIR)/sudoers.d/semail-web
