@@ -35,7 +35,9 @@ extension MailboxStatus {
     var cells: [String] {
         let vol =
             volume.map { v in
-                v.mounted ? "\(ByteSize.format(v.fsUsed ?? 0))/\(ByteSize.format(v.fsSize ?? v.size))" : "unmounted"
+                v.mounted
+                    ? "\(ByteSize.format(v.fsUsed ?? 0))/\(ByteSize.format(v.fsSize ?? v.size)) \(v.percentUsed)%"
+                        + (warned.map { " warned \($0)%" } ?? "") : "unmounted"
             } ?? "no volume"
         let shown = refused == nil ? address : Validate.quoted(address)
         let last =

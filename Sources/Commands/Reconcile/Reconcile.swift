@@ -99,6 +99,7 @@ extension ReconcileReport {
             l.append(
                 "quarantined \(q.uid)'s volume as \(q.id) (until \(ISO8601DateFormatter().string(from: q.expires)))")
         }
+        for w in usage?.sent ?? [] { l.append("warned \(w.uid): \(w.percent)% used, past \(w.threshold)%") }
         for e in errors { l.append("error: \(e)") }
         return l.joined(separator: "\n")
     }
