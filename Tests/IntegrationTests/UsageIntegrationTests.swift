@@ -96,27 +96,11 @@ import Testing
         #expect(warnings(w, uid).count == 3)
     }
 
-    @Test func theWatchServesMetrics() throws {
-        let port = try freePort()
-        let w = try World.ready("[metrics]\nlisten = \"127.0.0.1:\(port)\"\n")
-        defer { w.cleanup() }
-        let uid = uniqueUID("um")
-        try w.addUser(uid)
-        let r = try w.run(["mailbox", "create", uid, "--address", "\(uid)@\(uid).\(w.zone)", "-q"])
-        #expect(r.status == 0, "\(r.stderr)")
-        try fill(w, uid, to: 85, name: "big")
-        let started = Date().timeIntervalSince1970
-        let p = try WatchProcess(w, ["reconcile", "--watch"])
-        defer { p.stop() }
-        var text = ""
-        let until = Date().addingTimeInterval(90)
-        while Date() < until {
-            text =
-                (try? ProcessRunner().run(["curl", "-sf", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"]))?
-                .text ?? ""
-            if text.contains("semail_reconcile_passes_total 1") { break }
-            usleep(300_000)
-        }
+    /// The series of a scrape, "name{labels}" -> value.
+    func scrape(_ port: Int) -> (String, [String: Double]) {
+        let text =
+            (try? ProcessRunner().run(["curl", "-sf", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"]))?.text
+            ?? ""
         let samples = Dictionary(
             text.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { line -> (String, Double)? in
                 guard let sp = line.lastIndex(of: " "), let v = Double(line[line.index(after: sp)...]) else {
@@ -124,24 +108,65 @@ import Testing
                 }
                 return (String(line[..<sp]), v)
             }, uniquingKeysWith: { a, _ in a })
-        #expect(samples["semail_reconcile_passes_total"] == 1, "\(text)\n\(p.stderr)")
-        let d = df(w.mountPoint(uid))
-        #expect(samples["semail_volume_size_bytes{uid=\"\(uid)\"}"] == Double(d.size), "\(text)")
-        let used = try #require(samples["semail_volume_used_bytes{uid=\"\(uid)\"}"], "\(text)")
-        // Measured before the warning was delivered: the same within a few blocks.
-        #expect(abs(used - Double(d.used)) < 64 * 1024, "\(used) vs \(d.used)")
+        return (text, samples)
+    }
+
+    func waitFor(_ seconds: Double, _ what: () -> Bool) -> Bool {
+        let until = Date().addingTimeInterval(seconds)
+        while Date() < until { if what() { return true }; usleep(300_000) }
+        return what()
+    }
+
+    /// A real watch: the first pass's series; then mail fills the volume
+    /// with no directory change, and the watch's own usage check (every
+    /// [usage] interval seconds) warns and updates the volume's series.
+    @Test func theWatchServesMetrics() throws {
+        let port = try freePort()
+        let w = try World.ready("[usage]\ninterval = 2\n\n[metrics]\nlisten = \"127.0.0.1:\(port)\"\n")
+        defer { w.cleanup() }
+        let uid = uniqueUID("um")
+        try w.addUser(uid)
+        let r = try w.run(["mailbox", "create", uid, "--address", "\(uid)@\(uid).\(w.zone)", "-q"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let started = Date().timeIntervalSince1970
+        let p = try WatchProcess(w, ["reconcile", "--watch"])
+        defer { p.stop() }
+        var (text, s) = scrape(port)
         #expect(
-            samples["semail_volume_available_bytes{uid=\"\(uid)\"}"].map { abs($0 - Double(d.avail)) < 65536 } == true)
-        #expect(samples["semail_usage_warnings_sent_total{threshold=\"80\"}"] == 1, "\(text)")
-        #expect(samples["semail_mailboxes{state=\"active\"}"] == 1, "\(text)")
-        #expect(samples["semail_mailboxes{state=\"missing-volume\"}"] == 0)
-        #expect(samples["semail_directory_connected"] == 1)
-        #expect(samples["semail_reconcile_errors_total"] == 0, "\(text)\n\(p.stderr)")
-        #expect(samples["semail_reconcile_failed_passes_total"] == 0)
-        let last = try #require(samples["semail_reconcile_last_success_timestamp_seconds"])
+            waitFor(90) {
+                (text, s) = scrape(port)
+                return s["semail_reconcile_passes_total"] == 1
+            }, "\(text)\n\(p.stderr)")
+        var d = df(w.mountPoint(uid))
+        #expect(s["semail_volume_size_bytes{uid=\"\(uid)\"}"] == Double(d.size), "\(text)")
+        #expect(s["semail_volume_used_bytes{uid=\"\(uid)\"}"] == Double(d.used), "\(text)")
+        #expect(s["semail_mailboxes{state=\"active\"}"] == 1, "\(text)")
+        #expect(s["semail_mailboxes{state=\"missing-volume\"}"] == 0)
+        #expect(s["semail_directory_connected"] == 1)
+        #expect(s["semail_reconcile_errors_total"] == 0, "\(text)\n\(p.stderr)")
+        #expect(s["semail_reconcile_failed_passes_total"] == 0)
+        #expect(s["semail_reconcile_pass_duration_seconds_count"] == 1)
+        #expect(s["semail_usage_warnings_sent_total{threshold=\"80\"}"] == 0, "\(text)")
+        let last = try #require(s["semail_reconcile_last_success_timestamp_seconds"], "\(text)")
         #expect(last >= started - 1 && last <= Date().timeIntervalSince1970 + 1)
-        #expect(samples["semail_reconcile_pass_duration_seconds_count"] == 1)
         #expect(p.stderr.contains("serving metrics on http://127.0.0.1:\(port)/metrics"), "\(p.stderr)")
+
+        // Mail arrives (no directory change): the watch's usage check warns once and updates the series.
+        try fill(w, uid, to: 85, name: "big")
+        #expect(
+            waitFor(30) {
+                (text, s) = scrape(port)
+                return s["semail_usage_warnings_sent_total{threshold=\"80\"}"] == 1
+            }, "\(text)\n\(p.stderr)")
+        #expect(warnings(w, uid).count == 1)
+        sleep(5)  // two more checks: still one warning
+        (text, s) = scrape(port)
+        #expect(s["semail_usage_warnings_sent_total{threshold=\"80\"}"] == 1 && warnings(w, uid).count == 1)
+        d = df(w.mountPoint(uid))
+        #expect(s["semail_volume_used_bytes{uid=\"\(uid)\"}"] == Double(d.used), "\(text)")
+        #expect(s["semail_volume_available_bytes{uid=\"\(uid)\"}"] == Double(d.avail), "\(text)")
+        #expect(s["semail_reconcile_passes_total"] == 1, "no pass ran: the check did it")
+        #expect((s["semail_usage_last_check_timestamp_seconds"] ?? 0) > last)
         // Anything but GET /metrics is refused.
         let other = try ProcessRunner().run(
             ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:\(port)/metrics"])

@@ -96,7 +96,7 @@ import Testing
 
     @Test func theResponderServesOverTCP() throws {
         let stop = Flag()
-        let s = try MetricsServer(listen: "127.0.0.1:0") { Array("semail_up 1\n".utf8) }
+        let s = try MetricsServer(host: "127.0.0.1", port: 0) { Array("semail_up 1\n".utf8) }
         s.start(stop: { stop.value })
         defer { stop.set() }
         let r = try ProcessRunner().run(["curl", "-sS", "-i", "--max-time", "5", "http://127.0.0.1:\(s.port)/metrics"])
@@ -106,6 +106,44 @@ import Testing
         #expect(text.hasSuffix("\r\n\r\nsemail_up 1\n"))
         // A taken port fails at start, with what to do.
         #expect(throws: SemailError.self) { try MetricsServer(listen: "127.0.0.1:\(s.port)") { [] } }
+    }
+}
+
+extension MetricsUnitTests {
+    /// Slowloris: a client dribbling one byte every 0.3 s holds the one
+    /// connection at most 2 s; a scrape behind it is still answered.
+    @Test func aSlowClientCannotHoldTheResponder() throws {
+        let stop = Flag()
+        let s = try MetricsServer(host: "127.0.0.1", port: 0) { Array("semail_up 1\n".utf8) }
+        s.start(stop: { stop.value })
+        defer { stop.set() }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_port = in_port_t(UInt16(s.port).bigEndian)
+        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        #expect(rc == 0)
+        let dribble = Thread {
+            for b in Array("GET /metrics HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".utf8) {
+                if stop.value { return }
+                var byte = b
+                if send(fd, &byte, 1, Int32(MSG_NOSIGNAL)) != 1 { return }
+                usleep(300_000)
+            }
+        }
+        dribble.start()
+        usleep(200_000)
+        let t = Date()
+        let r = try ProcessRunner().run(
+            ["curl", "-sS", "--max-time", "8", "http://127.0.0.1:\(s.port)/metrics"], check: false)
+        #expect(r.status == 0 && r.text == "semail_up 1\n", "\(r.text)")
+        #expect(Date().timeIntervalSince(t) < 4, "the slow client held the responder")
     }
 }
 

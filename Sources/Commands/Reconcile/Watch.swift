@@ -19,7 +19,7 @@ struct Watcher {
         signal(SIGINT) { _ in watchStopRequested.store(true, ordering: .relaxed) }
         var w = DirectoryWatcher(config: host.config, reporter: host.reporter, options: options)
         if !host.config.metrics.listen.isEmpty {
-            let metrics = WatchMetrics()
+            let metrics = WatchMetrics(thresholds: host.config.usage.warnPercent)
             let server = try MetricsServer(listen: host.config.metrics.listen) { metrics.render() }
             server.start(stop: { watchStopRequested.load(ordering: .relaxed) })
             w.metrics = metrics

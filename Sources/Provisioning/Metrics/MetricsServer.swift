@@ -5,7 +5,7 @@ import Foundation
 #endif
 
 /// A GET-only HTTP/1.x responder for `/metrics` on one thread of its own:
-/// one connection at a time, requests up to 8 KiB, 2 s to send one, the
+/// one connection at a time, requests up to 8 KiB, 2 s in all to send one, the
 /// connection closed after each answer. Small on purpose: semailctl starts
 /// for every command, so nothing of an event loop is started unless the
 /// watch serves metrics, and a scrape endpoint needs nothing more.
@@ -16,13 +16,19 @@ public final class MetricsServer: Sendable {
     let render: @Sendable () -> [UInt8]
 
     /// Binds LISTEN ("127.0.0.1:9468", "[::1]:9468") now, so a taken port fails the start.
-    public init(listen: String, render: @escaping @Sendable () -> [UInt8]) throws {
-        self.render = render
+    public convenience init(listen: String, render: @escaping @Sendable () -> [UInt8]) throws {
         guard let a = Config.Web.listenAddress(listen) else {
             throw SemailError(
                 "invalid [metrics] listen \(Validate.quoted(listen))", why: "expected IPv4:port or [IPv6]:port",
                 hint: "e.g. listen = \"127.0.0.1:9468\"", status: .config)
         }
+        try self.init(host: a.host, port: a.port, render: render)
+    }
+
+    /// PORT 0: the kernel picks one (`port` says which).
+    init(host: String, port: Int, render: @escaping @Sendable () -> [UInt8]) throws {
+        self.render = render
+        let a = (host: host, port: port), listen = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let v6 = a.host.contains(":")
         let s = socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard s >= 0 else { throw Self.failure(listen, errno) }
@@ -61,7 +67,7 @@ public final class MetricsServer: Sendable {
         _ = withUnsafeMutablePointer(to: &sa) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) }
         }
-        port = withUnsafePointer(to: &sa) { p in
+        self.port = withUnsafePointer(to: &sa) { p in
             v6
                 ? Int(
                     UInt16(bigEndian: p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_port }))
@@ -102,7 +108,9 @@ public final class MetricsServer: Sendable {
         var req: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 2048)
         let end: [UInt8] = Array("\r\n\r\n".utf8)
-        while req.count < 8192 {
+        // 2 s for the whole request, however slowly its bytes come (each read also times out after 2 s).
+        let deadline = Date().addingTimeInterval(2)
+        while req.count < 8192 && Date() < deadline {
             let n = read(c, &buf, buf.count)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }

@@ -19,7 +19,8 @@ public final class WatchMetrics: Sendable {
         MetricNameDescriptor(namespace: "semail", subsystem: sub, metricName: metric, unitName: unit, helpText: help)
     }
 
-    public init() {
+    /// THRESHOLDS: `[usage] warn_percent`, so their counters start at 0.
+    public init(thresholds: [Int] = []) {
         let r = registry
         passSeconds = r.makeValueHistogram(
             descriptor: Self.name("reconcile", "pass_duration", "seconds", "Time a reconcile pass took."),
@@ -45,7 +46,7 @@ public final class WatchMetrics: Sendable {
             descriptor: Self.name(
                 "usage", "last_check", "timestamp_seconds", "When usage was last measured (a pass or a check)."))
         for s in MailboxStates.all { _ = stateGauge(s) }
-        _ = warningCounter(0)
+        for t in thresholds { _ = warningCounter(t) }
     }
 
     func stateGauge(_ state: String) -> Gauge {
@@ -72,7 +73,9 @@ public final class WatchMetrics: Sendable {
         lastSuccess.set(at.timeIntervalSince1970)
         lastPass.set(at.timeIntervalSince1970)
         guard let u = r.usage else { return }
-        for (s, n) in u.states ?? [:] { stateGauge(s).set(Double(n)) }
+        if let states = u.states {
+            for s in Set(MailboxStates.all).union(states.keys) { stateGauge(s).set(Double(states[s] ?? 0)) }
+        }
         recordUsage(u, at: at, countErrors: false)  // already in the report's errors
     }
 
