@@ -31,8 +31,11 @@ import Testing
         ((try? FileManager.default.contentsOfDirectory(atPath: "\(w.mountPoint(uid))/Maildir/new")) ?? []).sorted()
     }
 
+    /// The thresholds warned about for UID: `mailbox usage`'s `sent`, or a reconcile report's `usage.sent`.
     func sent(_ doc: [String: Any], _ uid: String) -> [Int] {
-        ((doc["sent"] as? [[String: Any]]) ?? []).filter { $0["uid"] as? String == uid }.compactMap {
+        let pass = (doc["usage"] as? [String: Any]) ?? doc
+        #expect(pass["sent"] is [Any], "no sent list in \(doc)")
+        return ((pass["sent"] as? [[String: Any]]) ?? []).filter { $0["uid"] as? String == uid }.compactMap {
             $0["threshold"] as? Int
         }
     }
