@@ -35,5 +35,6 @@ import Testing
         #expect(s.cells[2] == "27M/32M 85%")
         s.warned = 80
         #expect(s.cells[2] == "27M/32M 85% warned 80%")
+        #expect(MailboxText.show(s).contains("mounted at /m, 27M used of 32M (85%, warned at 80%)"))
     }
 }

@@ -60,7 +60,9 @@ enum MailboxText {
         if let why = m.refused { l.append("REFUSED    \(why) (not in the address map)") }
         if let f = m.lastFailure { l.append("FAILED     \(f.summary) (`semailctl reconcile` retries it)") }
         if let v = m.volume {
-            let used = "\(ByteSize.format(v.fsUsed ?? 0)) used of \(ByteSize.format(v.fsSize ?? 0))"
+            let used =
+                "\(ByteSize.format(v.fsUsed ?? 0)) used of \(ByteSize.format(v.fsSize ?? 0)) (\(v.percentUsed)%"
+                + (m.warned.map { ", warned at \($0)%" } ?? "") + ")"
             l.append("volume     \(v.source) \(v.mounted ? "mounted at \(v.mountPoint), \(used)" : "NOT mounted")")
         } else {
             l.append("volume     MISSING")
