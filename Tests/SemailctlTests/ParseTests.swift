@@ -63,6 +63,7 @@ import Testing
         (["mailbox", "show", "bob"], MailboxShow.self),
         (["mailbox", "status", "bob", "--as-user", "bob", "--json"], MailboxStatusCommand.self),
         (["mailbox", "check-address", "bob", "--address", "b@x.org", "--as-user", "bob"], MailboxCheckAddress.self),
+        (["mailbox", "usage", "bob", "carol", "--json"], MailboxUsageCommand.self),
         (["reconcile", "--dry-run", "--detailed-exitcode", "--prune"], ReconcileCommand.self),
         (["quarantine", "list"], QuarantineList.self),
         (["quarantine", "add", "bob"], QuarantineAdd.self),

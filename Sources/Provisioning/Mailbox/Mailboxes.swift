@@ -284,6 +284,8 @@ public struct MailboxStatus: Sendable, Codable {
     public var refused: String? = nil
     /// Why its provisioning last failed (reconcile retries it).
     public var lastFailure: ProvisioningFailure? = nil
+    /// The highest usage threshold its user was warned about (`mailbox usage`).
+    public var warned: Int? = nil
 }
 
 /// Mailboxes: the pipelines of `mailbox create/delete`, their recovery, and
@@ -528,11 +530,13 @@ public struct Mailboxes: Sendable {
             try c.observe(&o, scope, self)
             if o.all.isEmpty, case .show = scope { return [] }
         }
+        let warned = (try? UsageWarningState(stateDir: config.state.dir).read()) ?? [:]
         return o.all.map { b in
             var s = MailboxStatus(
                 uid: b.uid, address: b.address, size: b.size, volume: nil, container: nil, dns: "missing",
                 inAddressMap: false)
             for c in components { c.status(&s, o, config) }
+            s.warned = warned[b.uid]
             return s
         }
     }
