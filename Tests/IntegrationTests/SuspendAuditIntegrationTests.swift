@@ -41,8 +41,10 @@ import Testing
         defer { w.cleanup() }
         let uid = uniqueUID("su")
         try w.addUser(uid)
-        var r = try w.run(["mailbox", "create", uid, "--address", "\(uid)@\(uid).\(w.zone)", "-q"])
+        var r = try w.run(["user", "passwd", uid, "--password-stdin"], stdin: "pw-\(uid)\n")
         #expect(r.status == 0, "\(r.stderr)")
+        r = try w.run(["mailbox", "create", uid, "--address", "\(uid)@\(uid).\(w.zone)"])
+        #expect(r.status == 0, "\(r.text)\(r.stderr)")
         let letter = "\(w.mountPoint(uid))/Maildir/new/1.kept"
         try "Subject: keep me\n\nwhile suspended\n".write(toFile: letter, atomically: true, encoding: .utf8)
 
@@ -74,6 +76,18 @@ import Testing
         #expect(r.status == 77 && r.stderr.contains("\(uid) is suspended: no SSH access"), "\(r.stderr)")
         r = try w.run(["ssh-config", "--json"])
         #expect(r.status == 0 && !r.text.contains("\(uid).semail"), "\(r.text)")
+        // The user sees why (the portal's status page) and can change nothing: no delete, no rebuild.
+        r = try w.run(["mailbox", "status", uid, "--as-user", uid, "--json"], stdin: "pw-\(uid)\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        let mine = try json(r)
+        #expect(
+            ((mine["mailbox"] as? [String: Any])?["suspension"] as? [String: Any])?["state"] as? String == "suspended")
+        #expect(mine["ssh"] == nil, "\(mine)")
+        for a in [["mailbox", "delete", uid, "--yes"], ["user", "packages", uid, "--add", "mutt"]] {
+            r = try w.run(a + ["--as-user", uid], stdin: "pw-\(uid)\n")
+            #expect(r.status == 77 && r.stderr.contains("\(uid) is suspended"), "\(a): \(r.stderr)")
+        }
+        #expect(FileManager.default.fileExists(atPath: letter))
         r = try w.run(["container", "rebuild", uid])
         #expect(r.status == 1 && r.stderr.contains("the mailbox of \(uid) is suspended"), "\(r.text)\(r.stderr)")
 
