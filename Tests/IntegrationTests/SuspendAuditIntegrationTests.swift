@@ -163,6 +163,15 @@ import Testing
         e = try engine(w, uid)
         #expect(e.running && e.policy == "unless-stopped", "\(e)")
         #expect(FileManager.default.fileExists(atPath: letter))
+
+        // A suspended mailbox can be deleted: its state goes with the semailUser class.
+        r = try w.run(["mailbox", "suspend", uid, "--reason", "closing"])
+        #expect(r.status == 0, "\(r.text)\(r.stderr)")
+        r = try w.run(["mailbox", "delete", uid, "--yes", "--json"])
+        #expect(r.status == 0, "\(r.text)\(r.stderr)")
+        let left = try w.traces(uid, domain: "\(uid).\(w.zone)")
+        #expect(left.isEmpty, "\(left)")
+        #expect(w.journalFiles.isEmpty)
     }
 
     func waitFor(_ seconds: Double, _ what: () throws -> Bool) rethrows -> Bool {

@@ -102,6 +102,10 @@ extension Directory {
             mods.append(.delete("mail", [v]))
         }
         if objectClass, let c = e.strings("objectClass").first(where: { $0.lowercased() == "semailuser" }) {
+            // The class's other attributes go with it (a suspended mailbox's state).
+            for a in [Suspension.attribute, Suspension.reasonAttribute] where e.first(a) != nil {
+                mods.append(.delete(a))
+            }
             mods.append(.delete("objectClass", [c]))
         }
         if !mods.isEmpty { try wrap { try connection.modify(e.dn, mods) } }
