@@ -90,6 +90,9 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: letter))
         r = try w.run(["container", "rebuild", uid])
         #expect(r.status == 1 && r.stderr.contains("the mailbox of \(uid) is suspended"), "\(r.text)\(r.stderr)")
+        r = try w.run(["container", "rebuild", "--all", "--json"])
+        #expect(r.status == 0 && !r.text.contains("\"\(uid)\""), "\(r.text)\(r.stderr)")
+        #expect(try !engine(w, uid).running)
 
         // reconcile keeps it stopped: no repair planned, nothing started.
         let items = try reconcile(w).filter { $0["uid"] as? String == uid }
