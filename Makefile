@@ -88,6 +88,7 @@ install: release man completions
 	install -m 0755 -s $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/sbin/semailctl
 	install -m 0755 -s .build/release/semail-web $(DESTDIR)$(PREFIX)/sbin/semail-web
 	install -m 0644 packaging/nginx/semail-web.conf $(DESTDIR)$(PREFIX)/share/semail/examples/nginx-semail-web.conf
+	install -m 0644 packaging/logrotate/semailctl $(DESTDIR)$(PREFIX)/share/semail/examples/logrotate-semailctl
 	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	install -m 0644 packaging/sysusers/semail-web.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/semail-web.conf
 	install -m 0644 templates/* $(DESTDIR)$(PREFIX)/share/semail/templates/

@@ -34,6 +34,15 @@ import Testing
                 String.init))
     }
 
+    /// A suspended mailbox counts as suspended whatever its container does (it is kept stopped);
+    /// refused comes first, a missing part after.
+    @Test func mailboxStates() {
+        #expect(MailboxStates.state(refused: false, suspended: true, volume: nil, container: nil) == "suspended")
+        #expect(MailboxStates.state(refused: true, suspended: true, volume: nil, container: nil) == "refused")
+        #expect(MailboxStates.state(refused: false, suspended: false, volume: nil, container: nil) == "missing-volume")
+        #expect(MailboxStates.all.contains("suspended"))
+    }
+
     @Test func aPassBecomesSeries() throws {
         let m = WatchMetrics()
         m.setConnected(true)

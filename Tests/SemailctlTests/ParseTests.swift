@@ -69,7 +69,10 @@ import Testing
         (["quarantine", "add", "bob"], QuarantineAdd.self),
         (["quarantine", "restore", "q1"], QuarantineRestore.self),
         (["quarantine", "purge", "q1", "q2", "--yes"], QuarantinePurge.self),
-        (["recover", "--no-wait"], RecoverCommand.self)
+        (["recover", "--no-wait"], RecoverCommand.self),
+        (["mailbox", "suspend", "bob", "--reason", "unpaid", "--dry-run", "--no-wait"], MailboxSuspend.self),
+        (["mailbox", "resume", "bob", "--no-wait"], MailboxResume.self),
+        (["audit", "--since", "2026-12-01", "--uid", "bob", "--json"], AuditCommand.self)
     ]
 
     @Test func everyLeafHasALine() {

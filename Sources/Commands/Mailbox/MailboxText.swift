@@ -44,6 +44,7 @@ extension MailboxStatus {
             "dns \(dns)\(inAddressMap ? "" : "  (not in address map)")"
             + (refused.map { "  NOT DELIVERED: \($0)" } ?? "")
             + (lastFailure.map { "  NOT PROVISIONED (reconcile retries): \($0.summary)" } ?? "")
+            + (suspension.map { "  SUSPENDED: \($0.reason ?? "no reason given")" } ?? "")
         return [uid, shown, vol, container?.shownState ?? "no container", last]
     }
     /// Columns as wide as their values (a long uid, address or state stays whole).
@@ -59,6 +60,7 @@ enum MailboxText {
         ]
         if let why = m.refused { l.append("REFUSED    \(why) (not in the address map)") }
         if let f = m.lastFailure { l.append("FAILED     \(f.summary) (`semailctl reconcile` retries it)") }
+        if let s = m.suspension { l.append("state      \(s.summary) (`semailctl mailbox resume \(m.uid)`)") }
         if let v = m.volume {
             let used =
                 "\(ByteSize.format(v.fsUsed ?? 0)) used of \(ByteSize.format(v.fsSize ?? 0)) (\(v.percentUsed)%"

@@ -44,7 +44,10 @@ public struct DirectoryWatcher: Sendable {
                 var refreshed = false
                 try c.syncWatch(
                     base: config.peopleDN, filter: .equal("objectClass", "inetOrgPerson"),
-                    attributes: ["uid", "semailMailbox", "semailVolumeSize", "sshPublicKey", "uidNumber", "gidNumber"]
+                    attributes: [
+                        "uid", "semailMailbox", "semailVolumeSize", "sshPublicKey", "uidNumber", "gidNumber",
+                        Suspension.attribute, Suspension.reasonAttribute
+                    ]
                 ) { ev in
                     switch ev {
                     case .started:

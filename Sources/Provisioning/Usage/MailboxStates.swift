@@ -9,14 +9,15 @@ import Storage
 public enum MailboxStates {
     /// Every state, so a state with no mailbox is exported as 0.
     public static let all = [
-        "active", "refused", "missing-volume", "unmounted", "missing-container", "container-stopped"
+        "active", "suspended", "refused", "missing-volume", "unmounted", "missing-container", "container-stopped"
     ]
 
     /// The state of one mailbox entry.
     public static func state(
-        refused: Bool, volume: VolumeState?, container: ContainerState?
+        refused: Bool, suspended: Bool = false, volume: VolumeState?, container: ContainerState?
     ) -> String {
         if refused { return "refused" }
+        if suspended { return "suspended" }
         guard let volume else { return "missing-volume" }
         if !volume.mounted { return "unmounted" }
         guard let container else { return "missing-container" }
@@ -27,7 +28,9 @@ public enum MailboxStates {
     static func count(_ o: Observation) -> [String: Int] {
         var out = Dictionary(uniqueKeysWithValues: all.map { ($0, 0) })
         for m in o.all {
-            let s = state(refused: o.refused[m.uid] != nil, volume: o.volumes[m.uid], container: o.containers[m.uid])
+            let s = state(
+                refused: o.refused[m.uid] != nil, suspended: m.suspension != nil, volume: o.volumes[m.uid],
+                container: o.containers[m.uid])
             out[s, default: 0] += 1
         }
         return out
