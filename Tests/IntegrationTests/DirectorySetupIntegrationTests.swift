@@ -169,7 +169,7 @@ private func dump(_ s: DebianSlapd) throws -> [String] {
         #expect(r.status == 0, "\(r.text)")
         comps = try components(r)
         #expect(comps.values.allSatisfy { $0 })
-        #expect(comps.count == 4)
+        #expect(comps.count == 5 && comps["usage"] == true)
 
         // user add and a semailMailbox write work as root over ldapi.
         let uid1 = uniqueUID("ds"), uid2 = uniqueUID("ds")

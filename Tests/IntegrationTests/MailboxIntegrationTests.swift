@@ -35,7 +35,9 @@ import Testing
         let comps = try #require(try json(check)["components"] as? [[String: Any]])
         #expect(
             comps.compactMap { $0["name"] as? String } == [
-                "ldap", "directory schema", "directory access", "directory sync", "storage", "containers", "dns", "smtp"
+                "ldap", "directory schema", "directory access", "directory sync", "storage", "containers", "dns",
+                "smtp",
+                "usage"
             ])
         #expect(comps.allSatisfy { $0["ok"] as? Bool == true }, "\(comps)")
         let uid = uniqueUID("m"), other = uniqueUID("x")
