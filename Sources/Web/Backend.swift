@@ -136,6 +136,11 @@ enum Docs {
         var dns: String
         var inAddressMap: Bool
         var refused: String?
+        var suspension: Suspension?
+    }
+    struct Suspension: Decodable, Sendable {
+        var state: String
+        var reason: String?
     }
     struct SSH: Decodable, Sendable {
         var host: String

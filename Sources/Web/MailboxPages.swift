@@ -29,6 +29,9 @@ extension Portal {
                 "publish": s.publish, "hasKeys": !s.sshKeys.isEmpty
             ]
             if let r = m.refused { mb["refused"] = r }
+            if let sus = m.suspension {
+                mb["suspended"] = ["reason": sus.reason ?? ""]
+            }
             if let vol = m.volume, vol.mounted, let size = vol.fsSize, size > 0 {
                 let used = vol.fsUsed ?? 0
                 mb["volume"] = [

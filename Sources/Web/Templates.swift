@@ -70,6 +70,9 @@ enum Templates {
         <section class="card">
         <h2>{{address}}</h2>
         {{#refused}}<p class="error">Not delivered: {{refused}}</p>{{/refused}}
+        {{#suspended}}<p class="error">Suspended by the administrator{{#reason}}: {{reason}}{{/reason}}.
+        Your mail is kept and still arrives; your container is stopped until the administrator resumes it.</p>
+        {{/suspended}}
         <p>Volume:
         {{#volume}}<meter min="0" max="{{sizeBytes}}" value="{{usedBytes}}">{{percent}}%</meter>
         {{used}} used of {{size}} ({{percent}}%){{/volume}}
