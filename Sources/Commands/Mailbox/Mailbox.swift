@@ -6,6 +6,6 @@ struct MailboxCommand: AsyncParsableCommand {
         abstract: "Mailboxes: volume, container, MX record, directory entry and address map, as one transaction.",
         subcommands: [
             MailboxCreate.self, MailboxDelete.self, MailboxList.self, MailboxShow.self, MailboxStatusCommand.self,
-            MailboxCheckAddress.self
+            MailboxCheckAddress.self, MailboxBackup.self, MailboxRestore.self
         ])
 }
