@@ -275,6 +275,8 @@ import Testing
         ("double slash", [Member(name: "Maildir//cur/1.M1P1.h")], "not a file of a Maildir"),
         ("an index file", [Member(name: "Maildir/dovecot.index")], "not a file of a Maildir"),
         ("pax dot-dot", [Member(name: "Maildir/cur/../../../../etc/passwd", pax: true)], "not a file of a Maildir"),
+        ("pax NUL", [Member(name: "Maildir/cur/1.M1P1.h\u{0}/../../x", pax: true)], "not a file of a Maildir"),
+        ("pax slash", [Member(name: "Maildir/cur/1.M1P1.h/x", pax: true)], "not a file of a Maildir"),
         (
             "symlink", [Member(name: "Maildir/cur/1.M1P1.h", type: TarHeader.TypeFlag.symlink, link: "/etc/shadow")],
             "is a symbolic link"
