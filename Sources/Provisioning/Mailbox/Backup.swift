@@ -74,7 +74,6 @@ extension Mailboxes {
         }
         let owner = try host.mailOwner(uid)
         let file = URL(fileURLWithPath: file).standardizedFileURL.path
-        _ = try MaildirRestore.check(file)
         return try MaildirRestore.restore(
             file: file, mountPoint: try host.volumes().mountPoint(uid), uid: uid, owner: owner)
     }
