@@ -88,6 +88,7 @@ install: release man completions
 	install -m 0755 -s $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/sbin/semailctl
 	install -m 0755 -s .build/release/semail-web $(DESTDIR)$(PREFIX)/sbin/semail-web
 	install -m 0644 packaging/nginx/semail-web.conf $(DESTDIR)$(PREFIX)/share/semail/examples/nginx-semail-web.conf
+	install -m 0644 packaging/logrotate/semailctl $(DESTDIR)$(PREFIX)/share/semail/examples/logrotate-semailctl
 	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	install -m 0644 packaging/sysusers/semail-web.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/semail-web.conf
 	install -m 0644 templates/* $(DESTDIR)$(PREFIX)/share/semail/templates/
@@ -106,7 +107,7 @@ install: release man completions
 	[ -d $(DESTDIR)$(SYSCONFDIR)/semail ] || install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/semail
 	# The portal's one privilege, naming this prefix's semailctl; visudo checks it before it is put in place.
 	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/sudoers.d
-	sed 's#/usr/sbin/semailctl#$(PREFIX)/sbin/semailctl#' packaging/sudoers/semail-web > .build/sudoers-semail-web
+	sed 's#/usr/sbin/semailctl#$(PREFIX)/sbin/semailctl#; s#/etc/semail/semail\\.toml#$(SYSCONFDIR)/semail/semail\\.toml#' packaging/sudoers/semail-web > .build/sudoers-semail-web
 	if command -v visudo >/dev/null; then visudo -cqf .build/sudoers-semail-web; fi
 	install -m 0440 $$([ "$$(id -u)" = 0 ] && echo "-o 0 -g 0") .build/sudoers-semail-web \
 	  $(DESTDIR)$(SYSCONFDIR)/sudoers.d/semail-web

@@ -18,7 +18,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2")
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1")
     ],
     targets: [
         // C libraries, wrapped once at the edge.
@@ -57,7 +58,8 @@ let package = Package(
             name: "Provisioning",
             dependencies: [
                 "Core", "Directory", "Storage", "Containers", "DNS",
-                "LDAPClient", "CShims"
+                "LDAPClient", "CShims",
+                .product(name: "Prometheus", package: "swift-prometheus")
             ]),
         .target(
             name: "Commands",

@@ -452,6 +452,35 @@ def the_session_cookie_is_dead_after_logout():
 
 
 @test
+def option_like_values_and_a_second_login_page():
+    # A form value that semailctl could read as an option (it would choose root's configuration file) is refused.
+    d.get(PORTAL + "/keys")
+    token = form_csrf()
+    for field, path in (("key", "/keys/add"), ("fingerprint", "/keys/remove")):
+        code, _ = post(path, {field: "--config=/etc/shadow", "csrf": token}, session=cookie())
+        assert code == 303, code
+        d.get(PORTAL + "/keys")
+        assert 'begins with "-"' in text(), text()
+    # The login page stores nothing: no session cookie is handed out with it.
+    r = urllib.request.urlopen(PORTAL + "/login")
+    cookies = r.headers.get_all("Set-Cookie")
+    assert len(cookies) == 1 and cookies[0].startswith("semail-login="), cookies
+    # Opening the login page while logged in ends that session on the server too.
+    old = cookie()
+    d.get(PORTAL + "/login")
+    req = urllib.request.Request(PORTAL + "/", headers={"Cookie": f"semail={old}"})
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+    try:
+        urllib.request.build_opener(NoRedirect).open(req)
+        raise AssertionError("the session survived the login page")
+    except urllib.error.HTTPError as e:
+        assert e.code == 303 and e.headers["Location"] == "/login", (e.code, e.headers)
+
+
+@test
 def a_login_storm_is_throttled_and_slapd_is_unhurt():
     def attempt(uid, pw):
         jar = http.cookiejar.CookieJar()
@@ -473,6 +502,31 @@ def a_login_storm_is_throttled_and_slapd_is_unhurt():
     assert time.time() - t0 < 2
     time.sleep(9)  # login_window = 8
     assert attempt("bob", "pw-bob") == 200
+
+
+@test
+def parallel_guesses_get_no_more_binds_than_the_limit():
+    # The attack: one login token, many guesses sent at once, each meant to pass the check before any is counted.
+    jar = http.cookiejar.CookieJar()
+    o = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = o.open(PORTAL + "/login").read().decode()
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    login_cookie = [c for c in jar if c.name == "semail-login"][0].value
+
+    def guess(i):
+        data = urllib.parse.urlencode({"uid": "bob", "password": f"parallel-{i}", "csrf": token}).encode()
+        req = urllib.request.Request(PORTAL + "/login", data=data,
+                                     headers={"Origin": PORTAL, "Cookie": f"semail-login={login_cookie}"})
+        try:
+            return urllib.request.urlopen(req, timeout=60).status
+        except urllib.error.HTTPError as e:
+            return e.code
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(max_workers=40) as pool:
+        codes = list(pool.map(guess, range(40)))
+    wrong = codes.count(401)
+    assert 1 <= wrong <= 5 and codes.count(429) == 40 - wrong, codes
+    time.sleep(9)  # login_window = 8
 
 
 d.quit()

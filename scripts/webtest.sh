@@ -38,8 +38,13 @@ python3 -c 'import selenium' 2>/dev/null || { echo "webtest: python3 selenium is
 if ! id "$webuser" >/dev/null 2>&1; then
   useradd --system --no-create-home --shell /usr/sbin/nologin "$webuser"; made_user=1
 fi
-# The shipped rule, for this user and this build's semailctl; visudo checks it first.
-sed "s/semail-web/$webuser/g; s|/usr/sbin/semailctl|$bin/semailctl|" "$here/packaging/sudoers/semail-web" > "$work/sudoers"
+# The shipped rule, for this user, this build's semailctl and this test's configuration file.
+python3 - "$here/packaging/sudoers/semail-web" "$webuser" "$bin/semailctl" "$work/semail.toml" > "$work/sudoers" <<'PY'
+import sys
+rule, user, program, config = sys.argv[1:]
+text = open(rule).read().replace("semail-web", user).replace("/usr/sbin/semailctl", program)
+sys.stdout.write(text.replace("/etc/semail/semail\\.toml", config.replace(".", "\\.")))
+PY
 visudo -cf "$work/sudoers" >/dev/null
 install -m 0440 "$work/sudoers" "$sudoers"
 

@@ -218,3 +218,8 @@ int semail_set_immutable(const char *dir, int on) {
     close(fd);
     return rc == 0 ? 0 : -e;
 }
+
+#include <stdio.h>
+int semail_rename_noreplace(int fromfd, const char *from, int tofd, const char *to) {
+    return renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0 ? 0 : -errno;
+}

@@ -30,9 +30,13 @@ struct AsUserOptions: ParsableArguments {
 
     /// With --as-user: checks the target, reads the password and binds as
     /// the user (an empty password is refused before any bind). Returns the
-    /// password (nil without --as-user).
+    /// password (nil without --as-user). A suspended user (`mailbox
+    /// suspend`) is refused unless `whileSuspended` (the read-only views).
     @discardableResult
-    func authenticate(_ host: @autoclosure () throws -> Provisioning.Host, target: String?, password: PasswordOptions)
+    func authenticate(
+        _ host: @autoclosure () throws -> Provisioning.Host, target: String?, password: PasswordOptions,
+        whileSuspended: Bool = false
+    )
         throws
         -> Secret?
     {
@@ -44,6 +48,11 @@ struct AsUserOptions: ParsableArguments {
             throw SemailError("empty password for \"\(uid)\"", why: "an empty password is never sent", status: .usage)
         }
         try host().directory().checkPassword(uid, pw)
+        if !whileSuspended, let s = try host().directory().suspension(uid) {
+            throw SemailError(
+                "\(uid) is suspended", why: "the mailbox is \(s.summary): nothing can be changed until it is resumed",
+                hint: "ask the administrator (`semailctl mailbox resume \(uid)`)", status: .noPermission)
+        }
         return pw
     }
 }

@@ -23,6 +23,7 @@ extension SemailCommand {
     /// What `run` does; a command that maps exit codes itself (reconcile
     /// --detailed-exitcode) calls it from its own `run`.
     func runCommand() async throws {
+        AuditLog.begin(.from(Array(CommandLine.arguments.dropFirst())))
         let c = CommandContext(global)
         try await c.out.run {
             try SudoGuard.check(selfService: selfService) { try c.config() }

@@ -26,7 +26,7 @@ public struct Semailctl: AsyncParsableCommand {
         subcommands: [
             ConfigCommand.self, DirectoryCommand.self, UserCommand.self, ImportCommand.self, VolumeCommand.self,
             ContainerCommand.self, SSHConfigCommand.self, ImageCommand.self, ZoneCommand.self, MailboxCommand.self,
-            ReconcileCommand.self, QuarantineCommand.self, RecoverCommand.self
+            ReconcileCommand.self, QuarantineCommand.self, RecoverCommand.self, AuditCommand.self
         ]
     )
 

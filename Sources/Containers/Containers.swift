@@ -13,6 +13,8 @@ public struct ContainerInput: Sendable, Equatable {
     /// The Debian packages the user chose (`semailPackage`), installed after `[containers] packages`;
     /// values that are not package names are left out.
     public var packages: [String]
+    /// The mailbox is suspended (`semailState`): its container is never started (`ensure` refuses).
+    public var suspended = false
     public init(
         uid: String, address: String, owner: MailOwner, sshKeys: [String], maildir: String, packages: [String] = []
     ) {
@@ -446,6 +448,11 @@ public struct ContainerManager: Sendable {
         -> ContainerResult
     {
         let uid = try Validate.uid(input.uid)
+        if input.suspended {
+            throw SemailError(
+                "the mailbox of \(uid) is suspended", why: "its container stays stopped until it is resumed",
+                hint: "resume it first: `semailctl mailbox resume \(uid)`", status: .failure)
+        }
         do { return try ensureUnchecked(input, uid: uid, force: force, progress: progress) } catch let e as DockerError
         {
             throw SemailError(
@@ -509,6 +516,10 @@ public struct ContainerManager: Sendable {
             }
             if old.State.Running && old.State.Restarting != true {
                 return ContainerResult(uid: uid, action: .upToDate, container: try state(old), dockerfile: dockerfile)
+            }
+            // A container kept stopped while its mailbox was suspended gets its policy back first.
+            if old.HostConfig.RestartPolicy?.Name != "unless-stopped" {
+                try client.setRestartPolicy(container: old.Id, "unless-stopped")
             }
             try client.start(container: old.Id)
             try waitRunning(old.Id, uid: uid)

@@ -135,6 +135,24 @@ public struct Config: Sendable {
         public var trustProxy = false
     }
 
+    /// `[usage]`: the usage warnings delivered into a mailbox (`mailbox usage`, each reconcile pass).
+    public struct Usage: Sendable {
+        /// The percentages (of the volume, as df counts it) at which the user is warned once per crossing,
+        /// ascending; [] = no warnings.
+        public var warnPercent = [80, 95]
+        /// Seconds between the usage checks `reconcile --watch` makes between its passes (0 = only in passes).
+        public var interval = 300
+        /// The From: of the warnings ("" = postmaster@ the managed zone, [dns] zone).
+        public var from = ""
+    }
+    /// `[metrics]`: Prometheus metrics served by `reconcile --watch`.
+    public struct Metrics: Sendable {
+        /// IPv4:port or [IPv6]:port; "" (the default) serves none.
+        public var listen = ""
+        /// Allow a listen address that is not loopback (the metrics name every uid).
+        public var allowRemote = false
+    }
+
     public var ldap = LDAP()
     public var state = State()
     public var storage = Storage()
@@ -143,6 +161,8 @@ public struct Config: Sendable {
     public var smtp = SMTP()
     public var policy = Policy()
     public var web = Web()
+    public var usage = Usage()
+    public var metrics = Metrics()
     /// The file this was read from (nil: built-in defaults).
     public var path: String?
     /// The sections the file has (`config check` tests those services).
@@ -167,7 +187,7 @@ public struct Config: Sendable {
         public var description: String { "line \(line): \(key): \(message)" }
     }
 
-    enum Kind { case string, integer, boolean }
+    enum Kind { case string, integer, boolean, integers }
     struct Key {
         let kind: Kind
         let apply: @Sendable (inout Config, TOMLValue) -> Void
@@ -181,6 +201,13 @@ public struct Config: Sendable {
     }
     static func b(_ kp: WritableKeyPath<Config, Bool> & Sendable) -> Key {
         Key(kind: .boolean) { c, v in if case let .boolean(x) = v { c[keyPath: kp] = x } }
+    }
+    static func ints(_ kp: WritableKeyPath<Config, [Int]> & Sendable) -> Key {
+        Key(kind: .integers) { c, v in
+            if case let .array(xs) = v {
+                c[keyPath: kp] = xs.compactMap { if case let .integer(x) = $0 { x } else { nil } }
+            }
+        }
     }
 
     static let schema: [String: Key] = [
@@ -217,7 +244,10 @@ public struct Config: Sendable {
         "web.listen": s(\.web.listen), "web.user": s(\.web.user), "web.semailctl": s(\.web.semailctl),
         "web.sudo": s(\.web.sudo), "web.secure_cookies": b(\.web.secureCookies), "web.origin": s(\.web.origin),
         "web.session_minutes": i(\.web.sessionMinutes), "web.login_attempts": i(\.web.loginAttempts),
-        "web.login_window": i(\.web.loginWindow), "web.trust_proxy": b(\.web.trustProxy)
+        "web.login_window": i(\.web.loginWindow), "web.trust_proxy": b(\.web.trustProxy),
+        "usage.warn_percent": ints(\.usage.warnPercent), "usage.from": s(\.usage.from),
+        "usage.interval": i(\.usage.interval),
+        "metrics.listen": s(\.metrics.listen), "metrics.allow_remote": b(\.metrics.allowRemote)
     ]
 
     /// Parses configuration text. Unknown keys are reported (not fatal);
@@ -247,13 +277,16 @@ public struct Config: Sendable {
             let ok: Bool =
                 switch (key.kind, e.value) {
                 case (.string, .string), (.integer, .integer), (.boolean, .boolean): true
+                case (.integers, .array(let xs)): xs.allSatisfy { if case .integer = $0 { true } else { false } }
                 default: false
                 }
             guard ok else {
                 problems.append(
                     Problem(
                         line: e.line, key: e.path,
-                        message: "expected a \(key.kind), found a \(e.value.typeName)", fatal: true))
+                        message:
+                            "expected \(key.kind == .integers ? "an array of integers" : "a \(key.kind)"), found a \(e.value.typeName)",
+                        fatal: true))
                 continue
             }
             key.apply(&config, e.value)
@@ -323,6 +356,7 @@ public struct Config: Sendable {
             ("web.session_minutes", web.sessionMinutes), ("web.login_attempts", web.loginAttempts),
             ("web.login_window", web.loginWindow)
         ] where n <= 0 { bad(key, "must be a positive number") }
+        validateUsage(bad)
         do { _ = try Egress.parse(containers.egress) } catch let e as SemailError {
             bad("containers.egress", "\(e.what): \(e.why)")
         } catch {}

@@ -17,6 +17,8 @@ public struct UserRecord: Sendable, Codable, Equatable {
     public var sshPublicKeys: [String]
     /// The Debian packages the user chose for their container (`semailPackage`, unchecked as stored).
     public var packages: [String]
+    /// `semailState`/`semailStateReason` (nil: active).
+    public var suspension: Suspension? = nil
 
     init(_ e: LDAPEntry) {
         uid = e.first("uid") ?? ""
@@ -31,6 +33,7 @@ public struct UserRecord: Sendable, Codable, Equatable {
         hasPassword = !e.values("userPassword").isEmpty
         sshPublicKeys = e.strings("sshPublicKey")
         packages = e.strings("semailPackage")
+        suspension = Suspension.from(e)
     }
 }
 
@@ -72,7 +75,7 @@ public struct Directory: Sendable {
     static let userAttributes = [
         "uid", "cn", "sn", "givenName", "mail", "uidNumber", "gidNumber",
         "homeDirectory", "userPassword", "sshPublicKey", "objectClass",
-        "semailMailbox", "semailVolumeSize", "semailPackage"
+        "semailMailbox", "semailVolumeSize", "semailPackage", Suspension.attribute, Suspension.reasonAttribute
     ]
 
     public var peopleDN: DN { (try? DN(config.peopleDN)) ?? DN(rdns: []) }

@@ -50,9 +50,15 @@ private let semailText = """
     olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.2 NAME 'semailVolumeSize' DESC 'Siz
      e of the mailbox volume in bytes' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.14
      66.115.121.1.27 SINGLE-VALUE )
+    olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.4 NAME 'semailState' DESC 'The mail
+     box state: active (or absent) or suspended' EQUALITY caseIgnoreMatch SYNTAX 1
+     .3.6.1.4.1.1466.115.121.1.15{32} SINGLE-VALUE )
+    olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.5 NAME 'semailStateReason' DESC 'Wh
+     y the mailbox is in its state (shown to the admin)' EQUALITY caseIgnoreMatch
+      SYNTAX 1.3.6.1.4.1.1466.115.121.1.15{256} SINGLE-VALUE )
     olcObjectClasses: ( 1.3.6.1.4.1.99999.1.2.1 NAME 'semailUser' DESC 'A user wit
      h a semail mailbox' SUP top AUXILIARY MAY ( semailMailbox $ semailVolumeSize
-      ) )
+      $ semailState $ semailStateReason ) )
 
     """
 

@@ -249,7 +249,16 @@ public struct DirectorySetup {
             let want = Set(defAttrs.flatMap { ours.strings($0).map(DirectorySetup.canonical) })
             if let have = loaded[schema.name] {
                 let got = Set(defAttrs.flatMap { have.strings($0).map(DirectorySetup.canonical) })
-                if got != want {
+                if got != want, let upgrade = DirectorySetup.schemaUpgrade(have: have, ours: ours) {
+                    // An older semailctl's version of it: the new definitions are added in place.
+                    out.append(
+                        (
+                            DirectoryChange(
+                                kind: "schema", dn: have.dn,
+                                description: "upgrade the \(schema.name) schema (\(have.dn)): \(upgrade.what)"),
+                            { try c.modify(have.dn, upgrade.mods) }
+                        ))
+                } else if got != want {
                     conflicts.append(
                         "schema \(schema.name) is loaded (\(have.dn)) with another definition than semailctl's: "
                             + """

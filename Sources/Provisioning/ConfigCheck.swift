@@ -19,7 +19,9 @@ public enum ConfigChecker {
     public static func check(path: String) throws -> ConfigReport {
         let (config, problems) = try Config.loadWithProblems(path)
         // LDAP always; the other services only when their section is in the file.
-        let components = MailboxComponents.all.flatMap { $0.check(config) } + checkWeb(config, path: path)
+        let components =
+            MailboxComponents.all.flatMap { $0.check(config) } + checkWeb(config, path: path)
+            + [checkUsage(config)]
         return ConfigReport(file: path, problems: problems, components: components)
     }
 }

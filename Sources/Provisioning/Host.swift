@@ -120,9 +120,11 @@ public final class Host: Sendable {
             addr = m
         }
         let mp = try volumes().mountPoint(uid)
-        return ContainerInput(
+        var input = ContainerInput(
             uid: uid, address: addr, owner: try mailOwner(uid), sshKeys: u.sshPublicKeys, maildir: "\(mp)/Maildir",
             packages: u.packages)
+        input.suspended = u.suspension != nil
+        return input
     }
 
     /// Who owns UID's Maildir: `[storage] owner`, or the user's

@@ -27,11 +27,31 @@ extension Portal {
         }
     }
 
-    /// A change that semailctl makes at once (keys, packages): back to TO with what happened.
-    func change(_ me: Me, _ ctx: Ctx, _ args: [String], done: String, to: String) async throws -> Response {
-        let r = try await run(me, args)
+    /// A change that semailctl makes at once (keys, packages), VALUE (the
+    /// user's) last: back to TO with what happened. A value that semailctl
+    /// could read as an option is refused here.
+    func change(_ me: Me, _ ctx: Ctx, _ args: [String], value: String, done: String, to: String) async throws
+        -> Response
+    {
+        guard !value.isEmpty, !value.hasPrefix("-") else {
+            return redirect(to, ctx, flash: "Refused: the value is empty or begins with \"-\".", error: true)
+        }
+        if let refusal = countChange(me) { return redirect(to, ctx, flash: refusal, error: true) }
+        let r = try await run(me, args + [value])
         guard r.status == 0 else { return redirect(to, ctx, flash: Self.text(r.error), error: true) }
         return redirect(to, ctx, flash: done)
+    }
+
+    /// Counts a change of ME's (each may rebuild the container); the refusal when over the limit.
+    func countChange(_ me: Me) -> String? {
+        let keys = ["uid:\(me.uid)"], now = Date()
+        switch changes.begin(keys, now: now) {
+        case .go:
+            changes.end(keys, started: now, .failed)  // counted, whatever comes of it
+            return nil
+        case .wait(let s): return "Too many changes in a short time: wait \(s) seconds, then try again."
+        case .busy: return "Another change of yours is in progress: wait for it, then try again."
+        }
     }
 
     func changePassword(_ me: Me, _ ctx: Ctx, _ form: Form) async throws -> Response {

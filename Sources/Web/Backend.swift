@@ -50,17 +50,24 @@ struct Semailctl: Sendable {
     let sudo: String
     let program: String
     let configPath: String?
+    /// One run at a time per user, a few at once in all (see `Gate`).
+    var gate = Gate(total: 2)
 
     struct Run: Sendable {
         var status: Int32
         var stdout: Data
         var stderr: String
+        /// Set when the portal itself refused to start it (the user's queue is full).
+        var busy: String?
 
         func decode<T: Decodable>(_ type: T.Type) -> T? { try? JSONDecoder().decode(type, from: stdout) }
 
         /// The refusal semailctl reported (what, why, what to do), or why nothing came back.
         var error: Docs.Failure {
-            decode(Docs.ErrorDocument.self)?.error
+            if let busy {
+                return Docs.Failure(what: "refused: you have too many requests at once", why: busy, hint: nil)
+            }
+            return decode(Docs.ErrorDocument.self)?.error
                 ?? Docs.Failure(
                     what: "the request could not be carried out",
                     why: "semailctl gave no answer (exit status \(status))", hint: "try again later or tell the admin")
@@ -79,9 +86,18 @@ struct Semailctl: Sendable {
         _ args: [String], uid: String, stdin: [UInt8], passwordOnStdin: Bool = true, stderrFD: Int32? = nil
     ) async throws -> Run {
         let argv = argv(args, uid: uid, passwordOnStdin: passwordOnStdin)
-        let out = try await offload {
-            try ProcessRunner(environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"]).run(
-                argv, stdin: Data(stdin), stderrFD: stderrFD, check: false)
+        let out: ProcessOutput
+        do {
+            out = try await gate.run(uid) {
+                try await offload {
+                    try ProcessRunner(environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"]).run(
+                        argv, stdin: Data(stdin), stderrFD: stderrFD, check: false)
+                }
+            }
+        } catch is Gate.Busy {
+            return Run(
+                status: 75, stdout: Data(),
+                stderr: "", busy: "too many requests of yours are waiting: wait for them, then reload the page")
         }
         return Run(status: out.status, stdout: out.stdout, stderr: out.stderr)
     }

@@ -37,8 +37,11 @@ enum Token {
     /// 32 random bytes, base64url.
     static func make() -> String {
         var g = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+        return base64url((0..<32).map { _ in UInt8.random(in: 0...255, using: &g) })
+    }
+
+    static func base64url(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 

@@ -96,13 +96,14 @@ extension Portal {
         return page("create", "Create my mailbox", me, ctx, v)
     }
 
-    func create(_ me: Me, _ form: Form) async throws -> Response {
+    func create(_ me: Me, _ ctx: Ctx, _ form: Form) async throws -> Response {
         let address = form["address"]
         guard (try? Validate.address(address)) != nil else {
             return Response.redirect(to: "/create", type: .normal)
         }
+        if let refusal = countChange(me) { return redirect("/create", ctx, flash: refusal, error: true) }
         let started = jobs.start(uid: me.uid, kind: .create, address: address) { fd in
-            try await run(me, ["mailbox", "create", me.uid, "--address", address], stderrFD: fd)
+            try await run(me, ["mailbox", "create", me.uid, "--address=\(address)"], stderrFD: fd)
         }
         logger.info("mailbox create \(me.uid) \(address)\(started ? "" : ": another job runs")")
         return Response.redirect(to: "/progress", type: .normal)
@@ -167,6 +168,7 @@ extension Portal {
             return redirect(
                 "/delete", ctx, flash: "What you typed is not your address: nothing was deleted.", error: true)
         }
+        if let refusal = countChange(me) { return redirect("/delete", ctx, flash: refusal, error: true) }
         _ = jobs.start(uid: me.uid, kind: .delete, address: m.address) { fd in
             try await run(me, ["mailbox", "delete", me.uid, "--yes"], stderrFD: fd)
         }

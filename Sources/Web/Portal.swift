@@ -15,9 +15,14 @@ public struct Portal: Sendable {
     let pages: MustacheLibrary
     let bind: UserBind
     let semailctl: Semailctl
-    let throttle: LoginThrottle
+    let throttle: Throttle
+    /// Changes (keys, packages, create, delete) per user: each may rebuild the container.
+    let changes: Throttle
+    let loginToken = LoginToken()
     let guardian: RequestGuard
     let jobs = Jobs()
+    let persist = MemoryPersistDriver()
+    let sessionStorage: SessionStorage<PortalSession>
     let logger: Logger
 
     public init(config: Config, configPath: String?, logger: Logger) throws {
@@ -30,8 +35,16 @@ public struct Portal: Sendable {
         bind = UserBind(ldap: config.ldap, peopleDN: config.peopleDN)
         semailctl = Semailctl(
             sudo: config.web.sudo, program: config.web.semailctl.isEmpty ? Self.besideMe() : config.web.semailctl,
-            configPath: configPath)
-        throttle = LoginThrottle(limit: config.web.loginAttempts, window: TimeInterval(config.web.loginWindow))
+            configPath: configPath, gate: Gate(total: max(2, ProcessInfo.processInfo.activeProcessorCount)))
+        throttle = Throttle(limit: config.web.loginAttempts, window: TimeInterval(config.web.loginWindow))
+        changes = Throttle(limit: 20, window: 10 * 60)
+        sessionStorage = SessionStorage(
+            persist,
+            configuration: .init(
+                sessionCookieParameters: .init(
+                    name: config.web.secureCookies ? "__Host-semail" : "semail", path: "/",  // = sessionCookie
+                    secure: config.web.secureCookies, sameSite: .strict),
+                keyPrefix: "s."))
         guardian = RequestGuard(
             origin: config.web.origin.isEmpty ? nil : Config.Web.origin(config.web.origin),
             secure: config.web.secureCookies)
@@ -64,7 +77,8 @@ public struct Portal: Sendable {
             FileHandle.standardError.write(Data("semail-web: \(error)\n".utf8))
             exit(78)
         }
-        let portal = try Portal(config: config, configPath: path.map { Portal.absolute($0) }, logger: logger)
+        // Always named to semailctl: the sudo rule allows that one path, and no form value can choose another.
+        let portal = try Portal(config: config, configPath: Portal.absolute(Config.resolvePath(path)), logger: logger)
         try await portal.application().runService()
     }
 
@@ -80,17 +94,11 @@ public struct Portal: Sendable {
     }
 
     public func application() -> some ApplicationProtocol {
-        let persist = MemoryPersistDriver()
         let router = Router(context: PortalContext.self)
         router.add(middleware: SecurityHeaders())
         router.add(
             middleware: SessionMiddleware(
-                storage: persist,
-                configuration: .init(
-                    sessionCookieParameters: .init(
-                        name: config.web.secureCookies ? "__Host-semail" : "semail", path: "/",
-                        secure: config.web.secureCookies, sameSite: .strict),
-                    keyPrefix: "s.", defaultSessionExpiration: .seconds(config.web.sessionMinutes * 60))))
+                sessionStorage: sessionStorage, defaultSessionExpiration: .seconds(config.web.sessionMinutes * 60)))
         routes(router)
         let (host, port) = Config.Web.listenAddress(config.web.listen) ?? ("127.0.0.1", 8080)
         return Application(

@@ -36,19 +36,20 @@ extension Portal {
         router.post("/create/check") { req, ctx in
             try await posted(req, ctx) { me, form in try await createPage(me, ctx, form: form) }
         }
-        router.post("/create") { req, ctx in try await posted(req, ctx) { me, form in try await create(me, form) } }
+        router.post("/create") { req, ctx in try await posted(req, ctx) { me, form in try await create(me, ctx, form) }
+        }
         router.get("/progress") { _, ctx in try await signedIn(ctx) { me in try await progressPage(me, ctx) } }
         router.get("/keys") { _, ctx in try await signedIn(ctx) { me in try await keysPage(me, ctx) } }
         router.post("/keys/add") { req, ctx in
             try await posted(req, ctx) { me, form in
                 try await change(
-                    me, ctx, ["user", "ssh-key", "add", me.uid, form["key"]], done: "Key added.", to: "/keys")
+                    me, ctx, ["user", "ssh-key", "add", me.uid], value: form["key"], done: "Key added.", to: "/keys")
             }
         }
         router.post("/keys/remove") { req, ctx in
             try await posted(req, ctx) { me, form in
                 try await change(
-                    me, ctx, ["user", "ssh-key", "remove", me.uid, form["fingerprint"]], done: "Key removed.",
+                    me, ctx, ["user", "ssh-key", "remove", me.uid], value: form["fingerprint"], done: "Key removed.",
                     to: "/keys")
             }
         }
@@ -56,14 +57,14 @@ extension Portal {
         router.post("/software/add") { req, ctx in
             try await posted(req, ctx) { me, form in
                 try await change(
-                    me, ctx, ["user", "packages", me.uid, "--add", form["package"]],
+                    me, ctx, ["user", "packages", me.uid, "--add"], value: form["package"],
                     done: "Added; your container was rebuilt.", to: "/software")
             }
         }
         router.post("/software/remove") { req, ctx in
             try await posted(req, ctx) { me, form in
                 try await change(
-                    me, ctx, ["user", "packages", me.uid, "--remove", form["package"]],
+                    me, ctx, ["user", "packages", me.uid, "--remove"], value: form["package"],
                     done: "Removed; your container was rebuilt.", to: "/software")
             }
         }
@@ -158,11 +159,31 @@ extension Portal {
 
     // MARK: Login
 
-    func loginPage(_ ctx: Ctx, given: String = "", status: HTTPResponse.Status = .ok) async throws -> Response {
-        if ctx.sessions.session == nil || ctx.sessions.session?.uid != nil {
-            ctx.sessions.createSession(.anonymous(), expiresIn: .seconds(15 * 60))
-        }
-        return page("login", "Log in", nil, ctx, ["given": given, "attempts": config.web.loginAttempts], status: status)
+    /// The session cookie's name.
+    var sessionCookie: String { config.web.secureCookies ? "__Host-semail" : "semail" }
+
+    /// The login cookie's name (the nonce half of the login form's token).
+    var loginCookie: String { config.web.secureCookies ? "__Host-semail-login" : "semail-login" }
+
+    /// The login page. It stores nothing (its token is signed, not kept);
+    /// a session still open here is ended, on the server too.
+    func loginPage(
+        _ ctx: Ctx, given: String = "", flash: String? = nil, status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
+        if ctx.sessions.session != nil { ctx.sessions.clearSession() }
+        let (nonce, token) = loginToken.make()
+        var v: [String: Any] = [
+            "title": "Log in", "given": given, "attempts": config.web.loginAttempts, "csrf": token
+        ]
+        if let flash { v["flash"] = flash; v["flashError"] = true }
+        var r = Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: render("login", v))))
+        r.setCookie(
+            Cookie(
+                name: loginCookie, value: nonce, maxAge: Int(loginToken.lifetime), path: "/",
+                secure: config.web.secureCookies, httpOnly: true, sameSite: .strict))
+        return r
     }
 
     func login(_ req: Request, _ ctx: Ctx) async throws -> Response {
@@ -170,38 +191,51 @@ extension Portal {
         guard guardian.sameOrigin(req) else {
             return errorPage("This form was posted from another site: refused.", status: .forbidden, ctx)
         }
-        guard let s = ctx.sessions.session, !form["csrf"].isEmpty, Token.equal(form["csrf"], s.csrf) else {
+        guard loginToken.valid(form["csrf"], nonce: req.cookies[loginCookie]?.value) else {
             return errorPage("This form is stale: reload the login page.", status: .forbidden, ctx)
         }
         let uid = form["uid"].trimmingCharacters(in: .whitespaces).lowercased()
         let password = Array(form["password"].utf8)
         func again(_ message: String, _ status: HTTPResponse.Status) async throws -> Response {
-            var a = PortalSession.anonymous()
-            a.flash = message; a.flashIsError = true
-            ctx.sessions.createSession(a, expiresIn: .seconds(15 * 60))
-            return page(
-                "login", "Log in", nil, ctx, ["given": uid, "attempts": config.web.loginAttempts], status: status)
+            try await loginPage(ctx, given: uid, flash: message, status: status)
         }
         let client = client(req, ctx)
-        let keys = ["client:\(client)", "uid:\(uid)"]
-        if let wait = throttle.wait(keys) {
-            logger.warning("login throttled for \(Validate.printable(uid)) from \(client)")
-            return try await again("Too many failed attempts: wait \(wait) seconds, then try again.", .tooManyRequests)
+        // A uid that cannot be one is never bound, and is not a key of its own (the table stays small).
+        let validUID = (try? Validate.uid(uid)) != nil
+        let keys = ["client:\(client)"] + (validUID ? ["uid:\(uid)"] : [])
+        let started = Date()
+        switch throttle.begin(keys, now: started) {
+        case .go: break
+        case .wait(let seconds):
+            logger.warning("login throttled for \(Validate.quoted(uid)) from \(Validate.quoted(client))")
+            return try await again(
+                "Too many failed attempts: wait \(seconds) seconds, then try again.", .tooManyRequests)
+        case .busy:
+            logger.warning(
+                "login refused for \(Validate.quoted(uid)) from \(Validate.quoted(client)): one is in progress")
+            return try await again(
+                "Another login for this name is in progress: try again in a moment.", .tooManyRequests)
         }
-        switch await bind.login(uid: uid, password: password) {
+        let outcome = await bind.login(uid: uid, password: password)
+        switch outcome {
         case .ok:
-            throttle.succeeded(uid: uid)
-            logger.info("login \(uid) from \(client)")
-            // A new session (a new id) at login: an id set before it is worth nothing after.
+            throttle.end(keys, started: started, .succeeded)
+            logger.info("login \(uid) from \(Validate.quoted(client))")
+            // A new session (a new id) at login, and the one the request came with removed from the store.
+            if req.cookies[sessionCookie] != nil {
+                _ = try? await sessionStorage.delete(request: req)
+            }
             ctx.sessions.createSession(PortalSession(uid: uid, password: password, csrf: Token.make()))
             return Response.redirect(to: "/", type: .normal)
         case .empty:
+            throttle.end(keys, started: started, .notMade)
             return try await again("Enter your password (an empty one is never sent).", .badRequest)
         case .wrong, .invalidUID:
-            throttle.failed(keys)
-            logger.notice("login failed for \(Validate.printable(uid)) from \(client)")
+            throttle.end(keys, started: started, .failed)
+            logger.notice("login failed for \(Validate.quoted(uid)) from \(Validate.quoted(client))")
             return try await again("Wrong user name or password.", .unauthorized)
         case .unavailable(let why):
+            throttle.end(keys, started: started, .notMade)
             logger.error("login: the directory is unavailable: \(why)")
             return try await again("The directory cannot be reached now; try again later.", .serviceUnavailable)
         }

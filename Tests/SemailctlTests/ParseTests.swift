@@ -65,12 +65,16 @@ import Testing
         (["mailbox", "check-address", "bob", "--address", "b@x.org", "--as-user", "bob"], MailboxCheckAddress.self),
         (["mailbox", "backup", "--all", "--to", "/backups", "--json"], MailboxBackup.self),
         (["mailbox", "restore", "bob", "--from", "/b.tar", "--dry-run"], MailboxRestore.self),
+        (["mailbox", "usage", "bob", "carol", "--json"], MailboxUsageCommand.self),
         (["reconcile", "--dry-run", "--detailed-exitcode", "--prune"], ReconcileCommand.self),
         (["quarantine", "list"], QuarantineList.self),
         (["quarantine", "add", "bob"], QuarantineAdd.self),
         (["quarantine", "restore", "q1"], QuarantineRestore.self),
         (["quarantine", "purge", "q1", "q2", "--yes"], QuarantinePurge.self),
-        (["recover", "--no-wait"], RecoverCommand.self)
+        (["recover", "--no-wait"], RecoverCommand.self),
+        (["mailbox", "suspend", "bob", "--reason", "unpaid", "--dry-run", "--no-wait"], MailboxSuspend.self),
+        (["mailbox", "resume", "bob", "--no-wait"], MailboxResume.self),
+        (["audit", "--since", "2026-12-01", "--uid", "bob", "--json"], AuditCommand.self)
     ]
 
     @Test func everyLeafHasALine() {

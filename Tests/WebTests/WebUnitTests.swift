@@ -51,16 +51,117 @@ import Testing
     }
 
     @Test func loginsAreThrottledPerClientAndPerUid() {
-        let t = LoginThrottle(limit: 3, window: 60)
+        let t = Throttle(limit: 3, window: 60)
         let now = Date()
-        for _ in 0..<3 { t.failed(["client:1.2.3.4", "uid:bob"], now: now) }
-        #expect(t.wait(["client:1.2.3.4", "uid:alice"], now: now) != nil)  // the same client, another uid
-        #expect(t.wait(["client:5.6.7.8", "uid:bob"], now: now) != nil)  // bob, from elsewhere
-        #expect(t.wait(["client:5.6.7.8", "uid:alice"], now: now) == nil)
-        #expect(t.wait(["client:1.2.3.4", "uid:bob"], now: now.addingTimeInterval(61)) == nil)
-        t.failed(["uid:carol"], now: now)
-        t.succeeded(uid: "carol")
-        #expect(t.wait(["uid:carol"], now: now) == nil)
+        for _ in 0..<3 {
+            #expect(t.begin(["client:1.2.3.4", "uid:bob"], now: now) == .go)
+            t.end(["client:1.2.3.4", "uid:bob"], started: now, .failed)
+        }
+        if case .wait = t.begin(["client:1.2.3.4", "uid:alice"], now: now) {} else { Issue.record("same client") }
+        if case .wait = t.begin(["client:5.6.7.8", "uid:bob"], now: now) {} else { Issue.record("bob elsewhere") }
+        #expect(t.begin(["client:5.6.7.8", "uid:alice"], now: now) == .go)
+        t.end(["client:5.6.7.8", "uid:alice"], started: now, .succeeded)
+        #expect(t.begin(["client:1.2.3.4", "uid:bob"], now: now.addingTimeInterval(61)) == .go)
+    }
+
+    /// The attack of parallel guesses: every request passes a check made
+    /// before any is counted. Counting at the start, and one attempt in
+    /// flight per key, lets through one bind, never the limit's worth at once.
+    @Test func parallelLoginsAreCountedBeforeTheBind() {
+        let t = Throttle(limit: 5, window: 60)
+        let now = Date()
+        let decisions = (0..<50).map { _ in t.begin(["client:1.2.3.4", "uid:bob"], now: now) }
+        #expect(decisions.filter { $0 == .go }.count == 1)
+        #expect(decisions.filter { $0 == .busy }.count == 49)
+        t.end(["client:1.2.3.4", "uid:bob"], started: now, .failed)
+        // In turn, no more than the limit, and the failures stay counted.
+        var goes = 1
+        for _ in 0..<50 where t.begin(["client:9.9.9.9", "uid:bob"], now: now) == .go {
+            goes += 1
+            t.end(["client:9.9.9.9", "uid:bob"], started: now, .failed)
+        }
+        #expect(goes == 5)
+    }
+
+    /// A success clears the uid; an attempt never made (empty password,
+    /// directory down) is handed back; the client keeps only its failures.
+    @Test func successAndUnmadeAttemptsAreHandedBack() {
+        let t = Throttle(limit: 2, window: 60)
+        let now = Date()
+        let k = ["client:1.1.1.1", "uid:carol"]
+        #expect(t.begin(k, now: now) == .go)
+        t.end(k, started: now, .notMade)
+        #expect(t.begin(k, now: now) == .go)
+        t.end(k, started: now, .failed)
+        #expect(t.begin(k, now: now) == .go)
+        t.end(k, started: now, .succeeded)
+        #expect(t.begin(["uid:carol"], now: now) == .go)  // carol's count cleared
+        t.end(["uid:carol"], started: now, .notMade)
+        #expect(t.begin(["client:1.1.1.1"], now: now) == .go)  // one failure left on the client
+        t.end(["client:1.1.1.1"], started: now, .failed)
+        if case .wait = t.begin(["client:1.1.1.1"], now: now) {} else { Issue.record("client not limited") }
+    }
+
+    /// Memory stays bounded whatever keys are sent.
+    @Test func theThrottleTableIsCapped() {
+        let t = Throttle(limit: 5, window: 60, maxKeys: 1000)
+        let now = Date()
+        for i in 0..<5000 {
+            let k = ["client:\(i)"]
+            _ = t.begin(k, now: now.addingTimeInterval(Double(i) / 1000))
+            t.end(k, started: now.addingTimeInterval(Double(i) / 1000), .failed)
+        }
+        #expect(t.keys <= 1001)
+        #expect(t.begin(["client:x"], now: now.addingTimeInterval(120)) == .go)
+        #expect(t.keys == 1)  // a window later, everything old is gone
+    }
+
+    /// The login form's token is signed, not stored: it needs its cookie,
+    /// its own MAC, and time left; another portal's key refuses it.
+    @Test func loginTokensAreSignedAndBoundToTheirCookie() {
+        let l = LoginToken(lifetime: 60)
+        let now = Date()
+        let (nonce, token) = l.make(now: now)
+        #expect(l.valid(token, nonce: nonce, now: now))
+        #expect(!l.valid(token, nonce: nil, now: now))
+        #expect(!l.valid(token, nonce: Token.make(), now: now))
+        #expect(!l.valid(token, nonce: nonce, now: now.addingTimeInterval(61)))
+        #expect(!LoginToken().valid(token, nonce: nonce, now: now))
+        let parts = token.split(separator: ".")
+        let later = "\(Int(now.timeIntervalSince1970) + 99999).\(parts[1]).\(parts[2])"
+        #expect(!l.valid(later, nonce: nonce, now: now))  // the expiry is under the MAC
+        #expect(!l.valid("", nonce: "", now: now) && !l.valid("a.b", nonce: "b", now: now))
+    }
+
+    /// One run at a time per user; a full queue is refused; the others are not held up.
+    @Test func theGateSerializesEachUserAndBoundsTheQueue() async throws {
+        actor Track {
+            var running: [String: Int] = [:]
+            var most = 0
+            func enter(_ uid: String) { running[uid, default: 0] += 1; most = max(most, running[uid]!) }
+            func leave(_ uid: String) { running[uid]! -= 1 }
+        }
+        let gate = Gate(total: 2, queuePerUser: 1)
+        let track = Track()
+        try await withThrowingTaskGroup(of: Bool.self) { g in
+            for i in 0..<6 {
+                let uid = i < 4 ? "mallory" : "user\(i)"
+                g.addTask {
+                    do {
+                        try await gate.run(uid) {
+                            await track.enter(uid)
+                            try await Task.sleep(for: .milliseconds(100))
+                            await track.leave(uid)
+                        }
+                        return true
+                    } catch is Gate.Busy { return false }
+                }
+            }
+            var refused = 0
+            for try await ok in g where !ok { refused += 1 }
+            #expect(refused == 2)  // mallory: one running, one waiting, two refused
+        }
+        #expect(await track.most == 1)
     }
 
     @Test func progressIsReadFromSemailctlsLog() {
@@ -92,7 +193,13 @@ import Testing
     }
 
     @Test func headersAndTheSessionCookie() async throws {
-        let app = try portal().application()
+        let p = try portal()
+        // The session cookie, as the session store makes it at login.
+        let session = try await p.sessionStorage.save(session: .anonymous(), expiresIn: .seconds(60)).description
+        #expect(
+            session.hasPrefix("__Host-semail=") && session.contains("HttpOnly") && session.contains("Secure")
+                && session.contains("SameSite=Strict") && session.contains("Path=/"), "\(session)")
+        let app = p.application()
         try await app.test(.router) { client in
             try await client.execute(uri: "/login", method: .get) { r in
                 #expect(r.status == .ok)
@@ -100,9 +207,11 @@ import Testing
                 #expect(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"))
                 #expect(r.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
                 #expect(r.headers[.cacheControl] == "no-store")
+                // The login page's only cookie is the nonce of its signed token: no session is stored for it.
+                #expect(r.headers[values: .setCookie].count == 1)
                 let cookie = r.headers[.setCookie] ?? ""
                 #expect(
-                    cookie.hasPrefix("__Host-semail=") && cookie.contains("HttpOnly") && cookie.contains("Secure")
+                    cookie.hasPrefix("__Host-semail-login=") && cookie.contains("HttpOnly") && cookie.contains("Secure")
                         && cookie.contains("SameSite=Strict") && cookie.contains("Path=/"), "\(cookie)")
             }
         }

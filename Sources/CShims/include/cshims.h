@@ -48,4 +48,8 @@ int semail_set_immutable(const char *dir, int on);
 /* 1 when the directory carries FS_IMMUTABLE_FL, 0 when not, or -errno. */
 int semail_is_immutable(const char *dir);
 
+/* renameat2(RENAME_NOREPLACE): moves FROM (in directory FROMFD) to TO (in
+   TOFD), failing with EEXIST instead of replacing. 0 or -errno. */
+int semail_rename_noreplace(int fromfd, const char *from, int tofd, const char *to);
+
 #endif

@@ -38,8 +38,12 @@ struct ContainerRebuild: SemailCommand {
         var results: [Outcome] = []
         for (i, t) in targets.enumerated() {
             do {
-                let r = try mgr.ensure(
-                    host.containerInput(t.uid, address: t.address.isEmpty ? nil : t.address), force: force)
+                let input = try host.containerInput(t.uid, address: t.address.isEmpty ? nil : t.address)
+                if input.suspended {
+                    host.reporter.info("\(t.uid): suspended, left stopped (`mailbox resume` rebuilds it)")
+                    continue
+                }
+                let r = try mgr.ensure(input, force: force)
                 results.append(Outcome(uid: t.uid, ok: true, result: r))
             } catch let e as SemailError {
                 results.append(Outcome(uid: t.uid, ok: false, error: e.description))

@@ -22,7 +22,7 @@ struct SSHConfigCommand: SemailCommand {
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
         if let uid { _ = try Validate.uid(uid) }
         let host = try ctx.host()
-        let entries = try SSHAccess.entries(host.containers(), only: uid) { u, why in
+        let entries = try Mailboxes(host: host).sshAccess(only: uid) { u, why in
             host.reporter.warn("\(u): skipped: \(why)")
         }
         guard let uid else {

@@ -14,7 +14,7 @@ struct MailboxShow: SemailCommand {
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
         _ = try Validate.uid(uid)
-        try asUser.authenticate(try ctx.host(), target: uid, password: password)
+        try asUser.authenticate(try ctx.host(), target: uid, password: password, whileSuspended: true)
         guard let m = try Mailboxes(host: ctx.host()).status(uid) else {
             throw SemailError(
                 "\(uid) has no mailbox", why: "no semailMailbox on the entry", hint: "see `semailctl mailbox list`",

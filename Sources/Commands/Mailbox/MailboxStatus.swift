@@ -17,7 +17,7 @@ struct MailboxStatusCommand: SemailCommand {
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
         _ = try Validate.uid(uid)
-        try asUser.authenticate(try ctx.host(), target: uid, password: password)
+        try asUser.authenticate(try ctx.host(), target: uid, password: password, whileSuspended: true)
         let s = try Mailboxes(host: ctx.host()).selfStatus(uid)
         ctx.emit(s) { $0.text }
         return .success
@@ -42,7 +42,7 @@ struct MailboxCheckAddress: SemailCommand {
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
         _ = try Validate.uid(uid)
         _ = try Validate.address(address)
-        try asUser.authenticate(try ctx.host(), target: uid, password: password)
+        try asUser.authenticate(try ctx.host(), target: uid, password: password, whileSuspended: true)
         let p = try Mailboxes(host: ctx.host()).preview(uid: uid, address: address, by: asUser.requester)
         ctx.emit(p) { $0.text }
         return p.allowed ? .success : .failure

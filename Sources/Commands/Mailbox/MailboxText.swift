@@ -35,13 +35,16 @@ extension MailboxStatus {
     var cells: [String] {
         let vol =
             volume.map { v in
-                v.mounted ? "\(ByteSize.format(v.fsUsed ?? 0))/\(ByteSize.format(v.fsSize ?? v.size))" : "unmounted"
+                v.mounted
+                    ? "\(ByteSize.format(v.fsUsed ?? 0))/\(ByteSize.format(v.fsSize ?? v.size)) \(v.percentUsed)%"
+                        + (warned.map { " warned \($0)%" } ?? "") : "unmounted"
             } ?? "no volume"
         let shown = refused == nil ? address : Validate.quoted(address)
         let last =
             "dns \(dns)\(inAddressMap ? "" : "  (not in address map)")"
             + (refused.map { "  NOT DELIVERED: \($0)" } ?? "")
             + (lastFailure.map { "  NOT PROVISIONED (reconcile retries): \($0.summary)" } ?? "")
+            + (suspension.map { "  SUSPENDED: \($0.reason ?? "no reason given")" } ?? "")
         return [uid, shown, vol, container?.shownState ?? "no container", last]
     }
     /// Columns as wide as their values (a long uid, address or state stays whole).
@@ -57,8 +60,11 @@ enum MailboxText {
         ]
         if let why = m.refused { l.append("REFUSED    \(why) (not in the address map)") }
         if let f = m.lastFailure { l.append("FAILED     \(f.summary) (`semailctl reconcile` retries it)") }
+        if let s = m.suspension { l.append("state      \(s.summary) (`semailctl mailbox resume \(m.uid)`)") }
         if let v = m.volume {
-            let used = "\(ByteSize.format(v.fsUsed ?? 0)) used of \(ByteSize.format(v.fsSize ?? 0))"
+            let used =
+                "\(ByteSize.format(v.fsUsed ?? 0)) used of \(ByteSize.format(v.fsSize ?? 0)) (\(v.percentUsed)%"
+                + (m.warned.map { ", warned at \($0)%" } ?? "") + ")"
             l.append("volume     \(v.source) \(v.mounted ? "mounted at \(v.mountPoint), \(used)" : "NOT mounted")")
         } else {
             l.append("volume     MISSING")

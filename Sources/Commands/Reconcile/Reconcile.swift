@@ -16,6 +16,9 @@ struct ReconcileCommand: SemailCommand {
             A run that would remove or recreate more than [state] guard_percent% of the mailboxes (at least \
             guard_min) stops unless --force.
             With --dry-run --detailed-exitcode: exit 0 when nothing would change, 2 when something would, 1 on error.
+            Each pass (not a dry run) also measures every volume and sends the usage warnings due (see `mailbox \
+            usage`); --watch also checks usage every [usage] interval seconds between passes and, with [metrics] \
+            listen, serves Prometheus metrics there.
             """,
         exitCodes: ExitStatus.allCases)
     @Flag(help: "Print the plan only.") var dryRun = false
@@ -99,6 +102,7 @@ extension ReconcileReport {
             l.append(
                 "quarantined \(q.uid)'s volume as \(q.id) (until \(ISO8601DateFormatter().string(from: q.expires)))")
         }
+        for w in usage?.sent ?? [] { l.append("warned \(w.uid): \(w.percent)% used, past \(w.threshold)%") }
         for e in errors { l.append("error: \(e)") }
         return l.joined(separator: "\n")
     }

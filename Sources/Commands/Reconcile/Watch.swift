@@ -17,11 +17,22 @@ struct Watcher {
     func run() throws {
         signal(SIGTERM) { _ in watchStopRequested.store(true, ordering: .relaxed) }
         signal(SIGINT) { _ in watchStopRequested.store(true, ordering: .relaxed) }
-        let w = DirectoryWatcher(config: host.config, reporter: host.reporter, options: options)
+        var w = DirectoryWatcher(config: host.config, reporter: host.reporter, options: options)
+        if !host.config.metrics.listen.isEmpty {
+            let metrics = WatchMetrics(thresholds: host.config.usage.warnPercent)
+            let server = try MetricsServer(listen: host.config.metrics.listen) { metrics.render() }
+            server.start(stop: { watchStopRequested.load(ordering: .relaxed) })
+            w.metrics = metrics
+            out.info("serving metrics on http://\(host.config.metrics.listen)/metrics")
+        }
         try w.run(stop: { watchStopRequested.load(ordering: .relaxed) }) { result in
             switch result {
             case let .success(r):
-                if r.items.isEmpty && !out.json { out.note("no drift") } else { out.emitLine(r) { $0.text } }
+                if r.items.isEmpty && (r.usage?.sent ?? []).isEmpty && !out.json {
+                    out.note("no drift")
+                } else {
+                    out.emitLine(r) { $0.text }
+                }
             case let .failure(e):
                 out.warn("reconcile failed: \((e as? SemailError)?.description ?? "\(e)")")
             }

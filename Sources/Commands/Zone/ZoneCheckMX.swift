@@ -18,7 +18,7 @@ struct ZoneCheckMX: SemailCommand {
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
         let d = try Validate.domain(domain)
         if let me = asUser.uid {
-            try asUser.authenticate(try ctx.host(), target: me, password: password)
+            try asUser.authenticate(try ctx.host(), target: me, password: password, whileSuspended: true)
             let mine = try ctx.host().directory().mailbox(me).flatMap { try? Validate.address($0.address).domain }
             guard mine == d else {
                 throw SemailError(

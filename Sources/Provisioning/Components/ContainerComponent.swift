@@ -35,7 +35,11 @@ struct ContainerComponent: MailboxComponent {
             Step(
                 .container, why: "build the image, create and start semail-\(uid)",
                 observe: { Before(existed: try host.containers().show(uid: uid) != nil) },
-                apply: { _ = try host.containers().ensure(host.containerInput(uid, address: address)) },
+                apply: {
+                    // A suspended mailbox's container is left stopped (or missing): its resume makes it run.
+                    let input = try host.containerInput(uid, address: address)
+                    if !input.suspended { _ = try host.containers().ensure(input) }
+                },
                 undo: { before in
                     if before.existed == false {
                         _ = try host.containers().remove(uid: uid, releaseAddress: true)
@@ -57,8 +61,11 @@ struct ContainerComponent: MailboxComponent {
                 observe: { Before(existed: try host.containers().show(uid: uid) != nil) },
                 apply: { _ = try host.containers().remove(uid: uid) },
                 undo: { before in
-                    if before.existed == true {
-                        _ = try host.containers().ensure(host.containerInput(uid, address: address))
+                    // A suspended mailbox's container is not started again: its resume makes it.
+                    if before.existed == true, case let input = try host.containerInput(uid, address: address),
+                        !input.suspended
+                    {
+                        _ = try host.containers().ensure(input)
                     }
                 }),
             Step(
@@ -182,6 +189,11 @@ struct ContainerComponent: MailboxComponent {
 
     func drift(of m: MailboxRecord, _ o: Observation, _ c: Config) -> [ReconcileItem] {
         func item(_ a: String, _ r: String) -> [ReconcileItem] { [ReconcileItem(.repair, m.uid, .container, a, r)] }
+        // Suspended: the container stays stopped (or missing), whatever else it lacks; `resume` repairs it.
+        if let s = m.suspension {
+            guard let ct = o.containers[m.uid], ct.isUp else { return [] }
+            return item("stop semail-\(m.uid) and keep it stopped", "the mailbox is \(s.summary)")
+        }
         guard let ct = o.containers[m.uid] else {
             return item("create semail-\(m.uid)", "the mailbox has no container")
         }
@@ -225,6 +237,10 @@ struct ContainerComponent: MailboxComponent {
 
     /// A container running without its volume stops before the volume is mounted under it.
     func prepare(_ m: MailboxRecord, _ o: Observation, _ host: Host) throws {
+        if m.suspension != nil {
+            if o.containers[m.uid]?.isUp == true { try host.containers().keepStopped(uid: m.uid) }
+            return
+        }
         if let ct = o.containers[m.uid], ct.isUp, o.volumes[m.uid]?.mounted != true {
             try host.containers().client.stop(container: ct.name)
         }

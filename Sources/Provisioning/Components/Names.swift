@@ -31,6 +31,8 @@ public enum StepName: String, Sendable, Codable, CaseIterable {
 public enum PipelineKind: String, Sendable, Codable {
     case create = "mailbox.create"
     case delete = "mailbox.delete"
+    case suspend = "mailbox.suspend"
+    case resume = "mailbox.resume"
 }
 
 /// The component a reconcile item is about (`ReconcileItem.component`).

@@ -58,6 +58,11 @@ public protocol DirectoryService: Sendable {
     func clearMailbox(_ uid: String, removeMail address: String?, objectClass: Bool) throws
     func mailboxCleared(_ uid: String, address: String) throws -> Bool
     func setRequest(_ uid: String, address: String, size: UInt64?, removeMail: String?) throws
+
+    // Suspension (`mailbox suspend/resume`; defaults in Mailbox/Suspension.swift).
+    func storedState(_ uid: String) throws -> (state: String?, reason: String?)
+    func setSuspension(_ uid: String, _ s: Suspension?) throws
+    func restoreState(_ uid: String, state: String?, reason: String?) throws
 }
 
 extension DirectoryService {

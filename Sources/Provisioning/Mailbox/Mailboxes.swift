@@ -20,12 +20,14 @@ public struct MailboxRecord: Sendable, Codable, Equatable {
     public var packages: [String] = []
     /// The entry's createTimestamp (GeneralizedTime): who came first.
     public var created: String? = nil
+    /// `semailState`/`semailStateReason` (nil: active).
+    public var suspension: Suspension? = nil
 }
 
 extension Directory {
     static let mailboxAttributes = [
         "uid", "semailMailbox", "semailVolumeSize", "uidNumber", "gidNumber", "sshPublicKey", "createTimestamp",
-        "semailPackage"
+        "semailPackage", Suspension.attribute, Suspension.reasonAttribute
     ]
 
     /// Every mailbox, in one paged search. The values are as the entries
@@ -46,7 +48,7 @@ extension Directory {
                         uidNumber: e.first("uidNumber").flatMap { Int($0) },
                         gidNumber: e.first("gidNumber").flatMap { Int($0) },
                         sshKeys: e.strings("sshPublicKey"), packages: e.strings("semailPackage"),
-                        created: e.first("createTimestamp")))
+                        created: e.first("createTimestamp"), suspension: Suspension.from(e)))
             }
         }
         return out.sorted { $0.uid < $1.uid }
@@ -55,7 +57,8 @@ extension Directory {
     public func mailbox(_ uid: String) throws -> MailboxRecord? {
         guard let e = try find(uid), let a = e.first("semailMailbox") else { return nil }
         return MailboxRecord(
-            uid: uid, dn: e.dn, address: a.lowercased(), size: e.first("semailVolumeSize").flatMap { UInt64($0) })
+            uid: uid, dn: e.dn, address: a.lowercased(), size: e.first("semailVolumeSize").flatMap { UInt64($0) },
+            suspension: Suspension.from(e))
     }
 
     /// The uids (other than `except`) whose mailbox is `address`.
@@ -99,6 +102,10 @@ extension Directory {
             mods.append(.delete("mail", [v]))
         }
         if objectClass, let c = e.strings("objectClass").first(where: { $0.lowercased() == "semailuser" }) {
+            // The class's other attributes go with it (a suspended mailbox's state).
+            for a in [Suspension.attribute, Suspension.reasonAttribute] where e.first(a) != nil {
+                mods.append(.delete(a))
+            }
             mods.append(.delete("objectClass", [c]))
         }
         if !mods.isEmpty { try wrap { try connection.modify(e.dn, mods) } }
@@ -284,6 +291,10 @@ public struct MailboxStatus: Sendable, Codable {
     public var refused: String? = nil
     /// Why its provisioning last failed (reconcile retries it).
     public var lastFailure: ProvisioningFailure? = nil
+    /// The highest usage threshold its user was warned about (`mailbox usage`).
+    public var warned: Int? = nil
+    /// Suspended (`mailbox suspend`, or `semailState` on the entry); nil: active.
+    public var suspension: Suspension? = nil
 }
 
 /// Mailboxes: the pipelines of `mailbox create/delete`, their recovery, and
@@ -476,6 +487,7 @@ public struct Mailboxes: Sendable {
                 by: params["by"] == Requester.user.rawValue ? .user : .admin,
                 request: params["request"] != nil, requestSize: params["request"].flatMap { UInt64($0) })
         case .delete: return try deletePipeline(uid: uid, address: address, archive: params["archive"])
+        case .suspend, .resume: return try statePipeline(for: p)
         case nil: return nil
         }
     }
@@ -489,7 +501,7 @@ public struct Mailboxes: Sendable {
                 continue
             }
             host.reporter.info("recovering an interrupted \(pipe.kind) of \(pipe.subject)")
-            let r = try pipe.recover(p, journal: journal)
+            let r = try pipe.recover(p, journal: journal, reporter: host.reporter)
             reports.append(r)
             // An interrupted request that was rolled back is kept on the entry: say why it is not provisioned.
             if pipe.kind == PipelineKind.create.rawValue, let params = p.records.first?.params,
@@ -528,11 +540,14 @@ public struct Mailboxes: Sendable {
             try c.observe(&o, scope, self)
             if o.all.isEmpty, case .show = scope { return [] }
         }
+        let warned = (try? UsageWarningState(stateDir: config.state.dir).read()) ?? [:]
         return o.all.map { b in
             var s = MailboxStatus(
                 uid: b.uid, address: b.address, size: b.size, volume: nil, container: nil, dns: "missing",
                 inAddressMap: false)
+            s.suspension = b.suspension
             for c in components { c.status(&s, o, config) }
+            s.warned = warned[b.uid]
             return s
         }
     }

@@ -37,6 +37,8 @@ public struct ReconcileReport: Sendable, Codable {
     public var pruned: [String] = []
     public var quarantined: [QuarantineEntry] = []
     public var errors: [String] = []
+    /// Usage measured, warnings sent, mailboxes by state (`UsageMonitor`; nil on a dry run).
+    public var usage: UsagePass? = nil
     public var dryRun: Bool
     public var prune: Bool
     /// Would a real run change anything (repairs, or orphans with --prune)?
@@ -194,6 +196,8 @@ public struct Reconciler: Sendable {
                 }
             }
         }
+        report.usage = usagePass(o)
+        report.errors += report.usage?.errors ?? []
         return report
     }
 }

@@ -20,6 +20,8 @@ public struct DirectoryWatcher: Sendable {
     public let reporter: Reporter
     public let options: Reconciler.Options
     public var quiet: TimeInterval = 0.5
+    /// Sees each pass and the directory connection (`[metrics] listen`).
+    public var metrics: WatchMetrics? = nil
     public init(config: Config, reporter: Reporter, options: Reconciler.Options) {
         self.config = config; self.reporter = reporter; self.options = options
     }
@@ -33,6 +35,7 @@ public struct DirectoryWatcher: Sendable {
         ImageWatch(socket: config.containers.socket, image: config.containers.baseImage, reporter: reporter)
             .start(stop: stop) { changes.mark("base image \($0)") }
         var delay: TimeInterval = 1
+        var lastUsage = Date()
         while !stop() {
             do {
                 let c = try DirectoryServer.connect(config.ldap)
@@ -41,7 +44,10 @@ public struct DirectoryWatcher: Sendable {
                 var refreshed = false
                 try c.syncWatch(
                     base: config.peopleDN, filter: .equal("objectClass", "inetOrgPerson"),
-                    attributes: ["uid", "semailMailbox", "semailVolumeSize", "sshPublicKey", "uidNumber", "gidNumber"]
+                    attributes: [
+                        "uid", "semailMailbox", "semailVolumeSize", "sshPublicKey", "uidNumber", "gidNumber",
+                        Suspension.attribute, Suspension.reasonAttribute
+                    ]
                 ) { ev in
                     switch ev {
                     case .started:
@@ -53,19 +59,27 @@ public struct DirectoryWatcher: Sendable {
                             \(config.containers.baseImage) for changes
                             """
                         )
+                        metrics?.setConnected(true)
                         _ = changes.take(quiet: 0)
-                        report(Result { try reconcile() })
+                        report(pass())
+                        lastUsage = Date()
                     case .entry: if refreshed { changes.mark("directory") }
                     case .refreshDone: refreshed = true; delay = 1
                     case .idle: break
                     }
                     if let why = changes.take(quiet: quiet) {
                         reporter.info("changed: \(why.joined(separator: ", "))")
-                        report(Result { try reconcile() })
+                        report(pass())
+                        lastUsage = Date()
+                    }
+                    if usageDue(since: lastUsage) {
+                        usageCheck()
+                        lastUsage = Date()
                     }
                     return !stop()
                 }
             } catch {
+                metrics?.setConnected(false)
                 if stop() { break }
                 if let fatal = Self.fatal(error, config: config) { throw fatal }
                 let why = (error as? SemailError)?.description ?? "\(error)"
@@ -113,6 +127,18 @@ public struct DirectoryWatcher: Sendable {
             return SemailError(e.what, why: e.why, hint: e.hint, status: .config)
         }
         return nil
+    }
+
+    /// One reconcile, timed for the metrics.
+    func pass() -> Result<ReconcileReport, Error> {
+        let t = Date()
+        let r = Result { try reconcile() }
+        let seconds = Date().timeIntervalSince(t)
+        switch r {
+        case .success(let report): metrics?.record(report, seconds: seconds)
+        case .failure: metrics?.recordFailure(seconds: seconds)
+        }
+        return r
     }
 
     /// One reconcile with fresh connections (the old ones may be dead after an outage).

@@ -195,14 +195,19 @@ public struct Pipeline: Sendable {
                 if begun.contains(where: { $0.0.pointOfNoReturn && $0.0.name != s.name }) {
                     // Past the point of no return: leave it to `recover`, which finishes it.
                     report.notes.append("past the point of no return: `semailctl recover` finishes this transaction")
+                    Self.audit(&report, tx: w.tx, result: .failed, journal: journal, reporter: reporter)
                     return report
                 }
                 Self.rollback(begun, writer: w, report: &report)
+                Self.audit(
+                    &report, tx: w.tx, result: report.undoFailures.isEmpty ? .rolledBack : .failed, journal: journal,
+                    reporter: reporter)
                 return report
             }
         }
         try w.write(JournalRecord(tx: w.tx, event: .commit))
         w.finish()
+        Self.audit(&report, tx: w.tx, result: .committed, journal: journal, reporter: reporter)
         return report
     }
 
@@ -227,7 +232,7 @@ public struct Pipeline: Sendable {
     /// Repairs an interrupted run of this pipeline from its journal: rolls
     /// back the steps that began, or, past the point of no return, applies
     /// the remaining steps (each is skipped when already done).
-    public func recover(_ p: Journal.Pending, journal: Journal) throws -> PipelineReport {
+    public func recover(_ p: Journal.Pending, journal: Journal, reporter: Reporter = .silent) throws -> PipelineReport {
         let w = try journal.reopen(p)
         var report = PipelineReport(kind: kind, subject: subject, ok: true)
         var before: [String: [String: String]] = [:]
@@ -249,11 +254,13 @@ public struct Pipeline: Sendable {
                 } catch {
                     report.ok = false; report.failedStep = s.name;
                     report.reason = (error as? SemailError)?.description ?? "\(error)"
+                    Self.audit(&report, tx: w.tx, result: .failed, journal: journal, reporter: reporter)
                     return report
                 }
             }
             try w.write(JournalRecord(tx: w.tx, event: .commit))
             w.finish()
+            Self.audit(&report, tx: w.tx, result: .committed, journal: journal, reporter: reporter)
             return report
         }
         report.notes.append("rolling back")
@@ -262,6 +269,8 @@ public struct Pipeline: Sendable {
         }
         Self.rollback(begun, writer: w, report: &report)
         report.ok = report.undoFailures.isEmpty
+        Self.audit(
+            &report, tx: w.tx, result: report.ok ? .rolledBack : .failed, journal: journal, reporter: reporter)
         return report
     }
 }

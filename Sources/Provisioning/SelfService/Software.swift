@@ -85,7 +85,8 @@ public struct SelfServiceContainer: Sendable {
     /// container; nil otherwise. The old container serves until the new one
     /// runs; the mail volume is not touched.
     public func refresh(_ uid: String) throws -> ContainerResult? {
-        guard let m = try host.directory().mailbox(uid) else { return nil }
+        // A suspended mailbox's container stays stopped: its resume builds it from the entry as it is then.
+        guard let m = try host.directory().mailbox(uid), m.suspension == nil else { return nil }
         let cm = host.containers()
         guard try cm.list().contains(where: { $0.uid == uid }) else { return nil }
         return try cm.ensure(host.containerInput(uid, address: m.address), force: false)

@@ -31,6 +31,9 @@ public struct SelfStatus: Sendable, Codable {
         guard let m = mailbox else { return (l + ["mailbox    none"]).joined(separator: "\n") }
         l.append("address    \(m.address)")
         l.append("container  \(m.container.map { "\($0.name) \($0.shownState)" } ?? "MISSING")")
+        if let s = m.suspension {
+            l.append("SUSPENDED  \(s.summary): no SSH access until the administrator resumes it")
+        }
         if let s = ssh?.config { l.append(s.trimmingCharacters(in: .newlines)) }
         if let mx { l.append("mx         \(mx.ok ? "ok" : "not ok"): \(mx.message)") }
         l += publish.map { "publish    \($0)" }
@@ -49,7 +52,7 @@ extension Mailboxes {
             zone: config.dns.zone, mxHost: mx)
         guard let m = try status(uid) else { return s }
         s.mailbox = m
-        s.ssh = try? SSHAccess.entries(host.containers(), only: uid).first
+        s.ssh = try? sshAccess(only: uid).first
         if let a = try? Validate.address(m.address), !managedDomain(a.domain) {
             s.publish = ["\(a.domain). IN MX \(config.dns.mxPriority) \(mx)"]
             s.mx = try? host.dns.checkMX(a.domain)
