@@ -38,22 +38,8 @@ public struct TarArchive: Sendable {
         precondition(name.utf8.count <= 100 && !name.hasPrefix("/") && !name.contains(".."), "tar name \(name)")
         precondition(e.link.utf8.count <= 100, "tar link \(e.link)")
         let contents = e.kind == .file ? e.data : Data()
-        var h = [UInt8](repeating: 0, count: 512)
-        func put(_ s: String, _ at: Int, _ len: Int) { for (i, b) in s.utf8.prefix(len).enumerated() { h[at + i] = b } }
-        func octal(_ v: Int, _ at: Int, _ len: Int) {
-            let s = String(v, radix: 8)
-            put(String(repeating: "0", count: max(0, len - 1 - s.count)) + s, at, len - 1)
-        }
-        put(name, 0, 100)
-        octal(e.mode, 100, 8); octal(e.uid, 108, 8); octal(e.gid, 116, 8)
-        octal(contents.count, 124, 12); octal(0, 136, 12)
-        for i in 148..<156 { h[i] = 0x20 }
-        h[156] = e.kind.rawValue
-        put(e.link, 157, 100)
-        put("ustar", 257, 6); put("00", 263, 2)
-        let sum = h.reduce(0) { $0 + Int($1) }
-        put(String(repeating: "0", count: 6 - String(sum, radix: 8).count) + String(sum, radix: 8), 148, 6)
-        h[154] = 0; h[155] = 0x20
+        let h = TarHeader.encode(
+            name: name, type: e.kind.rawValue, mode: e.mode, uid: e.uid, gid: e.gid, size: contents.count, link: e.link)
         data.append(contentsOf: h)
         data.append(contents)
         let pad = (512 - contents.count % 512) % 512

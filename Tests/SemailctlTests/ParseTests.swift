@@ -63,6 +63,8 @@ import Testing
         (["mailbox", "show", "bob"], MailboxShow.self),
         (["mailbox", "status", "bob", "--as-user", "bob", "--json"], MailboxStatusCommand.self),
         (["mailbox", "check-address", "bob", "--address", "b@x.org", "--as-user", "bob"], MailboxCheckAddress.self),
+        (["mailbox", "backup", "--all", "--to", "/backups", "--json"], MailboxBackup.self),
+        (["mailbox", "restore", "bob", "--from", "/b.tar", "--dry-run"], MailboxRestore.self),
         (["mailbox", "usage", "bob", "carol", "--json"], MailboxUsageCommand.self),
         (["reconcile", "--dry-run", "--detailed-exitcode", "--prune"], ReconcileCommand.self),
         (["quarantine", "list"], QuarantineList.self),
@@ -141,7 +143,11 @@ import Testing
         ["mailbox", "frobnicate"],
         ["user", "show", "bob", "--no-such-option"],
         ["mailbox", "show", "bob", "--as-user"],  // --as-user takes the uid
-        ["user", "packages", "bob", "--add"]
+        ["user", "packages", "bob", "--add"],
+        ["mailbox", "backup", "--to", "/b.tar"],  // neither a uid nor --all
+        ["mailbox", "backup", "bob", "--all", "--to", "/b"],
+        ["mailbox", "backup", "bob"],  // --to missing
+        ["mailbox", "restore", "bob"]  // --from missing
     ]) func refusedByTheParser(_ args: [String]) {
         do {
             _ = try parse(args)
@@ -160,7 +166,8 @@ import Testing
         ["container", "create", "Bad!"], ["container", "remove", "Bad!"], ["container", "show", "Bad!"],
         ["ssh-config", "Bad!"], ["mailbox", "create", "Bad!", "--address", "a@b.org"], ["mailbox", "delete", "Bad!"],
         ["mailbox", "show", "Bad!"], ["quarantine", "add", "Bad!"],
-        ["mailbox", "create", "bob", "--address", "not-an-address"]
+        ["mailbox", "create", "bob", "--address", "not-an-address"],
+        ["mailbox", "backup", "Bad!", "--to", "/b.tar"], ["mailbox", "restore", "Bad!", "--from", "/b.tar"]
     ]) func invalidUidRefusedBeforeTheConfiguration(_ args: [String]) async throws {
         let c = try #require(try parse(args + ["--config", "/nonexistent/semail.toml"]) as? any SemailCommand)
         do {
