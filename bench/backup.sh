@@ -13,30 +13,9 @@ bin=${SEMAILCTL:-$here/.build/debug/semailctl}
 n=${N:-3000}
 reps=${REPS:-5}
 work=$(mktemp -d /tmp/semail-bench-bk.XXXXXX)
-cleanup() {
-  for m in $(findmnt -rn -o TARGET | grep "^$work" | sort -r); do umount "$m" 2>/dev/null || true; done
-  for l in $(losetup -nl -O NAME,BACK-FILE | awk -v w="$work" 'index($2,w)==1{print $1}'); do losetup -d "$l" || true; done
-  bash "$here/scripts/slapd.sh" stop "$work/slapd" >/dev/null 2>&1 || true
-  chattr -f -i "$work"/mail/* 2>/dev/null || true   # sealed mount points
-  rm -rf "$work"
-}
-trap cleanup EXIT
-bash "$here/scripts/slapd.sh" start "$work/slapd" >/dev/null
-. "$work/slapd/env"
-cat > "$work/semail.toml" <<TOML
-[ldap]
-uri = "$LDAP_URI"
-bind_dn = "$LDAP_ADMIN_DN"
-bind_password_file = "$LDAP_SECRET"
-[state]
-dir = "$work/state"
-[storage]
-image_dir = "$work/images"
-mail_root = "$work/mail"
-fstab = "$work/fstab"
-owner = "vmail:5000:5000"
-TOML
-export SEMAIL_CONFIG="$work/semail.toml"
+. "$here/bench/lib.sh"
+bench_start_slapd "$work"
+bench_storage_config vmail:5000:5000
 ldapadd -x -H "$LDAP_URI" -D "$LDAP_ADMIN_DN" -y "$LDAP_SECRET" >/dev/null <<LDIF
 dn: uid=bench,ou=Personnes,dc=semail,dc=email
 objectClass: inetOrgPerson

@@ -10,9 +10,34 @@ bench_start() {   # WORK DOCKDIR
   . "$work/slapd/env"; . "$work/named/env"; . "$dock/env"
   export DOCKER_HOST
 }
+bench_start_slapd() {   # WORK: only slapd (benchmarks of volumes and Maildirs need no container, no zone)
+  work=$1; dock=""
+  trap bench_cleanup EXIT
+  bash "$here/scripts/slapd.sh" start "$work/slapd" >/dev/null
+  . "$work/slapd/env"
+}
+bench_storage_config() {   # OWNER [DEFAULT_SIZE]: $work/semail.toml for slapd and image volumes only
+  cat > "$work/semail.toml" <<TOML
+[ldap]
+uri = "$LDAP_URI"
+bind_dn = "$LDAP_ADMIN_DN"
+bind_password_file = "$LDAP_SECRET"
+[state]
+dir = "$work/state"
+[storage]
+image_dir = "$work/images"
+mail_root = "$work/mail"
+fstab = "$work/fstab"
+default_size = "${2:-32M}"
+owner = "$1"
+[smtp]
+address_map = "$work/state/mailbox.txt"
+TOML
+  export SEMAIL_CONFIG="$work/semail.toml"
+}
 bench_cleanup() {
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept: SEMAIL_CONFIG=$work/semail.toml DOCKER_HOST=$DOCKER_HOST" >&2; return; fi
-  bash "$here/scripts/dockerd.sh" stop "$dock" >/dev/null 2>&1 || true
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept: SEMAIL_CONFIG=$work/semail.toml DOCKER_HOST=${DOCKER_HOST:-}" >&2; return; fi
+  [ -z "$dock" ] || bash "$here/scripts/dockerd.sh" stop "$dock" >/dev/null 2>&1 || true
   for m in $(findmnt -rn -o TARGET | grep "^$work" | sort -r); do umount "$m" 2>/dev/null || true; done
   for l in $(losetup -nl -O NAME,BACK-FILE | awk -v w="$work" 'index($2,w)==1{print $1}'); do losetup -d "$l" || true; done
   bash "$here/scripts/slapd.sh" stop "$work/slapd" >/dev/null 2>&1 || true

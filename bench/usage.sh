@@ -14,33 +14,9 @@ n=${N:-200}
 msgs=${MSGS:-300}
 reps=${REPS:-11}
 work=$(mktemp -d /tmp/semail-bench-usage.XXXXXX)
-cleanup() {
-  for m in $(findmnt -rn -o TARGET | grep "^$work" | sort -r); do umount "$m" 2>/dev/null || true; done
-  for l in $(losetup -nl -O NAME,BACK-FILE | awk -v w="$work" 'index($2,w)==1{print $1}'); do losetup -d "$l" || true; done
-  bash "$here/scripts/slapd.sh" stop "$work/slapd" >/dev/null 2>&1 || true
-  chattr -f -i "$work"/mail/* 2>/dev/null || true   # sealed mount points
-  rm -rf "$work"
-}
-trap cleanup EXIT
-bash "$here/scripts/slapd.sh" start "$work/slapd" >/dev/null
-. "$work/slapd/env"
-cat > "$work/semail.toml" <<TOML
-[ldap]
-uri = "$LDAP_URI"
-bind_dn = "$LDAP_ADMIN_DN"
-bind_password_file = "$LDAP_SECRET"
-[state]
-dir = "$work/state"
-[storage]
-image_dir = "$work/images"
-mail_root = "$work/mail"
-fstab = "$work/fstab"
-default_size = "16M"
-owner = "vmail:5000:5000"
-[smtp]
-address_map = "$work/state/mailbox.txt"
-TOML
-export SEMAIL_CONFIG="$work/semail.toml"
+. "$here/bench/lib.sh"
+bench_start_slapd "$work"
+bench_storage_config vmail:5000:5000 16M
 python3 - "$n" "$work" <<'PY'
 import sys
 n, work = int(sys.argv[1]), sys.argv[2]

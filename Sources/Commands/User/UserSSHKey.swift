@@ -18,6 +18,23 @@ struct KeysResult: Encodable {
     /// The container rebuilt with the new keys (when the user has one).
     var container: ContainerResult?
 
+    /// `add` and `remove`: the user proven, then under the state lock the
+    /// change, and the container rebuilt so it takes the keys.
+    static func change(
+        _ ctx: CommandContext, _ uid: String, _ asUser: AsUserOptions, _ password: PasswordOptions,
+        _ body: (SSHKeys) throws -> [SSHKeys.Info]
+    ) throws -> ExitStatus {
+        _ = try Validate.uid(uid)
+        try asUser.authenticate(try ctx.host(), target: uid, password: password)
+        let r = try ctx.locked(wait: true) { host in
+            KeysResult(
+                uid: uid, keys: try body(SSHKeys(host: host)),
+                container: try SelfServiceContainer(host: host).refresh(uid))
+        }
+        ctx.emit(r) { $0.text }
+        return .success
+    }
+
     var text: String {
         (keys.map { "\($0.fingerprint) \($0.type) \(Validate.printable($0.comment))" }
             + (container.map { ["container \($0.container.name): \($0.action.rawValue)"] } ?? [])).joined(
@@ -37,16 +54,7 @@ struct UserSSHKeyAdd: SemailCommand {
     var selfService: Bool { asUser.selfService }
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
-        _ = try Validate.uid(uid)
-        try asUser.authenticate(try ctx.host(), target: uid, password: password)
-        let r = try ctx.locked(wait: true) { host in
-            let keys = try SSHKeys(host: host).add(uid, key: key)
-            return KeysResult(
-                uid: uid, keys: keys,
-                container: try SelfServiceContainer(host: host).refresh(uid))
-        }
-        ctx.emit(r) { $0.text }
-        return .success
+        try KeysResult.change(ctx, uid, asUser, password) { try $0.add(uid, key: key) }
     }
 }
 
@@ -62,16 +70,7 @@ struct UserSSHKeyRemove: SemailCommand {
     var selfService: Bool { asUser.selfService }
 
     func execute(_ ctx: CommandContext) throws -> ExitStatus {
-        _ = try Validate.uid(uid)
-        try asUser.authenticate(try ctx.host(), target: uid, password: password)
-        let r = try ctx.locked(wait: true) { host in
-            let keys = try SSHKeys(host: host).remove(uid, fingerprint: fingerprint)
-            return KeysResult(
-                uid: uid, keys: keys,
-                container: try SelfServiceContainer(host: host).refresh(uid))
-        }
-        ctx.emit(r) { $0.text }
-        return .success
+        try KeysResult.change(ctx, uid, asUser, password) { try $0.remove(uid, fingerprint: fingerprint) }
     }
 }
 
