@@ -28,8 +28,7 @@ public enum MaildirArchiveReader {
     /// A visitor that wants nothing: a check of the whole archive.
     public struct Nothing: Visitor {
         public init() {}
-        public var entries: [MaildirArchive.Entry] = []
-        public mutating func begin(_ e: MaildirArchive.Entry) throws -> Bool { entries.append(e); return false }
+        public mutating func begin(_ e: MaildirArchive.Entry) throws -> Bool { false }
         public mutating func chunk(_ bytes: UnsafeRawBufferPointer) throws {}
         public mutating func end() throws {}
     }

@@ -113,7 +113,9 @@ public enum MaildirBackup {
         return Result(
             uid: uid, address: address, file: file, messages: manifest.messages, files: manifest.files,
             bytes: manifest.bytes, archiveBytes: sink.written, sha256: manifest.sha256, moved: walker.moved,
-            vanished: walker.vanished, skipped: walker.skipped, seconds: Date().timeIntervalSince(started))
+            vanished: walker.vanished,
+            skipped: walker.skipped + (walker.skippedMore > 0 ? ["and \(walker.skippedMore) more"] : []),
+            seconds: Date().timeIntervalSince(started))
     }
 
     static func noMaildir(_ uid: String, _ mp: String, _ e: Int32) -> SemailError {
@@ -163,31 +165,47 @@ public enum MaildirBackup {
         var messages = 0, files = 0, moved = 0, vanished = 0
         var bytes: UInt64 = 0
         var skipped: [String] = []
+        var skippedMore = 0
+
+        /// Notes what was left out; past 1000 notes only counted (a user can make millions).
+        mutating func skip(_ what: String) {
+            if skipped.count < 1000 { skipped.append(what) } else { skippedMore += 1 }
+        }
+        /// Files with more than one link, kept once.
+        var linked = Set<String>()
         var chunk = [UInt8](repeating: 0, count: 1 << 18)
         var done = 0, total = 0
 
         enum Outcome { case stored, gone, skipped }
 
         mutating func run() throws {
-            var folders: [(String, Int32)] = [("", maildir)]
-            defer { for (name, fd) in folders where !name.isEmpty { close(fd) } }
+            try folder("", maildir)
+            // One folder open at a time: a mailbox of thousands of folders never runs out of descriptors.
             for name in FD.list(maildir).sorted() where name.hasPrefix(".") {
                 guard MaildirPath.validFolder(name) else {
-                    skipped.append("Maildir/\(Validate.printable(name)): an unusual folder name")
+                    skip("Maildir/\(Validate.printable(name)): an unusual folder name")
                     continue
                 }
                 let fd = FD.dir(maildir, name)
                 if fd >= 0 {
-                    folders.append((name, fd))
-                } else {
-                    // O_DIRECTORY|O_NOFOLLOW on a link fails with ENOTDIR or ELOOP: ask what it is.
-                    var st = stat()
-                    if fstatat(maildir, name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFLNK {
-                        skipped.append("Maildir/\(name): a symbolic link (not followed)")
+                    defer { close(fd) }
+                    try folder(name, fd)
+                    continue
+                }
+                let e = errno
+                // O_DIRECTORY|O_NOFOLLOW on a link fails with ENOTDIR or ELOOP: ask what it is.
+                var st = stat()
+                if fstatat(maildir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 {
+                    if st.st_mode & S_IFMT == S_IFLNK {
+                        skip("Maildir/\(name): a symbolic link (not followed)")
+                    } else if st.st_mode & S_IFMT == S_IFDIR {
+                        // A folder that cannot be opened is not mail left out quietly.
+                        throw SemailError(
+                            "cannot open the folder Maildir/\(name)", why: SystemState.errnoText(e),
+                            hint: "nothing was kept; fix the cause (e.g. `ulimit -n`) and run the backup again")
                     }
                 }  // a plain dot-file beside the folders is not mail
             }
-            for (name, fd) in folders { try folder(name, fd) }
         }
 
         mutating func folder(_ folder: String, _ fd: Int32) throws {
@@ -199,7 +217,7 @@ public enum MaildirBackup {
                 if s >= 0 {
                     subs.append((sub, s))
                 } else if errno != ENOENT {
-                    skipped.append("\(prefix)\(sub): not a directory (not followed)")
+                    skip("\(prefix)\(sub): not a directory (not followed)")
                 }
             }
             let listed = subs.map { ($0.0, $0.1, FD.list($0.1)) }
@@ -231,7 +249,7 @@ public enum MaildirBackup {
             if done % 64 == 0 { progress(done, max(done, total)) }
             guard MaildirPath.validMessageName(name) else {
                 if !name.hasPrefix(".") {
-                    skipped.append(
+                    skip(
                         "\(folder.isEmpty ? "" : folder + "/")\(sub)/\(Validate.printable(name)): "
                             + "an unusual name")
                 }
@@ -265,7 +283,7 @@ public enum MaildirBackup {
             if fd < 0 {
                 let e = errno
                 if e == ENOENT { return .gone }
-                skipped.append(
+                skip(
                     "\(path.archiveName): "
                         + (e == ELOOP ? "a symbolic link (not followed)" : "cannot open (\(SystemState.errnoText(e)))"))
                 return .skipped
@@ -273,11 +291,23 @@ public enum MaildirBackup {
             defer { close(fd) }
             var st = stat()
             guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
-                skipped.append("\(path.archiveName): not a regular file")
+                skip("\(path.archiveName): not a regular file")
                 return .skipped
             }
             guard st.st_size <= TarHeader.maxSize else {
-                skipped.append("\(path.archiveName): larger than 8 GiB")
+                skip("\(path.archiveName): larger than 8 GiB")
+                return .skipped
+            }
+            // What costs the user no space must not cost the archive any: a file
+            // stored once however many links it has, and no sparse file (its
+            // size is not its data), so an archive is never larger than the volume's use.
+            let inode = "\(st.st_dev):\(st.st_ino)"
+            if st.st_nlink > 1 && !linked.insert(inode).inserted {
+                skip("\(path.archiveName): another link to a file already kept")
+                return .skipped
+            }
+            if Int64(st.st_blocks) * 512 + Int64(st.st_blksize) < Int64(st.st_size) {
+                skip("\(path.archiveName): a sparse file (\(st.st_size) bytes, little of it data)")
                 return .skipped
             }
             let size = Int(st.st_size)
@@ -291,7 +321,7 @@ public enum MaildirBackup {
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 {
                     // Shorter than it was (only a user's own doing): the member keeps its size.
-                    skipped.append("\(path.archiveName): changed while read (padded)")
+                    skip("\(path.archiveName): changed while read (padded)")
                     try sink.append([UInt8](repeating: 0, count: left))
                     break
                 }

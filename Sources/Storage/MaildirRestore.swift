@@ -90,6 +90,17 @@ public enum MaildirRestore {
             close(fd)
             throw SemailError("cannot read \(file)", why: "it is not a regular file", status: .usage)
         }
+        // Read twice (checked, then written): nobody but its owner, root or
+        // whoever runs this, may be able to change it between the two.
+        guard st.st_uid == 0 || st.st_uid == geteuid(), st.st_mode & 0o022 == 0 else {
+            close(fd)
+            throw SemailError(
+                "refusing the archive \(file)",
+                why: "another user could change it while it is read (owner \(st.st_uid), "
+                    + "mode \(String(st.st_mode & 0o7777, radix: 8)))",
+                hint: "copy it somewhere only root can write (`install -m 0600 FILE /root/`), then restore from there",
+                status: .noPermission)
+        }
         return fd
     }
 
@@ -196,6 +207,14 @@ public enum MaildirRestore {
 
         mutating func closeAll() {
             abandon()
+            closeFolders()
+        }
+
+        /// Every folder's links on disk, then its descriptors closed: one
+        /// folder is open at a time (a backup's members come folder by folder),
+        /// so thousands of folders never run out of descriptors.
+        mutating func closeFolders() {
+            syncDirectories()
             for (name, f) in folders {
                 for fd in [f.tmp, f.new, f.cur] { close(fd) }
                 if !name.isEmpty { close(f.dir) }
@@ -206,6 +225,7 @@ public enum MaildirRestore {
         /// The folder's descriptors, made (the owner's, 0700) when missing.
         mutating func folder(_ name: String) throws -> Folder {
             if let f = folders[name] { return f }
+            closeFolders()
             var dir = maildir
             if !name.isEmpty {
                 if mkdirat(maildir, name, 0o700) == 0 { foldersCreated.append(name) }

@@ -183,6 +183,72 @@ import Testing
         #expect(try String(contentsOfFile: "\(b.maildir)/dovecot-keywords", encoding: .utf8) == "0 b\n")
     }
 
+    /// The attack: space the user does not pay for (links to one message, a
+    /// sparse file) made into an archive of terabytes. Each file is kept once,
+    /// no sparse file is kept, and the archive stays the size of the mail.
+    @Test func linksAndSparseFilesCannotInflateTheArchive() throws {
+        let a = try Box()
+        let body = String(repeating: "x", count: 20_000)
+        let first = try a.deliver("1.M1P1.host:2,S", sub: "cur", body: body)
+        for i in 2...200 { link(first, "\(a.maildir)/cur/\(i).M\(i)P1.host:2,S") }
+        let sparse = try a.deliver("999.M999P1.host", body: "")
+        truncate(sparse, 4 << 30)  // 4 GiB, no block of it written
+        let file = tempFile()
+        defer { unlink(file) }
+        let r = try backup(a, to: file)
+        var st = stat()
+        stat(file, &st)
+        #expect(r.messages == 1 && st.st_size < 1 << 20, "\(r.messages) messages, \(st.st_size) bytes")
+        #expect(r.skipped.contains { $0.contains("another link") } && r.skipped.contains { $0.contains("sparse") })
+    }
+
+    /// More folders than a process may hold descriptors at once (1024 by
+    /// default, lowered to about that here if higher): backup and restore hold one
+    /// folder open at a time, and every message of every folder comes back.
+    @Test func thousandsOfFoldersDoNotRunOutOfDescriptors() throws {
+        var saved = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved)
+        var low = saved
+        // Room for what the other suites running in this process hold meanwhile.
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        low.rlim_cur = min(saved.rlim_cur, rlim_t(max(1024, open + 256)))
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &low)
+        defer { setrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved) }
+        let a = try Box()
+        let n = 1100
+        for i in 0..<n { try a.deliver("\(i).M\(i)P1.host:2,S", sub: "cur", folder: ".F\(i)") }
+        let file = tempFile()
+        defer { unlink(file) }
+        let r = try backup(a, to: file)
+        #expect(r.messages == n, "\(r.skipped.prefix(3))")
+        let b = try Box()
+        let back = try MaildirRestore.restore(file: file, mountPoint: b.root, uid: "bob", owner: Self.owner)
+        #expect(back.added == n)
+        #expect(b.files().filter { $0.contains("/cur/") }.count == n)
+    }
+
+    /// Restore reads the archive twice (checked, then written): a file
+    /// another user could change in between is refused before either pass.
+    @Test func anArchiveOthersCanWriteIsRefused() throws {
+        let a = try Box()
+        try a.deliver("1.M1P1.host")
+        let file = tempFile()
+        defer { unlink(file) }
+        _ = try backup(a, to: file)
+        for (mode, owner) in [(0o666 as mode_t, 0 as uid_t), (0o600, 65534)] {
+            chmod(file, mode)
+            chown(file, owner, 0)
+            let b = try Box()
+            do {
+                _ = try MaildirRestore.restore(file: file, mountPoint: b.root, uid: "bob", owner: Self.owner)
+                Issue.record("restored from an archive of mode \(String(mode, radix: 8)), owner \(owner)")
+            } catch let e as SemailError {
+                #expect(e.status == .noPermission, "\(e)")
+            }
+            #expect(b.files().isEmpty)
+        }
+    }
+
     @Test func restoreRefusesAFolderThatIsALink() throws {
         let a = try Box()
         try a.deliver("1.M1P1.host", sub: "cur", folder: ".Sent")

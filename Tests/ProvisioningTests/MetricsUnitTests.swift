@@ -156,6 +156,53 @@ extension MetricsUnitTests {
     }
 }
 
+extension MetricsUnitTests {
+    /// The other half: a client that asks, then takes the answer a little at a
+    /// time (enough for each write to progress, never enough to finish) holds
+    /// the one connection at most 5 s; a scrape behind it is still answered.
+    @Test func aSlowReaderCannotHoldTheResponder() throws {
+        let stop = Flag()
+        let big = [UInt8](repeating: 0x61, count: 16 << 20)
+        let s = try MetricsServer(host: "127.0.0.1", port: 0) { big }
+        s.start(stop: { stop.value })
+        defer { stop.set() }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var small: Int32 = 4096
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_port = in_port_t(UInt16(s.port).bigEndian)
+        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        #expect(rc == 0)
+        let request = Array("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
+        #expect(send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count)
+        let trickle = Thread {
+            var buf = [UInt8](repeating: 0, count: 8192)
+            while !stop.value {
+                if recv(fd, &buf, buf.count, 0) <= 0 { return }
+                usleep(500_000)
+            }
+        }
+        trickle.start()
+        usleep(300_000)
+        let t = Date()
+        let r = try ProcessRunner().run(
+            [
+                "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "15",
+                "http://127.0.0.1:\(s.port)/metrics"
+            ],
+            check: false)
+        #expect(r.status == 0 && r.text == "200", "\(r.text) \(r.stderr)")
+        #expect(Date().timeIntervalSince(t) < 9, "the slow reader held the responder")
+    }
+}
+
 final class Flag: Sendable {
     private let v = Mutex(false)
     var value: Bool { v.withLock { $0 } }

@@ -28,7 +28,7 @@ struct MailboxRestore: SemailCommand {
             _ = try ctx.host()
             let m = try MaildirRestore.check(from)
             ctx.emit(m) {
-                "\(from): a valid backup of \($0.uid) (\($0.address)), \($0.messages) messages; nothing written"
+                "\(from): a valid backup of \(Validate.printable($0.uid)) (\(Validate.quoted($0.address))), \($0.messages) messages; nothing written"
             }
             return .success
         }

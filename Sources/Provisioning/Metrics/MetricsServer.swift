@@ -122,7 +122,9 @@ public final class MetricsServer: Sendable {
             "HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
         let out = Array(head.utf8) + body
         var done = 0
-        while done < out.count {
+        // And 5 s to take the answer, however slowly it is read: one scraper cannot keep the others out.
+        let sendBy = Date().addingTimeInterval(5)
+        while done < out.count && Date() < sendBy {
             let n = out.withUnsafeBytes { write(c, $0.baseAddress! + done, out.count - done) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
