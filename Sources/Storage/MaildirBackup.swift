@@ -41,7 +41,8 @@ public enum MaildirBackup {
     /// given its name with a link that never replaces anything.
     public static func write(
         mountPoint: String, uid: String, address: String, to file: String, now: Date = Date(),
-        progress: @escaping (Int, Int) -> Void = { _, _ in }, afterListing: @escaping (String) -> Void = { _ in }
+        progress: @escaping (Int, Int) -> Void = { _, _ in }, afterListing: @escaping (String) -> Void = { _ in },
+        linkBudget: UInt64? = nil
     ) throws -> Result {
         let started = Date()
         var st = stat()
@@ -69,6 +70,11 @@ public enum MaildirBackup {
         _ = fchmod(out, 0o600)
         let sink = Sink(fd: out)
         var walker = Walker(maildir: maildir, sink: sink, progress: progress, afterListing: afterListing)
+        // Copies of linked files (Dovecot copies between folders by linking) cost
+        // the user nothing: at most the volume's use (64 MiB at least) of them is kept.
+        var vfs = statvfs()
+        let used = fstatvfs(maildir, &vfs) == 0 ? UInt64(vfs.f_blocks - vfs.f_bfree) * UInt64(vfs.f_frsize) : 0
+        walker.linkBudget = linkBudget ?? max(used, 64 << 20)
         do {
             try sink.raw([UInt8](repeating: 0, count: MaildirArchive.payloadStart))
             sink.hashing = true
@@ -171,8 +177,10 @@ public enum MaildirBackup {
         mutating func skip(_ what: String) {
             if skipped.count < 1000 { skipped.append(what) } else { skippedMore += 1 }
         }
-        /// Files with more than one link, kept once.
+        /// Files with more than one link already kept (device:inode).
         var linked = Set<String>()
+        /// How many bytes of further copies of those may still be kept.
+        var linkBudget: UInt64 = 0
         var chunk = [UInt8](repeating: 0, count: 1 << 18)
         var done = 0, total = 0
 
@@ -298,13 +306,17 @@ public enum MaildirBackup {
                 skip("\(path.archiveName): larger than 8 GiB")
                 return .skipped
             }
-            // What costs the user no space must not cost the archive any: a file
-            // stored once however many links it has, and no sparse file (its
-            // size is not its data), so an archive is never larger than the volume's use.
+            // What costs the user no space must not cost the archive much: a
+            // linked file is kept again under each of its names only within the
+            // budget (then once), and no sparse file (its size is not its data),
+            // so an archive is never much larger than what the volume holds.
             let inode = "\(st.st_dev):\(st.st_ino)"
             if st.st_nlink > 1 && !linked.insert(inode).inserted {
-                skip("\(path.archiveName): another link to a file already kept")
-                return .skipped
+                guard UInt64(st.st_size) <= linkBudget else {
+                    skip("\(path.archiveName): another link to a file already kept (past the budget for copies)")
+                    return .skipped
+                }
+                linkBudget -= UInt64(st.st_size)
             }
             if Int64(st.st_blocks) * 512 + Int64(st.st_blksize) < Int64(st.st_size) {
                 skip("\(path.archiveName): a sparse file (\(st.st_size) bytes, little of it data)")
