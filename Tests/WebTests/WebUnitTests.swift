@@ -38,6 +38,24 @@ import Testing
         #expect(!html.contains("<script>") && !html.contains("<b>x</b>") && !html.contains("Host <i>"))
     }
 
+    /// A suspended mailbox says so, with the reason from the directory escaped.
+    @Test func aSuspensionIsShownEscaped() throws {
+        let html = try portal().render(
+            "home",
+            [
+                "title": "My mailbox", "uid": "mallory", "cn": "m",
+                "mailbox": [
+                    "address": "m@y.org", "state": "exited", "suspended": ["reason": "<img src=x onerror=alert(1)>"]
+                ]
+            ])
+        #expect(html.contains("Suspended by the administrator: &lt;img src=x onerror=alert(1)&gt;"), "\(html)")
+        #expect(!html.contains("<img"))
+        let active = try portal().render(
+            "home",
+            ["title": "My mailbox", "uid": "m", "cn": "m", "mailbox": ["address": "m@y.org", "state": "running"]])
+        #expect(!active.contains("Suspended"))
+    }
+
     @Test func formsAreDecoded() {
         let f = Form("a=1&b=x+y%26z&a=2&empty=&novalue&c=%3Cscript%3E")
         #expect(f["a"] == "1" && f["b"] == "x y&z" && f["empty"] == "" && f["novalue"] == "" && f["missing"] == "")
