@@ -49,7 +49,7 @@ import Testing
         #expect(try w.traces(uid, domain: domain).isEmpty, "a dry run changed something")
 
         r = try w.run(["mailbox", "create", uid, "--address", "\(uid)@\(domain)", "--json"])
-        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.status == 0, "\(r.text)\n\(r.stderr)")
         #expect(
             try json(r)["applied"] as? [String] == [
                 "directory-check", "volume", "dockerfile", "container", "dns", "directory", "address-map"
