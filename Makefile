@@ -129,7 +129,7 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/semailctl.fish
 	cd templates && for f in *; do rm -f "$(DESTDIR)$(PREFIX)/share/semail/templates/$$f"; done
 	cd schema && for f in *; do rm -f "$(DESTDIR)$(PREFIX)/share/semail/schema/$$f"; done
-	rm -f $(DESTDIR)$(PREFIX)/share/semail/examples/semail.toml $(DESTDIR)$(PREFIX)/share/doc/semailctl/README.md \
+	rm -f $(DESTDIR)$(PREFIX)/share/semail/examples/semail.toml $(DESTDIR)$(PREFIX)/share/semail/examples/logrotate-semailctl $(DESTDIR)$(PREFIX)/share/doc/semailctl/README.md \
 	  $(DESTDIR)$(PREFIX)/share/doc/semailctl/SECURITY.md
 	-rmdir $(DESTDIR)$(PREFIX)/share/semail/templates $(DESTDIR)$(PREFIX)/share/semail/schema \
 	  $(DESTDIR)$(PREFIX)/share/semail/examples $(DESTDIR)$(PREFIX)/share/semail $(DESTDIR)$(PREFIX)/share/doc/semailctl 2>/dev/null
