@@ -15,7 +15,9 @@ public struct UserRecord: Sendable, Codable, Equatable {
     public var homeDirectory: String?
     public var hasPassword: Bool
     public var sshPublicKeys: [String]
-    /// The Debian packages the user chose for their container (`semailPackage`, unchecked as stored).
+    /// The Debian packages the user chose for their container (`semailPackage`);
+    /// a stored value that is not a package name is left out here, so no
+    /// consumer (Dockerfile, output, the portal) ever sees it.
     public var packages: [String]
     /// `semailState`/`semailStateReason` (nil: active).
     public var suspension: Suspension? = nil
@@ -32,7 +34,7 @@ public struct UserRecord: Sendable, Codable, Equatable {
         homeDirectory = e.first("homeDirectory")
         hasPassword = !e.values("userPassword").isEmpty
         sshPublicKeys = e.strings("sshPublicKey")
-        packages = e.strings("semailPackage")
+        packages = e.strings("semailPackage").filter { (try? Validate.debianPackage($0)) != nil }
         suspension = Suspension.from(e)
     }
 }

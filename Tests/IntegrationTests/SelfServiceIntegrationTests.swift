@@ -181,6 +181,38 @@ import Testing
     /// subdomain, the status page's document, ssh into the container with
     /// the key, packages (a rebuild that cannot be made leaves the list and
     /// the container as they were), and the delete.
+    /// The attack: a package value written straight into the directory,
+    /// carrying a terminal escape and not a package name. It never reaches
+    /// the output (text or JSON), only the valid one does.
+    @Test func aStoredPackageValueThatIsNoPackageIsNeverShown() throws {
+        let w = try World.ready()
+        defer { w.cleanup() }
+        let u = uniqueUID("pk")
+        try user(w, u)
+        try ProcessRunner().run(
+            ["ldapmodify", "-x", "-H", w.slapd.uri, "-D", w.slapd.adminDN, "-y", w.slapd.secretFile],
+            stdin: Data(
+                """
+                dn: \(dn(w, u))
+                changetype: modify
+                add: objectClass
+                objectClass: semailSoftware
+                -
+                add: semailPackage
+                semailPackage: vim
+                semailPackage: mutt\u{1b}[2J --reinstall
+
+                """.utf8))
+        let r = try mine(w, u, ["user", "packages", u])
+        #expect(r.status == 0, "\(r.text)\(r.stderr)")
+        #expect(try json(r)["packages"] as? [String] == ["vim"], "\(r.text)")
+        for args in [["user", "packages", u], ["mailbox", "status", u]] {
+            let t = try w.run(args + ["--as-user", u], stdin: "pw-\(u)\n")
+            #expect(t.status == 0 && t.text.contains("vim"), "\(t.text)\(t.stderr)")
+            #expect(!t.text.contains("\u{1b}") && !t.text.contains("reinstall"), "\(t.text)")
+        }
+    }
+
     @Test func theSelfServiceStory() throws {
         let w = try World.ready()
         defer { w.cleanup() }

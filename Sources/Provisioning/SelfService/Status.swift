@@ -29,13 +29,13 @@ public struct SelfStatus: Sendable, Codable {
         var l = ["uid        \(uid)", "name       \(Validate.printable(cn))", "ssh keys   \(sshKeys.count)"]
         l.append("packages   \(packages.isEmpty ? "-" : packages.joined(separator: " "))")
         guard let m = mailbox else { return (l + ["mailbox    none"]).joined(separator: "\n") }
-        l.append("address    \(m.address)")
+        l.append("address    \(Validate.printable(m.address))")
         l.append("container  \(m.container.map { "\($0.name) \($0.shownState)" } ?? "MISSING")")
         if let s = m.suspension {
             l.append("SUSPENDED  \(s.summary): no SSH access until the administrator resumes it")
         }
         if let s = ssh?.config { l.append(s.trimmingCharacters(in: .newlines)) }
-        if let mx { l.append("mx         \(mx.ok ? "ok" : "not ok"): \(mx.message)") }
+        if let mx { l.append("mx         \(mx.ok ? "ok" : "not ok"): \(Validate.printable(mx.message))") }
         l += publish.map { "publish    \($0)" }
         return l.joined(separator: "\n")
     }
