@@ -118,6 +118,11 @@ def cookie(driver=None):
     return c["value"] if c else None
 
 
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+
+
 def post(path, fields, session=None, origin=PORTAL):
     """A form post outside the browser (the attacker's), no redirects followed."""
     data = urllib.parse.urlencode(fields).encode()
@@ -127,15 +132,21 @@ def post(path, fields, session=None, origin=PORTAL):
         req.add_header("Origin", origin)
     if session:
         req.add_header("Cookie", f"semail={session}")
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *a, **k):
-            return None
     try:
         r = urllib.request.build_opener(NoRedirect).open(req, timeout=60)
         return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+def assert_session_dead(old, what):
+    """GET / with the session cookie OLD must be sent to /login (303), not open a page."""
+    req = urllib.request.Request(PORTAL + "/", headers={"Cookie": f"semail={old}"})
+    try:
+        urllib.request.build_opener(NoRedirect).open(req, timeout=60)
+        raise AssertionError(what)
+    except urllib.error.HTTPError as e:
+        assert e.code == 303 and e.headers["Location"] == "/login", (e.code, e.headers)
 
 
 def wait_for(cond, what, seconds=120):
@@ -434,16 +445,7 @@ def the_session_cookie_is_dead_after_logout():
     assert "/login" in d.current_url
     code, body = post("/keys/add", {"key": PUB, "csrf": token}, session=old)
     assert code == 403 and "session has ended" in body, (code, body[:300])
-    req = urllib.request.Request(PORTAL + "/", headers={"Cookie": f"semail={old}"})
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *a, **k):
-            return None
-    try:
-        urllib.request.build_opener(NoRedirect).open(req)
-        raise AssertionError("the old cookie opened a page")
-    except urllib.error.HTTPError as e:
-        assert e.code == 303 and e.headers["Location"] == "/login", (e.code, e.headers)
+    assert_session_dead(old, "the old cookie opened a page")
     # A new login gets a new session id, and the old form token is stale in it.
     login(d, "alice", "new-alice-pw")
     assert cookie() != old
@@ -468,16 +470,7 @@ def option_like_values_and_a_second_login_page():
     # Opening the login page while logged in ends that session on the server too.
     old = cookie()
     d.get(PORTAL + "/login")
-    req = urllib.request.Request(PORTAL + "/", headers={"Cookie": f"semail={old}"})
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *a, **k):
-            return None
-    try:
-        urllib.request.build_opener(NoRedirect).open(req)
-        raise AssertionError("the session survived the login page")
-    except urllib.error.HTTPError as e:
-        assert e.code == 303 and e.headers["Location"] == "/login", (e.code, e.headers)
+    assert_session_dead(old, "the session survived the login page")
 
 
 @test

@@ -66,13 +66,13 @@ public enum MaildirDelivery {
         let rfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard rfd >= 0 else { throw failure("open \(root)", errno) }
         defer { close(rfd) }
-        let mfd = openat(rfd, "Maildir", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        let mfd = FD.dir(rfd, "Maildir")
         guard mfd >= 0 else { throw failure("open \(root)/Maildir", errno) }
         defer { close(mfd) }
-        let tmp = openat(mfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        let tmp = FD.dir(mfd, "tmp")
         guard tmp >= 0 else { throw failure("open \(root)/Maildir/tmp", errno) }
         defer { close(tmp) }
-        let new = openat(mfd, "new", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        let new = FD.dir(mfd, "new")
         guard new >= 0 else { throw failure("open \(root)/Maildir/new", errno) }
         defer { close(new) }
         let name = uniqueName(host: host, size: message.count)
@@ -84,12 +84,8 @@ public enum MaildirDelivery {
             if !ok { unlinkat(tmp, name, 0) }
         }
         guard fchown(fd, owner.uid, owner.gid) == 0 else { throw failure("chown the warning", errno) }
-        var done = 0
-        while done < message.count {
-            let n = message.withUnsafeBytes { write(fd, $0.baseAddress! + done, message.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw failure("write \(root)/Maildir/tmp/\(name)", errno) }
-            done += n
+        do { try message.withUnsafeBytes { try FD.writeAll(fd, $0) } } catch {
+            throw SemailError("cannot write \(root)/Maildir/tmp/\(name)", why: "\(error)", status: .ioError)
         }
         guard fsync(fd) == 0 else { throw failure("fsync \(root)/Maildir/tmp/\(name)", errno) }
         // Never replaces a file of that name in new/ (RENAME_NOREPLACE).

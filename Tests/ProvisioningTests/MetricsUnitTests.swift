@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Glibc
 @testable import Provisioning
 import Storage
 import Synchronization
@@ -128,16 +129,7 @@ extension MetricsUnitTests {
         defer { stop.set() }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_port = in_port_t(UInt16(s.port).bigEndian)
-        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &sa) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        #expect(rc == 0)
+        #expect(Self.connect(fd, port: s.port) == 0)
         let dribble = Thread {
             for b in Array("GET /metrics HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".utf8) {
                 if stop.value { return }
@@ -170,16 +162,7 @@ extension MetricsUnitTests {
         defer { close(fd) }
         var small: Int32 = 4096
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_port = in_port_t(UInt16(s.port).bigEndian)
-        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &sa) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        #expect(rc == 0)
+        #expect(Self.connect(fd, port: s.port) == 0)
         let request = Array("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
         #expect(send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count)
         let trickle = Thread {
@@ -200,6 +183,21 @@ extension MetricsUnitTests {
             check: false)
         #expect(r.status == 0 && r.text == "200", "\(r.text) \(r.stderr)")
         #expect(Date().timeIntervalSince(t) < 9, "the slow reader held the responder")
+    }
+}
+
+extension MetricsUnitTests {
+    /// Connects FD to 127.0.0.1:PORT (the responder under test).
+    static func connect(_ fd: Int32, port: Int) -> Int32 {
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_port = in_port_t(UInt16(port).bigEndian)
+        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
     }
 }
 
